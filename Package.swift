@@ -1,0 +1,96 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "CacheNode",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cachenode", targets: ["cachenode"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CNCurses", path: "Sources/CNCurses"),
+        .target(
+            name: "CacheNodeCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "CacheEngine",
+            dependencies: [
+                "CacheNodeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Installer",
+            dependencies: [
+                "CacheNodeCore",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Management",
+            dependencies: [
+                "CacheNodeCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
+            name: "WizardUI",
+            dependencies: ["CacheNodeCore", "CNCurses"]
+        ),
+        .executableTarget(
+            name: "cachenode",
+            dependencies: [
+                "CacheNodeCore",
+                "CacheEngine",
+                "Installer",
+                "Management",
+                "WizardUI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "CacheNodeTestSupport",
+            dependencies: [
+                "CacheNodeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "CacheNodeCoreTests", dependencies: ["CacheNodeCore"]),
+        .testTarget(
+            name: "CacheEngineTests",
+            dependencies: ["CacheEngine", "CacheNodeTestSupport"]
+        ),
+        .testTarget(
+            name: "InstallerTests",
+            dependencies: ["Installer", "CacheNodeTestSupport"]
+        ),
+        .testTarget(name: "ManagementTests", dependencies: ["Management"]),
+        .testTarget(name: "WizardUITests", dependencies: ["WizardUI"]),
+        .testTarget(name: "CLITests", dependencies: ["CacheNodeTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,23 @@
+#ifndef CNCURSES_SHIM_H
+#define CNCURSES_SHIM_H
+
+#define _XOPEN_SOURCE_EXTENDED 1
+#define NCURSES_WIDECHAR 1
+#include <locale.h>
+#include <ncursesw/curses.h>
+
+/* C globals and macros are not visible to Swift: read them through these accessors. */
+static inline WINDOW *cn_stdscr(void) { return stdscr; }
+static inline int cn_lines(void) { return LINES; }
+static inline int cn_cols(void) { return COLS; }
+static inline int cn_colors(void) { return COLORS; }
+static inline int cn_color_pair(int pair) { return COLOR_PAIR(pair); }
+static inline int cn_attr_bold(void) { return A_BOLD; }
+static inline int cn_attr_reverse(void) { return A_REVERSE; }
+static inline int cn_attr_underline(void) { return A_UNDERLINE; }
+static inline int cn_attr_dim(void) { return A_DIM; }
+static inline int cn_key_resize(void) { return KEY_RESIZE; }
+static inline int cn_key_f(int n) { return KEY_F(n); }
+static inline int cn_err(void) { return ERR; }
+
+#endif

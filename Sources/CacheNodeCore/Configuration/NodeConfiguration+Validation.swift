@@ -1,0 +1,380 @@
+extension NodeConfiguration {
+    /// The semantic rules: every problem with its key path; empty when the configuration can be installed.
+    package func validate(sizing: SizingTable) -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        if version != NodeConfiguration.currentVersion {
+            issues.append(.init("version", "version \(version) is not supported", hint: "this release reads version 1"))
+        }
+        if let problem = NameRules.nodeNameProblem(node.name) {
+            issues.append(.init("node.name", problem, hint: NameRules.nodeNameRule))
+        }
+        issues += validateNetwork()
+        issues += validateStorage(sizing: sizing)
+        issues += validateResources(sizing: sizing)
+        if let problem = NameRules.hubNameProblem(hub.name) {
+            issues.append(.init("hub.name", problem, hint: NameRules.hubNameRule))
+        }
+        issues += validateEngine()
+        return issues
+    }
+
+    private func validateNetwork() -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        let networkSwitch = network.switch
+        if let problem = NameRules.interfaceNameProblem(networkSwitch.name) {
+            issues.append(.init("network.switch.name", problem, hint: NameRules.interfaceNameRule))
+        }
+        switch networkSwitch.mode {
+        case .create:
+            if let adapter = networkSwitch.adapter {
+                if let problem = NameRules.interfaceNameProblem(adapter) {
+                    issues.append(.init("network.switch.adapter", problem, hint: NameRules.interfaceNameRule))
+                } else if adapter == networkSwitch.name {
+                    issues.append(
+                        .init(
+                            "network.switch.adapter",
+                            "the adapter and the new switch have the same name '\(adapter)'",
+                            hint: "name the switch differently, for example br0"
+                        )
+                    )
+                }
+            } else {
+                issues.append(
+                    .init("network.switch.adapter", "missing", hint: "mode: create needs the adapter it takes over")
+                )
+            }
+        case .existing:
+            if networkSwitch.adapter != nil {
+                issues.append(
+                    .init(
+                        "network.switch.adapter",
+                        "an adapter is only taken over when a switch is created",
+                        hint: "remove it, or use mode: create"
+                    )
+                )
+            }
+        }
+
+        let address = network.address
+        for (index, server) in address.dns.enumerated() where IPAddress(server) == nil {
+            issues.append(
+                .init(
+                    "network.address.dns[\(index)]",
+                    "'\(server)' is not an IP address",
+                    hint: "an IPv4 or IPv6 address such as 10.0.0.2"
+                )
+            )
+        }
+        switch address.mode {
+        case .dhcp:
+            if address.ip != nil {
+                issues.append(
+                    .init("network.address.ip", "not used with mode: dhcp", hint: "remove it, or use mode: static")
+                )
+            }
+            if address.gateway != nil {
+                issues.append(
+                    .init(
+                        "network.address.gateway",
+                        "not used with mode: dhcp",
+                        hint: "remove it, or use mode: static"
+                    )
+                )
+            }
+        case .static:
+            issues += validateStaticAddress(address)
+        }
+        return issues
+    }
+
+    private func validateStaticAddress(_ address: Address) -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        var interface: IPInterface?
+        if let ip = address.ip {
+            interface = IPInterface(ip)
+            if let interface {
+                let usable = interface.address.isIPv4 ? interface.prefix <= 30 : interface.prefix <= 126
+                if interface.address.isIPv4 && interface.prefix < 8 {
+                    issues.append(.init("network.address.ip", "prefix /\(interface.prefix) is too wide", hint: "/8 to /30"))
+                } else if !usable {
+                    issues.append(
+                        .init(
+                            "network.address.ip",
+                            "prefix /\(interface.prefix) leaves no room for a gateway",
+                            hint: interface.address.isIPv4 ? "/8 to /30" : "/126 or wider"
+                        )
+                    )
+                } else if interface.address == interface.networkAddress {
+                    issues.append(
+                        .init("network.address.ip", "\(interface.address) is the network address of \(subnet(interface))")
+                    )
+                } else if interface.address == interface.broadcastAddress {
+                    issues.append(
+                        .init(
+                            "network.address.ip",
+                            "\(interface.address) is the broadcast address of \(subnet(interface))"
+                        )
+                    )
+                } else if [.unspecified, .loopback, .multicast].contains(interface.address.scope) {
+                    issues.append(
+                        .init("network.address.ip", "\(interface.address) is a \(interface.address.scope.rawValue) address")
+                    )
+                }
+            } else if IPAddress(ip) != nil {
+                issues.append(.init("network.address.ip", "'\(ip)' has no prefix length", hint: "as \(ip)/24"))
+            } else {
+                issues.append(.init("network.address.ip", "'\(ip)' is not an address with prefix", hint: "as 10.0.0.50/24"))
+            }
+        } else {
+            issues.append(.init("network.address.ip", "missing", hint: "mode: static needs address/prefix, as 10.0.0.50/24"))
+        }
+
+        if let gateway = address.gateway {
+            if let gatewayAddress = IPAddress(gateway) {
+                if let interface {
+                    if gatewayAddress.isIPv4 != interface.address.isIPv4 {
+                        issues.append(
+                            .init(
+                                "network.address.gateway",
+                                "\(gateway) is not of the same IP version as \(interface.address)"
+                            )
+                        )
+                    } else if gatewayAddress == interface.address {
+                        issues.append(.init("network.address.gateway", "\(gateway) is the node's own address"))
+                    } else if !interface.contains(gatewayAddress) && gatewayAddress.scope != .linkLocal {
+                        issues.append(
+                            .init(
+                                "network.address.gateway",
+                                "\(gateway) is not in \(subnet(interface))",
+                                hint: "a router inside the node's subnet"
+                            )
+                        )
+                    } else if gatewayAddress == interface.networkAddress || gatewayAddress == interface.broadcastAddress {
+                        issues.append(
+                            .init("network.address.gateway", "\(gateway) is not a host address in \(subnet(interface))")
+                        )
+                    }
+                }
+            } else {
+                issues.append(.init("network.address.gateway", "'\(gateway)' is not an IP address", hint: "as 10.0.0.1"))
+            }
+        } else {
+            issues.append(.init("network.address.gateway", "missing", hint: "mode: static needs the default gateway"))
+        }
+        if address.dns.isEmpty {
+            issues.append(
+                .init("network.address.dns", "missing", hint: "mode: static needs one or more DNS servers, as [10.0.0.2]")
+            )
+        }
+        return issues
+    }
+
+    private func subnet(_ interface: IPInterface) -> String {
+        guard let network = interface.networkAddress else { return "the subnet of \(interface)" }
+        return "\(network)/\(interface.prefix)"
+    }
+
+    private func validateStorage(sizing: SizingTable) -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        if let problem = PathRules.problem(storage.state) {
+            issues.append(.init("storage.state", problem, hint: "an absolute path such as /var/lib/cachenode"))
+        }
+        let minimum = sizing.minimumDriveGB(profile: resources.profile)
+        var seen: [String: Int] = [:]
+        for (index, drive) in storage.drives.enumerated() {
+            let path = "storage.drives[\(index)]"
+            if let problem = PathRules.problem(drive.path) {
+                issues.append(.init("\(path).path", problem, hint: "an absolute path such as /srv/cache"))
+            } else {
+                let normalized = PathRules.normalized(drive.path)
+                if let first = seen[normalized] {
+                    issues.append(
+                        .init("\(path).path", "\(drive.path) is already drive \(first)", hint: "each drive once")
+                    )
+                } else if let (other, otherIndex) = seen.first(where: {
+                    PathRules.isInside(normalized, $0.key) || PathRules.isInside($0.key, normalized)
+                }) {
+                    issues.append(
+                        .init(
+                            "\(path).path",
+                            "\(drive.path) overlaps drive \(otherIndex) (\(other))",
+                            hint: "drives must not contain each other"
+                        )
+                    )
+                }
+                seen[normalized] = seen[normalized] ?? index
+            }
+            if drive.sizeGB <= 0 {
+                issues.append(.init("\(path).size_gb", "must be positive", hint: "at least \(format(minimum)) GB"))
+            } else if drive.sizeGB < minimum {
+                issues.append(
+                    .init(
+                        "\(path).size_gb",
+                        "\(format(drive.sizeGB)) GB is below the minimum of \(format(minimum)) GB per drive",
+                        hint: "at least \(format(minimum))"
+                    )
+                )
+            }
+        }
+        return issues
+    }
+
+    private func validateResources(sizing: SizingTable) -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        if resources.memoryGB < 1 {
+            issues.append(.init("resources.memory_gb", "must be a positive whole number of GB", hint: "as 8"))
+        }
+        if resources.cores < 1 {
+            issues.append(.init("resources.cores", "must be a positive whole number", hint: "as 8"))
+        }
+        if let profile = resources.profile, sizing.profile(named: profile) == nil {
+            issues.append(
+                .init(
+                    "resources.profile",
+                    "no sizing profile '\(profile)'",
+                    hint: sizing.profiles.map(\.id).joined(separator: ", ")
+                )
+            )
+        }
+        return issues
+    }
+
+    private func validateEngine() -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        let listen = ListenAddress(engine.listen)
+        let admin = ListenAddress(engine.admin)
+        if listen == nil {
+            issues.append(
+                .init("engine.listen", "'\(engine.listen)' is not address:port", hint: "as 0.0.0.0:80 or [::]:80")
+            )
+        }
+        if admin == nil {
+            issues.append(
+                .init("engine.admin", "'\(engine.admin)' is not address:port", hint: "as 127.0.0.1:5000")
+            )
+        }
+        if let listen, let admin, listen.clashes(with: admin) {
+            issues.append(
+                .init(
+                    "engine.admin",
+                    "\(admin) clashes with engine.listen \(listen)",
+                    hint: "a different port, as 127.0.0.1:5000"
+                )
+            )
+        }
+        if let proxy = engine.upstreamProxy, ProxyURL(proxy) == nil {
+            issues.append(
+                .init("engine.upstream_proxy", "'\(proxy)' is not an http proxy URL", hint: "http://host:port")
+            )
+        }
+        for (index, origin) in engine.extraOrigins.enumerated() where !OriginAllowlist.isValidPattern(origin) {
+            issues.append(
+                .init(
+                    "engine.extra_origins[\(index)]",
+                    "'\(origin)' is not a host name, wildcard or IP address",
+                    hint: "as cdn.example.org, *.example.org or 127.0.0.1"
+                )
+            )
+        }
+        let blockSize = engine.blockSizeKB
+        if blockSize < 64 || blockSize > 16384 || blockSize & (blockSize - 1) != 0 {
+            issues.append(
+                .init("engine.block_size_kb", "\(blockSize) is not a power of two from 64 to 16384", hint: "1024")
+            )
+        }
+        let positives: [(String, Int)] = [
+            ("engine.max_connections", engine.maxConnections),
+            ("engine.origin_connect_timeout_s", engine.originConnectTimeoutSeconds),
+            ("engine.origin_read_timeout_s", engine.originReadTimeoutSeconds),
+            ("engine.idle_timeout_s", engine.idleTimeoutSeconds),
+        ]
+        for (path, value) in positives where value < 1 {
+            issues.append(.init(path, "must be a positive whole number, found \(value)"))
+        }
+        return issues
+    }
+
+    private func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+}
+
+/// The naming rules shared by the answer file, the wizard and the registry.
+package enum NameRules {
+    package static let nodeNameRule = "1 to 63 letters, digits and hyphens, not starting or ending with a hyphen"
+    package static let hubNameRule = nodeNameRule + ", never containing \"microsoft\""
+    package static let interfaceNameRule = "1 to 15 characters, no spaces, '/' or ':'"
+
+    /// Why `name` cannot name a cache node, or `nil` when it can.
+    package static func nodeNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "the name is empty" }
+        if name.contains(where: \.isWhitespace) { return "'\(name)' contains a space" }
+        if let bad = name.first(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-")) }) {
+            return "'\(name)' contains '\(bad)', which is not a letter, digit or hyphen"
+        }
+        if name.count > 63 { return "'\(name.prefix(20))…' is \(name.count) characters long" }
+        if name.hasPrefix("-") || name.hasSuffix("-") { return "'\(name)' starts or ends with a hyphen" }
+        return nil
+    }
+
+    /// Why `name` cannot name a hub, or `nil` when it can.
+    package static func hubNameProblem(_ name: String) -> String? {
+        if let problem = nodeNameProblem(name) { return problem }
+        if name.lowercased().contains("microsoft") { return "'\(name)' contains \"microsoft\"" }
+        return nil
+    }
+
+    /// Why `name` cannot name a network interface, or `nil` when it can.
+    package static func interfaceNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "the name is empty" }
+        if name.utf8.count > 15 { return "'\(name)' is longer than 15 characters" }
+        if name == "." || name == ".." { return "'\(name)' is not a name" }
+        if name.contains(where: { $0.isWhitespace || $0 == "/" || $0 == ":" || !$0.isASCII }) {
+            return "'\(name)' contains a space, '/', ':' or a non-ASCII character"
+        }
+        return nil
+    }
+}
+
+/// Absolute paths, compared after normalisation.
+package enum PathRules {
+    package static func problem(_ path: String) -> String? {
+        if path.isEmpty { return "the path is empty" }
+        if !path.hasPrefix("/") { return "'\(path)' is not an absolute path" }
+        if path.contains("\0") { return "the path contains a NUL character" }
+        if path.split(separator: "/").contains("..") { return "'\(path)' contains '..'" }
+        return nil
+    }
+
+    /// `/srv//cache/./x/` → `/srv/cache/x`.
+    package static func normalized(_ path: String) -> String {
+        "/" + path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+
+    /// Whether `inner` is strictly below `outer` (both normalised).
+    package static func isInside(_ inner: String, _ outer: String) -> Bool {
+        inner != outer && (outer == "/" || inner.hasPrefix(outer + "/"))
+    }
+}
+
+/// `http://host:port`, the only form of upstream proxy the origin client speaks.
+package struct ProxyURL: Equatable, Sendable {
+    package var host: String
+    package var port: Int
+
+    package init?(_ text: String) {
+        guard text.hasPrefix("http://") else { return nil }
+        var rest = text.dropFirst("http://".count)
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard !rest.contains("@"), !rest.contains("/"), let colon = rest.lastIndex(of: ":") else { return nil }
+        var host = String(rest[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let port = rest[rest.index(after: colon)...]
+        guard !host.isEmpty, IPAddress(host) != nil || OriginAllowlist.isValidHostName(host),
+            port.count <= 5, !port.isEmpty, port.allSatisfy(\.isNumber), let number = Int(port),
+            (1...65535).contains(number)
+        else { return nil }
+        self.host = host
+        self.port = number
+    }
+}

@@ -1,0 +1,197 @@
+/// Every decision of an install: the schema shared by answer files and the installed configuration.
+///
+/// `cachenode setup --answers FILE` and `cachenode serve --config FILE` read the same document;
+/// see `AnswerFile` for the YAML form and `NodeConfiguration+Validation.swift` for the rules.
+package struct NodeConfiguration: Equatable, Sendable {
+    package static let currentVersion = 1
+
+    package var version: Int
+    package var node: Node
+    package var network: Network
+    package var storage: Storage
+    package var resources: Resources
+    package var hub: Hub
+    package var engine: Engine
+
+    package init(
+        version: Int = NodeConfiguration.currentVersion,
+        node: Node,
+        network: Network,
+        storage: Storage,
+        resources: Resources,
+        hub: Hub,
+        engine: Engine = Engine()
+    ) {
+        self.version = version
+        self.node = node
+        self.network = network
+        self.storage = storage
+        self.resources = resources
+        self.hub = hub
+        self.engine = engine
+    }
+}
+
+extension NodeConfiguration {
+    /// The cache node's identity; the name is fixed once installed.
+    package struct Node: Equatable, Sendable {
+        package var name: String
+
+        package init(name: String) {
+            self.name = name
+        }
+    }
+
+    package struct Network: Equatable, Sendable {
+        package var `switch`: Switch
+        package var address: Address
+
+        package init(switch: Switch, address: Address) {
+            self.switch = `switch`
+            self.address = address
+        }
+    }
+
+    /// The Linux bridge the node uses: an existing one, or one created over an adapter.
+    package struct Switch: Equatable, Sendable {
+        package enum Mode: String, CaseIterable, Sendable {
+            case existing
+            case create
+        }
+
+        package var mode: Mode
+        package var name: String
+        /// With `.create`, the adapter the new switch takes over; `nil` with `.existing`.
+        package var adapter: String?
+
+        package init(mode: Mode, name: String, adapter: String? = nil) {
+            self.mode = mode
+            self.name = name
+            self.adapter = adapter
+        }
+    }
+
+    /// How the node gets its address: DHCP, or static with ip/prefix, gateway and DNS servers.
+    package struct Address: Equatable, Sendable {
+        package enum Mode: String, CaseIterable, Sendable {
+            case `static`
+            case dhcp
+        }
+
+        package var mode: Mode
+        /// `address/prefix`, as `10.0.0.50/24`; only with `.static`.
+        package var ip: String?
+        package var gateway: String?
+        package var dns: [String]
+
+        package init(mode: Mode, ip: String? = nil, gateway: String? = nil, dns: [String] = []) {
+            self.mode = mode
+            self.ip = ip
+            self.gateway = gateway
+            self.dns = dns
+        }
+
+        package static let dhcp = Address(mode: .dhcp)
+    }
+
+    package struct Storage: Equatable, Sendable {
+        package static let defaultState = "/var/lib/cachenode"
+
+        /// Configuration, index, logs and pid files.
+        package var state: String
+        package var drives: [Drive]
+
+        package init(state: String = Storage.defaultState, drives: [Drive]) {
+            self.state = state
+            self.drives = drives
+        }
+    }
+
+    /// One cache drive: a directory and the space the cache may use there.
+    package struct Drive: Equatable, Sendable {
+        package var path: String
+        /// Gigabytes (10^9 bytes); fractions are allowed so tests can use small caches.
+        package var sizeGB: Double
+
+        package init(path: String, sizeGB: Double) {
+            self.path = path
+            self.sizeGB = sizeGB
+        }
+
+        package var sizeBytes: Int64 { Int64((sizeGB * 1_000_000_000).rounded(.down)) }
+    }
+
+    package struct Resources: Equatable, Sendable {
+        package var memoryGB: Int
+        package var cores: Int
+        /// The sizing profile whose rules apply (`branch`, `large`, `test`); `nil` picks by the machine.
+        package var profile: String?
+
+        package init(memoryGB: Int, cores: Int, profile: String? = nil) {
+            self.memoryGB = memoryGB
+            self.cores = cores
+            self.profile = profile
+        }
+    }
+
+    package struct Hub: Equatable, Sendable {
+        package enum Mode: String, CaseIterable, Sendable {
+            case existing
+            case create
+        }
+
+        package var mode: Mode
+        package var name: String
+
+        package init(mode: Mode, name: String) {
+            self.mode = mode
+            self.name = name
+        }
+    }
+
+    /// The cache engine's listeners, origin access and tuning.
+    package struct Engine: Equatable, Sendable {
+        package static let defaultListen = "0.0.0.0:80"
+        package static let defaultAdmin = "127.0.0.1:5000"
+        package static let defaultBlockSizeKB = 1024
+
+        /// What clients' `DOCacheHost` points at.
+        package var listen: String
+        /// `/health`, `/status`, `/metrics`.
+        package var admin: String
+        /// `http://host:port` when the network requires a proxy to reach the CDN.
+        package var upstreamProxy: String?
+        /// Hosts added to the origin allowlist, for example `127.0.0.1` in tests.
+        package var extraOrigins: [String]
+        /// The unit the cache fetches and stores, in KiB (default 1 MiB, the clients' piece size).
+        package var blockSizeKB: Int
+        /// Open client connections at most; more are refused at accept.
+        package var maxConnections: Int
+        package var originConnectTimeoutSeconds: Int
+        package var originReadTimeoutSeconds: Int
+        /// A keep-alive connection idle this long, or a client this slow to send its request, is closed.
+        package var idleTimeoutSeconds: Int
+
+        package init(
+            listen: String = Engine.defaultListen,
+            admin: String = Engine.defaultAdmin,
+            upstreamProxy: String? = nil,
+            extraOrigins: [String] = [],
+            blockSizeKB: Int = Engine.defaultBlockSizeKB,
+            maxConnections: Int = 20_000,
+            originConnectTimeoutSeconds: Int = 5,
+            originReadTimeoutSeconds: Int = 15,
+            idleTimeoutSeconds: Int = 60
+        ) {
+            self.listen = listen
+            self.admin = admin
+            self.upstreamProxy = upstreamProxy
+            self.extraOrigins = extraOrigins
+            self.blockSizeKB = blockSizeKB
+            self.maxConnections = maxConnections
+            self.originConnectTimeoutSeconds = originConnectTimeoutSeconds
+            self.originReadTimeoutSeconds = originReadTimeoutSeconds
+            self.idleTimeoutSeconds = idleTimeoutSeconds
+        }
+    }
+}

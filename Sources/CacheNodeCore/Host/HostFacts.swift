@@ -1,0 +1,121 @@
+/// What the host probe read from a machine; `nil` wherever a value could not be read.
+package struct HostFacts: Equatable, Sendable {
+    package struct Storage: Equatable, Sendable {
+        /// The path that was measured (the state or cache path asked about).
+        package var path: String
+        package var freeBytes: Int64?
+        package var totalBytes: Int64?
+        /// The block device behind the path, as `sda` or `nvme0n1`.
+        package var device: String?
+        /// `true` for a spinning disk, `false` for SSD/NVMe.
+        package var rotational: Bool?
+
+        package init(
+            path: String,
+            freeBytes: Int64? = nil,
+            totalBytes: Int64? = nil,
+            device: String? = nil,
+            rotational: Bool? = nil
+        ) {
+            self.path = path
+            self.freeBytes = freeBytes
+            self.totalBytes = totalBytes
+            self.device = device
+            self.rotational = rotational
+        }
+    }
+
+    /// A network interface from `/sys/class/net`.
+    package struct Interface: Equatable, Sendable {
+        package var name: String
+        /// Link speed in Mbit/s; `nil` when the driver does not say (down links, many virtual NICs).
+        package var speedMbps: Int?
+        /// `up`, `down`, `unknown`, ...
+        package var state: String
+        package var mac: String?
+        /// Backed by a device (a real or virtual NIC), not a software interface.
+        package var isPhysical: Bool
+        package var isBridge: Bool
+        /// For a bridge, its member interfaces.
+        package var bridgeMembers: [String]
+        /// The bridge this interface belongs to, if any.
+        package var bridge: String?
+        /// SR-IOV virtual functions the NIC supports; `nil` when it has none.
+        package var sriovTotalVFs: Int?
+        /// Addresses with prefix, as `10.0.0.50/24`.
+        package var addresses: [String]
+
+        package init(
+            name: String,
+            speedMbps: Int? = nil,
+            state: String = "unknown",
+            mac: String? = nil,
+            isPhysical: Bool = false,
+            isBridge: Bool = false,
+            bridgeMembers: [String] = [],
+            bridge: String? = nil,
+            sriovTotalVFs: Int? = nil,
+            addresses: [String] = []
+        ) {
+            self.name = name
+            self.speedMbps = speedMbps
+            self.state = state
+            self.mac = mac
+            self.isPhysical = isPhysical
+            self.isBridge = isBridge
+            self.bridgeMembers = bridgeMembers
+            self.bridge = bridge
+            self.sriovTotalVFs = sriovTotalVFs
+            self.addresses = addresses
+        }
+    }
+
+    package struct OperatingSystem: Equatable, Sendable {
+        /// `/etc/os-release` ID, as `debian`.
+        package var id: String?
+        package var versionID: String?
+        package var prettyName: String?
+        /// The running kernel, as `6.1.0-18-amd64`.
+        package var kernel: String?
+
+        package init(id: String? = nil, versionID: String? = nil, prettyName: String? = nil, kernel: String? = nil) {
+            self.id = id
+            self.versionID = versionID
+            self.prettyName = prettyName
+            self.kernel = kernel
+        }
+    }
+
+    package var cores: Int?
+    package var memoryBytes: Int64?
+    package var storage: Storage?
+    package var interfaces: [Interface]
+    package var os: OperatingSystem
+    /// Whether the engine's listen port can be bound; `nil` when not checked.
+    package var listenPortFree: Bool?
+    package var listenAddress: String?
+
+    package init(
+        cores: Int? = nil,
+        memoryBytes: Int64? = nil,
+        storage: Storage? = nil,
+        interfaces: [Interface] = [],
+        os: OperatingSystem = OperatingSystem(),
+        listenPortFree: Bool? = nil,
+        listenAddress: String? = nil
+    ) {
+        self.cores = cores
+        self.memoryBytes = memoryBytes
+        self.storage = storage
+        self.interfaces = interfaces
+        self.os = os
+        self.listenPortFree = listenPortFree
+        self.listenAddress = listenAddress
+    }
+
+    /// NICs a node could serve from: devices that are not bridges.
+    package var adapters: [Interface] { interfaces.filter { $0.isPhysical && !$0.isBridge } }
+
+    /// The machine's switches (Linux bridges).
+    package var bridges: [Interface] { interfaces.filter(\.isBridge) }
+}
