@@ -90,7 +90,7 @@ let package = Package(
         ),
         .testTarget(name: "ManagementTests", dependencies: ["Management"]),
         .testTarget(name: "WizardUITests", dependencies: ["WizardUI"]),
-        .testTarget(name: "CLITests", dependencies: ["CacheNodeTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["cachenode"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -24,7 +24,7 @@ struct AnswerFileReader {
         }
 
         let nodeKeys = mapping(top["node"], at: "node", keys: ["name"], required: true)
-        let node = NodeConfiguration.Node(name: string(nodeKeys?["name"], at: "node.name", required: true) ?? "")
+        let node = NodeConfiguration.Node(name: string(nodeKeys?["name"], at: "node.name", required: nodeKeys != nil) ?? "")
 
         let networkKeys = mapping(top["network"], at: "network", keys: ["switch", "address"], required: true)
         let switchKeys = mapping(

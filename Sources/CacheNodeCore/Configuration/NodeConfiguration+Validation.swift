@@ -129,6 +129,8 @@ extension NodeConfiguration {
             issues.append(.init("network.address.ip", "missing", hint: "mode: static needs address/prefix, as 10.0.0.50/24"))
         }
 
+        // A gateway is judged only against an address that is itself usable.
+        if issues.contains(where: { $0.keyPath == "network.address.ip" }) { interface = nil }
         if let gateway = address.gateway {
             if let gatewayAddress = IPAddress(gateway) {
                 if let interface {

@@ -167,7 +167,7 @@ package struct HostCheck: Equatable, Sendable {
             measured: (osName.isEmpty ? "unknown" : osName) + (facts.os.kernel.map { ", kernel \($0)" } ?? ""),
             note: osVerdict.note
         ) { _ in
-            ("Linux \(rules.os.kernelMin)+, " + rules.os.supported.map { "\($0.id) \($0.minVersion)+" }.joined(separator: ", "), osVerdict.status)
+            ("kernel \(rules.os.kernelMin)+, tested distribution", osVerdict.status)
         }
 
         if let free = facts.listenPortFree, let address = facts.listenAddress {
@@ -208,7 +208,8 @@ package struct HostCheck: Equatable, Sendable {
         }
         guard let id = os.id else { return (.warning, "could not read /etc/os-release") }
         guard let supported = rules.supported.first(where: { $0.id == id }) else {
-            return (.warning, "\(id) is not a tested distribution")
+            let tested = rules.supported.map { "\($0.id) \($0.minVersion)+" }.joined(separator: ", ")
+            return (.warning, "\(id) is not a tested distribution (\(tested))")
         }
         guard let version = os.versionID else { return (.warning, "the \(id) version is unknown") }
         if Self.compareVersions(version, supported.minVersion) < 0 {

@@ -102,7 +102,8 @@ package struct OriginAllowlistError: Error, Sendable, CustomStringConvertible {
 }
 
 extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
+    /// The text without the given characters at either end.
+    package func trimmingCharacters(in set: String) -> String {
         let characters = Set(set)
         guard let start = firstIndex(where: { !characters.contains($0) }) else { return "" }
         let end = lastIndex(where: { !characters.contains($0) })!

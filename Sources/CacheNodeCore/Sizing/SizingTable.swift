@@ -87,14 +87,21 @@ package struct SizingTable: Equatable, Sendable {
 
     /// Parses and checks the table; a broken resource file is a clear error at start, not a wrong verdict later.
     package init(yaml: String) throws(SizingTableError) {
+        struct Versioned: Codable { var version: Int }
+        let version: Int
+        do {
+            version = try YAMLDecoder().decode(Versioned.self, from: yaml).version
+        } catch {
+            throw SizingTableError(problem: "cannot read the sizing table: \(error)")
+        }
+        guard version == 1 else {
+            throw SizingTableError(problem: "sizing table version \(version) is not supported")
+        }
         let document: Document
         do {
             document = try YAMLDecoder().decode(Document.self, from: yaml)
         } catch {
             throw SizingTableError(problem: "cannot read the sizing table: \(error)")
-        }
-        guard document.version == 1 else {
-            throw SizingTableError(problem: "sizing table version \(document.version) is not supported")
         }
         let ids = document.profiles.map(\.id)
         guard !document.profiles.filter({ $0.hidden != true }).isEmpty else {

@@ -1,0 +1,129 @@
+import CacheNodeCore
+import Foundation
+import Installer
+import Testing
+
+struct SystemHostProbeTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    static func probe(_ machine: String, storage: String = "/srv/cache") -> HostFacts {
+        SystemHostProbe(root: fixtures.appendingPathComponent(machine).path).facts(storagePath: storage, listen: "0.0.0.0:80")
+    }
+
+    @Test func aSmallVMWithOneNIC() {
+        let facts = Self.probe("vm-2core")
+        #expect(facts.cores == 2)
+        #expect(facts.memoryBytes == Int64(3_994_024) * 1024)
+        #expect(facts.os == .init(id: "ubuntu", versionID: "22.04", prettyName: "Ubuntu 22.04.4 LTS", kernel: "5.15.0-105-generic"))
+        #expect(facts.adapters.map(\.name) == ["ens3"])
+        #expect(facts.adapters.first?.speedMbps == nil)
+        #expect(facts.bridges.isEmpty)
+        #expect(facts.storage?.device == "vda")
+        #expect(facts.storage?.rotational == false)
+        #expect(facts.listenPortFree == nil, "a fixture machine's ports are not this machine's")
+    }
+
+    @Test func aLargeServerWithABridgeAndTwoNICs() {
+        let facts = Self.probe("server-bridge", storage: "/srv/cache")
+        #expect(facts.cores == 16)
+        #expect(facts.adapters.map(\.name) == ["eno1", "eno2"])
+        #expect(facts.adapters.map(\.speedMbps) == [10_000, 10_000])
+        #expect(facts.adapters.map(\.state) == ["up", "down"])
+        #expect(facts.adapters.first?.sriovTotalVFs == 64)
+        #expect(facts.adapters.first?.bridge == "br0")
+        #expect(facts.bridges.map(\.name) == ["br0", "docker0"])
+        #expect(facts.bridges.first?.bridgeMembers == ["eno1"])
+        #expect(facts.storage?.device == "nvme0n1", "the longest mount point wins and a partition maps to its disk")
+        #expect(facts.storage?.rotational == false)
+        let check = HostCheck(facts: facts, sizing: TestSizing.table)
+        #expect(check.rows.first { $0.id == "nic-count" }?.worst == .warning)
+        #expect(check.rows.first { $0.id == "nic-speed" }?.note?.contains("SR-IOV") == true)
+    }
+
+    @Test func aMachineWithAnHDD() {
+        let facts = Self.probe("hdd", storage: "/srv/cache/objects")
+        #expect(facts.storage?.device == "sdb")
+        #expect(facts.storage?.rotational == true)
+        #expect(facts.os.id == "rocky")
+        let check = HostCheck(facts: facts, sizing: TestSizing.table)
+        #expect(check.rows.first { $0.id == "disk-type" }?.measured == "HDD")
+        #expect(check.rows.first { $0.id == "disk-type" }?.worst == .warning)
+    }
+
+    @Test func missingAndBrokenFilesReadAsUnknown() {
+        let facts = Self.probe("broken")
+        #expect(facts.cores == nil)
+        #expect(facts.memoryBytes == nil)
+        #expect(facts.os == .init())
+        #expect(facts.adapters.map(\.name) == ["eth0"])
+        #expect(facts.adapters.first?.speedMbps == nil)
+        #expect(facts.storage?.rotational == nil)
+        let check = HostCheck(facts: facts, sizing: TestSizing.table)
+        for row in ["cores", "memory", "disk-type", "nic-speed", "os"] {
+            #expect(check.rows.first { $0.id == row }?.measured == "unknown", "\(row)")
+        }
+        #expect(!check.isBlocked)
+    }
+
+    @Test func aRootThatDoesNotExistIsAllUnknown() {
+        let facts = SystemHostProbe(root: "/nonexistent/machine").facts(storagePath: "/srv", listen: nil)
+        #expect(facts.cores == nil)
+        #expect(facts.interfaces.isEmpty)
+        #expect(facts.os == .init())
+    }
+
+    @Test func aMachineBelowTheFloorIsBlocked() {
+        let check = HostCheck(facts: Self.probe("too-small"), sizing: TestSizing.table)
+        #expect(check.isBlocked)
+        #expect(
+            Set(check.rows.filter { $0.worst == .blocking }.map(\.id)) == ["cores", "memory", "nic-count", "os"]
+        )
+    }
+
+    @Test func thisMachine() throws {
+        let facts = SystemHostProbe().facts(storagePath: NSTemporaryDirectory(), listen: "127.0.0.1:1")
+        let cores = try #require(facts.cores)
+        #expect(cores == ProcessInfo.processInfo.activeProcessorCount)
+        let memory = try #require(facts.memoryBytes)
+        #expect(abs(Double(memory) - Double(ProcessInfo.processInfo.physicalMemory)) < 0.05 * Double(memory))
+        let free = try #require(facts.storage?.freeBytes)
+        #expect(free > 0)
+        #expect(facts.os.kernel != nil)
+        #expect(facts.listenPortFree != nil || getuid() != 0)
+    }
+
+    @Test func aBusyPortIsSeen() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(listener, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let facts = SystemHostProbe().facts(storagePath: "/", listen: "127.0.0.1:\(port)")
+        #expect(facts.listenPortFree == false)
+        let check = HostCheck(facts: facts, sizing: TestSizing.table)
+        #expect(check.isBlocked)
+    }
+}
+
+enum TestSizing {
+    static let table: SizingTable = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        do {
+            let text = try String(contentsOf: root.appendingPathComponent("Resources/sizing.yaml"), encoding: .utf8)
+            return try SizingTable(yaml: text)
+        } catch {
+            fatalError("Resources/sizing.yaml does not load: \(error)")
+        }
+    }()
+}
