@@ -1,0 +1,344 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CacheNodeCore
+
+/// Carries out an `InstallPlan` step by step; a failure at any step undoes every change of this run.
+package struct Applier: Sendable {
+    package struct Options: Sendable {
+        /// `cacheHostOrigin` of the self-test: the CDN, or a local mirror on an offline network.
+        package var selfTestOrigin: String
+        package var graceSeconds: Int
+        /// Called before each step; tests throw from it to inject a failure there.
+        package var beforeStep: @Sendable (ApplyStep) throws -> Void
+
+        package init(
+            selfTestOrigin: String = SelfTest.defaultOrigin,
+            graceSeconds: Int = 30,
+            beforeStep: @escaping @Sendable (ApplyStep) throws -> Void = { _ in }
+        ) {
+            self.selfTestOrigin = selfTestOrigin
+            self.graceSeconds = graceSeconds
+            self.beforeStep = beforeStep
+        }
+    }
+
+    package enum Event: Sendable, Equatable {
+        case started(ApplyStep)
+        case finished(ApplyStep, String)
+        case failed(ApplyStep, String)
+        case rollingBack
+        case rolledBack([String])
+    }
+
+    package struct Report: Sendable {
+        package var selfTest: SelfTest.Outcome
+        package var enginePID: pid_t?
+        package var manifest: InstallManifest
+        package var warnings: [String]
+    }
+
+    /// The step that failed, why, and anything the rollback itself could not undo.
+    package struct Failure: Error, Sendable, CustomStringConvertible {
+        package var step: ApplyStep
+        package var error: InstallError
+        package var rollbackProblems: [String]
+
+        package var description: String {
+            var text = "\(step.rawValue) failed: \(error); every change of this run was rolled back"
+            if !rollbackProblems.isEmpty {
+                text += ", except: " + rollbackProblems.joined(separator: "; ")
+            }
+            return text
+        }
+    }
+
+    package var binary: String
+    package var runner: any CommandRunning
+
+    package init(binary: String, runner: any CommandRunning = SystemCommandRunner()) {
+        self.binary = binary
+        self.runner = runner
+    }
+
+    package func apply(
+        _ plan: InstallPlan,
+        options: Options = Options(),
+        progress: (Event) -> Void = { _ in }
+    ) throws(Failure) -> Report {
+        var run = ApplyRun(plan: plan, binary: binary, runner: runner, options: options)
+        var step = ApplyStep.render
+        do {
+            step = .render
+            try run.begin(step, progress)
+            progress(.finished(.render, "\(plan.files.count) files rendered from Templates/"))
+
+            step = .write
+            try run.begin(step, progress)
+            progress(.finished(.write, try run.writeFiles()))
+
+            step = .network
+            try run.begin(step, progress)
+            progress(.finished(.network, try run.runCommands(of: .network, skipped: "no network change")))
+
+            step = .firewall
+            try run.begin(step, progress)
+            progress(.finished(.firewall, try run.applyFirewall()))
+
+            step = .engine
+            try run.begin(step, progress)
+            progress(.finished(.engine, try run.startEngine()))
+
+            step = .selfTest
+            try run.begin(step, progress)
+            let outcome = try run.selfTest()
+            progress(.finished(.selfTest, outcome.description))
+
+            let manifest = try run.recordManifest()
+            return Report(selfTest: outcome, enginePID: run.newEngine, manifest: manifest, warnings: run.warnings)
+        } catch {
+            let installError = error as? InstallError ?? .injected(step: step.rawValue)
+            progress(.failed(step, "\(installError)"))
+            progress(.rollingBack)
+            let problems = run.rollBack()
+            progress(.rolledBack(problems))
+            throw Failure(step: step, error: installError, rollbackProblems: problems)
+        }
+    }
+}
+
+/// The state of one apply: what it changed so far, and how to undo it.
+private struct ApplyRun {
+    var plan: InstallPlan
+    var binary: String
+    var runner: any CommandRunning
+    var options: Applier.Options
+    var createdDirectories: [String] = []
+    var writtenFiles: [InstallPlan.File] = []
+    var backups: [String: String] = [:]
+    var previousEngine: pid_t?
+    var previousServiceActive = false
+    var newEngine: pid_t?
+    var firewallApplied = false
+    var engineStepRan = false
+    var warnings: [String] = []
+    var lock: Int32 = -1
+
+    var layout: InstallLayout { plan.layout }
+
+    init(plan: InstallPlan, binary: String, runner: any CommandRunning, options: Applier.Options) {
+        self.plan = plan
+        self.binary = binary
+        self.runner = runner
+        self.options = options
+    }
+
+    mutating func begin(_ step: ApplyStep, _ progress: (Applier.Event) -> Void) throws {
+        progress(.started(step))
+        if step == .render { try takeLock() }
+        try options.beforeStep(step)
+    }
+
+    /// One setup at a time per root.
+    mutating func takeLock() throws(InstallError) {
+        let path = layout.isRealInstall
+            ? "/run/cachenode-setup.lock"
+            : "/tmp/cachenode-setup-" + String(layout.root.map { $0.isLetter || $0.isNumber ? $0 : "_" }) + ".lock"
+        lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw .file(path: path, problem: FileSystem.reason()) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            close(lock)
+            lock = -1
+            throw .busy(lock: path)
+        }
+    }
+
+    // MARK: Steps
+
+    mutating func writeFiles() throws(InstallError) -> String {
+        let existing = try InstallManifest.read(layout.installManifest)
+        let owned = Set(existing?.files.map(\.path) ?? [])
+        var directories = [layout.stateDirectory, layout.policyDirectory, layout.logDirectory]
+        directories += plan.configuration.storage.drives.map { layout.onDisk($0.path) }
+        directories += plan.files.map { String($0.path[..<($0.path.lastIndex(of: "/") ?? $0.path.startIndex)]) }
+        for directory in directories {
+            createdDirectories += try FileSystem.makeDirectories(directory)
+        }
+        for file in plan.files where file.change != .unchanged {
+            if file.change == .update, !owned.contains(file.path), let previous = file.previous {
+                // A file that was there before CacheNode: keep it so uninstall can put it back.
+                let backup = layout.stateDirectory + "/backup" + layout.logical(file.path)
+                createdDirectories += try FileSystem.makeDirectories(String(backup[..<backup.lastIndex(of: "/")!]))
+                try FileSystem.writeAtomically(backup, Array(previous.utf8), mode: 0o600)
+                backups[file.path] = backup
+            }
+            try FileSystem.writeAtomically(file.path, Array(file.content.utf8), mode: mode_t(file.mode))
+            writtenFiles.append(file)
+        }
+        let unchanged = plan.files.count - writtenFiles.count
+        return "\(writtenFiles.count) written" + (unchanged > 0 ? ", \(unchanged) unchanged" : "")
+    }
+
+    mutating func runCommands(of step: ApplyStep, skipped: String) throws(InstallError) -> String {
+        let commands = plan.commands.filter { $0.step == step }
+        guard layout.isRealInstall else { return "skipped: --root changes nothing on this machine" }
+        guard !commands.isEmpty else { return skipped }
+        for command in commands {
+            let result = runner.run(command.arguments)
+            guard result.status == 0 else {
+                throw .command(step: step.rawValue, problem: "\(command.arguments.joined(separator: " ")) exited \(result.status): \(result.output)")
+            }
+        }
+        return commands.map { $0.arguments.joined(separator: " ") }.joined(separator: "; ")
+    }
+
+    mutating func applyFirewall() throws(InstallError) -> String {
+        let result = try runCommands(of: .firewall, skipped: "no firewall change")
+        firewallApplied = layout.isRealInstall
+        return result
+    }
+
+    mutating func startEngine() throws(InstallError) -> String {
+        engineStepRan = true
+        let configuration = plan.configuration
+        guard let admin = ListenAddress(configuration.engine.admin) else {
+            throw .engine(problem: "engine.admin '\(configuration.engine.admin)' is not address:port")
+        }
+        if layout.isRealInstall {
+            previousServiceActive = runner.run(["systemctl", "is-active", "--quiet", "cachenode.service"]).status == 0
+            _ = try runCommands(of: .engine, skipped: "")
+            // systemd started it; wait for it the same way as for a background engine.
+            let target = HTTPProbe.target(for: admin)
+            for _ in 0..<300 {
+                if let response = try? HTTPProbe.get(target, path: "/health", timeoutSeconds: 2), response.status == 200 {
+                    return "cachenode.service active, /health answers on \(target)"
+                }
+                usleep(50_000)
+            }
+            throw .engine(problem: "cachenode.service did not answer /health on \(target); see journalctl -u cachenode")
+        }
+        if let running = EngineProcess.running(pidFile: layout.pidFile) {
+            previousEngine = running
+            EngineProcess.stop(pid: running, graceSeconds: options.graceSeconds)
+        }
+        let pid = try EngineProcess.start(
+            binary: binary,
+            config: layout.configuration,
+            log: layout.engineLog,
+            pidFile: layout.pidFile
+        )
+        newEngine = pid
+        try EngineProcess.waitUntilReady(pid: pid, admin: admin, log: layout.engineLog)
+        let restarted = previousEngine.map { " (replacing pid \($0))" } ?? ""
+        return "running as pid \(pid)\(restarted), /health answers on \(HTTPProbe.target(for: admin))"
+    }
+
+    mutating func selfTest() throws(InstallError) -> SelfTest.Outcome {
+        guard let listen = ListenAddress(plan.configuration.engine.listen) else {
+            throw .selfTest(problem: "engine.listen is not address:port")
+        }
+        let outcome = SelfTest(listen: listen, origin: options.selfTestOrigin).run()
+        switch outcome {
+        case .passed:
+            return outcome
+        case .originUnreachable where !layout.isRealInstall:
+            warnings.append("self-test: \(outcome) (a trial install without access to \(options.selfTestOrigin) keeps going)")
+            return outcome
+        case .originUnreachable:
+            throw .selfTest(problem: "\(outcome); on a network without access to the CDN pass --self-test-origin")
+        case .failed(let reason):
+            throw .selfTest(problem: reason)
+        }
+    }
+
+    mutating func recordManifest() throws(InstallError) -> InstallManifest {
+        let existing = try InstallManifest.read(layout.installManifest)
+        var entries = existing?.files ?? []
+        for file in writtenFiles where !entries.contains(where: { $0.path == file.path }) {
+            entries.append(.init(path: file.path, backup: backups[file.path]))
+        }
+        let manifest = InstallManifest(
+            node: plan.configuration.node.name,
+            hub: plan.configuration.hub.name,
+            root: layout.root,
+            state: layout.stateDirectory,
+            binary: binary,
+            installedAt: InstallManifest.timestamp(),
+            files: entries.sorted { $0.path < $1.path },
+            directories: ((existing?.directories ?? []) + createdDirectories).uniqued(),
+            drives: plan.configuration.storage.drives.map { layout.onDisk($0.path) }
+        )
+        let previous = try FileSystem.contents(layout.installManifest)
+        try FileSystem.writeAtomically(layout.installManifest, manifest.encoded(), mode: 0o600)
+        if previous == nil {
+            writtenFiles.append(.init(path: layout.installManifest, content: "", mode: 0o600, purpose: "", change: .create, previous: nil))
+        }
+        if lock >= 0 { close(lock) }
+        return manifest
+    }
+
+    // MARK: Rollback
+
+    /// Undoes this run in reverse; returns what could not be undone.
+    mutating func rollBack() -> [String] {
+        var problems: [String] = []
+        if let newEngine {
+            EngineProcess.stop(pid: newEngine, graceSeconds: options.graceSeconds)
+        }
+        for file in writtenFiles.reversed() {
+            do {
+                if let previous = file.previous {
+                    try FileSystem.writeAtomically(file.path, Array(previous.utf8), mode: mode_t(file.mode))
+                } else {
+                    try FileSystem.remove(file.path)
+                }
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        for directory in createdDirectories.reversed() {
+            do { try FileSystem.removeTree(directory) } catch { problems.append("\(error)") }
+        }
+        if layout.isRealInstall {
+            if firewallApplied, !writtenFiles.contains(where: { $0.path == layout.firewall && $0.previous == nil }) {
+                _ = runner.run(["nft", "-f", layout.firewall])
+            } else if firewallApplied {
+                _ = runner.run(["nft", "delete", "table", "inet", "cachenode"])
+            }
+            if engineStepRan {
+                _ = runner.run(["systemctl", "daemon-reload"])
+                let command = previousServiceActive
+                    ? ["systemctl", "restart", "cachenode.service"]
+                    : ["systemctl", "disable", "--now", "cachenode.service"]
+                let result = runner.run(command)
+                if result.status != 0 { problems.append("\(command.joined(separator: " ")): \(result.output)") }
+            }
+        } else if previousEngine != nil {
+            // The engine that ran before this setup runs again, on its restored configuration.
+            do {
+                let pid = try EngineProcess.start(
+                    binary: binary,
+                    config: layout.configuration,
+                    log: layout.engineLog,
+                    pidFile: layout.pidFile
+                )
+                if let admin = ListenAddress(plan.previous?.engine.admin ?? plan.configuration.engine.admin) {
+                    try EngineProcess.waitUntilReady(pid: pid, admin: admin, log: layout.engineLog)
+                }
+            } catch {
+                problems.append("restarting the previous engine: \(error)")
+            }
+        } else if newEngine != nil, FileSystem.exists(layout.pidFile), !createdDirectories.contains(layout.stateDirectory) {
+            try? FileSystem.remove(layout.pidFile)
+        }
+        if lock >= 0 { close(lock) }
+        return problems
+    }
+}
+
+extension Array where Element: Hashable {
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Removes an install: stops the engine, removes what the manifest says the installer created, restores
+/// what it replaced, and keeps the cache when asked.
+package struct Uninstaller: Sendable {
+    package var runner: any CommandRunning
+
+    package init(runner: any CommandRunning = SystemCommandRunner()) {
+        self.runner = runner
+    }
+
+    /// Returns each action taken, for the operator to read.
+    package func uninstall(layout: InstallLayout, keepCache: Bool) throws(InstallError) -> [String] {
+        guard let manifest = try InstallManifest.read(layout.installManifest) else {
+            throw .notInstalled(root: layout.root)
+        }
+        var actions: [String] = []
+        if layout.isRealInstall {
+            _ = runner.run(["systemctl", "disable", "--now", "cachenode.service"])
+            actions.append("stopped and disabled cachenode.service")
+            _ = runner.run(["nft", "delete", "table", "inet", "cachenode"])
+            actions.append("removed the nftables table inet cachenode")
+        } else if let pid = EngineProcess.running(pidFile: layout.pidFile) {
+            EngineProcess.stop(pid: pid)
+            actions.append("stopped the engine (pid \(pid))")
+        }
+        for entry in manifest.files {
+            if let backup = entry.backup, let bytes = try FileSystem.contents(backup) {
+                try FileSystem.writeAtomically(entry.path, bytes)
+                actions.append("restored \(layout.logical(entry.path))")
+            } else {
+                try FileSystem.remove(entry.path)
+                actions.append("removed \(layout.logical(entry.path))")
+            }
+        }
+        if layout.isRealInstall {
+            _ = runner.run(["systemctl", "daemon-reload"])
+        }
+        try FileSystem.remove(layout.pidFile)
+        try FileSystem.removeTree(layout.stateDirectory + "/backup")
+        if keepCache {
+            actions.append("kept the cache: " + manifest.drives.map(layout.logical).joined(separator: ", "))
+        } else {
+            for drive in manifest.drives where FileSystem.isDirectory(drive) {
+                for name in FileSystem.listDirectory(drive) { try FileSystem.removeTree(drive + "/" + name) }
+                actions.append("emptied \(layout.logical(drive))")
+            }
+            try FileSystem.removeTree(layout.logDirectory)
+            for name in FileSystem.listDirectory(layout.stateDirectory) where name != "policy" {
+                try FileSystem.removeTree(layout.stateDirectory + "/" + name)
+            }
+        }
+        let keep = keepCache ? Set(manifest.drives + [layout.stateDirectory]) : []
+        for directory in manifest.directories.reversed() where !keep.contains(directory) {
+            FileSystem.removeEmptyDirectory(directory)
+        }
+        return actions
+    }
+}

@@ -1,0 +1,5 @@
+@echo off
+rem Delivery Optimization: use CacheNode node Trial-1 as the cache server (run as administrator).
+reg add "HKLM\SOFTWARE\Policies\Microsoft\Windows\DeliveryOptimization" /v DOCacheHost /t REG_SZ /d "127.0.0.1:8080" /f
+reg add "HKLM\SOFTWARE\Policies\Microsoft\Windows\DeliveryOptimization" /v DODelayCacheServerFallbackForeground /t REG_DWORD /d 60 /f
+reg add "HKLM\SOFTWARE\Policies\Microsoft\Windows\DeliveryOptimization" /v DODelayCacheServerFallbackBackground /t REG_DWORD /d 600 /f
