@@ -12,6 +12,8 @@ struct CacheNodeCommand: AsyncParsableCommand {
             ValidateCommand.self,
             CheckCommand.self,
             PlanCommand.self,
+            VerifyCommand.self,
+            UninstallCommand.self,
         ]
     )
 }

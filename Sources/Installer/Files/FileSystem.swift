@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CacheNodeCore
 
 /// The file operations the installer needs, each reporting the path and the system's reason.
 package enum FileSystem {
@@ -136,6 +137,15 @@ package enum FileSystem {
             }
         }
         return result.sorted()
+    }
+
+    /// `path` made absolute against the current directory, normalised.
+    package static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return PathRules.normalized(path) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return PathRules.normalized("/" + path) }
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return PathRules.normalized(cwd + "/" + path)
     }
 
     package static func reason() -> String {

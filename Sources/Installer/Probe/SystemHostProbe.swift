@@ -19,15 +19,7 @@ package struct SystemHostProbe: HostProbing {
 
     /// `root` may be relative; it is resolved against the current directory.
     package init(root: String = "/") {
-        if root.hasPrefix("/") {
-            self.root = root
-        } else {
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let cwd = getcwd(&buffer, buffer.count).map { _ in
-                String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            }
-            self.root = (cwd ?? "") + "/" + root
-        }
+        self.root = FileSystem.absolute(root)
     }
 
     private var isLiveMachine: Bool { PathRules.normalized(root) == "/" }

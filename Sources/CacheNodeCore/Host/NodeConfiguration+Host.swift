@@ -1,0 +1,40 @@
+extension NodeConfiguration {
+    /// What this machine cannot give the node: more cores or memory than it has, drives larger than the free space.
+    /// `freeBytesByDrive` holds the free space measured at each drive path (nil where unknown).
+    package func hostProblems(facts: HostFacts, freeBytesByDrive: [Int64?], sizing: SizingTable) -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        if let cores = facts.cores, resources.cores > cores {
+            issues.append(
+                .init("resources.cores", "\(resources.cores) is more than the \(cores) cores of this machine", hint: "at most \(cores)")
+            )
+        }
+        if let memory = facts.memoryBytes {
+            // MemTotal is below the installed memory: allow the table's tolerance before refusing.
+            let available = Double(memory) / 1_000_000_000 / (1 - sizing.rules.memoryTolerance)
+            let whole = Int(available.rounded(.down))
+            if Double(resources.memoryGB) > available {
+                issues.append(
+                    .init(
+                        "resources.memory_gb",
+                        "\(resources.memoryGB) GB is more than the memory of this machine",
+                        hint: "at most \(whole)"
+                    )
+                )
+            }
+        }
+        for (index, drive) in storage.drives.enumerated() where index < freeBytesByDrive.count {
+            guard let free = freeBytesByDrive[index] else { continue }
+            if drive.sizeBytes > free {
+                let freeGB = Double(free) / 1_000_000_000
+                issues.append(
+                    .init(
+                        "storage.drives[\(index)].size_gb",
+                        "\(HostCheck.format(drive.sizeGB)) GB is more than the \(HostCheck.format(freeGB)) GB free at \(drive.path)",
+                        hint: "at most \(Int(freeGB.rounded(.down)))"
+                    )
+                )
+            }
+        }
+        return issues
+    }
+}

@@ -1,0 +1,138 @@
+import CacheNodeCore
+import Installer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The non-interactive install: check the host, plan, show, confirm, apply. The wizard hands its result here too.
+struct InstallFlow {
+    var root: String
+    var dryRun = false
+    var assumeYes = false
+    var selfTestOrigin = SelfTest.defaultOrigin
+    /// The machine the host check reads (`/`, or a fixture tree in tests).
+    var hostRoot = "/"
+
+    /// Loads the templates and resources this binary ships with.
+    static func resources() throws(CommandFailure) -> InstallResources {
+        let directory = try ResourceLocator.resourcesDirectory()
+        let templates = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)]) + "/Templates"
+        do {
+            return try InstallResources(resources: directory, templates: templates)
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
+    }
+
+    /// The configuration installed under `root`, as the operator gave it, when there is one.
+    func installed(state: String, sizing: SizingTable) throws(CommandFailure) -> InstalledNode? {
+        do {
+            return try InstalledNode.find(root: root, state: state, sizing: sizing)
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
+    }
+
+    /// Installs or reconfigures; prints progress; throws the documented exit codes.
+    func run(_ configuration: NodeConfiguration, confirm: (InstallPlan) -> Bool) throws(CommandFailure) {
+        let resources = try Self.resources()
+        let previous = try installed(state: configuration.storage.state, sizing: resources.sizing)
+
+        // The host: blocking rows, and resources or drives beyond what the machine has.
+        let layout = InstallLayout(root: root, state: configuration.storage.state)
+        let ownEngineRunning = EngineProcess.running(pidFile: layout.pidFile) != nil
+        let probe = SystemHostProbe(root: hostRoot)
+        let firstDrive = layout.onDisk(configuration.storage.drives.first?.path ?? configuration.storage.state)
+        let listen = ownEngineRunning || previous != nil ? nil : configuration.engine.listen
+        let facts = probe.facts(storagePath: firstDrive, listen: listen)
+        let total = configuration.storage.drives.reduce(0) { $0 + $1.sizeGB }
+        let check = HostCheck(facts: facts, sizing: resources.sizing, requiredDiskGB: previous == nil ? total : nil)
+        let freeByDrive: [Int64?] = configuration.storage.drives.map { drive in
+            if let old = previous?.configuration.storage.drives.first(where: { $0.path == drive.path }) {
+                // Cached content already counts against the free space: only growth needs room.
+                let growth = drive.sizeBytes - old.sizeBytes
+                return growth <= 0 ? nil : probe.facts(storagePath: layout.onDisk(drive.path), listen: nil).storage?.freeBytes.map { $0 + old.sizeBytes }
+            }
+            return probe.facts(storagePath: layout.onDisk(drive.path), listen: nil).storage?.freeBytes
+        }
+        let hostProblems = configuration.hostProblems(facts: facts, freeBytesByDrive: freeByDrive, sizing: resources.sizing)
+        if check.isBlocked || !hostProblems.isEmpty {
+            let lines = check.blockingReasons.map { "  - \($0)" } + hostProblems.map { "  - \($0)" }
+            throw CommandFailure(.blocked, "this machine cannot run the node as configured:\n" + lines.joined(separator: "\n"))
+        }
+
+        let planner = InstallPlanner(
+            templates: resources.templates,
+            policy: resources.policy,
+            binary: Self.binaryPath(),
+            hostName: currentHostName(),
+            version: CacheNodeVersion.current,
+            usesNetplan: usesNetplan(root: root)
+        )
+        let plan: InstallPlan
+        do {
+            plan = try planner.plan(configuration, root: root, previous: previous?.configuration)
+        } catch {
+            throw CommandFailure(.invalid, "\(error)")
+        }
+        if dryRun {
+            print(plan.describe(), terminator: "")
+            return
+        }
+        if plan.isNoOp, ownEngineRunning || layout.isRealInstall {
+            print("Node \(configuration.node.name) is already installed with these answers: nothing to change.")
+            return
+        }
+        if previous != nil {
+            print("Reconfiguring node \(configuration.node.name) under \(root):")
+            let changes = plan.settingChanges
+            if changes.isEmpty { print("  no setting changes; files are brought in line") }
+            for change in changes { print("  \(change.key): \(change.old) -> \(change.new)") }
+            for file in plan.changedFiles { print("  \(file.change.rawValue) \(layout.logical(file.path))") }
+            guard assumeYes || confirm(plan) else {
+                throw CommandFailure(.failure, "nothing was changed")
+            }
+        }
+        let applier = Applier(binary: Self.binaryPath())
+        do {
+            let report = try applier.apply(plan, options: .init(selfTestOrigin: selfTestOrigin)) { event in
+                switch event {
+                case .started(let step): print("[....] \(step.rawValue)")
+                case let .finished(step, detail): print("[ ok ] \(step.rawValue): \(detail)")
+                case let .failed(step, detail): print("[FAIL] \(step.rawValue): \(detail)")
+                case .rollingBack: print("[....] rolling back every change of this run")
+                case .rolledBack(let problems):
+                    print(problems.isEmpty ? "[ ok ] rolled back" : "[FAIL] rolled back, except: \(problems.joined(separator: "; "))")
+                }
+            }
+            for warning in report.warnings { print("warning: \(warning)") }
+            print("")
+            print("Node \(configuration.node.name) is installed\(layout.isRealInstall ? "" : " under \(root)").")
+            print("Point clients at it: DOCacheHost = \(plan.cacheHost)")
+            print("Client policy files: \(layout.policyDirectory)")
+        } catch {
+            throw CommandFailure(.applyFailed, "\(error)")
+        }
+    }
+
+    /// This binary, which the service and the background engine run.
+    static func binaryPath() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return CommandLine.arguments[0] }
+        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Asks a yes/no question on the terminal; false without a terminal.
+func askYesNo(_ question: String) -> Bool {
+    guard isatty(STDIN_FILENO) == 1 else { return false }
+    print("\(question) [y/N] ", terminator: "")
+    guard let answer = readLine() else { return false }
+    return ["y", "yes"].contains(answer.lowercased().trimmingCharacters(in: " "))
+}
+
+enum CacheNodeVersion {
+    static let current = "0.1.0"
+}
