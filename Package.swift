@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(name: "CNCurses", path: "Sources/CNCurses"),
@@ -52,6 +53,12 @@ let package = Package(
             dependencies: [
                 "CacheNodeCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -88,7 +95,14 @@ let package = Package(
             name: "InstallerTests",
             dependencies: ["Installer", "CacheNodeTestSupport"]
         ),
-        .testTarget(name: "ManagementTests", dependencies: ["Management"]),
+        .testTarget(
+            name: "ManagementTests",
+            dependencies: [
+                "Management",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "WizardUITests", dependencies: ["WizardUI"]),
         .testTarget(name: "CLITests", dependencies: ["cachenode"]),
     ],

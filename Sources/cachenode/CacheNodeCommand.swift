@@ -14,6 +14,8 @@ struct CacheNodeCommand: AsyncParsableCommand {
             PlanCommand.self,
             VerifyCommand.self,
             UninstallCommand.self,
+            HubCommand.self,
+            NodeCommand.self,
         ]
     )
 }

@@ -1,0 +1,219 @@
+import CacheNodeCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The hub as an HTTP/JSON service, so nodes on other machines enrol and report to it.
+///
+/// `GET /health`; with the admin token: `GET|POST /v1/hubs`, `GET|POST /v1/hubs/{hub}/nodes`;
+/// with a one-time key: `POST /v1/enrol`; with a node token: `POST /v1/reports`. A missing or wrong
+/// token gets 401 and changes nothing.
+package struct HubService: Sendable {
+    package var registry: Registry
+    package var adminToken: String
+    package var logger: Logger
+    /// Request bodies larger than this are refused with 413.
+    package var maximumBody = 64 * 1024
+
+    package init(registry: Registry, adminToken: String, logger: Logger) {
+        self.registry = registry
+        self.adminToken = adminToken
+        self.logger = logger
+    }
+
+    /// Binds and serves until the task is cancelled; `onBound` receives the bound port.
+    package func run(host: String, port: Int, onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel
+                    )
+                }
+            }
+        onBound(server.channel.localAddress?.port ?? port)
+        logger.info("hub service listening", metadata: ["address": "\(server.channel.localAddress.map { "\($0)" } ?? "")"])
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { connections in
+                for try await connection in connections {
+                    group.addTask { await self.serve(connection) }
+                }
+            }
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var head: HTTPRequestHead?
+                var body = ByteBuffer()
+                var tooLarge = false
+                for try await part in inbound {
+                    switch part {
+                    case .head(let requestHead):
+                        head = requestHead
+                        body.clear()
+                        tooLarge = false
+                    case .body(var chunk):
+                        if body.readableBytes + chunk.readableBytes > maximumBody {
+                            tooLarge = true
+                        } else {
+                            body.writeBuffer(&chunk)
+                        }
+                    case .end:
+                        guard let requestHead = head else { continue }
+                        let response = tooLarge
+                            ? HubResponse(status: .payloadTooLarge, json: ["error": "request body too large"])
+                            : handle(requestHead, body: Data(body.readableBytesView))
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Content-Type", value: "application/json")
+                        headers.add(name: "Content-Length", value: "\(response.body.count)")
+                        if !requestHead.isKeepAlive { headers.add(name: "Connection", value: "close") }
+                        try await outbound.write(.head(HTTPResponseHead(version: requestHead.version, status: response.status, headers: headers)))
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+                        try await outbound.write(.end(nil))
+                        if !requestHead.isKeepAlive { return }
+                    }
+                }
+            }
+        } catch {
+            logger.debug("hub connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Routes one request; pure apart from the registry, so tests call it directly too.
+    package func handle(_ head: HTTPRequestHead, body: Data) -> HubResponse {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let parts = path.split(separator: "/").map(String.init)
+        let bearer = head.headers.first(name: "Authorization").flatMap { value -> String? in
+            value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil
+        }
+        do {
+            let route = (head.method, parts.joined(separator: "/"))
+            switch route {
+            case (.GET, "health"):
+                return HubResponse(status: .ok, json: ["status": "ok"])
+            case (.POST, "v1/enrol"):
+                let request = try decode(EnrolRequest.self, body)
+                let token = try registry.enrol(node: request.node, hub: request.hub, key: request.key)
+                return HubResponse(status: .ok, json: ["token": token])
+            case (.POST, "v1/reports"):
+                guard let bearer else { return .unauthorized }
+                let report = try decode(NodeReport.self, body)
+                try registry.record(report, token: bearer)
+                return HubResponse(status: .ok, json: ["recorded": "true"])
+            default:
+                guard parts.count >= 2, parts[0] == "v1", parts[1] == "hubs" else {
+                    return HubResponse(status: .notFound, json: ["error": "no such endpoint: \(head.method) \(path)"])
+                }
+                guard let bearer, Self.constantTimeEqual(bearer, adminToken) else { return .unauthorized }
+                return try handleAdmin(head.method, Array(parts.dropFirst(2)), body: body)
+            }
+        } catch RegistryError.badKey {
+            return HubResponse(status: .unauthorized, json: ["error": RegistryError.badKey.description])
+        } catch RegistryError.badToken {
+            return .unauthorized
+        } catch let error as RegistryError {
+            switch error {
+            case .noSuchHub, .noSuchNode: return HubResponse(status: .notFound, json: ["error": error.description])
+            case .hubExists, .nodeExists: return HubResponse(status: .conflict, json: ["error": error.description])
+            case .storage: return HubResponse(status: .internalServerError, json: ["error": error.description])
+            default: return HubResponse(status: .badRequest, json: ["error": error.description])
+            }
+        } catch {
+            return HubResponse(status: .badRequest, json: ["error": "\(error)"])
+        }
+    }
+
+    private func handleAdmin(_ method: HTTPMethod, _ rest: [String], body: Data) throws -> HubResponse {
+        if rest.isEmpty, method == .GET {
+            return try HubResponse(status: .ok, encodable: registry.hubs())
+        }
+        if rest.isEmpty, method == .POST {
+            let request = try decode(NameRequest.self, body)
+            return try HubResponse(status: .created, encodable: registry.createHub(request.name))
+        }
+        if rest.count == 2, rest[1] == "nodes", method == .GET {
+            return try HubResponse(status: .ok, encodable: registry.nodes(hub: rest[0]))
+        }
+        if rest.count == 2, rest[1] == "nodes", method == .POST {
+            let request = try decode(NameRequest.self, body)
+            let key = try registry.createNode(request.name, hub: rest[0])
+            return HubResponse(status: .created, json: ["node": request.name, "hub": rest[0], "enrolment_key": key])
+        }
+        if rest.count == 3, rest[1] == "nodes", method == .DELETE {
+            try registry.deleteNode(rest[2], hub: rest[0])
+            return HubResponse(status: .ok, json: ["deleted": rest[2]])
+        }
+        return HubResponse(status: .notFound, json: ["error": "no such endpoint"])
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws -> T {
+        do {
+            return try HubJSON.decoder.decode(type, from: body)
+        } catch {
+            throw HubRequestError(problem: "the request body is not a valid \(type) JSON object")
+        }
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+struct HubRequestError: Error, CustomStringConvertible {
+    var problem: String
+    var description: String { problem }
+}
+
+struct EnrolRequest: Codable {
+    var hub: String
+    var node: String
+    var key: String
+}
+
+struct NameRequest: Codable {
+    var name: String
+}
+
+/// A JSON answer of the hub service.
+package struct HubResponse: Sendable {
+    package var status: HTTPResponseStatus
+    package var body: [UInt8]
+
+    init(status: HTTPResponseStatus, json: [String: String]) {
+        self.status = status
+        body = Array((try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data())
+    }
+
+    init<T: Encodable>(status: HTTPResponseStatus, encodable: T) throws {
+        self.status = status
+        body = Array(try HubJSON.encoder.encode(encodable))
+    }
+
+    static let unauthorized = HubResponse(status: .unauthorized, json: ["error": "missing or invalid token"])
+}
+
+/// One JSON style for the hub service and its clients: ISO 8601 dates, sorted keys.
+package enum HubJSON {
+    package static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    package static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

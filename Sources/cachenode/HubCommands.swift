@@ -1,0 +1,257 @@
+import ArgumentParser
+import CacheNodeCore
+import Foundation
+import Installer
+import Logging
+import Management
+
+/// Where the local registry lives: `<root><state>/registry.sqlite`.
+struct RegistryOptions: ParsableArguments {
+    @Option(help: "The root CacheNode is installed under (as given to setup --root).")
+    var root: String = "/"
+
+    @Option(help: "The state directory that holds the registry.")
+    var state: String = NodeConfiguration.Storage.defaultState
+
+    var layout: InstallLayout { InstallLayout(root: FileSystem.absolute(root), state: state) }
+
+    func open() throws(CommandFailure) -> Registry {
+        do {
+            try FileSystem.makeDirectories(layout.stateDirectory)
+            return try Registry(path: layout.stateDirectory + "/registry.sqlite")
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
+    }
+}
+
+struct HubCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hub",
+        abstract: "Group cache nodes in hubs and see the fleet.",
+        subcommands: [HubCreateCommand.self, HubListCommand.self, HubNodesCommand.self, HubServeCommand.self]
+    )
+}
+
+struct HubCreateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a hub.")
+
+    @Argument(help: "The hub's name: \(NameRules.hubNameRule).")
+    var name: String
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() throws {
+        do {
+            _ = try registry.open().createHub(name)
+        } catch {
+            throw CommandFailure(.invalid, "\(error)")
+        }
+        print("Created hub \(name).")
+    }
+}
+
+struct HubListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the hubs.")
+
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    func run() throws {
+        let hubs: [HubRecord]
+        do { hubs = try registry.open().hubs() } catch { throw CommandFailure(.failure, "\(error)") }
+        if json {
+            print(String(decoding: try HubJSON.encoder.encode(hubs), as: UTF8.self))
+            return
+        }
+        if hubs.isEmpty {
+            print("No hubs yet: cachenode hub create NAME")
+            return
+        }
+        print(TextTable.render([["HUB", "NODES", "CREATED"]] + hubs.map { [$0.name, "\($0.nodes)", ISO8601DateFormatter().string(from: $0.createdAt)] }))
+    }
+}
+
+struct HubNodesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nodes",
+        abstract: "Show the fleet: each node's state, last report, traffic and disk use.",
+        discussion: "A node silent for three report intervals shows as offline."
+    )
+
+    @Argument(help: "Only this hub's nodes.")
+    var hub: String?
+
+    @OptionGroup var registry: RegistryOptions
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    func run() throws {
+        let nodes: [NodeRecord]
+        do { nodes = try registry.open().nodes(hub: hub) } catch { throw CommandFailure(.failure, "\(error)") }
+        let now = Date()
+        if json {
+            struct Row: Encodable {
+                var node: NodeRecord
+                var state: NodeState
+            }
+            print(String(decoding: try HubJSON.encoder.encode(nodes.map { Row(node: $0, state: $0.state(now: now)) }), as: UTF8.self))
+            return
+        }
+        var rows = [["NODE", "HUB", "STATE", "LAST REPORT", "VERSION", "HIT RATIO", "FROM CACHE", "FROM ORIGIN", "DISK USED", "PEAK EGRESS"]]
+        for node in nodes {
+            let report = node.lastReport
+            rows.append([
+                node.name, node.hub, node.state(now: now).rawValue,
+                node.lastReportAt.map { "\(Int(now.timeIntervalSince($0)))s ago" } ?? "never",
+                report?.version ?? "-",
+                report.map { String(format: "%.1f%%", $0.hitRatio * 100) } ?? "-",
+                report.map { ByteCount.format($0.bytesFromCache) } ?? "-",
+                report.map { ByteCount.format($0.bytesFromOrigin) } ?? "-",
+                report.map { ByteCount.format($0.diskUsedBytes.values.reduce(0, +)) } ?? "-",
+                report.map { String(format: "%.2f Gbps", $0.peakEgressBitsPerSecond / 1e9) } ?? "-",
+            ])
+        }
+        print(nodes.isEmpty ? "No nodes yet: cachenode node create NAME --hub HUB" : TextTable.render(rows))
+    }
+}
+
+struct HubServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the hub as an HTTP/JSON service that nodes on other machines enrol and report to.",
+        discussion: "The admin token is kept in <state>/hub-admin-token (created on first start, mode 0600)."
+    )
+
+    @Option(help: "Address and port to listen on, as 127.0.0.1:7000 or 0.0.0.0:7000.")
+    var listen: String = "127.0.0.1:7000"
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() async throws {
+        guard let address = ListenAddress(listen) else {
+            throw CommandFailure(.invalid, "--listen: '\(listen)' is not address:port")
+        }
+        let database = try registry.open()
+        let tokenPath = registry.layout.stateDirectory + "/hub-admin-token"
+        var token = (try? TextFile.read(tokenPath))?.trimmingCharacters(in: " \n") ?? ""
+        if token.isEmpty {
+            token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            try FileSystem.writeAtomically(tokenPath, Array((token + "\n").utf8), mode: 0o600)
+        }
+        var logger = Logger(label: "cachenode.hub")
+        logger.logLevel = .info
+        let service = HubService(registry: database, adminToken: token, logger: logger)
+        try await service.run(host: address.host, port: address.port) { port in
+            print("Hub service listening on \(ListenAddress(host: address.host, port: port)); admin token in \(tokenPath)")
+        }
+    }
+}
+
+struct NodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Register cache nodes in a hub.",
+        subcommands: [NodeCreateCommand.self, NodeListCommand.self, NodeDeleteCommand.self]
+    )
+}
+
+struct NodeCreateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Add a node to a hub; prints the one-time key the node enrols with.",
+        discussion: "Node names are unique in their hub and cannot be changed later."
+    )
+
+    @Argument(help: "The node's name: \(NameRules.nodeNameRule).")
+    var name: String
+
+    @Option(help: "The hub the node belongs to.")
+    var hub: String
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() throws {
+        let key: String
+        do { key = try registry.open().createNode(name, hub: hub) } catch { throw CommandFailure(.invalid, "\(error)") }
+        print("Created node \(name) in hub \(hub).")
+        print("One-time enrolment key: \(key)")
+    }
+}
+
+struct NodeListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the nodes.")
+
+    @Option(help: "Only this hub's nodes.")
+    var hub: String?
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() throws {
+        let nodes: [NodeRecord]
+        do { nodes = try registry.open().nodes(hub: hub) } catch { throw CommandFailure(.failure, "\(error)") }
+        let now = Date()
+        print(TextTable.render([["NODE", "HUB", "STATE", "ENROLLED"]] + nodes.map { [$0.name, $0.hub, $0.state(now: now).rawValue, $0.enrolled ? "yes" : "no"] }))
+    }
+}
+
+struct NodeDeleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Delete a node and its reports. This cannot be undone.",
+        discussion: "Asks you to type the node's name; --yes skips the question for scripts."
+    )
+
+    @Argument var name: String
+
+    @Option(help: "The hub the node belongs to.")
+    var hub: String
+
+    @Flag(help: "Do not ask.")
+    var yes = false
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() throws {
+        let database = try registry.open()
+        if !yes {
+            print("Deleting node \(name) of hub \(hub) is irreversible: its registration and reports are removed for good.")
+            print("Type the node's name to confirm: ", terminator: "")
+            guard readLine()?.trimmingCharacters(in: " ") == name else {
+                throw CommandFailure(.failure, "the name did not match; nothing was deleted")
+            }
+        }
+        do { try database.deleteNode(name, hub: hub) } catch { throw CommandFailure(.failure, "\(error)") }
+        print("Deleted node \(name) of hub \(hub).")
+    }
+}
+
+/// Aligned text columns.
+enum TextTable {
+    static func render(_ rows: [[String]]) -> String {
+        guard let columns = rows.map(\.count).max() else { return "" }
+        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
+
+/// Byte counts as people read them.
+enum ByteCount {
+    static func format(_ bytes: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB", "PB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+}
