@@ -27,20 +27,6 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         .target(
-            name: "CacheEngine",
-            dependencies: [
-                "CacheNodeCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-        .target(
             name: "Installer",
             dependencies: [
                 "CacheNodeCore",
@@ -61,39 +47,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(
-            name: "WizardUI",
-            dependencies: ["CacheNodeCore", "CNCurses"]
-        ),
         .executableTarget(
             name: "cachenode",
             dependencies: [
                 "CacheNodeCore",
-                "CacheEngine",
                 "Installer",
                 "Management",
-                "WizardUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(
-            name: "CacheNodeTestSupport",
-            dependencies: [
-                "CacheNodeCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
         .testTarget(name: "CacheNodeCoreTests", dependencies: ["CacheNodeCore"]),
         .testTarget(
-            name: "CacheEngineTests",
-            dependencies: ["CacheEngine", "CacheNodeTestSupport"]
-        ),
-        .testTarget(
             name: "InstallerTests",
-            dependencies: ["Installer", "CacheNodeTestSupport"]
+            dependencies: ["Installer"]
         ),
         .testTarget(
             name: "ManagementTests",
@@ -103,7 +70,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "WizardUITests", dependencies: ["WizardUI"]),
         .testTarget(name: "CLITests", dependencies: ["cachenode"]),
     ],
     swiftLanguageModes: [.v6]

@@ -16,6 +16,7 @@ struct CacheNodeCommand: AsyncParsableCommand {
             UninstallCommand.self,
             HubCommand.self,
             NodeCommand.self,
+            PolicyCommand.self,
         ]
     )
 }

@@ -155,7 +155,7 @@ struct NodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Register cache nodes in a hub.",
-        subcommands: [NodeCreateCommand.self, NodeListCommand.self, NodeDeleteCommand.self]
+        subcommands: [NodeCreateCommand.self, NodeListCommand.self, NodeDeleteCommand.self, NodeEnrolCommand.self]
     )
 }
 
@@ -253,5 +253,45 @@ enum ByteCount {
             unit += 1
         }
         return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+}
+
+struct NodeEnrolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enrol",
+        abstract: "Link this node to a hub service with the one-time key from `node create`.",
+        discussion: "The engine then reports to the hub every interval; a hub that is down never disturbs serving."
+    )
+
+    @Option(help: "The hub service, as http://hub.example.org:7000.")
+    var hubURL: String
+
+    @Option(help: "The hub the node was created in.")
+    var hub: String
+
+    @Option(help: "The node's name, as created in the hub.")
+    var node: String
+
+    @Option(help: "The one-time enrolment key.")
+    var key: String
+
+    @Option(help: "Seconds between reports.")
+    var interval: Int = 60
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() async throws {
+        guard interval >= 1 else { throw CommandFailure(.invalid, "--interval must be at least 1 second") }
+        let token: String
+        do {
+            token = try await HubClient(baseURL: hubURL).enrol(node: node, hub: hub, key: key)
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
+        let link = HubLink(url: hubURL, hub: hub, node: node, token: token, intervalSeconds: interval)
+        let path = HubLink.fileName(in: registry.layout.stateDirectory)
+        try FileSystem.makeDirectories(registry.layout.stateDirectory)
+        try FileSystem.writeAtomically(path, Array(try HubJSON.encoder.encode(link)), mode: 0o600)
+        print("Node \(node) is enrolled in hub \(hub) at \(hubURL); the engine reports every \(interval) s (restart it to start).")
     }
 }

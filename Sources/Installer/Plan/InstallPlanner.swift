@@ -76,11 +76,15 @@ package struct InstallPlanner: Sendable {
 
         var planned: [InstallPlan.File] = []
         for (path, template, mode, purpose) in files {
-            let content: String
+            var content: String
             if template.isEmpty {
                 content = AnswerFile.emit(configuration, header: "Answers of the install of node \(configuration.node.name); replay with: cachenode setup --answers FILE")
             } else {
                 content = try templates.render(template, context)
+            }
+            // Files that Windows tools read keep Windows line endings.
+            if path.hasSuffix(".reg") || path.hasSuffix(".cmd") {
+                content = content.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
             }
             let previousBytes = try FileSystem.contents(path)
             let previousText = previousBytes.map { String(decoding: $0, as: UTF8.self) }

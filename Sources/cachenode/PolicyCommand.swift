@@ -1,0 +1,66 @@
+import ArgumentParser
+import CacheNodeCore
+import Installer
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Print the client policy that points Windows devices at this node, ready to paste.",
+        discussion: "The same files are kept in <state>/policy/ by setup."
+    )
+
+    @Option(help: "The root the node was installed under (as given to setup --root).")
+    var root: String = "/"
+
+    @Option(help: "The state directory of the install.")
+    var state: String = NodeConfiguration.Storage.defaultState
+
+    @Option(help: "An answer file to work from instead of the installed configuration.")
+    var config: String?
+
+    func run() throws {
+        let resources = try InstallFlow.resources()
+        let flow = InstallFlow(root: FileSystem.absolute(root))
+        let configuration: NodeConfiguration
+        if let config {
+            do {
+                configuration = try AnswerFile.load(try TextFile.read(config, limit: AnswerFile.maximumBytes), sizing: resources.sizing)
+            } catch let error as AnswerFileError {
+                throw CommandFailure(.invalid, error.formatted(file: config))
+            } catch {
+                throw CommandFailure(.invalid, "\(error)")
+            }
+        } else if let node = try flow.installed(state: state, sizing: resources.sizing) {
+            configuration = node.configuration
+        } else {
+            throw CommandFailure(.failure, "no CacheNode install found under \(flow.root) (state \(state)); pass --config FILE")
+        }
+        let planner = InstallPlanner(
+            templates: resources.templates,
+            policy: resources.policy,
+            binary: InstallFlow.binaryPath(),
+            hostName: currentHostName(),
+            version: CacheNodeVersion.current
+        )
+        let plan: InstallPlan
+        do { plan = try planner.plan(configuration, root: flow.root) } catch { throw CommandFailure(.failure, "\(error)") }
+        let sections: [(String, String)] = [
+            ("Registry file (import with regedit)", "DOCacheHost.reg"),
+            ("Command line (run as administrator)", "reg-add.cmd"),
+            ("Intune (custom OMA-URI profile)", "intune.txt"),
+            ("Group Policy", "group-policy.txt"),
+            ("DHCP option 235 for dnsmasq", "dnsmasq-option235.conf"),
+            ("DHCP option 235 for ISC dhcpd", "dhcpd-option235.conf"),
+        ]
+        print("DOCacheHost: \(plan.cacheHost)")
+        print(
+            "Recommended: DelayCacheServerFallbackForeground \(resources.policy.fallbackForegroundSeconds) s, "
+                + "DelayCacheServerFallbackBackground \(resources.policy.fallbackBackgroundSeconds) s"
+        )
+        for (title, name) in sections {
+            guard let file = plan.files.first(where: { $0.path == plan.layout.policyDirectory + "/" + name }) else { continue }
+            print("\n== \(title): \(plan.layout.logical(file.path))\n")
+            print(file.content, terminator: file.content.hasSuffix("\n") ? "" : "\n")
+        }
+    }
+}
