@@ -17,6 +17,8 @@ struct CacheNodeCommand: AsyncParsableCommand {
             HubCommand.self,
             NodeCommand.self,
             PolicyCommand.self,
+            StatusCommand.self,
+            DiagnosticsCommand.self,
         ]
     )
 }

@@ -192,12 +192,24 @@ struct ValidationTests {
         ("http://10.0.0.9:8080/", true),
         ("http://[::1]:3128", true),
         ("https://proxy:3128", false),
-        ("http://user:pw@proxy:3128", false),
+        ("http://user:pw@proxy:3128", true),
+        ("http://user@proxy:3128", false),
+        ("http://:pw@proxy:3128", false),
+        ("http://user:pw@proxy", false),
         ("http://proxy", false),
         ("proxy:3128", false),
     ])
     func upstreamProxy(_ proxy: String, _ valid: Bool) {
         #expect((Self.problems { $0.engine.upstreamProxy = proxy }["engine.upstream_proxy"] == nil) == valid)
+    }
+
+    @Test func proxyCredentialsAreReadWithPercentEscapes() throws {
+        let proxy = try #require(ProxyURL("http://svc%40contoso:p%3Ass@proxy.contoso.local:3128/"))
+        #expect(proxy.host == "proxy.contoso.local")
+        #expect(proxy.port == 3128)
+        #expect(proxy.user == "svc@contoso")
+        #expect(proxy.password == "p:ss")
+        #expect(ProxyURL("http://proxy:3128")?.user == nil)
     }
 
     @Test func engineTuningMustBeSensible() {

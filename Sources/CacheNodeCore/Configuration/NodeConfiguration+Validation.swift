@@ -359,15 +359,27 @@ package enum PathRules {
     }
 }
 
-/// `http://host:port`, the only form of upstream proxy the origin client speaks.
+/// `http://[user:password@]host:port`, the only form of upstream proxy the origin client speaks.
 package struct ProxyURL: Equatable, Sendable {
     package var host: String
     package var port: Int
+    /// Basic authentication for the proxy, when the URL carries `user:password@`.
+    package var user: String?
+    package var password: String?
 
     package init?(_ text: String) {
         guard text.hasPrefix("http://") else { return nil }
         var rest = text.dropFirst("http://".count)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
+        if let at = rest.lastIndex(of: "@") {
+            let userinfo = rest[..<at]
+            guard let separator = userinfo.firstIndex(of: ":"), separator != userinfo.startIndex,
+                !userinfo.contains(where: { $0 == "/" || $0.isWhitespace })
+            else { return nil }
+            user = String(userinfo[..<separator]).removingPercentEscapes()
+            password = String(userinfo[userinfo.index(after: separator)...]).removingPercentEscapes()
+            rest = rest[rest.index(after: at)...]
+        }
         guard !rest.contains("@"), !rest.contains("/"), let colon = rest.lastIndex(of: ":") else { return nil }
         var host = String(rest[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -378,5 +390,24 @@ package struct ProxyURL: Equatable, Sendable {
         else { return nil }
         self.host = host
         self.port = number
+    }
+}
+
+extension String {
+    /// `%41` as `A`; a malformed escape is kept as it is.
+    func removingPercentEscapes() -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(self.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "%"), utf8.count >= 2,
+                let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -37,6 +37,8 @@ package struct InstallLayout: Equatable, Sendable {
     package var policyDirectory: String { stateDirectory + "/policy" }
     package var logDirectory: String { stateDirectory + "/logs" }
     package var engineLog: String { logDirectory + "/engine.log" }
+    /// One line per request, written by the engine.
+    package var accessLog: String { logDirectory + "/access.log" }
     package var pidFile: String { stateDirectory + "/cachenode.pid" }
     package var lockFile: String { stateDirectory + "/.setup.lock" }
     package var unit: String { onDisk("/etc/systemd/system/cachenode.service") }
