@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(
             name: "ManagementTests",
             dependencies: [
+                "CacheNodeCore",
                 "Management",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
