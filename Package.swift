@@ -5,7 +5,8 @@ let package = Package(
     name: "CacheNode",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "cachenode", targets: ["cachenode"])
+        .executable(name: "cachenode", targets: ["cachenode"]),
+        .executable(name: "cachenode-fuzz", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -57,6 +58,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(name: "FuzzTargets", dependencies: ["CacheNodeCore"]),
         .testTarget(name: "CacheNodeCoreTests", dependencies: ["CacheNodeCore"]),
         .testTarget(
             name: "InstallerTests",
@@ -71,7 +73,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CLITests", dependencies: ["cachenode"]),
+        .testTarget(name: "CLITests", dependencies: ["cachenode", "FuzzTargets"]),
     ],
     swiftLanguageModes: [.v6]
 )

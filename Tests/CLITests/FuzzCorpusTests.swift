@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+
+/// Every committed fuzz input (seeds and past crashes) goes through its parser again, without the fuzzer.
+struct FuzzCorpusTests {
+    static let corpus = CLIRunner.repository.appendingPathComponent("Fuzz/Corpus")
+
+    static var targets: [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted()) ?? []
+    }
+
+    @Test func everyTargetHasACorpus() {
+        #expect(Self.targets == ["addresses", "answer-file", "origin-allowlist"])
+    }
+
+    @Test(arguments: FuzzCorpusTests.targets)
+    func theCorpusReplaysWithoutACrash(_ target: String) throws {
+        let directory = Self.corpus.appendingPathComponent(target)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().map { directory.appendingPathComponent($0).path }
+        #expect(!files.isEmpty)
+        let binary = URL(fileURLWithPath: CLIRunner.binary).deletingLastPathComponent().appendingPathComponent("cachenode-fuzz").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [target] + files
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text == "\(target): \(files.count) inputs replayed\n")
+    }
+}
