@@ -1,0 +1,80 @@
+import CacheNodeCore
+import Foundation
+import Installer
+import Testing
+
+/// The rendered files checked by the tools that read them on a real machine: systemd, nft and netplan.
+/// CI installs the tools (`.ci/run`); a machine without one skips its test.
+struct RealToolValidationTests {
+    static func tool(_ path: String) -> Bool { FileManager.default.isExecutableFile(atPath: path) }
+
+    /// Runs `arguments`; exit status and combined output.
+    static func run(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    /// The plan for an example, rendered with `binary` as the engine, written under a new root.
+    static func install(_ example: String, netplan: Bool, binary: String) throws -> (InstallPlan, String) {
+        let root = try InstallFixtures.temporaryRoot()
+        let planner = InstallPlanner(
+            templates: InstallFixtures.resources.templates,
+            policy: InstallFixtures.resources.policy,
+            binary: binary,
+            hostName: "cache-host",
+            version: "1.0.0",
+            usesNetplan: netplan
+        )
+        let plan = try planner.plan(try InstallFixtures.answers(example), root: root)
+        for file in plan.files {
+            try FileManager.default.createDirectory(
+                atPath: (file.path as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true
+            )
+            try file.content.write(toFile: file.path, atomically: true, encoding: .utf8)
+        }
+        return (plan, root)
+    }
+
+    @Test(.enabled(if: tool("/usr/bin/systemd-analyze")), arguments: TemplateRenderingTests.examples)
+    func theUnitPassesSystemdAnalyzeVerify(_ example: String) throws {
+        let binaryRoot = try InstallFixtures.temporaryRoot()
+        defer { try? FileManager.default.removeItem(atPath: binaryRoot) }
+        let binary = binaryRoot + "/cachenode"
+        FileManager.default.createFile(atPath: binary, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        let (plan, root) = try Self.install(example, netplan: false, binary: binary)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (status, output) = try Self.run(["/usr/bin/systemd-analyze", "verify", "--man=no", plan.layout.unit])
+        #expect(status == 0, "\(output)")
+        #expect(!output.contains(plan.layout.unit), "systemd-analyze complained:\n\(output)")
+    }
+
+    @Test(.enabled(if: tool("/usr/sbin/nft")), arguments: TemplateRenderingTests.examples)
+    func theFirewallRulesPassNftCheck(_ example: String) throws {
+        let (plan, root) = try Self.install(example, netplan: false, binary: "/usr/local/bin/cachenode")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (status, output) = try Self.run(["/usr/sbin/nft", "-c", "-f", plan.layout.firewall])
+        #expect(status == 0, "\(output)")
+    }
+
+    @Test(.enabled(if: tool("/usr/sbin/netplan")), arguments: TemplateRenderingTests.examples)
+    func theNetplanFileGeneratesNetworkdUnits(_ example: String) throws {
+        let (plan, root) = try Self.install(example, netplan: true, binary: "/usr/local/bin/cachenode")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(chmod(plan.layout.netplanFile, 0o600) == 0)
+        let (status, output) = try Self.run(["/usr/sbin/netplan", "generate", "--root-dir", root])
+        #expect(status == 0, "\(output)")
+        let generated = (try? FileManager.default.contentsOfDirectory(atPath: root + "/run/systemd/network")) ?? []
+        let configuration = try InstallFixtures.answers(example)
+        #expect(generated.contains("10-netplan-\(configuration.network.switch.name).netdev") || configuration.network.switch.mode == .existing)
+        #expect(generated.contains("10-netplan-\(configuration.network.switch.name).network"), "\(generated)")
+    }
+}
