@@ -11,11 +11,7 @@ struct DiagnosticsCommand: ParsableCommand {
         discussion: "Keys, tokens and passwords are redacted. Prints the path of the bundle it wrote."
     )
 
-    @Option(help: "The root the node was installed under (as given to setup --root).")
-    var root: String = "/"
-
-    @Option(help: "The state directory of the install.")
-    var state: String = NodeConfiguration.Storage.defaultState
+    @OptionGroup var install: InstallOptions
 
     @Option(help: "Where to write the bundle.")
     var output: String = "."
@@ -32,16 +28,16 @@ struct DiagnosticsCommand: ParsableCommand {
 
     func run() throws {
         let resources = try InstallFlow.resources()
-        let absoluteRoot = FileSystem.absolute(root)
-        let layout = InstallLayout(root: absoluteRoot, state: state)
-        let node = try InstallFlow(root: absoluteRoot).installed(state: state, sizing: resources.sizing)
+        let layout = install.layout
+        let absoluteRoot = layout.root
+        let node = try install.find()
         var bundle = SupportBundle()
 
         var summary = "CacheNode support bundle\n"
         summary += "version: \(CacheNodeVersion.current)\n"
         summary += "created: \(ISO8601DateFormatter().string(from: Date()))\n"
         summary += "host: \(currentHostName())\n"
-        summary += "root: \(absoluteRoot)\nstate: \(state)\n"
+        summary += "root: \(absoluteRoot)\nstate: \(install.state)\n"
         summary += "node: \(node?.configuration.node.name ?? "(not installed)")\n"
         bundle.add("summary.txt", summary)
 
@@ -59,7 +55,7 @@ struct DiagnosticsCommand: ParsableCommand {
                 bundle.add("status.json", String(decoding: data, as: UTF8.self) + "\n")
             }
         } else {
-            bundle.add("status.txt", "no CacheNode install found under \(absoluteRoot) (state \(state))\n")
+            bundle.add("status.txt", "no CacheNode install found under \(absoluteRoot) (state \(install.state))\n")
         }
 
         let storage = node?.configuration.storage.drives.first.map { layout.onDisk($0.path) } ?? layout.stateDirectory

@@ -9,18 +9,13 @@ struct PolicyCommand: ParsableCommand {
         discussion: "The same files are kept in <state>/policy/ by setup."
     )
 
-    @Option(help: "The root the node was installed under (as given to setup --root).")
-    var root: String = "/"
-
-    @Option(help: "The state directory of the install.")
-    var state: String = NodeConfiguration.Storage.defaultState
+    @OptionGroup var install: InstallOptions
 
     @Option(help: "An answer file to work from instead of the installed configuration.")
     var config: String?
 
     func run() throws {
         let resources = try InstallFlow.resources()
-        let flow = InstallFlow(root: FileSystem.absolute(root))
         let configuration: NodeConfiguration
         if let config {
             do {
@@ -30,10 +25,10 @@ struct PolicyCommand: ParsableCommand {
             } catch {
                 throw CommandFailure(.invalid, "\(error)")
             }
-        } else if let node = try flow.installed(state: state, sizing: resources.sizing) {
+        } else if let node = try install.find() {
             configuration = node.configuration
         } else {
-            throw CommandFailure(.failure, "no CacheNode install found under \(flow.root) (state \(state)); pass --config FILE")
+            throw CommandFailure(.failure, "no CacheNode install found under \(install.layout.root) (state \(install.state)); pass --config FILE")
         }
         let planner = InstallPlanner(
             templates: resources.templates,
@@ -43,7 +38,7 @@ struct PolicyCommand: ParsableCommand {
             version: CacheNodeVersion.current
         )
         let plan: InstallPlan
-        do { plan = try planner.plan(configuration, root: flow.root) } catch { throw CommandFailure(.failure, "\(error)") }
+        do { plan = try planner.plan(configuration, root: install.layout.root) } catch { throw CommandFailure(.failure, "\(error)") }
         let sections: [(String, String)] = [
             ("Registry file (import with regedit)", "DOCacheHost.reg"),
             ("Command line (run as administrator)", "reg-add.cmd"),

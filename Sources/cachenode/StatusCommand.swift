@@ -143,23 +143,14 @@ struct StatusCommand: ParsableCommand {
         discussion: "Exit status 0 when the engine answers, 1 when it is down."
     )
 
-    @Option(help: "The root the node was installed under (as given to setup --root).")
-    var root: String = "/"
-
-    @Option(help: "The state directory of the install.")
-    var state: String = NodeConfiguration.Storage.defaultState
+    @OptionGroup var install: InstallOptions
 
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
     func run() throws {
-        let resources = try InstallFlow.resources()
-        let flow = InstallFlow(root: FileSystem.absolute(root))
-        guard let node = try flow.installed(state: state, sizing: resources.sizing) else {
-            throw CommandFailure(.failure, "no CacheNode install found under \(flow.root) (state \(state))")
-        }
-        let layout = InstallLayout(root: flow.root, state: state)
-        let report = NodeStatusReport.gather(layout: layout, configuration: node.configuration)
+        let node = try install.installed()
+        let report = NodeStatusReport.gather(layout: install.layout, configuration: node.configuration)
         if json {
             let encoder = EngineStatus.encoder
             print(String(decoding: try encoder.encode(report), as: UTF8.self))

@@ -9,22 +9,13 @@ struct VerifyCommand: ParsableCommand {
         discussion: "Exit status 0 when the engine is healthy and the self-test passes, 1 when not."
     )
 
-    @Option(help: "The root the node was installed under (as given to setup --root).")
-    var root: String = "/"
-
-    @Option(help: "The state directory of the install.")
-    var state: String = NodeConfiguration.Storage.defaultState
+    @OptionGroup var install: InstallOptions
 
     @Option(help: "The origin named in the validation request (a local mirror on offline networks).")
     var selfTestOrigin: String = SelfTest.defaultOrigin
 
     func run() throws {
-        let resources = try InstallFlow.resources()
-        let flow = InstallFlow(root: FileSystem.absolute(root))
-        guard let node = try flow.installed(state: state, sizing: resources.sizing) else {
-            throw CommandFailure(.failure, "no CacheNode install found under \(flow.root) (state \(state))")
-        }
-        let configuration = node.configuration
+        let configuration = try install.installed().configuration
         guard let admin = ListenAddress(configuration.engine.admin), let listen = ListenAddress(configuration.engine.listen) else {
             throw CommandFailure(.failure, "the installed configuration has no usable listen or admin address")
         }
@@ -54,17 +45,13 @@ struct UninstallCommand: ParsableCommand {
         abstract: "Stop the engine and remove what setup installed, restoring what it replaced."
     )
 
-    @Option(help: "The root the node was installed under (as given to setup --root).")
-    var root: String = "/"
-
-    @Option(help: "The state directory of the install.")
-    var state: String = NodeConfiguration.Storage.defaultState
+    @OptionGroup var install: InstallOptions
 
     @Flag(help: "Keep the cached content and its index, for a later install.")
     var keepCache = false
 
     func run() throws {
-        let layout = InstallLayout(root: FileSystem.absolute(root), state: state)
+        let layout = install.layout
         do {
             let actions = try Uninstaller().uninstall(layout: layout, keepCache: keepCache)
             for action in actions { print(action) }
