@@ -48,14 +48,41 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "CacheEngine",
+            dependencies: [
+                "CacheNodeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "CacheNodeTestSupport",
+            dependencies: [
+                "CacheNodeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "cachenode",
             dependencies: [
                 "CacheNodeCore",
+                "CacheEngine",
                 "Installer",
                 "Management",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "FuzzTargets", dependencies: ["CacheNodeCore"]),
@@ -73,7 +100,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CLITests", dependencies: ["cachenode", "FuzzTargets"]),
+        .testTarget(name: "CacheEngineTests", dependencies: ["CacheEngine", "CacheNodeTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["cachenode", "FuzzTargets", "CacheNodeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

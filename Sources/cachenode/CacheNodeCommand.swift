@@ -19,6 +19,7 @@ struct CacheNodeCommand: AsyncParsableCommand {
             PolicyCommand.self,
             StatusCommand.self,
             DiagnosticsCommand.self,
+            ServeCommand.self,
         ]
     )
 }

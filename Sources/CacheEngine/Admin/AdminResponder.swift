@@ -1,0 +1,54 @@
+import CacheNodeCore
+import NIOCore
+import NIOHTTP1
+import Prometheus
+
+/// The admin listener: `/health`, `/status` (the `EngineStatus` JSON) and `/metrics` (Prometheus text).
+final class AdminResponder: HTTPResponder {
+    let status: @Sendable () async -> EngineStatus?
+    let registry: PrometheusCollectorRegistry?
+
+    init(status: @escaping @Sendable () async -> EngineStatus?, registry: PrometheusCollectorRegistry?) {
+        self.status = status
+        self.registry = registry
+    }
+
+    func respond(to head: HTTPRequestHead, client: String, writer: ResponseWriter) async -> Bool {
+        writer.suppressBody = head.method == .HEAD
+        guard head.method == .GET || head.method == .HEAD else {
+            return await send(writer, .methodNotAllowed, "text/plain", "only GET and HEAD are served\n")
+        }
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        switch path {
+        case "/health":
+            guard await status() != nil else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
+            return await send(writer, .ok, "text/plain", "ok\n")
+        case "/status":
+            guard let snapshot = await status(), let data = try? EngineStatus.encoder.encode(snapshot) else {
+                return await send(writer, .serviceUnavailable, "text/plain", "starting\n")
+            }
+            return await send(writer, .ok, "application/json", String(decoding: data, as: UTF8.self) + "\n")
+        case "/metrics":
+            guard let registry else { return await send(writer, .notFound, "text/plain", "metrics are not enabled\n") }
+            return await send(writer, .ok, "text/plain; version=0.0.4", registry.emitToString())
+        default:
+            return await send(writer, .notFound, "text/plain", "not found: try /health, /status or /metrics\n")
+        }
+    }
+
+    private func send(_ writer: ResponseWriter, _ status: HTTPResponseStatus, _ type: String, _ text: String) async -> Bool {
+        let body = ByteBuffer(string: text)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+        headers.add(name: "Cache-Control", value: "no-store")
+        writer.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
+        do {
+            try await writer.body(body)
+            try await writer.end()
+            return true
+        } catch {
+            return false
+        }
+    }
+}

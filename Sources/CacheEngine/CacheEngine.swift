@@ -1,0 +1,185 @@
+import CacheNodeCore
+import Foundation
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The cache engine as a `Service`: the cache listener and the admin listener, the store, fills and origin client.
+///
+/// Bind port 0 and ask `listenPort()`/`adminPort()` for the ports; `status()` is the `/status` snapshot.
+package final class CacheEngine: Service, Sendable {
+    package let configuration: NodeConfiguration
+    package let store: BlockStore
+    let cache: ContentCache
+    let counters: EngineCounters
+    private let listener: HTTPListener
+    private let admin: HTTPListener
+    private let startedAt = Date()
+    private let ready = Mutex<(listen: String, admin: String)?>(nil)
+    private let logger: Logger
+
+    /// Opens the store and prepares both listeners; nothing is bound until `run()`.
+    package init(
+        configuration: NodeConfiguration,
+        allowlist: OriginAllowlist,
+        logger: Logger,
+        registry: PrometheusCollectorRegistry? = nil,
+        resolver: any HostResolver = SystemResolver(),
+        accessLogPath: String? = nil
+    ) throws(EngineError) {
+        let engine = configuration.engine
+        guard let listen = Self.split(engine.listen) else { throw .invalidAddress(engine.listen) }
+        guard let adminAddress = Self.split(engine.admin) else { throw .invalidAddress(engine.admin) }
+        guard engine.blockSizeKB > 0 else { throw .resources("engine.block_size_kb must be positive") }
+        self.configuration = configuration
+        self.logger = logger
+        let counters = EngineCounters()
+        self.counters = counters
+        do {
+            store = try BlockStore(
+                drives: configuration.storage.drives.map { BlockStore.Drive(path: $0.path, capacityBytes: $0.sizeBytes) },
+                blockSize: engine.blockSizeKB * 1024,
+                logger: logger
+            )
+        } catch {
+            throw .resources("cache store: \(error)")
+        }
+        let origin = OriginClient(
+            connectTimeout: .seconds(Int64(engine.originConnectTimeoutSeconds)),
+            readTimeout: .seconds(Int64(engine.originReadTimeoutSeconds)),
+            proxy: engine.upstreamProxy.flatMap(ProxyURL.init)
+        )
+        cache = ContentCache(store: store, origin: origin, counters: counters, logger: logger)
+        let log: AccessLog
+        do {
+            log = try AccessLog(path: accessLogPath ?? configuration.storage.state + "/logs/access.log")
+        } catch {
+            throw .resources("access log: \(error)")
+        }
+        let limits = HTTPListener.Limits(
+            maxConnections: engine.maxConnections,
+            idleTimeout: .seconds(Int64(max(1, engine.idleTimeoutSeconds)))
+        )
+        let boundListen = BoundAddress()
+        let responder = CacheResponder(
+            cache: cache,
+            policy: { [boundListen] in OriginPolicy(allowlist: allowlist, listen: boundListen.value.withLock { $0 }) },
+            resolver: resolver,
+            counters: counters,
+            accessLog: log,
+            logger: logger
+        )
+        listener = HTTPListener(
+            name: "cache",
+            host: listen.host,
+            port: listen.port,
+            limits: limits,
+            responder: responder,
+            counters: counters,
+            logger: logger
+        )
+        let status = StatusSource()
+        admin = HTTPListener(
+            name: "admin",
+            host: adminAddress.host,
+            port: adminAddress.port,
+            limits: HTTPListener.Limits(maxConnections: 64, idleTimeout: limits.idleTimeout),
+            responder: AdminResponder(status: { await status.status() }, registry: registry),
+            counters: nil,
+            logger: logger
+        )
+        self.boundListen = boundListen
+        status.engine = self
+    }
+
+    private let boundListen: BoundAddress
+
+    /// Runs both listeners until graceful shutdown; in-flight responses finish first.
+    package func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.listener.run() }
+            group.addTask { try await self.admin.run() }
+            group.addTask {
+                let port = try await self.listener.boundPort()
+                let adminPort = try await self.admin.boundPort()
+                self.boundListen.value.withLock { $0 = ListenAddress(host: self.listener.host, port: port) }
+                self.ready.withLock {
+                    $0 = ("\(self.listener.host):\(port)", "\(self.admin.host):\(adminPort)")
+                }
+            }
+            do {
+                try await group.waitForAll()
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+        await cache.origin.shutdown()
+    }
+
+    package func listenPort() async throws -> Int { try await listener.boundPort() }
+
+    package func adminPort() async throws -> Int { try await admin.boundPort() }
+
+    /// The `/status` document; `nil` fields are never left: listen/admin are the configured ones until bound.
+    package func status() async -> EngineStatus {
+        let values = counters.snapshot
+        let addresses = ready.withLock { $0 } ?? (listen: configuration.engine.listen, admin: configuration.engine.admin)
+        let served = values.bytesServed
+        return EngineStatus(
+            version: EngineInfo.version,
+            node: configuration.node.name,
+            pid: getpid(),
+            startedAt: startedAt,
+            uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
+            listen: addresses.listen,
+            admin: addresses.admin,
+            blockSizeBytes: store.blockSize,
+            objects: store.objectCount,
+            requests: values.requests,
+            hits: values.hits,
+            misses: values.misses,
+            partials: values.partials,
+            hitRatio: served > 0 ? Double(values.bytesFromCache) / Double(served) : 0,
+            bytesFromCache: values.bytesFromCache,
+            bytesFromOrigin: values.bytesFromOrigin,
+            originErrors: values.originErrors,
+            connections: values.connections,
+            peakEgressBitsPerSecond: values.peakEgressBitsPerSecond,
+            drives: store.driveStatus()
+        )
+    }
+
+    /// Whether both listeners are bound.
+    var isReady: Bool { ready.withLock { $0 != nil } }
+
+    /// Splits `host:port` or `[v6]:port`; port 0 binds an ephemeral port.
+    static func split(_ text: String) -> (host: String, port: Int)? {
+        if let address = ListenAddress(text) { return (address.host, address.port) }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), port == 0 else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard IPAddress(host) != nil else { return nil }
+        return (host, 0)
+    }
+}
+
+/// Breaks the engine ⇄ admin responder cycle: the responder asks the engine through this weak reference.
+private final class StatusSource: @unchecked Sendable {
+    // Set once in the engine's initialiser, before any request can arrive.
+    weak var engine: CacheEngine?
+
+    func status() async -> EngineStatus? {
+        guard let engine, engine.isReady else { return nil }
+        return await engine.status()
+    }
+}
+
+/// The cache listener's bound address, for the loop check of the origin policy.
+final class BoundAddress: Sendable {
+    let value = Mutex<ListenAddress?>(nil)
+}

@@ -1,0 +1,124 @@
+import AsyncHTTPClient
+import CacheNodeCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Fetches from origins over HTTP/1.1 with a keep-alive pool, the configured timeouts and the upstream proxy.
+package final class OriginClient: Sendable {
+    private let client: HTTPClient
+    /// With a proxy, the proxy resolves names; without one, the client connects to the checked address.
+    package let usesProxy: Bool
+
+    package init(
+        connectTimeout: TimeAmount,
+        readTimeout: TimeAmount,
+        proxy: ProxyURL?,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: connectTimeout, read: readTimeout),
+            proxy: proxy.map { .server(host: $0.host, port: $0.port) },
+            decompression: .disabled
+        )
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        configuration.httpVersion = .http1Only
+        client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
+        usesProxy = proxy != nil
+    }
+
+    /// Sends `GET` (or `HEAD`) for the request's origin URL; `address` pins the connection to a checked address.
+    package func send(
+        _ request: CacheRequest,
+        address: IPAddress?,
+        method: HTTPMethod = .GET,
+        headers extra: [(String, String)]
+    ) async throws(OriginFailure) -> HTTPClientResponse {
+        var url = request.originURL
+        if let address, !usesProxy {
+            let host = address.isIPv4 ? address.description : "[\(address)]"
+            url = "http://\(host):\(request.effectivePort)\(request.originTarget)"
+        }
+        var outgoing = HTTPClientRequest(url: url)
+        outgoing.method = method
+        outgoing.headers.add(name: "Host", value: request.authority)
+        for (name, value) in extra { outgoing.headers.add(name: name, value: value) }
+        do {
+            return try await client.execute(outgoing, deadline: .now() + .hours(1))
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+
+    /// Maps client, channel and timeout errors to an `OriginFailure`.
+    package static func failure(_ error: any Error) -> OriginFailure {
+        if let failure = error as? OriginFailure { return failure }
+        if let clientError = error as? HTTPClientError {
+            switch clientError {
+            case .connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout: return .timeout
+            case .remoteConnectionClosed: return .shortBody
+            default: return .unreachable("\(clientError)")
+            }
+        }
+        if error is ChannelError { return .unreachable("\(error)") }
+        if error is CancellationError { return .unreachable("cancelled") }
+        return .unreachable("\(error)")
+    }
+
+    package func shutdown() async {
+        try? await client.shutdown()
+    }
+}
+
+/// Resolves origin names so the policy can check the addresses before the engine connects.
+package protocol HostResolver: Sendable {
+    func resolve(_ host: String, port: Int) async -> [IPAddress]
+}
+
+/// `getaddrinfo` on NIO's blocking thread pool.
+package struct SystemResolver: HostResolver {
+    package init() {}
+
+    package func resolve(_ host: String, port: Int) async -> [IPAddress] {
+        if let literal = IPAddress(host) { return [literal] }
+        let result = try? await NIOThreadPool.singleton.runIfActive { () -> [IPAddress] in
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            var list: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { return [] }
+            defer { freeaddrinfo(list) }
+            var addresses: [IPAddress] = []
+            var current: UnsafeMutablePointer<addrinfo>? = first
+            while let info = current {
+                if let address = SocketAddressText.address(of: info.pointee.ai_addr), let parsed = IPAddress(address),
+                    !addresses.contains(parsed)
+                {
+                    addresses.append(parsed)
+                }
+                current = info.pointee.ai_next
+            }
+            return addresses
+        }
+        return result ?? []
+    }
+}
+
+enum SocketAddressText {
+    static func address(of pointer: UnsafeMutablePointer<sockaddr>?) -> String? {
+        guard let pointer else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        switch Int32(pointer.pointee.sa_family) {
+        case AF_INET:
+            var address = pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+            guard inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        case AF_INET6:
+            var address = pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+            guard inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        default:
+            return nil
+        }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

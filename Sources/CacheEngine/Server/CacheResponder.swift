@@ -1,0 +1,312 @@
+import AsyncHTTPClient
+import CacheNodeCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Serves the Delivery Optimization cache-host protocol: checks, lookups, ranges and streaming from disk or fills.
+final class CacheResponder: HTTPResponder {
+    static let maximumTargetBytes = 8 * 1024
+    static let maximumHeaderBytes = 32 * 1024
+
+    let cache: ContentCache
+    let policy: @Sendable () -> OriginPolicy
+    let resolver: any HostResolver
+    let counters: EngineCounters
+    let accessLog: AccessLog
+    let logger: Logger
+
+    init(
+        cache: ContentCache,
+        policy: @escaping @Sendable () -> OriginPolicy,
+        resolver: any HostResolver,
+        counters: EngineCounters,
+        accessLog: AccessLog,
+        logger: Logger
+    ) {
+        self.cache = cache
+        self.policy = policy
+        self.resolver = resolver
+        self.counters = counters
+        self.accessLog = accessLog
+        self.logger = logger
+    }
+
+    /// What one response did, for the access log and counters.
+    struct Record {
+        var status = 0
+        var outcome = EngineCounters.Outcome.none
+        var originStatus: String?
+        var cacheBytes: Int64 = 0
+    }
+
+    func respond(to head: HTTPRequestHead, client: String, writer: ResponseWriter) async -> Bool {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var record = Record()
+        var keepAlive = head.isKeepAlive
+        writer.suppressBody = head.method == .HEAD
+        let completed = await handle(head, writer: writer, record: &record)
+        if !completed { keepAlive = false }
+        counters.request(record.outcome, status: record.status, cacheBytes: record.cacheBytes, totalBytes: writer.bodyBytes)
+        accessLog.write(
+            AccessLog.Entry(
+                client: client,
+                method: head.method.rawValue,
+                target: String(head.uri.prefix(512)),
+                range: head.headers.first(name: "range"),
+                status: record.status,
+                bytes: writer.bodyBytes,
+                outcome: record.outcome,
+                milliseconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6,
+                originStatus: record.originStatus
+            )
+        )
+        return keepAlive
+    }
+
+    /// Returns false when the response was cut short (the connection must close).
+    private func handle(_ head: HTTPRequestHead, writer: ResponseWriter, record: inout Record) async -> Bool {
+        guard head.method == .GET || head.method == .HEAD else {
+            return await simple(writer, record: &record, status: .methodNotAllowed, "only GET and HEAD are served", extra: [("Allow", "GET, HEAD")])
+        }
+        if head.uri.utf8.count > Self.maximumTargetBytes {
+            return await simple(writer, record: &record, status: .uriTooLong, "the request target is longer than \(Self.maximumTargetBytes) bytes")
+        }
+        if head.headers.reduce(0, { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }) > Self.maximumHeaderBytes {
+            return await simple(writer, record: &record, status: .requestHeaderFieldsTooLarge, "the request headers are larger than \(Self.maximumHeaderBytes) bytes")
+        }
+        let request: CacheRequest
+        do {
+            request = try CacheRequest.parse(target: head.uri, hostHeader: head.headers.first(name: "host"))
+        } catch {
+            return await simple(writer, record: &record, status: .badRequest, error.description)
+        }
+        let policy = policy()
+        if case .refuse(let reason) = policy.check(request) {
+            return await simple(writer, record: &record, status: .forbidden, reason)
+        }
+        var address: IPAddress?
+        if !cache.origin.usesProxy {
+            let addresses = await resolver.resolve(request.host, port: request.effectivePort)
+            if case .refuse(let reason) = policy.check(request, resolved: addresses) {
+                return await simple(writer, record: &record, status: .forbidden, reason)
+            }
+            address = addresses.first
+        }
+        let range = head.headers.first(name: "range").flatMap(RangeHeader.init)
+        switch await cache.lookup(request, address: address, start: range?.knownStart) {
+        case .failed(let failure):
+            record.originStatus = originStatus(failure)
+            return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: failure.clientStatus), failure.description)
+        case .uncacheable:
+            return await passThrough(head, request: request, address: address, writer: writer, record: &record)
+        case .object(let meta):
+            return await serve(head, request: request, address: address, meta: meta, writer: writer, record: &record)
+        }
+    }
+
+    private func originStatus(_ failure: OriginFailure) -> String {
+        switch failure {
+        case .status(let code): "\(code)"
+        case .timeout: "timeout"
+        case .unreachable: "unreachable"
+        case .shortBody: "short"
+        case .changed: "changed"
+        case .invalidResponse: "invalid"
+        }
+    }
+
+    private func serve(
+        _ head: HTTPRequestHead,
+        request: CacheRequest,
+        address: IPAddress?,
+        meta: ObjectMetadata,
+        writer: ResponseWriter,
+        record: inout Record
+    ) async -> Bool {
+        var headers = HTTPHeaders()
+        if let etag = meta.etag { headers.add(name: "ETag", value: etag) }
+        if let modified = meta.lastModified { headers.add(name: "Last-Modified", value: modified) }
+        let conditional = ConditionalRequest(
+            ifNoneMatch: head.headers.first(name: "if-none-match"),
+            ifModifiedSince: head.headers.first(name: "if-modified-since"),
+            ifRange: head.headers.first(name: "if-range")
+        )
+        let honourRange: Bool
+        switch conditional.evaluate(meta.validators) {
+        case .notModified:
+            record.status = 304
+            record.outcome = .hit
+            writer.head(HTTPResponseHead(version: .http1_1, status: .notModified, headers: headers))
+            return (try? await writer.end()) != nil
+        case .serve(let honour):
+            honourRange = honour
+        }
+        headers.add(name: "Content-Type", value: meta.contentType ?? "application/octet-stream")
+        headers.add(name: "Accept-Ranges", value: "bytes")
+        let resolution = honourRange
+            ? head.headers.first(name: "range").flatMap(RangeHeader.init)?.resolve(length: meta.length) ?? .full : .full
+        let span: ClosedRange<Int64>?
+        let status: HTTPResponseStatus
+        switch resolution {
+        case .unsatisfiable:
+            headers.add(name: "Content-Range", value: "bytes */\(meta.length)")
+            return await simple(writer, record: &record, status: .rangeNotSatisfiable, "the range is outside the object (\(meta.length) bytes)", extra: headers.map { ($0.name, $0.value) })
+        case .full:
+            span = meta.length > 0 ? 0...(meta.length - 1) : nil
+            status = .ok
+        case .partial(let range):
+            span = range
+            status = .partialContent
+            headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound)/\(meta.length)")
+        }
+        headers.add(name: "Content-Length", value: "\(span.map { $0.upperBound - $0.lowerBound + 1 } ?? 0)")
+        let responseHead = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+        record.status = Int(status.code)
+        guard let span, head.method == .GET else {
+            record.outcome = .hit
+            writer.head(responseHead)
+            return (try? await writer.end()) != nil
+        }
+        let blockSize = Int64(meta.blockSize)
+        let blocks = Int(span.lowerBound / blockSize)...Int(span.upperBound / blockSize)
+        let stored = blocks.filter { cache.store.contains(key: meta.key, block: $0) }.count
+        record.outcome = stored == blocks.count ? .hit : (stored == 0 ? .miss : .partial)
+        if stored < blocks.count {
+            record.originStatus = "206"
+            cache.prefetch(request, address: address, meta: meta, blocks: blocks)
+        }
+        var position = span.lowerBound
+        while position <= span.upperBound {
+            let block = Int(position / blockSize)
+            let blockStart = Int64(block) * blockSize
+            let within = Int(position - blockStart)
+            let until = Int(min(span.upperBound + 1, blockStart + Int64(meta.blockLength(block))) - blockStart)
+            var sent = within
+            var source = cache.source(request, address: address, meta: meta, block: block)
+            do {
+                reading: while sent < until {
+                    switch source {
+                    case .disk(let opened):
+                        if !writer.headSent { writer.head(responseHead) }
+                        try await writer.file(opened.handle, offset: sent, length: until - sent)
+                        record.cacheBytes += Int64(until - sent)
+                        counters.served(until - sent, fromCache: true)
+                        sent = until
+                    case .fill(let fill):
+                        switch await fill.next(from: sent) {
+                        case .bytes(var bytes):
+                            if bytes.readableBytes > until - sent { bytes = bytes.getSlice(at: bytes.readerIndex, length: until - sent)! }
+                            if !writer.headSent { writer.head(responseHead) }
+                            let count = bytes.readableBytes
+                            try await writer.body(bytes)
+                            counters.served(count, fromCache: false)
+                            sent += count
+                        case .stored, .end:
+                            source = cache.source(request, address: address, meta: meta, block: block)
+                            if case .fill(let again) = source, again === fill { break reading }
+                        case .failed(let failure):
+                            record.originStatus = originStatus(failure)
+                            if !writer.headSent {
+                                return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: failure.clientStatus), failure.description)
+                            }
+                            logger.warning("origin failed after the response started; closing the connection", metadata: ["origin.host": "\(request.host)", "origin.failure": "\(failure)"])
+                            await writer.abort()
+                            return false
+                        }
+                    }
+                }
+            } catch {
+                await writer.abort()
+                return false
+            }
+            if sent < until {
+                await writer.abort()
+                return false
+            }
+            position = blockStart + Int64(until)
+        }
+        do {
+            try await writer.end()
+        } catch {
+            return false
+        }
+        return true
+    }
+
+    /// Relays an uncacheable answer (3xx, 4xx, `no-store`, `private`) with the client's own range; nothing is stored.
+    private func passThrough(
+        _ head: HTTPRequestHead,
+        request: CacheRequest,
+        address: IPAddress?,
+        writer: ResponseWriter,
+        record: inout Record
+    ) async -> Bool {
+        var forwarded: [(String, String)] = [("User-Agent", EngineInfo.userAgent)]
+        for name in ["range", "if-range", "if-none-match", "if-modified-since"] {
+            if let value = head.headers.first(name: name) { forwarded.append((name, value)) }
+        }
+        record.outcome = .miss
+        let response: HTTPClientResponse
+        do {
+            response = try await cache.origin.send(request, address: address, method: head.method, headers: forwarded)
+        } catch {
+            counters.originError()
+            record.originStatus = originStatus(error)
+            return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: error.clientStatus), error.description)
+        }
+        record.originStatus = "\(response.status.code)"
+        if response.status.code >= 500 {
+            counters.originError()
+            return await simple(writer, record: &record, status: .badGateway, OriginFailure.status(Int(response.status.code)).description)
+        }
+        var headers = HTTPHeaders()
+        for name in ["content-type", "content-length", "content-range", "etag", "last-modified", "location", "cache-control", "accept-ranges", "expires"] {
+            for value in response.headers[canonicalForm: name] { headers.add(name: name, value: String(value)) }
+        }
+        if head.method == .HEAD || response.headers.first(name: "content-length") == nil && response.headers.first(name: "transfer-encoding") == nil {
+            if headers.first(name: "content-length") == nil && head.method != .HEAD { headers.add(name: "Content-Length", value: "0") }
+        }
+        record.status = Int(response.status.code)
+        writer.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
+        do {
+            if head.method != .HEAD {
+                for try await chunk in response.body {
+                    counters.addFromOrigin(chunk.readableBytes)
+                    counters.served(chunk.readableBytes, fromCache: false)
+                    try await writer.body(chunk)
+                }
+            }
+            try await writer.end()
+        } catch {
+            await writer.abort()
+            return false
+        }
+        return true
+    }
+
+    /// A short text response: errors, refusals, 405, 416.
+    private func simple(
+        _ writer: ResponseWriter,
+        record: inout Record,
+        status: HTTPResponseStatus,
+        _ message: String,
+        extra: [(String, String)] = []
+    ) async -> Bool {
+        record.status = Int(status.code)
+        var body = ByteBuffer(string: message + "\n")
+        var headers = HTTPHeaders(extra.filter { $0.0.lowercased() != "content-length" && $0.0.lowercased() != "content-type" })
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+        headers.add(name: "Cache-Control", value: "no-store")
+        writer.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
+        do {
+            try await writer.body(body.readSlice(length: body.readableBytes)!)
+            try await writer.end()
+        } catch {
+            return false
+        }
+        return true
+    }
+}

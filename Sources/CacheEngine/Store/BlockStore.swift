@@ -1,0 +1,431 @@
+import CacheNodeCore
+import Logging
+import NIOCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Cached content on the configured drives: blocks aligned to the block size, and an index that survives restarts.
+///
+/// Each drive holds `cachenode/format` (the block size the cache was built with), `cachenode/journal`
+/// (the index as records, compacted at start-up) and `cachenode/blocks/xx/<id>.<n>` files. A block is
+/// written to a temporary file, fsynced and renamed before its journal record is appended, so after
+/// `kill -9` the index only names whole blocks; a block file of the wrong size is never served.
+package final class BlockStore: Sendable {
+    /// One configured drive.
+    package struct Drive: Sendable {
+        package var path: String
+        package var capacityBytes: Int64
+
+        package init(path: String, capacityBytes: Int64) {
+            self.path = path
+            self.capacityBytes = capacityBytes
+        }
+    }
+
+    /// A stored block opened for reading: it stays readable after eviction until closed.
+    package struct OpenBlock: Sendable {
+        package var handle: NIOFileHandle
+        package var length: Int
+    }
+
+    struct DriveState {
+        var drive: Drive
+        var root: String
+        var usedBytes: Int64 = 0
+        var objects = 0
+        var writable = true
+        var journal: CInt = -1
+    }
+
+    struct Entry {
+        var drive: Int
+        var meta: ObjectMetadata
+        /// Stored blocks and their last use, in the store's access order.
+        var blocks: [Int: UInt64] = [:]
+    }
+
+    struct State {
+        var drives: [DriveState]
+        var entries: [ObjectID: Entry] = [:]
+        var tick: UInt64 = 0
+    }
+
+    package let blockSize: Int
+    private let state: Mutex<State>
+    private let logger: Logger
+
+    /// Opens (or creates) the store on `drives`; a cache built with another block size is dropped with a log line.
+    package init(drives: [Drive], blockSize: Int, logger: Logger) throws(StoreError) {
+        guard !drives.isEmpty else { throw .noDrives }
+        self.blockSize = blockSize
+        self.logger = logger
+        var states: [DriveState] = []
+        var entries: [ObjectID: Entry] = [:]
+        for (index, drive) in drives.enumerated() {
+            var driveState = DriveState(drive: drive, root: drive.path + "/cachenode")
+            try Self.load(&driveState, index: index, blockSize: blockSize, entries: &entries, logger: logger)
+            states.append(driveState)
+        }
+        let lastTick = entries.values.lazy.flatMap(\.blocks.values).max() ?? 0
+        state = Mutex(State(drives: states, entries: entries, tick: lastTick))
+        // A smaller capacity than last time: evict now rather than on the first write.
+        for index in drives.indices {
+            let removed = state.withLock { state in Self.evict(&state, drive: index, needed: 0) }
+            removed.forEach { unlink($0) }
+        }
+    }
+
+    deinit {
+        state.withLock { state in
+            for drive in state.drives where drive.journal >= 0 { close(drive.journal) }
+        }
+    }
+
+    // MARK: Reading
+
+    /// The metadata of a cached object, if any of it is stored.
+    package func metadata(for key: String) -> ObjectMetadata? {
+        let id = ObjectID(key: key)
+        return state.withLock { state in
+            guard let entry = state.entries[id], entry.meta.key == key else { return nil }
+            return entry.meta
+        }
+    }
+
+    /// Whether block `index` of `key` is stored.
+    package func contains(key: String, block index: Int) -> Bool {
+        let id = ObjectID(key: key)
+        return state.withLock { state in
+            guard let entry = state.entries[id], entry.meta.key == key else { return false }
+            return entry.blocks[index] != nil
+        }
+    }
+
+    /// Opens a stored block and marks it used; `nil` when it is not stored or its file is not whole.
+    package func open(key: String, block index: Int) -> OpenBlock? {
+        let id = ObjectID(key: key)
+        let opened: OpenBlock?? = state.withLock { state in
+            guard var entry = state.entries[id], entry.meta.key == key, entry.blocks[index] != nil else { return nil }
+            let path = Self.blockPath(state.drives[entry.drive].root, id, index)
+            let expected = entry.meta.blockLength(index)
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            var info = stat()
+            if fd >= 0 && fstat(fd, &info) == 0 && Int(info.st_size) == expected {
+                state.tick += 1
+                entry.blocks[index] = state.tick
+                state.entries[id] = entry
+                return .some(OpenBlock(handle: NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd), length: expected))
+            }
+            if fd >= 0 { close(fd) }
+            // Missing or damaged: forget it so the next request refills it.
+            entry.blocks[index] = nil
+            state.drives[entry.drive].usedBytes -= Int64(expected)
+            state.entries[id] = entry
+            Self.append(&state.drives[entry.drive], .evicted(id, index))
+            return .some(nil)
+        }
+        return opened ?? nil
+    }
+
+    // MARK: Writing
+
+    /// Stores one whole block of an object (blocking I/O); false when it was not stored (disk full, drive
+    /// read-only, a hash collision). An object whose ETag or length changed is dropped first, never mixed.
+    @discardableResult
+    package func store(_ meta: ObjectMetadata, block index: Int, chunks: [ByteBuffer]) -> Bool {
+        let id = ObjectID(key: meta.key)
+        let length = meta.blockLength(index)
+        guard meta.blockSize == blockSize, index >= 0, index < meta.blockCount,
+            chunks.reduce(0, { $0 + $1.readableBytes }) == length
+        else { return false }
+
+        struct Reservation {
+            var drive: Int
+            var root: String
+            var removed: [String]
+        }
+        let reservation: Reservation? = state.withLock { state in
+            var removed: [String] = []
+            if let existing = state.entries[id] {
+                guard existing.meta.key == meta.key else { return nil }  // a collision: not cacheable
+                if !existing.meta.sameContent(as: meta) {
+                    removed += Self.drop(&state, id: id)
+                } else if existing.blocks[index] != nil {
+                    return nil  // already stored
+                }
+            }
+            let driveIndex: Int
+            if let entry = state.entries[id] {
+                driveIndex = entry.drive
+            } else {
+                guard let chosen = Self.chooseDrive(state.drives, id: id, length: meta.length) else { return nil }
+                driveIndex = chosen
+                state.entries[id] = Entry(drive: chosen, meta: meta)
+                state.drives[chosen].objects += 1
+                Self.append(&state.drives[chosen], .object(id, meta))
+            }
+            guard state.drives[driveIndex].writable, Int64(length) <= state.drives[driveIndex].drive.capacityBytes
+            else { return nil }
+            removed += Self.evict(&state, drive: driveIndex, needed: Int64(length), keep: id)
+            state.drives[driveIndex].usedBytes += Int64(length)
+            return Reservation(drive: driveIndex, root: state.drives[driveIndex].root, removed: removed)
+        }
+        guard let reservation else { return false }
+        reservation.removed.forEach { unlink($0) }
+
+        let path = Self.blockPath(reservation.root, id, index)
+        do throws(StoreError) {
+            try Self.writeBlock(path: path, temporaryDirectory: reservation.root + "/tmp", chunks: chunks)
+        } catch {
+            state.withLock { state in
+                state.drives[reservation.drive].usedBytes -= Int64(length)
+                if error.isDriveFull { state.drives[reservation.drive].writable = false }
+            }
+            logger.warning(
+                "cache write failed; serving from the origin without storing",
+                metadata: ["store.path": "\(path)", "error": "\(error)"]
+            )
+            return false
+        }
+        let kept = state.withLock { state -> Bool in
+            guard var entry = state.entries[id], entry.meta == meta || entry.meta.sameContent(as: meta),
+                entry.drive == reservation.drive
+            else {
+                state.drives[reservation.drive].usedBytes -= Int64(length)
+                return false
+            }
+            state.tick += 1
+            entry.blocks[index] = state.tick
+            state.entries[id] = entry
+            Self.append(&state.drives[reservation.drive], .block(id, index))
+            return true
+        }
+        if !kept { unlink(path) }
+        return kept
+    }
+
+    /// Removes an object and all its blocks (its content changed at the origin).
+    package func drop(key: String) {
+        let id = ObjectID(key: key)
+        let removed = state.withLock { state -> [String] in
+            guard let entry = state.entries[id], entry.meta.key == key else { return [] }
+            return Self.drop(&state, id: id)
+        }
+        removed.forEach { unlink($0) }
+    }
+
+    // MARK: Status
+
+    /// Objects with at least one stored block.
+    package var objectCount: Int { state.withLock { $0.entries.values.filter { !$0.blocks.isEmpty }.count } }
+
+    /// Each drive's use, for `/status`.
+    package func driveStatus() -> [EngineStatus.Drive] {
+        state.withLock { state in
+            state.drives.map {
+                EngineStatus.Drive(
+                    path: $0.drive.path,
+                    capacityBytes: $0.drive.capacityBytes,
+                    usedBytes: $0.usedBytes,
+                    objects: $0.objects,
+                    writable: $0.writable
+                )
+            }
+        }
+    }
+
+    /// The store's LRU ordering: the blocks of `key` in eviction order's terms (for tests).
+    package func storedBlocks(key: String) -> [Int] {
+        let id = ObjectID(key: key)
+        return state.withLock { state in
+            guard let entry = state.entries[id], entry.meta.key == key else { return [] }
+            return entry.blocks.keys.sorted()
+        }
+    }
+
+    // MARK: Internals
+
+    static func blockPath(_ root: String, _ id: ObjectID, _ index: Int) -> String {
+        let name = id.description
+        return "\(root)/blocks/\(name.prefix(2))/\(name).\(index)"
+    }
+
+    private static func writeBlock(path: String, temporaryDirectory: String, chunks: [ByteBuffer]) throws(StoreError) {
+        let temporary = "\(temporaryDirectory)/\(path.split(separator: "/").last!).\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileIO.failure("open", temporary) }
+        do throws(StoreError) {
+            try FileIO.writeAll(fd, chunks, path: temporary)
+            guard fsync(fd) == 0 else { throw FileIO.failure("fsync", temporary) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        let directory = String(path[..<path.lastIndex(of: "/")!])
+        if Glibc.rename(temporary, path) != 0 {
+            if errno == ENOENT {
+                try? FileIO.makeDirectories(directory)
+                if Glibc.rename(temporary, path) == 0 { return }
+            }
+            let error = FileIO.failure("rename", path)
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    private static func append(_ drive: inout DriveState, _ record: JournalRecord) {
+        guard drive.journal >= 0 else { return }
+        do {
+            try FileIO.writeAll(drive.journal, record.line, path: drive.root + "/journal")
+        } catch {
+            drive.writable = false
+        }
+    }
+
+    /// Removes an object from the index; returns the block files to unlink.
+    private static func drop(_ state: inout State, id: ObjectID) -> [String] {
+        guard let entry = state.entries.removeValue(forKey: id) else { return [] }
+        var drive = state.drives[entry.drive]
+        var removed: [String] = []
+        for index in entry.blocks.keys {
+            drive.usedBytes -= Int64(entry.meta.blockLength(index))
+            removed.append(blockPath(drive.root, id, index))
+        }
+        drive.objects -= 1
+        append(&drive, .dropped(id))
+        state.drives[entry.drive] = drive
+        return removed
+    }
+
+    /// Evicts least-recently-used blocks on one drive until `needed` more bytes fit; returns files to unlink.
+    static func evict(_ state: inout State, drive: Int, needed: Int64, keep: ObjectID? = nil) -> [String] {
+        let capacity = state.drives[drive].drive.capacityBytes
+        guard state.drives[drive].usedBytes + needed > capacity else { return [] }
+        // Free a little more than needed so eviction runs in batches, not on every block.
+        let target = max(0, min(capacity - needed, capacity - capacity / 50 - needed))
+        var candidates: [(tick: UInt64, id: ObjectID, index: Int)] = []
+        for (id, entry) in state.entries where entry.drive == drive {
+            for (index, tick) in entry.blocks { candidates.append((tick, id, index)) }
+        }
+        candidates.sort { $0.tick < $1.tick }
+        var removed: [String] = []
+        let root = state.drives[drive].root
+        for candidate in candidates {
+            if state.drives[drive].usedBytes <= target { break }
+            guard var entry = state.entries[candidate.id] else { continue }
+            entry.blocks[candidate.index] = nil
+            state.drives[drive].usedBytes -= Int64(entry.meta.blockLength(candidate.index))
+            removed.append(blockPath(root, candidate.id, candidate.index))
+            if entry.blocks.isEmpty && candidate.id != keep {
+                state.entries[candidate.id] = nil
+                state.drives[drive].objects -= 1
+                append(&state.drives[drive], .dropped(candidate.id))
+            } else {
+                state.entries[candidate.id] = entry
+                append(&state.drives[drive], .evicted(candidate.id, candidate.index))
+            }
+        }
+        return removed
+    }
+
+    /// Weighted rendezvous hashing: drives share objects in proportion to their size; full ones are skipped.
+    static func chooseDrive(_ drives: [DriveState], id: ObjectID, length: Int64) -> Int? {
+        var best: (score: Double, index: Int)?
+        for (index, drive) in drives.enumerated() where drive.writable && drive.drive.capacityBytes > 0 {
+            var hash = ObjectID(key: "\(id)/\(index)").value
+            hash = hash == 0 ? 1 : hash
+            let uniform = Double(hash >> 11) / Double(1 << 53)
+            let score = -Double(drive.drive.capacityBytes) / log(max(uniform, 1e-300))
+            if best == nil || score > best!.score { best = (score, index) }
+        }
+        return best?.index
+    }
+
+    /// Reads a drive's format and journal into the index, then writes the journal compacted.
+    private static func load(
+        _ drive: inout DriveState,
+        index driveIndex: Int,
+        blockSize: Int,
+        entries: inout [ObjectID: Entry],
+        logger: Logger
+    ) throws(StoreError) {
+        let root = drive.root
+        try FileIO.makeDirectories(root + "/blocks")
+        FileIO.removeTree(root + "/tmp")
+        try FileIO.makeDirectories(root + "/tmp")
+        let format = "cachenode-store 1\nblock_size \(blockSize)\n"
+        let formatPath = root + "/format"
+        let existing = try FileIO.read(formatPath).map { String(decoding: $0, as: UTF8.self) }
+        if let existing, existing != format {
+            let previous = existing.split(separator: "\n").first { $0.hasPrefix("block_size ") }?
+                .dropFirst("block_size ".count) ?? "unknown"
+            logger.warning(
+                "cache block size changed; dropping the content stored with the old block size",
+                metadata: ["store.drive": "\(drive.drive.path)", "old.block_size": "\(previous)", "block_size": "\(blockSize)"]
+            )
+            let aside = root + "/dropped-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            Glibc.rename(root + "/blocks", aside)
+            unlink(root + "/journal")
+            try FileIO.makeDirectories(root + "/blocks")
+            detachRemoval(aside)
+        }
+        for name in FileIO.list(root) where name.hasPrefix("dropped-") { detachRemoval(root + "/" + name) }
+        if existing != format { try FileIO.writeAtomically(formatPath, format) }
+
+        var local: [ObjectID: Entry] = [:]
+        if let bytes = try FileIO.read(root + "/journal") {
+            var tick: UInt64 = 0
+            bytes.withUnsafeBufferPointer { buffer in
+                var start = 0
+                for position in 0..<buffer.count where buffer[position] == UInt8(ascii: "\n") {
+                    let line = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<position]), as: UTF8.self)
+                    start = position + 1
+                    guard let record = JournalRecord(line: Substring(line)) else { continue }
+                    tick += 1
+                    switch record {
+                    case .object(let id, let meta):
+                        local[id] = Entry(drive: driveIndex, meta: meta)
+                    case .block(let id, let index):
+                        guard let meta = local[id]?.meta, meta.blockSize == blockSize, index < meta.blockCount else { continue }
+                        local[id]?.blocks[index] = tick
+                    case .evicted(let id, let index):
+                        local[id]?.blocks[index] = nil
+                    case .dropped(let id):
+                        local[id] = nil
+                    }
+                }
+            }
+        }
+        var compacted = ""
+        compacted.reserveCapacity(local.count * 160)
+        for (id, entry) in local.sorted(by: { ($0.value.blocks.values.max() ?? 0) < ($1.value.blocks.values.max() ?? 0) }) {
+            guard !entry.blocks.isEmpty, entries[id] == nil else { continue }
+            compacted += JournalRecord.object(id, entry.meta).line
+            for (index, _) in entry.blocks.sorted(by: { $0.value < $1.value }) {
+                compacted += JournalRecord.block(id, index).line
+                drive.usedBytes += Int64(entry.meta.blockLength(index))
+            }
+            drive.objects += 1
+            entries[id] = entry
+        }
+        try FileIO.writeAtomically(root + "/journal", compacted)
+        drive.journal = Glibc.open(root + "/journal", O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard drive.journal >= 0 else { throw FileIO.failure("open", root + "/journal") }
+        logger.info(
+            "cache drive loaded",
+            metadata: ["store.drive": "\(drive.drive.path)", "store.objects": "\(drive.objects)", "store.used_bytes": "\(drive.usedBytes)"]
+        )
+    }
+}
+
+/// Removes a dropped cache directory in the background.
+private func detachRemoval(_ path: String) {
+    Task.detached(priority: .background) { FileIO.removeTree(path) }
+}

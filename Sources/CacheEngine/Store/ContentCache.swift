@@ -1,0 +1,267 @@
+import AsyncHTTPClient
+import CacheNodeCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// Where the bytes of one block come from.
+package enum BlockSource: Sendable {
+    case disk(BlockStore.OpenBlock)
+    case fill(BlockFill)
+}
+
+/// Collapsed fills over the block store: one origin request per cold block, whatever the number of clients.
+///
+/// An object not yet known is probed with one block-aligned range request; concurrent requests wait for
+/// that probe's metadata. Known objects fetch each run of missing blocks with one range request, and
+/// every reader of a block in flight streams from its `BlockFill`.
+package final class ContentCache: Sendable {
+    struct Inflight {
+        var meta: ObjectMetadata?
+        var probe: MetadataProbe?
+        var fills: [Int: BlockFill] = [:]
+
+        var isIdle: Bool { probe == nil && fills.isEmpty }
+    }
+
+    package let store: BlockStore
+    package let origin: OriginClient
+    let counters: EngineCounters
+    let logger: Logger
+    private let inflight = Mutex<[String: Inflight]>([:])
+
+    package init(store: BlockStore, origin: OriginClient, counters: EngineCounters, logger: Logger) {
+        self.store = store
+        self.origin = origin
+        self.counters = counters
+        self.logger = logger
+    }
+
+    var blockSize: Int { store.blockSize }
+
+    /// The object's metadata: stored, known from a fill in flight, or from a probe shared with concurrent requests.
+    package func lookup(_ request: CacheRequest, address: IPAddress?, start: Int64?) async -> MetadataProbe.Outcome {
+        let key = request.cacheKey
+        if let meta = store.metadata(for: key) { return .object(meta) }
+        enum Step {
+            case known(ObjectMetadata)
+            case wait(MetadataProbe)
+            case launch(MetadataProbe, BlockFill)
+        }
+        let block = Int((start ?? 0) / Int64(blockSize))
+        let step: Step = inflight.withLock { table in
+            var entry = table[key] ?? Inflight()
+            if let meta = entry.meta { return .known(meta) }
+            if let probe = entry.probe { return .wait(probe) }
+            let probe = MetadataProbe()
+            let fill = entry.fills[block] ?? BlockFill(index: block)
+            entry.probe = probe
+            entry.fills[block] = fill
+            table[key] = entry
+            return .launch(probe, fill)
+        }
+        switch step {
+        case .known(let meta):
+            return .object(meta)
+        case .wait(let probe):
+            return await probe.outcome()
+        case .launch(let probe, let fill):
+            Task { await self.fetch(request, address: address, known: nil, fills: [fill], probe: probe) }
+            return await probe.outcome()
+        }
+    }
+
+    /// Starts one origin request per run of blocks in `blocks` that are neither stored nor in flight.
+    package func prefetch(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, blocks: ClosedRange<Int>) {
+        let key = request.cacheKey
+        let runs: [[BlockFill]] = inflight.withLock { table in
+            var entry = table[key] ?? Inflight()
+            var runs: [[BlockFill]] = []
+            var current: [BlockFill] = []
+            for index in blocks {
+                if entry.fills[index] == nil && !store.contains(key: key, block: index) {
+                    let fill = BlockFill(index: index)
+                    entry.fills[index] = fill
+                    current.append(fill)
+                } else if !current.isEmpty {
+                    runs.append(current)
+                    current = []
+                }
+            }
+            if !current.isEmpty { runs.append(current) }
+            if entry.meta == nil { entry.meta = meta }
+            table[key] = entry
+            return runs
+        }
+        for run in runs {
+            Task { await self.fetch(request, address: address, known: meta, fills: run, probe: nil) }
+        }
+    }
+
+    /// The source of one block: a fill in flight, the stored block, or a fill started now.
+    package func source(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, block: Int) -> BlockSource {
+        let key = request.cacheKey
+        enum Step {
+            case source(BlockSource)
+            case launch(BlockFill)
+        }
+        let step: Step = inflight.withLock { table in
+            if let fill = table[key]?.fills[block] { return .source(.fill(fill)) }
+            if let opened = store.open(key: key, block: block) { return .source(.disk(opened)) }
+            var entry = table[key] ?? Inflight()
+            let fill = BlockFill(index: block)
+            entry.fills[block] = fill
+            if entry.meta == nil { entry.meta = meta }
+            table[key] = entry
+            return .launch(fill)
+        }
+        switch step {
+        case .source(let source):
+            return source
+        case .launch(let fill):
+            Task { await self.fetch(request, address: address, known: meta, fills: [fill], probe: nil) }
+            return .fill(fill)
+        }
+    }
+
+    /// Fetches a contiguous run of blocks with one range request and feeds, stores and completes each fill in turn.
+    private func fetch(
+        _ request: CacheRequest,
+        address: IPAddress?,
+        known: ObjectMetadata?,
+        fills: [BlockFill],
+        probe: MetadataProbe?
+    ) async {
+        let key = request.cacheKey
+        let first = fills[0].index
+        let last = fills[fills.count - 1].index
+        let start = Int64(first) * Int64(blockSize)
+        var end = Int64(last + 1) * Int64(blockSize) - 1
+        if let known { end = min(end, known.length - 1) }
+        var pending = fills[...]
+
+        func finish(_ failure: OriginFailure) {
+            counters.originError()
+            logger.warning(
+                "origin fetch failed",
+                metadata: ["origin.host": "\(request.host)", "origin.failure": "\(failure)"]
+            )
+            for fill in pending { fill.fail(failure) }
+            release(key: key, fills: Array(pending), probe: probe, meta: nil)
+            probe?.resolve(.failed(failure))
+        }
+
+        let response: HTTPClientResponse
+        do {
+            response = try await origin.send(
+                request,
+                address: address,
+                headers: [("Range", "bytes=\(start)-\(end)"), ("User-Agent", EngineInfo.userAgent)]
+            )
+        } catch {
+            finish(error)
+            return
+        }
+        let verdict = OriginVerdict.classify(
+            status: Int(response.status.code),
+            headers: response.headers,
+            key: key,
+            blockSize: blockSize,
+            requestedStart: start,
+            known: known
+        )
+        let meta: ObjectMetadata
+        var offset: Int64
+        switch verdict {
+        case .failure(let failure):
+            if failure == .changed {
+                store.drop(key: key)
+                inflight.withLock { table in table[key]?.meta = nil }
+            }
+            finish(failure)
+            return
+        case .uncacheable:
+            for fill in pending { fill.fail(.invalidResponse("origin answered \(response.status.code)")) }
+            release(key: key, fills: Array(pending), probe: probe, meta: nil)
+            probe?.resolve(.uncacheable)
+            return
+        case .cacheable(let received, let bodyStart):
+            meta = received
+            offset = bodyStart
+        }
+        if probe != nil {
+            inflight.withLock { table in
+                if table[key]?.meta == nil { table[key]?.meta = meta }
+            }
+            probe?.resolve(.object(meta))
+        }
+        // The run may reach past the object's end now that its length is known.
+        while let lastFill = pending.last, lastFill.index >= meta.blockCount {
+            lastFill.fail(.invalidResponse("beyond the end of the object"))
+            release(key: key, fills: [lastFill], probe: nil, meta: meta)
+            pending = pending.dropLast()
+        }
+        guard !pending.isEmpty else {
+            release(key: key, fills: [], probe: probe, meta: meta)
+            return
+        }
+        var received = 0
+        do {
+            for try await var chunk in response.body {
+                counters.addFromOrigin(chunk.readableBytes)
+                // A response that ignored Range starts before the run: skip to it.
+                if offset < start {
+                    let skip = Int(min(Int64(chunk.readableBytes), start - offset))
+                    chunk.moveReaderIndex(forwardBy: skip)
+                    offset += Int64(skip)
+                }
+                while chunk.readableBytes > 0, let fill = pending.first {
+                    let wanted = meta.blockLength(fill.index) - received
+                    let take = min(wanted, chunk.readableBytes)
+                    fill.append(chunk.readSlice(length: take)!)
+                    received += take
+                    offset += Int64(take)
+                    if received == meta.blockLength(fill.index) {
+                        pending = pending.dropFirst()
+                        received = 0
+                        let stored = await storeBlock(meta, fill: fill)
+                        release(key: key, fills: [fill], probe: nil, meta: meta)
+                        fill.complete(stored: stored)
+                    }
+                }
+                if pending.isEmpty { break }
+            }
+        } catch {
+            finish(OriginClient.failure(error))
+            return
+        }
+        if !pending.isEmpty {
+            finish(.shortBody)
+            return
+        }
+        release(key: key, fills: [], probe: probe, meta: meta)
+    }
+
+    private func storeBlock(_ meta: ObjectMetadata, fill: BlockFill) async -> Bool {
+        let chunks = fill.chunks
+        let store = self.store
+        return (try? await NIOThreadPool.singleton.runIfActive { store.store(meta, block: fill.index, chunks: chunks) })
+            ?? false
+    }
+
+    /// Forgets finished fills (after they were stored) and a resolved probe.
+    private func release(key: String, fills: [BlockFill], probe: MetadataProbe?, meta: ObjectMetadata?) {
+        inflight.withLock { table in
+            guard var entry = table[key] else { return }
+            for fill in fills where entry.fills[fill.index] === fill { entry.fills[fill.index] = nil }
+            if let probe, entry.probe === probe { entry.probe = nil }
+            if entry.isIdle {
+                table[key] = nil
+            } else {
+                table[key] = entry
+            }
+        }
+    }
+}

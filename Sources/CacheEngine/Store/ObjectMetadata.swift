@@ -1,0 +1,71 @@
+/// What the cache keeps about one object besides its blocks: the origin's validators and the object's shape.
+package struct ObjectMetadata: Equatable, Sendable {
+    /// The cache key (`host[:port]/path?query`).
+    package var key: String
+    package var etag: String?
+    package var lastModified: String?
+    package var contentType: String?
+    /// The whole object's length in bytes.
+    package var length: Int64
+    /// The block size the object was stored with.
+    package var blockSize: Int
+
+    package init(
+        key: String,
+        etag: String?,
+        lastModified: String?,
+        contentType: String?,
+        length: Int64,
+        blockSize: Int
+    ) {
+        self.key = key
+        self.etag = etag
+        self.lastModified = lastModified
+        self.contentType = contentType
+        self.length = length
+        self.blockSize = blockSize
+    }
+
+    /// How many blocks the object has.
+    package var blockCount: Int { Int((length + Int64(blockSize) - 1) / Int64(blockSize)) }
+
+    /// The byte length of block `index` (the last one may be short).
+    package func blockLength(_ index: Int) -> Int {
+        Int(min(Int64(blockSize), length - Int64(index) * Int64(blockSize)))
+    }
+
+    /// Whether another response describes the same content (same ETag and length).
+    package func sameContent(as other: ObjectMetadata) -> Bool {
+        length == other.length && etag == other.etag
+    }
+
+    package var validators: Validators { Validators(etag: etag, lastModified: lastModified) }
+}
+
+/// A 64-bit FNV-1a hash of a cache key: the object's file name.
+package struct ObjectID: Hashable, Sendable, CustomStringConvertible {
+    package var value: UInt64
+
+    package init(value: UInt64) {
+        self.value = value
+    }
+
+    package init(key: String) {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        value = hash
+    }
+
+    package init?(hex: Substring) {
+        guard hex.count == 16, let value = UInt64(hex, radix: 16) else { return nil }
+        self.value = value
+    }
+
+    package var description: String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+}

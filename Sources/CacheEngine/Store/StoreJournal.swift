@@ -1,0 +1,63 @@
+/// One line of a drive's journal: the index is the replay of these records.
+///
+/// Tab-separated text, one record a line; a line without its newline (a write cut by `kill -9`) is ignored.
+package enum JournalRecord: Equatable, Sendable {
+    /// An object and its metadata; an existing record for the same id is replaced (its blocks dropped).
+    case object(ObjectID, ObjectMetadata)
+    /// A block written whole, fsynced and renamed into place.
+    case block(ObjectID, Int)
+    /// A block removed by eviction.
+    case evicted(ObjectID, Int)
+    /// An object removed with all its blocks.
+    case dropped(ObjectID)
+
+    package var line: String {
+        switch self {
+        case .object(let id, let meta):
+            let fields = [
+                "O", id.description, String(meta.length), String(meta.blockSize), Self.clean(meta.etag),
+                Self.clean(meta.lastModified), Self.clean(meta.contentType), Self.clean(meta.key),
+            ]
+            return fields.joined(separator: "\t") + "\n"
+        case .block(let id, let index): return "B\t\(id)\t\(index)\n"
+        case .evicted(let id, let index): return "E\t\(id)\t\(index)\n"
+        case .dropped(let id): return "D\t\(id)\n"
+        }
+    }
+
+    /// Parses one line without its newline; `nil` for anything damaged.
+    package init?(line: Substring) {
+        let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+        guard fields.count >= 2, let id = ObjectID(hex: fields[1]) else { return nil }
+        switch fields[0] {
+        case "O":
+            guard fields.count == 8, let length = Int64(fields[2]), length >= 0, let blockSize = Int(fields[3]),
+                blockSize > 0
+            else { return nil }
+            func optional(_ field: Substring) -> String? { field.isEmpty ? nil : String(field) }
+            self = .object(
+                id,
+                ObjectMetadata(
+                    key: String(fields[7]),
+                    etag: optional(fields[4]),
+                    lastModified: optional(fields[5]),
+                    contentType: optional(fields[6]),
+                    length: length,
+                    blockSize: blockSize
+                )
+            )
+        case "B", "E":
+            guard fields.count == 3, let index = Int(fields[2]), index >= 0 else { return nil }
+            self = fields[0] == "B" ? .block(id, index) : .evicted(id, index)
+        case "D":
+            guard fields.count == 2 else { return nil }
+            self = .dropped(id)
+        default:
+            return nil
+        }
+    }
+
+    private static func clean(_ text: String?) -> String {
+        (text ?? "").filter { $0 != "\t" && $0 != "\n" && $0 != "\r" }
+    }
+}

@@ -1,0 +1,139 @@
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A response read off the wire by `TestHTTPClient`.
+package struct TestResponse: Sendable {
+    package var status: Int
+    package var headers: [(String, String)]
+    package var body: [UInt8]
+    /// False when the connection ended before `Content-Length` bytes arrived.
+    package var complete: Bool
+
+    package func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+}
+
+/// A deliberately plain HTTP/1.1 client on blocking sockets (on its own thread pool): exact bytes, raw requests.
+package enum TestHTTPClient {
+    private static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 48)
+        pool.start()
+        return pool
+    }()
+
+    /// Sends one request with `Connection: close` and reads the whole response.
+    package static func get(
+        port: Int,
+        _ target: String,
+        method: String = "GET",
+        headers: [(String, String)] = []
+    ) async throws -> TestResponse {
+        var request = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        request += "\r\n"
+        let bytes = try await raw(port: port, Array(request.utf8))
+        return try parse(bytes, head: method == "HEAD")
+    }
+
+    /// Sends raw bytes and returns everything the server sends until it closes.
+    package static func raw(port: Int, _ request: [UInt8], pauseAfter: Int? = nil) async throws -> [UInt8] {
+        try await pool.runIfActive {
+            let fd = try connect(port: port)
+            defer { close(fd) }
+            try send(fd, request)
+            return try receiveAll(fd)
+        }
+    }
+
+    /// Opens a connection and returns its descriptor (for idle and keep-alive tests); close it with `close(_:)`.
+    package static func connect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestHTTPError.socket(errno) }
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            let code = errno
+            close(fd)
+            throw TestHTTPError.socket(code)
+        }
+        return fd
+    }
+
+    package static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { throw TestHTTPError.socket(errno) }
+            offset += count
+        }
+    }
+
+    package static func receiveAll(_ fd: Int32) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                if errno == ECONNRESET { return result }
+                throw TestHTTPError.socket(errno)
+            }
+            if count == 0 { return result }
+            result.append(contentsOf: buffer[0..<count])
+        }
+    }
+
+    /// Parses one response from bytes that end where the server closed.
+    package static func parse(_ bytes: [UInt8], head isHead: Bool = false) throws -> TestResponse {
+        guard let end = find([13, 10, 13, 10], in: bytes) else { throw TestHTTPError.malformed(String(decoding: bytes.prefix(200), as: UTF8.self)) }
+        let text = String(decoding: bytes[..<end], as: UTF8.self)
+        let lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
+        let statusParts = lines[0].split(separator: " ")
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw TestHTTPError.malformed(String(lines[0])) }
+        var headers: [(String, String)] = []
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        var body = Array(bytes[(end + 4)...])
+        var complete = true
+        if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }), !isHead {
+            if body.count < length { complete = false } else { body = Array(body.prefix(length)) }
+        }
+        return TestResponse(status: status, headers: headers, body: isHead ? [] : body, complete: complete)
+    }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for index in 0...(haystack.count - needle.count) where haystack[index] == needle[0] {
+            if Array(haystack[index..<(index + needle.count)]) == needle { return index }
+        }
+        return nil
+    }
+}
+
+package enum TestHTTPError: Error {
+    case socket(Int32)
+    case malformed(String)
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: WhitespaceSet) -> String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}
+
+enum WhitespaceSet {
+    case whitespaces
+}

@@ -1,0 +1,296 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real HTTP origin on 127.0.0.1:0 for tests: deterministic objects, ranges, request counts and injected faults.
+package final class TestOrigin: Sendable {
+    /// One object the origin serves.
+    package struct Object: Sendable {
+        package var bytes: [UInt8]
+        package var etag: String
+        package var lastModified: String
+        package var contentType: String
+
+        package init(
+            bytes: [UInt8],
+            etag: String,
+            lastModified: String = "Wed, 21 Oct 2015 07:28:00 GMT",
+            contentType: String = "application/octet-stream"
+        ) {
+            self.bytes = bytes
+            self.etag = etag
+            self.lastModified = lastModified
+            self.contentType = contentType
+        }
+    }
+
+    /// A misbehaviour injected for one path.
+    package enum Fault: Sendable, Equatable {
+        /// Close the connection without answering.
+        case refuse
+        /// Send the head and this many body bytes, then reset the connection.
+        case resetAfter(Int)
+        /// Declare the full length, send this many bytes, then close.
+        case shortBody(Int)
+        /// Answer with this status (500, 503, 404...).
+        case status(Int)
+        /// Never answer.
+        case hang
+        /// Answer with another ETag than the object's.
+        case changedETag
+        /// Answer 200 with the whole object whatever the Range.
+        case ignoreRange
+        /// Answer 302 to this location.
+        case redirect(String)
+        /// Answer normally with `Cache-Control: no-store`.
+        case noStore
+        /// Answer normally after this many milliseconds.
+        case delay(Int)
+    }
+
+    struct State {
+        var objects: [String: Object] = [:]
+        var faults: [String: Fault] = [:]
+        var requests: [String: Int] = [:]
+        var ranges: [String: [String?]] = [:]
+        var bytesSent = 0
+        var hostHeaders: [String] = []
+    }
+
+    private let state = Mutex(State())
+    private let channel: Mutex<(any Channel)?> = Mutex(nil)
+    package let port: Int
+
+    private init(port: Int, channel: any Channel) {
+        self.port = port
+        self.channel.withLock { $0 = channel }
+    }
+
+    /// Starts an origin on 127.0.0.1 with an ephemeral port.
+    package static func start() async throws -> TestOrigin {
+        let box = OriginBox()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(OriginHandler(origin: box))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let origin = TestOrigin(port: channel.localAddress!.port!, channel: channel)
+        box.origin.withLock { $0 = origin }
+        return origin
+    }
+
+    package func stop() async {
+        let channel = self.channel.withLock { $0 }
+        try? await channel?.close()
+    }
+
+    /// `127.0.0.1:PORT`, the value for `cacheHostOrigin`.
+    package var authority: String { "127.0.0.1:\(port)" }
+
+    /// Adds an object of deterministic bytes at `path` and returns them.
+    @discardableResult
+    package func add(_ path: String, length: Int, seed: UInt8 = 1, etag: String? = nil, contentType: String = "application/octet-stream") -> [UInt8] {
+        let bytes = Self.bytes(length: length, seed: seed)
+        state.withLock {
+            $0.objects[path] = Object(bytes: bytes, etag: etag ?? "\"\(seed)-\(length)\"", contentType: contentType)
+        }
+        return bytes
+    }
+
+    package func add(_ path: String, object: Object) {
+        state.withLock { $0.objects[path] = object }
+    }
+
+    package func setFault(_ fault: Fault?, for path: String) {
+        state.withLock { $0.faults[path] = fault }
+    }
+
+    /// Requests received for `path` (without the query).
+    package func requests(_ path: String) -> Int { state.withLock { $0.requests[path] ?? 0 } }
+
+    /// The `Range` headers received for `path`, in order.
+    package func ranges(_ path: String) -> [String?] { state.withLock { $0.ranges[path] ?? [] } }
+
+    /// Body bytes sent over all requests.
+    package var bytesSent: Int { state.withLock { $0.bytesSent } }
+
+    /// The `Host` headers received, in order.
+    package var hostHeaders: [String] { state.withLock { $0.hostHeaders } }
+
+    /// Deterministic, position-dependent bytes: a wrong offset never matches.
+    package static func bytes(length: Int, seed: UInt8) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: length)
+        var value = UInt32(seed) &* 2_654_435_761 | 1
+        for index in 0..<length {
+            value ^= value << 13
+            value ^= value >> 17
+            value ^= value << 5
+            result[index] = UInt8(truncatingIfNeeded: value)
+        }
+        return result
+    }
+
+    func record(_ head: HTTPRequestHead) -> (Object?, Fault?) {
+        let path = String(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        return state.withLock { state in
+            state.requests[path, default: 0] += 1
+            state.ranges[path, default: []].append(head.headers.first(name: "range"))
+            state.hostHeaders.append(head.headers.first(name: "host") ?? "")
+            return (state.objects[path], state.faults[path])
+        }
+    }
+
+    func sent(_ count: Int) {
+        state.withLock { $0.bytesSent += count }
+    }
+}
+
+final class OriginBox: Sendable {
+    let origin = Mutex<TestOrigin?>(nil)
+}
+
+final class OriginHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let box: OriginBox
+    private var head: HTTPRequestHead?
+
+    init(origin: OriginBox) {
+        box = origin
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let received): head = received
+        case .body: break
+        case .end:
+            guard let head, let origin = box.origin.withLock({ $0 }) else { return }
+            self.head = nil
+            respond(context: context, head: head, origin: origin)
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, origin: TestOrigin) {
+        let (object, fault) = origin.record(head)
+        if case .delay(let milliseconds) = fault {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {
+                let (handler, context) = loopBound.value
+                handler.answer(context: context, head: head, object: object, fault: nil, origin: origin)
+            }
+            return
+        }
+        answer(context: context, head: head, object: object, fault: fault, origin: origin)
+    }
+
+    private func answer(context: ChannelHandlerContext, head: HTTPRequestHead, object: TestOrigin.Object?, fault: TestOrigin.Fault?, origin: TestOrigin) {
+        var headers = HTTPHeaders()
+        switch fault {
+        case .refuse:
+            context.close(promise: nil)
+            return
+        case .hang:
+            return
+        case .status(let code):
+            writeSimple(context, status: HTTPResponseStatus(statusCode: code), body: "status \(code)\n")
+            return
+        case .redirect(let location):
+            headers.add(name: "Location", value: location)
+            writeSimple(context, status: .found, body: "moved\n", headers: headers)
+            return
+        default:
+            break
+        }
+        guard let object else {
+            writeSimple(context, status: .notFound, body: "not found\n")
+            return
+        }
+        let length = object.bytes.count
+        headers.add(name: "ETag", value: fault == .changedETag ? "\"changed\"" : object.etag)
+        headers.add(name: "Last-Modified", value: object.lastModified)
+        headers.add(name: "Content-Type", value: object.contentType)
+        headers.add(name: "Accept-Ranges", value: "bytes")
+        if fault == .noStore { headers.add(name: "Cache-Control", value: "no-store") }
+        var status = HTTPResponseStatus.ok
+        var range = 0..<length
+        if fault != .ignoreRange, let value = head.headers.first(name: "range"), let parsed = Self.parseRange(value, length: length) {
+            guard let parsed = parsed else {
+                headers.add(name: "Content-Range", value: "bytes */\(length)")
+                writeSimple(context, status: .rangeNotSatisfiable, body: "", headers: headers)
+                return
+            }
+            status = .partialContent
+            range = parsed
+            headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(length)")
+        }
+        headers.add(name: "Content-Length", value: "\(range.count)")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        if head.method == .HEAD {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        var limit = range.count
+        switch fault {
+        case .resetAfter(let count), .shortBody(let count): limit = min(count, range.count)
+        default: break
+        }
+        var offset = range.lowerBound
+        let end = range.lowerBound + limit
+        while offset < end {
+            let next = min(end, offset + 65_536)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: object.bytes[offset..<next])))), promise: nil)
+            offset = next
+        }
+        origin.sent(limit)
+        switch fault {
+        case .resetAfter:
+            let channel = context.channel
+            context.flush()
+            if let provider = channel as? any SocketOptionProvider {
+                provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                channel.close(promise: nil)
+            }
+        case .shortBody:
+            context.flush()
+            context.close(promise: nil)
+        default:
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    private func writeSimple(_ context: ChannelHandlerContext, status: HTTPResponseStatus, body: String, headers: HTTPHeaders = HTTPHeaders()) {
+        var headers = headers
+        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// `nil` for no usable single range (serve 200); `.some(nil)` for unsatisfiable.
+    static func parseRange(_ value: String, length: Int) -> Range<Int>?? {
+        guard value.hasPrefix("bytes="), !value.contains(",") else { return nil }
+        let spec = value.dropFirst(6)
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        if parts[0].isEmpty {
+            guard let suffix = Int(parts[1]), suffix > 0 else { return nil }
+            return .some(max(0, length - suffix)..<length)
+        }
+        guard let start = Int(parts[0]) else { return nil }
+        guard start < length else { return .some(nil) }
+        let last = parts[1].isEmpty ? length - 1 : min(length - 1, Int(parts[1]) ?? length - 1)
+        guard last >= start else { return nil }
+        return .some(start..<(last + 1))
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import CacheEngine
+import CacheNodeCore
+import Installer
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// `cachenode serve --config FILE`: runs the cache engine and its admin listener in the foreground.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the cache engine in the foreground with an installed configuration.",
+        discussion: """
+            Serves Delivery Optimization clients on engine.listen and /health, /status and /metrics on \
+            engine.admin. SIGTERM or SIGINT stops it gracefully: in-flight responses finish, then it exits 0.
+            Exit status: 0 after a graceful stop, 1 when it cannot start (a port in use), 2 for an invalid configuration.
+            """
+    )
+
+    @Option(name: .long, help: "The configuration file (the answer-file schema), as written by `cachenode setup`.")
+    var config: String
+
+    func run() async throws {
+        let sizing = try ResourceLocator.sizingTable()
+        let text: String
+        do {
+            text = try TextFile.read(config, limit: AnswerFile.maximumBytes)
+        } catch {
+            throw CommandFailure(.invalid, "\(config):1: \(error)")
+        }
+        let configuration: NodeConfiguration
+        do {
+            configuration = try AnswerFile.load(text, sizing: sizing)
+        } catch {
+            throw CommandFailure(.invalid, error.formatted(file: config))
+        }
+        let originsPath = try ResourceLocator.resourcesDirectory() + "/origins.txt"
+        let allowlist: OriginAllowlist
+        do {
+            allowlist = try OriginAllowlist(text: try TextFile.read(originsPath), extra: configuration.engine.extraOrigins)
+        } catch {
+            throw CommandFailure(.failure, "\(originsPath): \(error)")
+        }
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "cachenode.engine")
+
+        let engine: CacheEngine
+        do {
+            engine = try CacheEngine(configuration: configuration, allowlist: allowlist, logger: logger, registry: registry)
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: engine)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        do {
+            try await group.run()
+        } catch let error as EngineError {
+            throw CommandFailure(.failure, "\(error)")
+        } catch {
+            throw CommandFailure(.failure, "the engine stopped: \(error)")
+        }
+        logger.info("stopped")
+    }
+}
