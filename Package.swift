@@ -47,12 +47,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "WizardUI", dependencies: ["CacheNodeCore", "CNCurses"]),
         .executableTarget(
             name: "cachenode",
             dependencies: [
                 "CacheNodeCore",
                 "Installer",
                 "Management",
+                "WizardUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,6 +72,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "WizardUITests", dependencies: ["WizardUI", "CacheNodeCore"], exclude: ["Snapshots"]),
         .testTarget(name: "CLITests", dependencies: ["cachenode"]),
     ],
     swiftLanguageModes: [.v6]

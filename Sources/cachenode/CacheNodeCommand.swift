@@ -17,6 +17,7 @@ struct CacheNodeCommand: AsyncParsableCommand {
             HubCommand.self,
             NodeCommand.self,
             PolicyCommand.self,
+            SetupCommand.self,
         ]
     )
 }
