@@ -71,6 +71,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .target(name: "WizardUI", dependencies: ["CacheNodeCore", "CNCurses"]),
         .executableTarget(
             name: "cachenode",
             dependencies: [
@@ -78,6 +79,7 @@ let package = Package(
                 "CacheEngine",
                 "Installer",
                 "Management",
+                "WizardUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -102,6 +104,7 @@ let package = Package(
         ),
         .testTarget(name: "CacheEngineTests", dependencies: ["CacheEngine", "CacheNodeTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["cachenode", "FuzzTargets", "CacheNodeTestSupport"]),
+        .testTarget(name: "WizardUITests", dependencies: ["WizardUI", "CacheNodeCore"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]
 )

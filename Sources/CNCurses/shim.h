@@ -4,6 +4,7 @@
 #define _XOPEN_SOURCE_EXTENDED 1
 #define NCURSES_WIDECHAR 1
 #include <locale.h>
+#include <stdio.h>
 #include <ncursesw/curses.h>
 
 /* C globals and macros are not visible to Swift: read them through these accessors. */
@@ -19,5 +20,20 @@ static inline int cn_attr_dim(void) { return A_DIM; }
 static inline int cn_key_resize(void) { return KEY_RESIZE; }
 static inline int cn_key_f(int n) { return KEY_F(n); }
 static inline int cn_err(void) { return ERR; }
+static inline FILE *cn_stdin(void) { return stdin; }
+static inline FILE *cn_stdout(void) { return stdout; }
+static inline int cn_ok(void) { return OK; }
+static inline int cn_attr_normal(void) { return A_NORMAL; }
+static inline int cn_key_code_yes(void) { return KEY_CODE_YES; }
+static inline int cn_key_up(void) { return KEY_UP; }
+static inline int cn_key_down(void) { return KEY_DOWN; }
+static inline int cn_key_left(void) { return KEY_LEFT; }
+static inline int cn_key_right(void) { return KEY_RIGHT; }
+static inline int cn_key_home(void) { return KEY_HOME; }
+static inline int cn_key_end(void) { return KEY_END; }
+static inline int cn_key_backspace(void) { return KEY_BACKSPACE; }
+static inline int cn_key_dc(void) { return KEY_DC; }
+static inline int cn_key_enter(void) { return KEY_ENTER; }
+static inline int cn_key_btab(void) { return KEY_BTAB; }
 
 #endif

@@ -9,17 +9,18 @@ struct CacheNodeCommand: AsyncParsableCommand {
         commandName: "cachenode",
         abstract: "A Delivery Optimization cache node for Windows devices, and its installer.",
         subcommands: [
-            ValidateCommand.self,
-            CheckCommand.self,
-            PlanCommand.self,
+            SetupCommand.self,
+            ServeCommand.self,
+            StatusCommand.self,
             VerifyCommand.self,
+            PolicyCommand.self,
+            DiagnosticsCommand.self,
             UninstallCommand.self,
             HubCommand.self,
             NodeCommand.self,
-            PolicyCommand.self,
-            StatusCommand.self,
-            DiagnosticsCommand.self,
-            ServeCommand.self,
+            CheckCommand.self,
+            ValidateCommand.self,
+            PlanCommand.self,
         ]
     )
 }

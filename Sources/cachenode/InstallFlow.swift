@@ -34,8 +34,18 @@ struct InstallFlow {
         }
     }
 
-    /// Installs or reconfigures; prints progress; throws the documented exit codes.
-    func run(_ configuration: NodeConfiguration, confirm: (InstallPlan) -> Bool) throws(CommandFailure) {
+    /// A checked host and a plan, ready to apply: what the text path shows and the wizard's Review confirmed.
+    struct Prepared {
+        var configuration: NodeConfiguration
+        var plan: InstallPlan
+        var previous: InstalledNode?
+        var layout: InstallLayout
+        /// Nothing to change and the node is up: applying again would only restart it.
+        var isNoOp: Bool
+    }
+
+    /// Checks the host (blocking rows, resources or drives beyond the machine) and plans the install.
+    func prepare(_ configuration: NodeConfiguration) throws(CommandFailure) -> Prepared {
         let resources = try Self.resources()
         let previous = try installed(state: configuration.storage.state, sizing: resources.sizing)
 
@@ -76,15 +86,34 @@ struct InstallFlow {
         } catch {
             throw CommandFailure(.invalid, "\(error)")
         }
+        let isNoOp = plan.isNoOp && (ownEngineRunning || layout.isRealInstall)
+        return Prepared(configuration: configuration, plan: plan, previous: previous, layout: layout, isNoOp: isNoOp)
+    }
+
+    /// Applies a prepared plan, delivering each action's progress as an event; a failure is rolled back (exit 4).
+    func apply(_ prepared: Prepared, progress: (Applier.Event) -> Void) throws(CommandFailure) -> Applier.Report {
+        let applier = Applier(binary: Self.binaryPath())
+        do {
+            return try applier.apply(prepared.plan, options: .init(selfTestOrigin: selfTestOrigin), progress: progress)
+        } catch {
+            throw CommandFailure(.applyFailed, "\(error)")
+        }
+    }
+
+    /// The text path: installs or reconfigures, printing progress; throws the documented exit codes.
+    func run(_ configuration: NodeConfiguration, confirm: (InstallPlan) -> Bool) throws(CommandFailure) {
+        let prepared = try prepare(configuration)
+        let plan = prepared.plan
+        let layout = prepared.layout
         if dryRun {
             print(plan.describe(), terminator: "")
             return
         }
-        if plan.isNoOp, ownEngineRunning || layout.isRealInstall {
+        if prepared.isNoOp {
             print("Node \(configuration.node.name) is already installed with these answers: nothing to change.")
             return
         }
-        if previous != nil {
+        if prepared.previous != nil {
             print("Reconfiguring node \(configuration.node.name) under \(root):")
             let changes = plan.settingChanges
             if changes.isEmpty { print("  no setting changes; files are brought in line") }
@@ -94,25 +123,23 @@ struct InstallFlow {
                 throw CommandFailure(.failure, "nothing was changed")
             }
         }
-        let applier = Applier(binary: Self.binaryPath())
-        do {
-            let report = try applier.apply(plan, options: .init(selfTestOrigin: selfTestOrigin)) { event in
-                switch event {
-                case .started(let step): print("[....] \(step.rawValue)")
-                case let .finished(step, detail): print("[ ok ] \(step.rawValue): \(detail)")
-                case let .failed(step, detail): print("[FAIL] \(step.rawValue): \(detail)")
-                case .rollingBack: print("[....] rolling back every change of this run")
-                case .rolledBack(let problems):
-                    print(problems.isEmpty ? "[ ok ] rolled back" : "[FAIL] rolled back, except: \(problems.joined(separator: "; "))")
-                }
-            }
-            for warning in report.warnings { print("warning: \(warning)") }
-            print("")
-            print("Node \(configuration.node.name) is installed\(layout.isRealInstall ? "" : " under \(root)").")
-            print("Point clients at it: DOCacheHost = \(plan.cacheHost)")
-            print("Client policy files: \(layout.policyDirectory)")
-        } catch {
-            throw CommandFailure(.applyFailed, "\(error)")
+        let report = try apply(prepared) { print(Self.line(for: $0)) }
+        for warning in report.warnings { print("warning: \(warning)") }
+        print("")
+        print("Node \(configuration.node.name) is installed\(layout.isRealInstall ? "" : " under \(root)").")
+        print("Point clients at it: DOCacheHost = \(plan.cacheHost)")
+        print("Client policy files: \(layout.policyDirectory)")
+    }
+
+    /// One progress event as the text path prints it.
+    static func line(for event: Applier.Event) -> String {
+        switch event {
+        case .started(let step): "[....] \(step.rawValue)"
+        case let .finished(step, detail): "[ ok ] \(step.rawValue): \(detail)"
+        case let .failed(step, detail): "[FAIL] \(step.rawValue): \(detail)"
+        case .rollingBack: "[....] rolling back every change of this run"
+        case .rolledBack(let problems):
+            problems.isEmpty ? "[ ok ] rolled back" : "[FAIL] rolled back, except: \(problems.joined(separator: "; "))"
         }
     }
 

@@ -1,0 +1,106 @@
+import CacheNodeCore
+
+/// Everything the wizard knows about the machine and the install before the first key: plain values.
+package struct WizardContext: Sendable {
+    /// One entry of a numbered list: the value it stands for, and what the list shows beside it.
+    package struct Choice: Equatable, Sendable {
+        package var value: String
+        package var detail: String
+
+        package init(_ value: String, detail: String = "") {
+            self.value = value
+            self.detail = detail
+        }
+    }
+
+    package var facts: HostFacts
+    package var check: HostCheck
+    package var sizing: SizingTable
+    /// The hubs known to the local registry or the hub service.
+    package var hubs: [String]
+    /// The configuration installed on this machine, on a re-run.
+    package var installed: NodeConfiguration?
+    /// A `--root` trial: propose an unprivileged listen port.
+    package var isTrial: Bool
+    /// `--dry-run`: Review ends the wizard instead of installing.
+    package var isDryRun: Bool
+    /// Free space and disk type at a path as the configuration names it; `nil` when unknown.
+    package var measure: @Sendable (String) -> HostFacts.Storage?
+
+    package init(
+        facts: HostFacts,
+        check: HostCheck,
+        sizing: SizingTable,
+        hubs: [String] = [],
+        installed: NodeConfiguration? = nil,
+        isTrial: Bool = false,
+        isDryRun: Bool = false,
+        measure: @escaping @Sendable (String) -> HostFacts.Storage? = { _ in nil }
+    ) {
+        self.facts = facts
+        self.check = check
+        self.sizing = sizing
+        self.hubs = hubs
+        self.installed = installed
+        self.isTrial = isTrial
+        self.isDryRun = isDryRun
+        self.measure = measure
+    }
+
+    /// The listen address a new install proposes: 8080 for a trial, 80 (what Windows clients expect) otherwise.
+    package var proposedListen: String { isTrial ? "0.0.0.0:8080" : NodeConfiguration.Engine.defaultListen }
+
+    /// The machine's switches (bridges), plus the installed one if the machine no longer shows it.
+    package var switches: [Choice] {
+        var choices = facts.bridges.map { bridge in
+            Choice(bridge.name, detail: Self.describe(bridge, members: true))
+        }
+        if let old = installed?.network.switch, !choices.contains(where: { $0.value == old.name }) {
+            choices.append(Choice(old.name, detail: "configured by the installed node"))
+        }
+        return choices
+    }
+
+    /// The adapters a new switch can take over, each with speed, state and address.
+    package var adapters: [Choice] {
+        var choices = facts.adapters.map { Choice($0.name, detail: Self.describe($0, members: false)) }
+        if let adapter = installed?.network.switch.adapter, !choices.contains(where: { $0.value == adapter }) {
+            choices.append(Choice(adapter, detail: "configured by the installed node"))
+        }
+        return choices
+    }
+
+    /// The hubs to pick from, the installed node's hub included.
+    package var hubChoices: [Choice] {
+        var names = hubs
+        if let hub = installed?.hub.name, !names.contains(hub) { names.append(hub) }
+        return names.map { Choice($0) }
+    }
+
+    /// The offered sizing profiles, smallest first.
+    package var profiles: [SizingTable.Profile] { sizing.offered }
+
+    /// The profile a new install starts from: the largest that fits the machine, else the smallest.
+    package var defaultProfile: SizingTable.Profile? {
+        if let id = check.fittingProfile, let profile = sizing.profile(named: id) { return profile }
+        return profiles.first
+    }
+
+    /// Whole GB of memory the machine has, allowing the table's tolerance; `nil` when unknown.
+    package var machineMemoryGB: Int? {
+        facts.memoryBytes.map { Int((Double($0) / 1_000_000_000 / (1 - sizing.rules.memoryTolerance)).rounded(.down)) }
+    }
+
+    private static func describe(_ interface: HostFacts.Interface, members: Bool) -> String {
+        var parts: [String] = []
+        if members {
+            parts.append(interface.bridgeMembers.isEmpty ? "no ports" : "ports " + interface.bridgeMembers.joined(separator: ","))
+        } else {
+            parts.append(interface.speedMbps.map { $0 >= 1000 ? "\(HostCheck.format(Double($0) / 1000)) Gbps" : "\($0) Mbps" } ?? "speed unknown")
+        }
+        parts.append(interface.state)
+        parts.append(interface.addresses.isEmpty ? "no address" : interface.addresses.joined(separator: ","))
+        if !members, let bridge = interface.bridge { parts.append("in \(bridge)") }
+        return parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,166 @@
+import CacheNodeCore
+
+/// The answers as typed so far, one value per field: nothing is lost by going back and forth.
+package struct WizardDraft: Equatable, Sendable {
+    /// One cache drive as typed: its path and size in GB.
+    package struct DriveDraft: Equatable, Sendable {
+        package var path: TextField
+        package var size: TextField
+
+        package init(path: String, size: String) {
+            self.path = TextField(path)
+            self.size = TextField(size)
+        }
+    }
+
+    package var continueAnyway = false
+    package var nodeName = TextField()
+    package var switchMode = NodeConfiguration.Switch.Mode.existing
+    package var existingSwitch = 0
+    package var newSwitch = TextField()
+    package var adapter = 0
+    package var restartUnderstood = false
+    package var addressMode = NodeConfiguration.Address.Mode.static
+    package var ip = TextField()
+    package var gateway = TextField()
+    package var dns = TextField()
+    package var state = TextField(NodeConfiguration.Storage.defaultState)
+    package var drives: [DriveDraft] = []
+    package var profile = 0
+    package var memory = TextField()
+    package var cores = TextField()
+    package var belowProfileAccepted = false
+    package var hubMode = NodeConfiguration.Hub.Mode.existing
+    package var existingHub = 0
+    package var newHub = TextField()
+    package var engine = NodeConfiguration.Engine()
+    /// Free space and disk type measured at each path typed, so the screen shows it live.
+    package var measured: [String: HostFacts.Storage] = [:]
+
+    /// The answers a new install starts from, or the installed ones on a re-run.
+    package init(context: WizardContext) {
+        let profiles = context.profiles
+        let profile = context.defaultProfile
+        self.profile = profiles.firstIndex { $0.id == profile?.id } ?? 0
+        if let old = context.installed {
+            prefill(from: old, context: context)
+        } else {
+            switchMode = context.switches.isEmpty ? .create : .existing
+            newSwitch = TextField(Self.freeSwitchName(context))
+            let memory = min(Int(profile?.memoryGB ?? 4), context.machineMemoryGB ?? Int.max)
+            let cores = min(profile?.cores ?? 4, context.facts.cores ?? Int.max)
+            self.memory = TextField("\(memory)")
+            self.cores = TextField("\(cores)")
+            drives = [DriveDraft(path: "/srv/cache", size: HostCheck.format(profile?.diskGB ?? 50))]
+            hubMode = context.hubChoices.isEmpty ? .create : .existing
+            engine = NodeConfiguration.Engine(listen: context.proposedListen)
+        }
+        for path in [state.value] + drives.map(\.path.value) { measure(path, context: context) }
+    }
+
+    private mutating func prefill(from old: NodeConfiguration, context: WizardContext) {
+        nodeName = TextField(old.node.name)
+        switchMode = old.network.switch.mode
+        switch old.network.switch.mode {
+        case .existing:
+            existingSwitch = context.switches.firstIndex { $0.value == old.network.switch.name } ?? 0
+            newSwitch = TextField(Self.freeSwitchName(context))
+        case .create:
+            newSwitch = TextField(old.network.switch.name)
+            adapter = context.adapters.firstIndex { $0.value == old.network.switch.adapter } ?? 0
+            restartUnderstood = true
+        }
+        addressMode = old.network.address.mode
+        ip = TextField(old.network.address.ip ?? "")
+        gateway = TextField(old.network.address.gateway ?? "")
+        dns = TextField(old.network.address.dns.joined(separator: ", "))
+        state = TextField(old.storage.state)
+        drives = old.storage.drives.map { DriveDraft(path: $0.path, size: HostCheck.format($0.sizeGB)) }
+        if let id = old.resources.profile, let index = context.profiles.firstIndex(where: { $0.id == id }) {
+            profile = index
+        }
+        memory = TextField("\(old.resources.memoryGB)")
+        cores = TextField("\(old.resources.cores)")
+        hubMode = .existing
+        existingHub = context.hubChoices.firstIndex { $0.value == old.hub.name } ?? 0
+        newHub = TextField()
+        engine = old.engine
+        continueAnyway = true
+    }
+
+    /// `br0`, or the first `brN` the machine does not have yet.
+    private static func freeSwitchName(_ context: WizardContext) -> String {
+        let taken = Set(context.facts.interfaces.map(\.name))
+        return (0...99).lazy.map { "br\($0)" }.first { !taken.contains($0) } ?? "cachebr0"
+    }
+
+    /// Measures `path` once, so the storage step can show its free space.
+    package mutating func measure(_ path: String, context: WizardContext) {
+        guard PathRules.problem(path) == nil, measured[path] == nil, let storage = context.measure(path) else { return }
+        measured[path] = storage
+    }
+
+    /// The profile chosen on the resources step.
+    package func chosenProfile(_ context: WizardContext) -> SizingTable.Profile? {
+        let profiles = context.profiles
+        return profiles.indices.contains(profile) ? profiles[profile] : profiles.first
+    }
+
+    /// The configuration these answers make; unparsable numbers become values validation refuses.
+    package func configuration(_ context: WizardContext) -> NodeConfiguration {
+        let switches = context.switches
+        let adapters = context.adapters
+        let hubs = context.hubChoices
+        let networkSwitch: NodeConfiguration.Switch
+        switch switchMode {
+        case .existing:
+            let name = switches.indices.contains(existingSwitch) ? switches[existingSwitch].value : ""
+            networkSwitch = .init(mode: .existing, name: name)
+        case .create:
+            let adapter = adapters.indices.contains(adapter) ? adapters[adapter].value : ""
+            networkSwitch = .init(mode: .create, name: newSwitch.value, adapter: adapter)
+        }
+        let address: NodeConfiguration.Address
+        switch addressMode {
+        case .dhcp:
+            address = .dhcp
+        case .static:
+            address = .init(
+                mode: .static,
+                ip: ip.value.isEmpty ? nil : ip.value,
+                gateway: gateway.value.isEmpty ? nil : gateway.value,
+                dns: Self.list(dns.value)
+            )
+        }
+        let hubName: String
+        switch hubMode {
+        case .existing: hubName = hubs.indices.contains(existingHub) ? hubs[existingHub].value : ""
+        case .create: hubName = newHub.value
+        }
+        return NodeConfiguration(
+            node: .init(name: context.installed?.node.name ?? nodeName.value),
+            network: .init(switch: networkSwitch, address: address),
+            storage: .init(
+                state: state.value,
+                drives: drives.map { .init(path: $0.path.value, sizeGB: Double($0.size.value) ?? -1) }
+            ),
+            resources: .init(
+                memoryGB: Int(memory.value) ?? 0,
+                cores: Int(cores.value) ?? 0,
+                profile: chosenProfile(context)?.id ?? context.installed?.resources.profile
+            ),
+            hub: .init(mode: hubMode, name: hubName),
+            engine: engine
+        )
+    }
+
+    /// `10.0.0.2, 10.0.0.3` or `10.0.0.2 10.0.0.3` → two servers.
+    static func list(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+    }
+
+    /// Total cache size typed, in GB; unparsable sizes count as zero.
+    package var totalDriveGB: Double {
+        drives.reduce(0) { $0 + max(0, Double($1.size.value) ?? 0) }
+    }
+}

@@ -1,0 +1,62 @@
+/// One input on a step's screen.
+package enum WizardField: Hashable, Sendable {
+    case continueAnyway
+    case nodeName
+    case switchMode
+    case existingSwitch
+    case newSwitch
+    case adapter
+    case restartUnderstood
+    case addressMode
+    case ip
+    case gateway
+    case dns
+    case state
+    case drivePath(Int)
+    case driveSize(Int)
+    case addDrive
+    case profile
+    case memory
+    case cores
+    case belowProfileAccepted
+    case hubMode
+    case existingHub
+    case newHub
+
+    /// How the field takes keys.
+    package enum Kind: Equatable, Sendable {
+        case text
+        /// A numbered list of this many entries.
+        case choice(Int)
+        case checkbox
+        case button
+    }
+
+    /// The label shown before the field.
+    package var label: String {
+        switch self {
+        case .continueAnyway: "Continue anyway despite the warnings"
+        case .nodeName: "Node name"
+        case .switchMode: "Create a new switch or use an existing one?"
+        case .existingSwitch: "Switch"
+        case .newSwitch: "New switch name"
+        case .adapter: "Adapter the switch takes over"
+        case .restartUnderstood: "Continue anyway: the network restarts when the switch is created"
+        case .addressMode: "Address"
+        case .ip: "Address/prefix"
+        case .gateway: "Gateway"
+        case .dns: "DNS servers"
+        case .state: "State directory"
+        case .drivePath(let index): "Drive \(index + 1) path"
+        case .driveSize(let index): "Drive \(index + 1) size (GB)"
+        case .addDrive: "[ add a drive ]"
+        case .profile: "Profile"
+        case .memory: "Memory (GB)"
+        case .cores: "Cores"
+        case .belowProfileAccepted: "Continue anyway below the profile"
+        case .hubMode: "Do you already have a hub?"
+        case .existingHub: "Hub"
+        case .newHub: "New hub name"
+        }
+    }
+}

@@ -1,0 +1,256 @@
+import ArgumentParser
+import CacheNodeCore
+import Installer
+import Management
+import WizardUI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct SetupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "setup",
+        abstract: "Install or reconfigure this cache node: the wizard on a terminal, or an answer file.",
+        discussion: """
+            On a terminal, a full-screen wizard walks through every decision; --answers FILE installs the same \
+            way without questions. A re-run on an installed node starts from its current values and shows each \
+            change before applying it. Exit status: 0 installed, 2 invalid answers or usage, 3 the host fails a \
+            blocking check, 4 applying failed and was rolled back.
+            """
+    )
+
+    @Option(help: "Install under DIR and change nothing else on the machine (no network, firewall or service manager).")
+    var root: String?
+
+    @Option(help: "Install from this answer file, without the wizard.")
+    var answers: String?
+
+    @Flag(help: "Show the plan and change nothing (with the wizard: write the answers, install nothing).")
+    var dryRun = false
+
+    @Flag(help: "Do not ask before reconfiguring an installed node.")
+    var yes = false
+
+    @Option(help: "Save the answers to FILE, an answer file that `setup --answers FILE` replays.")
+    var writeAnswers: String?
+
+    @Option(help: "The origin the self-test fetches through the node, as HOST[:PORT] (a local mirror on an offline network).")
+    var selfTestOrigin: String = SelfTest.defaultOrigin
+
+    @Option(help: "A hub service to list and create hubs with, instead of the local registry.")
+    var hubURL: String?
+
+    @Option(help: "The hub service's admin token.")
+    var hubToken: String?
+
+    @Option(help: .hidden)
+    var hostRoot: String = "/"
+
+    func validate() throws {
+        if hubToken != nil && hubURL == nil {
+            throw ValidationError("--hub-token needs --hub-url")
+        }
+    }
+
+    var flow: InstallFlow {
+        InstallFlow(
+            root: FileSystem.absolute(root ?? "/"),
+            dryRun: dryRun,
+            assumeYes: yes,
+            selfTestOrigin: selfTestOrigin,
+            hostRoot: hostRoot
+        )
+    }
+
+    func run() async throws {
+        if let answers {
+            try await runAnswerFile(answers)
+            return
+        }
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            throw CommandFailure(.invalid, "setup: no terminal for the wizard; install without one with --answers FILE")
+        }
+        try await runWizard()
+    }
+
+    /// The non-interactive install: every problem of the file at once (exit 2), then the install flow.
+    private func runAnswerFile(_ file: String) async throws {
+        let sizing = try ResourceLocator.sizingTable()
+        let text: String
+        do {
+            text = try TextFile.read(file, limit: AnswerFile.maximumBytes)
+        } catch .tooLarge(_, let bytes, let limit) {
+            throw CommandFailure(.invalid, "\(file):1: the file is \(bytes) bytes, too large for an answer file (at most \(limit) bytes)")
+        } catch .notText {
+            throw CommandFailure(.invalid, "\(file):1: the file holds binary data, not YAML text")
+        } catch {
+            throw CommandFailure(.invalid, "\(error)")
+        }
+        let configuration: NodeConfiguration
+        do {
+            configuration = try AnswerFile.load(text, sizing: sizing)
+        } catch {
+            throw CommandFailure(.invalid, error.formatted(file: file))
+        }
+        try saveAnswers(configuration)
+        try flow.run(configuration, confirm: { _ in askYesNo("Apply these changes?") })
+        if !dryRun { try await ensureHub(configuration) }
+    }
+
+    /// The wizard: probe, ask, then install through the same flow as answer files.
+    private func runWizard() async throws {
+        let flow = self.flow
+        let sizing = try ResourceLocator.sizingTable()
+        let installed = try flow.installed(state: NodeConfiguration.Storage.defaultState, sizing: sizing)
+        let layout = InstallLayout(root: flow.root, state: installed?.configuration.storage.state ?? NodeConfiguration.Storage.defaultState)
+        let probe = SystemHostProbe(root: hostRoot)
+        let isTrial = !layout.isRealInstall
+        let listen = installed?.configuration.engine.listen
+            ?? (isTrial ? "0.0.0.0:8080" : NodeConfiguration.Engine.defaultListen)
+        let facts = probe.facts(storagePath: layout.stateDirectory, listen: installed == nil ? listen : nil)
+        let context = WizardContext(
+            facts: facts,
+            check: HostCheck(facts: facts, sizing: sizing),
+            sizing: sizing,
+            hubs: try await hubNames(layout: layout),
+            installed: installed?.configuration,
+            isTrial: isTrial,
+            isDryRun: dryRun,
+            measure: { path in probe.facts(storagePath: layout.onDisk(path), listen: nil).storage }
+        )
+        let writeAnswers = self.writeAnswers
+        let result: Result<WizardSession.Result, any Error> = await MainActor.run {
+            do {
+                return .success(
+                    try WizardSession.run(Wizard(context: context), applier: WizardInstaller(flow: flow)) { configuration in
+                        if let writeAnswers { try? Self.write(configuration, to: writeAnswers) }
+                    }
+                )
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .failure(let error):
+            throw CommandFailure(.failure, "setup: \(error)")
+        case .success(.quit):
+            throw CommandFailure(.failure, "setup was cancelled; nothing was changed")
+        case .success(.finished(let configuration)):
+            try saveAnswers(configuration)
+            try flow.run(configuration, confirm: { _ in false })
+        case .success(.applied(let configuration, let outcome)):
+            if let writeAnswers { print("Answers written to \(writeAnswers)") }
+            switch outcome {
+            case let .installed(cacheHost, policyDirectory, _):
+                print("Node \(configuration.node.name) is installed\(isTrial ? " under \(flow.root)" : "").")
+                print("Point clients at it: DOCacheHost = \(cacheHost)")
+                print("Client policy files: \(policyDirectory)")
+                try await ensureHub(configuration)
+            case .unchanged(let message, _):
+                print(message)
+            case let .failed(_, message, code):
+                throw CommandFailure(CommandFailure.Code(rawValue: code) ?? .failure, message)
+            }
+        }
+    }
+
+    /// Writes the answers when `--write-answers` asks for them.
+    private func saveAnswers(_ configuration: NodeConfiguration) throws(CommandFailure) {
+        guard let writeAnswers else { return }
+        try Self.write(configuration, to: writeAnswers)
+        print("Answers written to \(writeAnswers)")
+    }
+
+    static func write(_ configuration: NodeConfiguration, to path: String) throws(CommandFailure) {
+        let text = AnswerFile.emit(configuration, header: "CacheNode answers, written by `cachenode setup`.\nReplay with: cachenode setup --answers FILE")
+        do {
+            try FileSystem.writeAtomically(FileSystem.absolute(path), Array(text.utf8))
+        } catch {
+            throw CommandFailure(.failure, "cannot write the answers to \(path): \(error)")
+        }
+    }
+
+    /// The hubs to offer: the hub service's with `--hub-url`, else the local registry's (none before the first).
+    private func hubNames(layout: InstallLayout) async throws -> [String] {
+        if let hubURL {
+            do {
+                return try await HubClient(baseURL: hubURL, token: hubToken).hubs().map(\.name)
+            } catch {
+                throw CommandFailure(.failure, "\(hubURL): \(error)")
+            }
+        }
+        let path = layout.stateDirectory + "/registry.sqlite"
+        guard FileSystem.exists(path) else { return [] }
+        do {
+            return try Registry(path: path).hubs().map(\.name)
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
+    }
+
+    /// A hub the answers create is created once the node is installed; an existing one is left alone.
+    private func ensureHub(_ configuration: NodeConfiguration) async throws {
+        guard configuration.hub.mode == .create else { return }
+        let name = configuration.hub.name
+        if let hubURL {
+            do {
+                _ = try await HubClient(baseURL: hubURL, token: hubToken).createHub(name)
+            } catch .refused(status: 409, message: _) {
+                return
+            } catch {
+                throw CommandFailure(.failure, "the node is installed, but creating hub \(name) failed: \(error)")
+            }
+        } else {
+            let layout = InstallLayout(root: flow.root, state: configuration.storage.state)
+            do {
+                _ = try FileSystem.makeDirectories(layout.stateDirectory)
+                try Registry(path: layout.stateDirectory + "/registry.sqlite").createHub(name)
+            } catch RegistryError.hubExists {
+                return
+            } catch {
+                throw CommandFailure(.failure, "the node is installed, but creating hub \(name) failed: \(error)")
+            }
+        }
+        print("Created hub \(name).")
+    }
+}
+
+/// The wizard's apply step on top of the install flow: the same check, plan and apply as answer files.
+struct WizardInstaller: WizardApplying {
+    var flow: InstallFlow
+
+    func apply(_ configuration: NodeConfiguration, progress: (ApplyProgress) -> Void) -> ApplyOutcome {
+        var failedStep: String?
+        do {
+            let prepared = try flow.prepare(configuration)
+            if prepared.isNoOp {
+                return .unchanged(
+                    message: "Node \(configuration.node.name) is already installed with these answers: nothing to change.",
+                    exitCode: 0
+                )
+            }
+            let report = try flow.apply(prepared) { event in
+                if case .failed(let step, _) = event { failedStep = step.rawValue }
+                progress(Self.progress(event))
+            }
+            return .installed(
+                cacheHost: prepared.plan.cacheHost,
+                policyDirectory: prepared.layout.policyDirectory,
+                warnings: report.warnings
+            )
+        } catch {
+            return .failed(step: failedStep, message: error.message, exitCode: error.code.rawValue)
+        }
+    }
+
+    static func progress(_ event: Applier.Event) -> ApplyProgress {
+        switch event {
+        case .started(let step): .started(step.rawValue)
+        case let .finished(step, detail): .finished(step.rawValue, detail: detail)
+        case let .failed(step, detail): .failed(step.rawValue, detail: detail)
+        case .rollingBack: .rollingBack
+        case .rolledBack(let problems): .rolledBack(problems: problems)
+        }
+    }
+}

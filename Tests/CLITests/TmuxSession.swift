@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A shell in a private tmux server (its own `-L` socket), driven like a person at a terminal.
+final class TmuxSession {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let socket = "cachenode-test-\(UUID().uuidString.prefix(8))"
+    let name = "wizard"
+
+    /// Starts `sh` with a `$ ` prompt in a `cols`x`rows` window.
+    init(cols: Int = 100, rows: Int = 30, environment: [String: String] = [:]) throws {
+        var arguments = ["new-session", "-d", "-s", name, "-x", "\(cols)", "-y", "\(rows)"]
+        for (key, value) in environment.merging(["LANG": "C.UTF-8", "PS1": "$ "], uniquingKeysWith: { a, _ in a }) {
+            arguments += ["-e", "\(key)=\(value)"]
+        }
+        arguments += ["sh"]
+        try tmux(arguments)
+        try tmux(["set-option", "-t", name, "window-size", "manual"])
+        _ = try waitFor("$")
+    }
+
+    deinit {
+        _ = try? tmux(["kill-server"])
+    }
+
+    /// Runs a command line in the shell, followed by `echo EXIT=$?`.
+    func run(_ commandLine: String) throws {
+        try type(commandLine + "; echo EXIT=$?")
+        try send("Enter")
+    }
+
+    /// Sends named keys (`Enter`, `Up`, `BTab`, `F1`, `C-c`, ...).
+    func send(_ keys: String...) throws {
+        try tmux(["send-keys", "-t", name] + keys)
+    }
+
+    /// Types text literally.
+    func type(_ text: String) throws {
+        try tmux(["send-keys", "-t", name, "-l", text])
+    }
+
+    func resize(cols: Int, rows: Int) throws {
+        try tmux(["resize-window", "-t", name, "-x", "\(cols)", "-y", "\(rows)"])
+    }
+
+    /// The pane's text, with its scrollback.
+    func capture() throws -> String {
+        try tmux(["capture-pane", "-p", "-S", "-1000", "-t", name])
+    }
+
+    /// The statuses the shell printed so far (`EXIT=N` lines), oldest first.
+    func exitStatuses() throws -> [Int32] {
+        try capture().split(separator: "\n").compactMap { line in
+            line.hasPrefix("EXIT=") ? Int32(line.dropFirst("EXIT=".count)) : nil
+        }
+    }
+
+    /// Waits for the `count`-th command to end; returns its status.
+    func waitForExit(_ count: Int = 1) throws -> Int32 {
+        for _ in 0..<1200 {
+            let statuses = try exitStatuses()
+            if statuses.count >= count { return statuses[count - 1] }
+            usleep(50_000)
+        }
+        throw Failure(description: "command \(count) never ended; the pane shows:\n\(try capture())")
+    }
+
+    /// Polls the pane until it shows `text`; gives up only after a long guard against hangs, never as a speed check.
+    @discardableResult
+    func waitFor(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        var screen = ""
+        for _ in 0..<1200 {
+            screen = try capture()
+            if screen.contains(text) { return screen }
+            usleep(50_000)
+        }
+        throw Failure(description: "the pane never showed \(text.debugDescription); it shows:\n\(screen)")
+    }
+
+    /// The process the shell runs in the pane (its first child), if any.
+    func foregroundPID() throws -> pid_t? {
+        let shell = try tmux(["display-message", "-p", "-t", name, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").first.flatMap { pid_t($0) }
+    }
+
+    @discardableResult
+    private func tmux(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tmux", "-L", socket, "-f", "/dev/null"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "TMUX")
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 || arguments.first == "kill-server" else {
+            throw Failure(description: "tmux \(arguments.joined(separator: " ")) failed: \(text)")
+        }
+        return text
+    }
+}

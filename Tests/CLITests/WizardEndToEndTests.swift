@@ -1,0 +1,226 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real binary in tmux on the server-bridge fixture machine, walked through every step as a person would.
+@Suite(.serialized)
+struct WizardEndToEndTests {
+    static let machine = CLIRunner.repository.appendingPathComponent("Tests/InstallerTests/Fixtures/server-bridge").path
+    static let expected = CLIRunner.fixtures
+
+    let root: URL
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("wizard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    func setup(_ extra: String) -> String {
+        "'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(Self.machine)' \(extra)"
+    }
+
+    /// Existing switch, static address, a new hub; a bad name, a gateway outside the subnet, a disk too large,
+    /// and a change from Review on the way.
+    @Test func existingSwitchStaticAddressAndANewHub() throws {
+        let answers = root.appendingPathComponent("answers-a.yaml").path
+        let tmux = try TmuxSession()
+        try tmux.run(setup("--dry-run --write-answers '\(answers)'"))
+        try tmux.waitFor("Welcome and hardware check")
+        try tmux.waitFor("Continue anyway despite the warnings")
+        try tmux.send("Enter")
+        try tmux.waitFor("error: tick it with Space")
+        try tmux.send("Space", "Enter")
+
+        try tmux.waitFor("Cache node name")
+        try tmux.type("Seattle 1")
+        try tmux.waitFor("error: 'Seattle 1' contains a space")
+        try tmux.send("BSpace", "BSpace")
+        try tmux.type("-1")
+        try tmux.send("Enter")
+
+        try tmux.waitFor("Create a new switch or use an existing one?")
+        try tmux.send("Enter")
+        try tmux.type("1")
+        try tmux.send("Enter")
+
+        try tmux.waitFor("How the node gets its address.")
+        try tmux.send("Enter")
+        try tmux.type("10.0.0.50/24")
+        try tmux.send("Enter")
+        try tmux.type("192.168.1.1")
+        try tmux.send("Enter")
+        try tmux.type("10.0.0.2")
+        try tmux.send("Enter")
+        try tmux.waitFor("error: 192.168.1.1 is not in 10.0.0.0/24")
+        try tmux.send("C-u")
+        try tmux.type("10.0.0.1")
+        try tmux.send("Enter", "Enter")
+
+        try tmux.waitFor("Where the state and the cache live")
+        try tmux.send("Enter", "Enter", "C-u")
+        try tmux.type("999999")
+        try tmux.send("Enter")
+        try tmux.waitFor("error: 999999 GB is more than the")
+        try tmux.send("C-u")
+        try tmux.type("60")
+        try tmux.send("Enter")
+
+        try tmux.waitFor("This machine: 16 cores")
+        try tmux.type("1")
+        try tmux.send("Enter", "C-u")
+        try tmux.type("4")
+        try tmux.send("Enter", "C-u")
+        try tmux.type("4")
+        try tmux.send("Enter")
+
+        try tmux.waitFor("Do you already have a hub?")
+        try tmux.type("2")
+        try tmux.send("Enter")
+        try tmux.type("microsoft-west")
+        try tmux.waitFor("contains \"microsoft\"")
+        try tmux.send("C-u")
+        try tmux.type("contoso-west")
+        try tmux.send("Enter")
+
+        // Review: back to the name, change it, and Review shows it.
+        try tmux.waitFor("Every answer. Enter on a row")
+        try tmux.type("2")
+        try tmux.waitFor("Node name:")
+        try tmux.send("BSpace")
+        try tmux.type("2")
+        try tmux.send("Enter")
+        try tmux.waitFor("2 Node name   Seattle-2")
+        try tmux.send("Down", "Down", "Down", "Down", "Down", "Down", "Enter")
+
+        let status = try tmux.waitForExit()
+        let pane = try tmux.capture()
+        #expect(status == 0, "\(pane)")
+        #expect(pane.contains("Answers written to \(answers)"))
+        try expectFile(answers, equals: "wizard-existing-static-new-hub.yaml")
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("var").path), "a dry run changed the root")
+
+        // The written file replays.
+        let replay = try CLIRunner.run(["setup", "--answers", answers, "--root", root.path, "--host-root", Self.machine, "--dry-run"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+    }
+
+    /// Create a switch, dynamic address, an existing hub; and a resize to too small and back mid-flow.
+    @Test func newSwitchDynamicAddressAndAnExistingHub() throws {
+        let hub = try CLIRunner.run(["hub", "create", "contoso-west", "--root", root.path])
+        #expect(hub.status == 0, "\(hub.stderr)")
+        let answers = root.appendingPathComponent("answers-b.yaml").path
+        let tmux = try TmuxSession()
+        try tmux.run(setup("--dry-run --write-answers '\(answers)'"))
+        try tmux.waitFor("Continue anyway despite the warnings")
+        try tmux.send("Space", "Enter")
+        try tmux.waitFor("Cache node name")
+        try tmux.type("Branch-2")
+        try tmux.send("Enter")
+
+        try tmux.waitFor("Create a new switch or use an existing one?")
+        try tmux.send("Down", "Enter")
+        try tmux.waitFor("New switch name:")
+        try tmux.waitFor("[br1]")
+        try tmux.send("Enter")
+        try tmux.type("2")
+        try tmux.waitFor("warning: creating br1 restarts the network on eno2;")
+        try tmux.send("Enter", "Space", "Enter")
+
+        try tmux.waitFor("How the node gets its address.")
+        try tmux.send("Down")
+        try tmux.waitFor("(*) 2  Dynamic (DHCP)")
+        try tmux.send("Enter")
+
+        try tmux.waitFor("Where the state and the cache live")
+        try tmux.resize(cols: 70, rows: 20)
+        try tmux.waitFor("Enlarge it to at least 80x24")
+        try tmux.resize(cols: 100, rows: 30)
+        try tmux.waitFor("Where the state and the cache live")
+        try tmux.send("Enter", "Enter", "C-u")
+        try tmux.type("60")
+        try tmux.send("Enter")
+
+        try tmux.waitFor("This machine: 16 cores")
+        try tmux.type("1")
+        try tmux.send("Enter", "C-u")
+        try tmux.type("4")
+        try tmux.send("Enter", "C-u")
+        try tmux.type("4")
+        try tmux.send("Enter")
+
+        try tmux.waitFor("Do you already have a hub?")
+        try tmux.waitFor("contoso-west")
+        try tmux.send("Enter")
+        try tmux.type("1")
+        try tmux.send("Enter")
+        try tmux.waitFor("Every answer. Enter on a row")
+        try tmux.send("Down", "Down", "Down", "Down", "Down", "Down", "Enter")
+
+        let status = try tmux.waitForExit()
+        let pane = try tmux.capture()
+        #expect(status == 0, "\(pane)")
+        try expectFile(answers, equals: "wizard-new-switch-dhcp-existing-hub.yaml")
+    }
+
+    @Test func quittingAsksAndRestoresTheTerminal() throws {
+        let tmux = try TmuxSession()
+        try tmux.run(setup("--dry-run"))
+        try tmux.waitFor("Welcome and hardware check")
+        try tmux.send("q")
+        try tmux.waitFor("Quit setup?")
+        try tmux.send("y")
+        #expect(try tmux.waitForExit() == 1)
+        #expect(try tmux.capture().contains("setup was cancelled; nothing was changed"))
+        try expectTerminalRestored(tmux)
+    }
+
+    @Test func aTooSmallTerminalAsksToEnlarge() throws {
+        let tmux = try TmuxSession(cols: 60, rows: 20)
+        try tmux.run(setup("--dry-run"))
+        try tmux.waitFor("Enlarge it to at least 80x24")
+        try tmux.send("C-c")
+        try tmux.waitFor("Quit setup? y quits.")
+        try tmux.send("y")
+        #expect(try tmux.waitForExit() == 1)
+        try expectTerminalRestored(tmux)
+    }
+
+    @Test func sigtermRestoresTheTerminal() throws {
+        let tmux = try TmuxSession(environment: ["NO_COLOR": "1"])
+        try tmux.run(setup("--dry-run"))
+        try tmux.waitFor("Welcome and hardware check")
+        let pid = try #require(try tmux.foregroundPID())
+        kill(pid, SIGTERM)
+        #expect(try tmux.waitForExit() == 143)
+        try expectTerminalRestored(tmux)
+    }
+
+    @Test func withoutATerminalAndWithoutAnswersItExitsTwo() throws {
+        let result = try CLIRunner.run(["setup", "--root", root.path], stdin: "")
+        #expect(result.status == 2)
+        #expect(result.stdout == "")
+        #expect(result.stderr == "setup: no terminal for the wizard; install without one with --answers FILE\n")
+    }
+
+    /// The shell is back with echo on: the wizard's screen and modes are gone.
+    private func expectTerminalRestored(_ tmux: TmuxSession) throws {
+        try tmux.run("stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e icanon -e isig")
+        #expect(try tmux.waitForExit(2) == 0)
+        let lines = try tmux.capture().split(separator: "\n").map(String.init)
+        #expect(lines.contains("echo") && lines.contains("icanon") && lines.contains("isig"), "\(lines)")
+    }
+
+    private func expectFile(_ path: String, equals fixture: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let written = try String(contentsOfFile: path, encoding: .utf8)
+        let expectedURL = Self.expected.appendingPathComponent(fixture)
+        if ProcessInfo.processInfo.environment["RECORD_GOLDEN"] == "1" {
+            try Data(written.utf8).write(to: expectedURL)
+            return
+        }
+        let expected = try String(contentsOf: expectedURL, encoding: .utf8)
+        #expect(written == expected, "\(path) differs from Fixtures/\(fixture):\n\(written)", sourceLocation: sourceLocation)
+    }
+}
