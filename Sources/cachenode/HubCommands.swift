@@ -147,6 +147,7 @@ struct HubServeCommand: AsyncParsableCommand {
         let service = HubService(registry: database, adminToken: token, logger: logger)
         try await service.run(host: address.host, port: address.port) { port in
             print("Hub service listening on \(ListenAddress(host: address.host, port: port)); admin token in \(tokenPath)")
+            fflush(nil)  // at once, also when the output is a file or a pipe
         }
     }
 }

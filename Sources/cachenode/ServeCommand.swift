@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw CommandFailure(.failure, "\(error)")
         }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: engine)],
+            services: [.init(service: engine)] + Self.hubReporter(state: configuration.storage.state, engine: engine, logger: logger),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// A hub service and two engines on loopback: both report, one stops and shows offline, the hub restarts and
+/// keeps the fleet.
+@Suite(.serialized)
+struct FleetEndToEndTests {
+    @Test func twoEnginesReportAndAStoppedOneShowsOffline() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let hubRoot = work.appendingPathComponent("hub").path
+        #expect(try CLIRunner.run(["hub", "create", "contoso-west", "--root", hubRoot]).status == 0)
+
+        // One port for both runs of the hub: the nodes were enrolled with its address.
+        let port = freeLoopbackPort()
+        let url = "http://127.0.0.1:\(port)"
+        func startHub() throws -> BackgroundProcess {
+            let hub = try BackgroundProcess(
+                ["hub", "serve", "--listen", "127.0.0.1:\(port)", "--root", hubRoot],
+                outputPath: work.appendingPathComponent("hub-\(UUID().uuidString).log").path
+            )
+            #expect(hub.wait { hub.output.contains("Hub service listening on 127.0.0.1:\(port)") }, "\(hub.output)")
+            return hub
+        }
+        var hub = try startHub()
+
+        var engines: [BackgroundProcess] = []
+        for name in ["Seattle-1", "Tacoma-1"] {
+            let created = try CLIRunner.run(["node", "create", name, "--hub", "contoso-west", "--root", hubRoot])
+            let key = try #require(created.stdout.firstMatch(of: /enrolment key: (\S+)/)).1
+            let fixture = try EngineFixture(name: name, directory: work.appendingPathComponent(name))
+            let enrolled = try CLIRunner.run([
+                "node", "enrol", "--hub-url", url, "--hub", "contoso-west", "--node", name, "--key", String(key),
+                "--interval", "1", "--root", "/", "--state", fixture.state,
+            ])
+            #expect(enrolled.status == 0, "\(enrolled.stderr)")
+            engines.append(try BackgroundProcess(["serve", "--config", fixture.config], outputPath: fixture.directory.path + "/engine.log"))
+        }
+
+        func fleet() -> String { (try? CLIRunner.run(["hub", "nodes", "--root", hubRoot]).stdout) ?? "" }
+        func state(of node: String, in table: String) -> String? {
+            table.split(separator: "\n").first { $0.hasPrefix(node + " ") }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first.map(String.init)
+        }
+        #expect(hub.wait { let t = fleet(); return state(of: "Seattle-1", in: t) == "online" && state(of: "Tacoma-1", in: t) == "online" }, "\(fleet())")
+
+        #expect(engines[1].stop() == 0)
+        #expect(hub.wait { state(of: "Tacoma-1", in: fleet()) == "offline" }, "\(fleet())")
+        #expect(state(of: "Seattle-1", in: fleet()) == "online")
+
+        // A hub restart keeps the fleet, and the running engine reports to the new process again.
+        hub.stop()
+        hub = try startHub()
+        let table = fleet()
+        #expect(state(of: "Seattle-1", in: table) != nil && state(of: "Tacoma-1", in: table) == "offline", "\(table)")
+        #expect(hub.wait { state(of: "Seattle-1", in: fleet()) == "online" })
+        #expect(engines[0].stop() == 0)
+        hub.stop()
+    }
+}
