@@ -24,7 +24,7 @@ package final class CacheEngine: Service, Sendable {
     package init(
         configuration: NodeConfiguration,
         allowlist: OriginAllowlist,
-        logger: Logger,
+        logger: Logger = Logger(label: "cachenode.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
         registry: PrometheusCollectorRegistry? = nil,
         resolver: any HostResolver = SystemResolver(),
         accessLogPath: String? = nil
@@ -117,6 +117,12 @@ package final class CacheEngine: Service, Sendable {
             }
         }
         await cache.origin.shutdown()
+    }
+
+    /// Starts a graceful shutdown without a service group (tests): stop accepting, finish in-flight responses.
+    package func shutdown() {
+        listener.shutdown()
+        admin.shutdown()
     }
 
     package func listenPort() async throws -> Int { try await listener.boundPort() }

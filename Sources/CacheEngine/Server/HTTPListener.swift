@@ -24,6 +24,7 @@ final class HTTPListener: Sendable {
         var waiters: [CheckedContinuation<Int, any Error>] = []
         var shuttingDown = false
         var connections: [ObjectIdentifier: (channel: any Channel, busy: Bool)] = [:]
+        var server: (any Channel)?
     }
 
     let host: String
@@ -102,6 +103,11 @@ final class HTTPListener: Sendable {
             throw failure
         }
         let bound = server.channel.localAddress?.port ?? port
+        let stopNow = state.withLock { state in
+            state.server = server.channel
+            return state.shuttingDown
+        }
+        if stopNow { server.channel.close(promise: nil) }
         report(.success(bound))
         logger.info("listening", metadata: ["listener": "\(name)", "address": "\(host):\(bound)"])
 
@@ -114,17 +120,17 @@ final class HTTPListener: Sendable {
                 }
             }
         } onGracefulShutdown: {
-            self.beginShutdown(server.channel)
+            self.shutdown()
         }
     }
 
     /// Stops accepting, closes idle keep-alive connections; busy ones close after their response.
-    private func beginShutdown(_ serverChannel: any Channel) {
-        let idle = state.withLock { state in
+    func shutdown() {
+        let (server, idle) = state.withLock { state in
             state.shuttingDown = true
-            return state.connections.values.filter { !$0.busy }.map(\.channel)
+            return (state.server, state.connections.values.filter { !$0.busy }.map(\.channel))
         }
-        serverChannel.close(promise: nil)
+        server?.close(promise: nil)
         for channel in idle { channel.close(promise: nil) }
     }
 
@@ -165,7 +171,7 @@ final class HTTPListener: Sendable {
                             let writer = ResponseWriter(channel: channel)
                             let keepAlive = await responder.respond(to: request, client: client, writer: writer)
                             let shuttingDown = mark(channel, busy: false)
-                            if !keepAlive || shuttingDown || !channel.isActive { return }
+                            if !keepAlive || !request.isKeepAlive || shuttingDown || !channel.isActive { return }
                         }
                     }
                 }
