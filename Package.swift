@@ -98,7 +98,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CacheEngineTests", dependencies: ["CacheEngine", "CacheNodeTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["cachenode"]),
+        .testTarget(name: "CLITests", dependencies: ["cachenode", "CacheNodeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -98,6 +98,16 @@ package final class CacheEngine: Service, Sendable {
 
     /// Runs both listeners until graceful shutdown; in-flight responses finish first.
     package func run() async throws {
+        do {
+            try await runListeners()
+        } catch {
+            await cache.origin.shutdown()
+            throw error
+        }
+        await cache.origin.shutdown()
+    }
+
+    private func runListeners() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.listener.run() }
             group.addTask { try await self.admin.run() }
@@ -110,13 +120,15 @@ package final class CacheEngine: Service, Sendable {
                 }
             }
             do {
-                try await group.waitForAll()
+                // `next()` throws the first failure at once; `waitForAll()` would wait for the other listener.
+                while try await group.next() != nil {}
             } catch {
+                listener.shutdown()
+                admin.shutdown()
                 group.cancelAll()
                 throw error
             }
         }
-        await cache.origin.shutdown()
     }
 
     /// Starts a graceful shutdown without a service group (tests): stop accepting, finish in-flight responses.

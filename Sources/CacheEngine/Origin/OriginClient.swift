@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// Fetches from origins over HTTP/1.1 with a keep-alive pool, the configured timeouts and the upstream proxy.
 package final class OriginClient: Sendable {
@@ -68,7 +69,15 @@ package final class OriginClient: Sendable {
     }
 
     package func shutdown() async {
+        guard shutDown.withLock({ state in defer { state = true }; return !state }) else { return }
         try? await client.shutdown()
+    }
+
+    private let shutDown = Mutex(false)
+
+    deinit {
+        // An engine that never ran (or failed to start) still releases its connection pool.
+        if !shutDown.withLock({ $0 }) { client.shutdown { _ in } }
     }
 }
 

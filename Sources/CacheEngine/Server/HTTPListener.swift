@@ -111,15 +111,19 @@ final class HTTPListener: Sendable {
         report(.success(bound))
         logger.info("listening", metadata: ["listener": "\(name)", "address": "\(host):\(bound)"])
 
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await self.serve(connection) }
+                        }
                     }
                 }
+            } onGracefulShutdown: {
+                self.shutdown()
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             self.shutdown()
         }
     }
