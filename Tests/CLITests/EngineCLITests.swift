@@ -75,7 +75,7 @@ struct EngineCLITests {
         let directory = TestCacheDirectory()
         defer { directory.remove() }
         let path = directory.root + "/bad.yaml"
-        let text = try directory.yaml(listenPort: 8080, adminPort: 5000)
+        let text = directory.yaml(listenPort: 8080, adminPort: 5000)
             .replacingOccurrences(of: "listen: 127.0.0.1:8080", with: "listen: nowhere")
             .replacingOccurrences(of: "block_size_kb: 64", with: "block_size_kb: 64\n  colour: blue")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
