@@ -104,7 +104,14 @@ package final class CacheEngine: Service, Sendable {
             await cache.origin.shutdown()
             throw error
         }
+        // Fills still running finish and are stored before the origin client goes away.
+        await cache.idle()
         await cache.origin.shutdown()
+    }
+
+    /// Returns once every origin fetch in flight has finished (tests use it before looking at the store).
+    package func settle() async {
+        await cache.idle()
     }
 
     private func runListeners() async throws {

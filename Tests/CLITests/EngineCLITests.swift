@@ -122,7 +122,9 @@ struct EngineCLITests {
         #expect(try await child.waitUntilHealthy(adminPort: admin), "\(child.output)")
         // A response in flight when SIGTERM arrives still finishes whole.
         async let inFlight = TestHTTPClient.get(port: port, "/slow.bin?cacheHostOrigin=\(origin.authority)")
-        try await Task.sleep(for: .milliseconds(150))
+        for _ in 0..<400 where origin.bytesSent < 65_536 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         kill(child.process.processIdentifier, SIGTERM)
         let response = try await inFlight
         #expect(response.status == 200)

@@ -82,11 +82,8 @@ final class HTTPListener: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 4)
-                .bind(host: host, port: port) { [open] channel in
+                .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let count = open.value.wrappingAdd(1, ordering: .relaxed).newValue
-                        channel.closeFuture.whenComplete { _ in open.value.wrappingSubtract(1, ordering: .relaxed) }
-                        guard count <= limits.maxConnections else { throw EngineError.tooManyConnections }
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                             withPipeliningAssistance: true,
                             withErrorHandling: true
@@ -150,6 +147,13 @@ final class HTTPListener: Sendable {
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         let channel = connection.channel
+        let count = open.value.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { open.value.wrappingSubtract(1, ordering: .relaxed) }
+        guard count <= limits.maxConnections else {
+            // Over the cap: close at once, before reading anything, so the client falls back to the CDN.
+            try? await channel.close()
+            return
+        }
         counters?.connectionOpened()
         defer { counters?.connectionClosed() }
         if mark(channel, busy: false) {

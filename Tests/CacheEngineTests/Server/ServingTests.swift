@@ -124,9 +124,11 @@ struct ServingTests {
         for index in 0..<6 {
             objects.append(harness.origin.add("/e\(index).bin", length: blockSize * 3, seed: UInt8(20 + index)))
             #expect(try await harness.get("/e\(index).bin").body == objects[index])
+            await harness.engine.settle()
             let drive = await harness.engine.status().drives[0]
             #expect(drive.usedBytes <= drive.capacityBytes)
         }
+        await harness.engine.settle()
         // The most recent object is whole; the oldest was evicted and is fetched again, correctly.
         #expect(harness.engine.store.storedBlocks(key: "\(harness.origin.authority)/e5.bin") == [0, 1, 2])
         #expect(harness.engine.store.storedBlocks(key: "\(harness.origin.authority)/e0.bin").isEmpty)
@@ -195,6 +197,7 @@ struct ServingTests {
         let harness = try await EngineHarness.start()
         harness.origin.add("/s.bin", length: 5000, seed: 21)
         _ = try await harness.get("/s.bin")
+        await harness.engine.settle()
         _ = try await harness.get("/s.bin")
         #expect(try await TestHTTPClient.get(port: harness.adminPort, "/health").status == 200)
         let status = try await TestHTTPClient.get(port: harness.adminPort, "/status")
