@@ -71,8 +71,8 @@ package final class BlockStore: Sendable {
             try Self.load(&driveState, index: index, blockSize: blockSize, entries: &entries, logger: logger)
             states.append(driveState)
         }
-        let lastTick = entries.values.lazy.flatMap(\.blocks.values).max() ?? 0
-        state = Mutex(State(drives: states, entries: entries, tick: lastTick))
+        // Replayed records were numbered from 1 on each drive: later uses must sort after all of them.
+        state = Mutex(State(drives: states, entries: entries, tick: UInt64(1) << 40))
         // A smaller capacity than last time: evict now rather than on the first write.
         for index in drives.indices {
             let removed = state.withLock { state in Self.evict(&state, drive: index, needed: 0) }
@@ -385,6 +385,8 @@ package final class BlockStore: Sendable {
         var fileLength = 0
         if let bytes = try FileIO.read(root + "/journal") {
             fileLength = bytes.count
+            local.reserveCapacity(bytes.count / 160)
+            entries.reserveCapacity(entries.count + bytes.count / 160)
             var tick: UInt64 = 0
             bytes.withUnsafeBufferPointer { buffer in
                 var start = 0

@@ -86,7 +86,35 @@ package enum JournalRecord: Equatable, Sendable {
             guard line.count == 18 else { return nil }
             self = .dropped(objectID)
         case UInt8(ascii: "O"):
-            self.init(line: Substring(String(decoding: line, as: UTF8.self)))
+            var tabs: [Int] = []
+            tabs.reserveCapacity(7)
+            for position in 0..<line.count where line[position] == UInt8(ascii: "\t") {
+                tabs.append(position)
+                if tabs.count == 7 { break }
+            }
+            guard tabs.count == 7 else { return nil }
+            func field(_ number: Int) -> String {
+                let end = number + 1 < tabs.count ? tabs[number + 1] : line.count
+                return String(decoding: UnsafeBufferPointer(rebasing: line[(tabs[number] + 1)..<end]), as: UTF8.self)
+            }
+            func optional(_ number: Int) -> String? {
+                let text = field(number)
+                return text.isEmpty ? nil : text
+            }
+            guard let length = Int64(field(1)), length >= 0, let blockSize = Int(field(2)), blockSize > 0 else {
+                return nil
+            }
+            self = .object(
+                objectID,
+                ObjectMetadata(
+                    key: field(6),
+                    etag: optional(3),
+                    lastModified: optional(4),
+                    contentType: optional(5),
+                    length: length,
+                    blockSize: blockSize
+                )
+            )
         default:
             return nil
         }
