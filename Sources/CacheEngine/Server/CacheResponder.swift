@@ -198,6 +198,7 @@ final class CacheResponder: HTTPResponder {
                         counters.served(until - sent, fromCache: true)
                         sent = until
                     case .fill(let fill):
+                        writer.flush()
                         switch await fill.next(from: sent) {
                         case .bytes(var bytes):
                             if bytes.readableBytes > until - sent { bytes = bytes.getSlice(at: bytes.readerIndex, length: until - sent)! }
