@@ -97,7 +97,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CacheEngineTests", dependencies: ["CacheEngine", "CacheNodeTestSupport"]),
+        .testTarget(
+            name: "CacheEngineTests",
+            dependencies: [
+                "CacheEngine",
+                "CacheNodeTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "CLITests", dependencies: ["cachenode", "CacheNodeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
