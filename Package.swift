@@ -102,7 +102,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CacheEngineTests", dependencies: ["CacheEngine", "CacheNodeTestSupport"]),
+        .testTarget(
+            name: "CacheEngineTests",
+            dependencies: [
+                "CacheEngine",
+                "CacheNodeTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "CLITests", dependencies: ["cachenode", "FuzzTargets", "CacheNodeTestSupport"]),
         .testTarget(name: "WizardUITests", dependencies: ["WizardUI", "CacheNodeCore"], exclude: ["Snapshots"]),
     ],

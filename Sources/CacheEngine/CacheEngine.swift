@@ -24,7 +24,7 @@ package final class CacheEngine: Service, Sendable {
     package init(
         configuration: NodeConfiguration,
         allowlist: OriginAllowlist,
-        logger: Logger,
+        logger: Logger = Logger(label: "cachenode.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
         registry: PrometheusCollectorRegistry? = nil,
         resolver: any HostResolver = SystemResolver(),
         accessLogPath: String? = nil
@@ -98,6 +98,23 @@ package final class CacheEngine: Service, Sendable {
 
     /// Runs both listeners until graceful shutdown; in-flight responses finish first.
     package func run() async throws {
+        do {
+            try await runListeners()
+        } catch {
+            await cache.origin.shutdown()
+            throw error
+        }
+        // Fills still running finish and are stored before the origin client goes away.
+        await cache.idle()
+        await cache.origin.shutdown()
+    }
+
+    /// Returns once every origin fetch in flight has finished (tests use it before looking at the store).
+    package func settle() async {
+        await cache.idle()
+    }
+
+    private func runListeners() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.listener.run() }
             group.addTask { try await self.admin.run() }
@@ -110,13 +127,21 @@ package final class CacheEngine: Service, Sendable {
                 }
             }
             do {
-                try await group.waitForAll()
+                // `next()` throws the first failure at once; `waitForAll()` would wait for the other listener.
+                while try await group.next() != nil {}
             } catch {
+                listener.shutdown()
+                admin.shutdown()
                 group.cancelAll()
                 throw error
             }
         }
-        await cache.origin.shutdown()
+    }
+
+    /// Starts a graceful shutdown without a service group (tests): stop accepting, finish in-flight responses.
+    package func shutdown() {
+        listener.shutdown()
+        admin.shutdown()
     }
 
     package func listenPort() async throws -> Int { try await listener.boundPort() }

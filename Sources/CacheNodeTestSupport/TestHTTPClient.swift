@@ -25,6 +25,11 @@ package enum TestHTTPClient {
         return pool
     }()
 
+    /// Runs blocking work (sockets, child processes) off the cooperative pool, which the engine needs.
+    package static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(body)
+    }
+
     /// Sends one request with `Connection: close` and reads the whole response.
     package static func get(
         port: Int,

@@ -51,6 +51,8 @@ package final class TestOrigin: Sendable {
         case noStore
         /// Answer normally after this many milliseconds.
         case delay(Int)
+        /// Answer normally, pausing this many milliseconds between 64 KiB chunks.
+        case slow(Int)
     }
 
     struct State {
@@ -246,6 +248,12 @@ final class OriginHandler: ChannelInboundHandler {
         }
         var offset = range.lowerBound
         let end = range.lowerBound + limit
+        if case .slow(let pause) = fault {
+            context.flush()
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            Self.trickle(loopBound, bytes: object.bytes, from: offset, to: end, pause: pause, origin: origin)
+            return
+        }
         while offset < end {
             let next = min(end, offset + 65_536)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: object.bytes[offset..<next])))), promise: nil)
@@ -266,6 +274,29 @@ final class OriginHandler: ChannelInboundHandler {
             context.close(promise: nil)
         default:
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    /// Writes one 64 KiB chunk, then schedules the next after `pause` milliseconds.
+    private static func trickle(
+        _ loopBound: NIOLoopBound<(OriginHandler, ChannelHandlerContext)>,
+        bytes: [UInt8],
+        from offset: Int,
+        to end: Int,
+        pause: Int,
+        origin: TestOrigin
+    ) {
+        let (handler, context) = loopBound.value
+        guard context.channel.isActive else { return }
+        if offset >= end {
+            context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        let next = min(end, offset + 65_536)
+        context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes[offset..<next])))), promise: nil)
+        origin.sent(next - offset)
+        context.eventLoop.scheduleTask(in: .milliseconds(Int64(pause))) {
+            trickle(loopBound, bytes: bytes, from: next, to: end, pause: pause, origin: origin)
         }
     }
 

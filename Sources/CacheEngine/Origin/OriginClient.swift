@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// Fetches from origins over HTTP/1.1 with a keep-alive pool, the configured timeouts and the upstream proxy.
 package final class OriginClient: Sendable {
@@ -68,7 +69,15 @@ package final class OriginClient: Sendable {
     }
 
     package func shutdown() async {
+        guard shutDown.withLock({ state in defer { state = true }; return !state }) else { return }
         try? await client.shutdown()
+    }
+
+    private let shutDown = Mutex(false)
+
+    deinit {
+        // An engine that never ran (or failed to start) still releases its connection pool.
+        if !shutDown.withLock({ $0 }) { client.shutdown { _ in } }
     }
 }
 
@@ -77,12 +86,27 @@ package protocol HostResolver: Sendable {
     func resolve(_ host: String, port: Int) async -> [IPAddress]
 }
 
-/// `getaddrinfo` on NIO's blocking thread pool.
-package struct SystemResolver: HostResolver {
+/// `getaddrinfo` on NIO's blocking thread pool, answers kept for 30 seconds (hits must not wait for DNS).
+package final class SystemResolver: HostResolver {
+    private let cache = Mutex<[String: (addresses: [IPAddress], expires: NIODeadline)]>([:])
+
     package init() {}
 
     package func resolve(_ host: String, port: Int) async -> [IPAddress] {
         if let literal = IPAddress(host) { return [literal] }
+        let now = NIODeadline.now()
+        if let cached = cache.withLock({ $0[host] }), cached.expires > now { return cached.addresses }
+        let addresses = await lookup(host, port: port)
+        if !addresses.isEmpty {
+            cache.withLock { table in
+                if table.count > 10_000 { table.removeAll() }
+                table[host] = (addresses, now + .seconds(30))
+            }
+        }
+        return addresses
+    }
+
+    private func lookup(_ host: String, port: Int) async -> [IPAddress] {
         let result = try? await NIOThreadPool.singleton.runIfActive { () -> [IPAddress] in
             var hints = addrinfo()
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -95,6 +95,7 @@ final class CacheResponder: HTTPResponder {
             address = addresses.first
         }
         let range = head.headers.first(name: "range").flatMap(RangeHeader.init)
+        let known = cache.store.metadata(for: request.cacheKey) != nil
         switch await cache.lookup(request, address: address, start: range?.knownStart) {
         case .failed(let failure):
             record.originStatus = originStatus(failure)
@@ -102,7 +103,7 @@ final class CacheResponder: HTTPResponder {
         case .uncacheable:
             return await passThrough(head, request: request, address: address, writer: writer, record: &record)
         case .object(let meta):
-            return await serve(head, request: request, address: address, meta: meta, writer: writer, record: &record)
+            return await serve(head, request: request, address: address, meta: meta, known: known, writer: writer, record: &record)
         }
     }
 
@@ -122,6 +123,7 @@ final class CacheResponder: HTTPResponder {
         request: CacheRequest,
         address: IPAddress?,
         meta: ObjectMetadata,
+        known: Bool,
         writer: ResponseWriter,
         record: inout Record
     ) async -> Bool {
@@ -171,7 +173,8 @@ final class CacheResponder: HTTPResponder {
         }
         let blockSize = Int64(meta.blockSize)
         let blocks = Int(span.lowerBound / blockSize)...Int(span.upperBound / blockSize)
-        let stored = blocks.filter { cache.store.contains(key: meta.key, block: $0) }.count
+        // An object unknown when the request arrived had no block stored, whatever its probe stored since.
+        let stored = known ? blocks.filter { cache.store.contains(key: meta.key, block: $0) }.count : 0
         record.outcome = stored == blocks.count ? .hit : (stored == 0 ? .miss : .partial)
         if stored < blocks.count {
             record.originStatus = "206"
@@ -195,6 +198,7 @@ final class CacheResponder: HTTPResponder {
                         counters.served(until - sent, fromCache: true)
                         sent = until
                     case .fill(let fill):
+                        writer.flush()
                         switch await fill.next(from: sent) {
                         case .bytes(var bytes):
                             if bytes.readableBytes > until - sent { bytes = bytes.getSlice(at: bytes.readerIndex, length: until - sent)! }

@@ -24,6 +24,7 @@ final class HTTPListener: Sendable {
         var waiters: [CheckedContinuation<Int, any Error>] = []
         var shuttingDown = false
         var connections: [ObjectIdentifier: (channel: any Channel, busy: Bool)] = [:]
+        var server: (any Channel)?
     }
 
     let host: String
@@ -81,11 +82,8 @@ final class HTTPListener: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 4)
-                .bind(host: host, port: port) { [open] channel in
+                .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let count = open.value.wrappingAdd(1, ordering: .relaxed).newValue
-                        channel.closeFuture.whenComplete { _ in open.value.wrappingSubtract(1, ordering: .relaxed) }
-                        guard count <= limits.maxConnections else { throw EngineError.tooManyConnections }
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                             withPipeliningAssistance: true,
                             withErrorHandling: true
@@ -102,29 +100,38 @@ final class HTTPListener: Sendable {
             throw failure
         }
         let bound = server.channel.localAddress?.port ?? port
+        let stopNow = state.withLock { state in
+            state.server = server.channel
+            return state.shuttingDown
+        }
+        if stopNow { server.channel.close(promise: nil) }
         report(.success(bound))
         logger.info("listening", metadata: ["listener": "\(name)", "address": "\(host):\(bound)"])
 
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await self.serve(connection) }
+                        }
                     }
                 }
+            } onGracefulShutdown: {
+                self.shutdown()
             }
-        } onGracefulShutdown: {
-            self.beginShutdown(server.channel)
+        } onCancel: {
+            self.shutdown()
         }
     }
 
     /// Stops accepting, closes idle keep-alive connections; busy ones close after their response.
-    private func beginShutdown(_ serverChannel: any Channel) {
-        let idle = state.withLock { state in
+    func shutdown() {
+        let (server, idle) = state.withLock { state in
             state.shuttingDown = true
-            return state.connections.values.filter { !$0.busy }.map(\.channel)
+            return (state.server, state.connections.values.filter { !$0.busy }.map(\.channel))
         }
-        serverChannel.close(promise: nil)
+        server?.close(promise: nil)
         for channel in idle { channel.close(promise: nil) }
     }
 
@@ -140,6 +147,13 @@ final class HTTPListener: Sendable {
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         let channel = connection.channel
+        let count = open.value.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { open.value.wrappingSubtract(1, ordering: .relaxed) }
+        guard count <= limits.maxConnections else {
+            // Over the cap: close at once, before reading anything, so the client falls back to the CDN.
+            try? await channel.close()
+            return
+        }
         counters?.connectionOpened()
         defer { counters?.connectionClosed() }
         if mark(channel, busy: false) {
@@ -165,7 +179,7 @@ final class HTTPListener: Sendable {
                             let writer = ResponseWriter(channel: channel)
                             let keepAlive = await responder.respond(to: request, client: client, writer: writer)
                             let shuttingDown = mark(channel, busy: false)
-                            if !keepAlive || shuttingDown || !channel.isActive { return }
+                            if !keepAlive || !request.isKeepAlive || shuttingDown || !channel.isActive { return }
                         }
                     }
                 }

@@ -71,8 +71,8 @@ package final class BlockStore: Sendable {
             try Self.load(&driveState, index: index, blockSize: blockSize, entries: &entries, logger: logger)
             states.append(driveState)
         }
-        let lastTick = entries.values.lazy.flatMap(\.blocks.values).max() ?? 0
-        state = Mutex(State(drives: states, entries: entries, tick: lastTick))
+        // Replayed records were numbered from 1 on each drive: later uses must sort after all of them.
+        state = Mutex(State(drives: states, entries: entries, tick: UInt64(1) << 40))
         // A smaller capacity than last time: evict now rather than on the first write.
         for index in drives.indices {
             let removed = state.withLock { state in Self.evict(&state, drive: index, needed: 0) }
@@ -380,15 +380,29 @@ package final class BlockStore: Sendable {
         if existing != format { try FileIO.writeAtomically(formatPath, format) }
 
         var local: [ObjectID: Entry] = [:]
+        var records = 0
+        var validLength = 0
+        var fileLength = 0
         if let bytes = try FileIO.read(root + "/journal") {
+            fileLength = bytes.count
+            local.reserveCapacity(bytes.count / 160)
+            entries.reserveCapacity(entries.count + bytes.count / 160)
             var tick: UInt64 = 0
             bytes.withUnsafeBufferPointer { buffer in
                 var start = 0
-                for position in 0..<buffer.count where buffer[position] == UInt8(ascii: "\n") {
-                    let line = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<position]), as: UTF8.self)
+                var position = 0
+                while position < buffer.count {
+                    guard buffer[position] == UInt8(ascii: "\n") else {
+                        position += 1
+                        continue
+                    }
+                    let line = UnsafeBufferPointer(rebasing: buffer[start..<position])
                     start = position + 1
-                    guard let record = JournalRecord(line: Substring(line)) else { continue }
+                    position = start
+                    validLength = start
+                    guard let record = JournalRecord(bytes: line) else { continue }
                     tick += 1
+                    records += 1
                     switch record {
                     case .object(let id, let meta):
                         local[id] = Entry(drive: driveIndex, meta: meta)
@@ -403,19 +417,29 @@ package final class BlockStore: Sendable {
                 }
             }
         }
-        var compacted = ""
-        compacted.reserveCapacity(local.count * 160)
-        for (id, entry) in local.sorted(by: { ($0.value.blocks.values.max() ?? 0) < ($1.value.blocks.values.max() ?? 0) }) {
-            guard !entry.blocks.isEmpty, entries[id] == nil else { continue }
-            compacted += JournalRecord.object(id, entry.meta).line
-            for (index, _) in entry.blocks.sorted(by: { $0.value < $1.value }) {
-                compacted += JournalRecord.block(id, index).line
-                drive.usedBytes += Int64(entry.meta.blockLength(index))
-            }
+        var live = 0
+        for (id, entry) in local where !entry.blocks.isEmpty && entries[id] == nil {
+            for index in entry.blocks.keys { drive.usedBytes += Int64(entry.meta.blockLength(index)) }
             drive.objects += 1
+            live += 1 + entry.blocks.count
             entries[id] = entry
         }
-        try FileIO.writeAtomically(root + "/journal", compacted)
+        if records > 2 * live + 1000 || fileLength == 0 {
+            // Mostly evicted or dropped records: rewrite the journal with the live ones, oldest use first.
+            var compacted = ""
+            compacted.reserveCapacity(live * 64)
+            for (id, entry) in local.sorted(by: { ($0.value.blocks.values.max() ?? 0) < ($1.value.blocks.values.max() ?? 0) })
+            where !entry.blocks.isEmpty && entries[id]?.drive == driveIndex {
+                compacted += JournalRecord.object(id, entry.meta).line
+                for (index, _) in entry.blocks.sorted(by: { $0.value < $1.value }) {
+                    compacted += JournalRecord.block(id, index).line
+                }
+            }
+            try FileIO.writeAtomically(root + "/journal", compacted)
+        } else if validLength < fileLength {
+            // A record cut by kill -9: drop it so the next append starts on a fresh line.
+            guard truncate(root + "/journal", off_t(validLength)) == 0 else { throw FileIO.failure("truncate", root + "/journal") }
+        }
         drive.journal = Glibc.open(root + "/journal", O_WRONLY | O_APPEND | O_CLOEXEC)
         guard drive.journal >= 0 else { throw FileIO.failure("open", root + "/journal") }
         logger.info(

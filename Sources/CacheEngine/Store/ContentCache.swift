@@ -31,6 +31,7 @@ package final class ContentCache: Sendable {
     let counters: EngineCounters
     let logger: Logger
     private let inflight = Mutex<[String: Inflight]>([:])
+    private let fetches = Mutex<(running: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
 
     package init(store: BlockStore, origin: OriginClient, counters: EngineCounters, logger: Logger) {
         self.store = store
@@ -68,7 +69,7 @@ package final class ContentCache: Sendable {
         case .wait(let probe):
             return await probe.outcome()
         case .launch(let probe, let fill):
-            Task { await self.fetch(request, address: address, known: nil, fills: [fill], probe: probe) }
+            launch { await self.fetch(request, address: address, known: nil, fills: [fill], probe: probe) }
             return await probe.outcome()
         }
     }
@@ -96,7 +97,7 @@ package final class ContentCache: Sendable {
             return runs
         }
         for run in runs {
-            Task { await self.fetch(request, address: address, known: meta, fills: run, probe: nil) }
+            launch { await self.fetch(request, address: address, known: meta, fills: run, probe: nil) }
         }
     }
 
@@ -121,8 +122,35 @@ package final class ContentCache: Sendable {
         case .source(let source):
             return source
         case .launch(let fill):
-            Task { await self.fetch(request, address: address, known: meta, fills: [fill], probe: nil) }
+            launch { await self.fetch(request, address: address, known: meta, fills: [fill], probe: nil) }
             return .fill(fill)
+        }
+    }
+
+    /// Runs one origin fetch as a task that `idle()` waits for.
+    private func launch(_ work: @escaping @Sendable () async -> Void) {
+        fetches.withLock { $0.running += 1 }
+        Task {
+            await work()
+            let waiters = fetches.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.running -= 1
+                guard state.running == 0 else { return [] }
+                defer { state.waiters.removeAll() }
+                return state.waiters
+            }
+            waiters.forEach { $0.resume() }
+        }
+    }
+
+    /// Returns once no origin fetch is running: fills in flight are stored (or failed).
+    package func idle() async {
+        await withCheckedContinuation { continuation in
+            let now = fetches.withLock { state -> Bool in
+                if state.running == 0 { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
 

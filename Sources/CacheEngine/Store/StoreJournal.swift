@@ -57,6 +57,69 @@ package enum JournalRecord: Equatable, Sendable {
         }
     }
 
+    /// Parses one line's bytes without its newline; block records avoid building strings (start-up speed).
+    init?(bytes line: UnsafeBufferPointer<UInt8>) {
+        guard line.count >= 18, line[1] == UInt8(ascii: "\t") else { return nil }
+        var id: UInt64 = 0
+        for position in 2..<18 {
+            let byte = line[position]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+            id = id << 4 | UInt64(digit)
+        }
+        let objectID = ObjectID(value: id)
+        switch line[0] {
+        case UInt8(ascii: "B"), UInt8(ascii: "E"):
+            guard line.count > 19, line[18] == UInt8(ascii: "\t") else { return nil }
+            var index = 0
+            for position in 19..<line.count {
+                let byte = line[position]
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), index < Int.max / 10 - 10 else { return nil }
+                index = index * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            self = line[0] == UInt8(ascii: "B") ? .block(objectID, index) : .evicted(objectID, index)
+        case UInt8(ascii: "D"):
+            guard line.count == 18 else { return nil }
+            self = .dropped(objectID)
+        case UInt8(ascii: "O"):
+            var tabs: [Int] = []
+            tabs.reserveCapacity(7)
+            for position in 0..<line.count where line[position] == UInt8(ascii: "\t") {
+                tabs.append(position)
+                if tabs.count == 7 { break }
+            }
+            guard tabs.count == 7 else { return nil }
+            func field(_ number: Int) -> String {
+                let end = number + 1 < tabs.count ? tabs[number + 1] : line.count
+                return String(decoding: UnsafeBufferPointer(rebasing: line[(tabs[number] + 1)..<end]), as: UTF8.self)
+            }
+            func optional(_ number: Int) -> String? {
+                let text = field(number)
+                return text.isEmpty ? nil : text
+            }
+            guard let length = Int64(field(1)), length >= 0, let blockSize = Int(field(2)), blockSize > 0 else {
+                return nil
+            }
+            self = .object(
+                objectID,
+                ObjectMetadata(
+                    key: field(6),
+                    etag: optional(3),
+                    lastModified: optional(4),
+                    contentType: optional(5),
+                    length: length,
+                    blockSize: blockSize
+                )
+            )
+        default:
+            return nil
+        }
+    }
+
     private static func clean(_ text: String?) -> String {
         (text ?? "").filter { $0 != "\t" && $0 != "\n" && $0 != "\r" }
     }

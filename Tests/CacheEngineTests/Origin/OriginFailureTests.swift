@@ -1,0 +1,139 @@
+import CacheNodeCore
+import CacheNodeTestSupport
+import Testing
+
+@testable import CacheEngine
+
+struct OriginFailureTests {
+    /// Faults that fail before the first body byte: the client gets a fast 502/504, nothing is stored.
+    @Test(arguments: [
+        (TestOrigin.Fault.refuse, 502),
+        (.status(500), 502),
+        (.status(503), 502),
+        (.shortBody(0), 502),
+        (.resetAfter(0), 502),
+        (.hang, 504),
+    ] as [(TestOrigin.Fault, Int)])
+    func failureGivesBadGatewayAndStoresNothing(fault: TestOrigin.Fault, status: Int) async throws {
+        let harness = try await EngineHarness.start()
+        let bytes = harness.origin.add("/f.bin", length: 150_000, seed: 31)
+        harness.origin.setFault(fault, for: "/f.bin")
+        let response = try await harness.get("/f.bin")
+        #expect(response.status == status)
+        #expect(await harness.engine.status().objects == 0)
+        #expect(await harness.engine.status().originErrors >= 1)
+        // Once the origin recovers, the next request fetches again and gets the right bytes.
+        harness.origin.setFault(nil, for: "/f.bin")
+        #expect(try await harness.get("/f.bin").body == bytes)
+        try await harness.stopAll()
+    }
+
+    /// Faults after some body bytes: the response is cut (the connection closes early), nothing wrong is stored.
+    @Test(arguments: [TestOrigin.Fault.shortBody(1000), .resetAfter(1000)])
+    func failureMidBodyCutsTheResponse(fault: TestOrigin.Fault) async throws {
+        let harness = try await EngineHarness.start()
+        let bytes = harness.origin.add("/m.bin", length: 150_000, seed: 33)
+        harness.origin.setFault(fault, for: "/m.bin")
+        let response = try await harness.get("/m.bin", headers: [("Range", "bytes=0-65535")])
+        #expect(response.status == 502 || !response.complete)
+        #expect(harness.engine.store.storedBlocks(key: "\(harness.origin.authority)/m.bin").isEmpty)
+        harness.origin.setFault(nil, for: "/m.bin")
+        #expect(try await harness.get("/m.bin").body == bytes)
+        try await harness.stopAll()
+    }
+
+    @Test func unreachableOriginGivesBadGateway() async throws {
+        let harness = try await EngineHarness.start()
+        let closed = try await TestOrigin.start()
+        let port = closed.port
+        await closed.stop()
+        let response = try await TestHTTPClient.get(port: harness.port, "/x?cacheHostOrigin=127.0.0.1:\(port)")
+        #expect(response.status == 502)
+        try await harness.stopAll()
+    }
+
+    @Test func changedETagDropsTheOldCopy() async throws {
+        let harness = try await EngineHarness.start()
+        harness.origin.add("/v.bin", length: 200_000, seed: 35)
+        let key = "\(harness.origin.authority)/v.bin"
+        _ = try await harness.get("/v.bin", headers: [("Range", "bytes=0-100")])
+        // The client has its 101 bytes before the whole block is stored.
+        await harness.engine.settle()
+        #expect(harness.engine.store.storedBlocks(key: key) == [0])
+        harness.origin.setFault(.changedETag, for: "/v.bin")
+        let response = try await harness.get("/v.bin", headers: [("Range", "bytes=150000-150100")])
+        #expect(response.status == 502)
+        #expect(harness.engine.store.metadata(for: key) == nil)
+        try await harness.stopAll()
+    }
+
+    @Test func originIgnoringRangeIsHandled() async throws {
+        let harness = try await EngineHarness.start()
+        let bytes = harness.origin.add("/i.bin", length: 300_000, seed: 37)
+        harness.origin.setFault(.ignoreRange, for: "/i.bin")
+        let response = try await harness.get("/i.bin", headers: [("Range", "bytes=200000-200999")])
+        #expect(response.status == 206)
+        #expect(response.body == Array(bytes[200_000...200_999]))
+        let whole = try await harness.get("/i.bin")
+        #expect(whole.body == bytes)
+        try await harness.stopAll()
+    }
+
+    @Test(arguments: [
+        (TestOrigin.Fault.redirect("http://elsewhere.example/x"), 302),
+        (.status(404), 404),
+        (.status(403), 403),
+        (.noStore, 200),
+    ] as [(TestOrigin.Fault, Int)])
+    func uncacheableResponsesArePassedThroughNotStored(fault: TestOrigin.Fault, status: Int) async throws {
+        let harness = try await EngineHarness.start()
+        let bytes = harness.origin.add("/p.bin", length: 10_000, seed: 39)
+        harness.origin.setFault(fault, for: "/p.bin")
+        let first = try await harness.get("/p.bin")
+        #expect(first.status == status)
+        if status == 200 { #expect(first.body == bytes) }
+        if status == 302 { #expect(first.header("Location") == "http://elsewhere.example/x") }
+        _ = try await harness.get("/p.bin")
+        #expect(await harness.engine.status().objects == 0)
+        #expect(harness.origin.requests("/p.bin") >= 3)
+        try await harness.stopAll()
+    }
+}
+
+struct RefusedOriginTests {
+    @Test(arguments: [
+        "evil.example.com",
+        "10.0.0.1",
+        "169.254.169.254",
+        "[::1]:8080",
+        "2130706433",
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "localhost",
+        "download.windowsupdate.com.evil.example",
+    ])
+    func refusedWithForbidden(origin: String) async throws {
+        let harness = try await EngineHarness.start()
+        let response = try await TestHTTPClient.get(port: harness.port, "/x?cacheHostOrigin=\(origin)")
+        #expect(response.status == 403)
+        #expect(String(decoding: response.body, as: UTF8.self).split(separator: "\n").count == 1)
+        #expect(harness.origin.requests("/x") == 0)
+        try await harness.stopAll()
+    }
+
+    @Test func loopToTheEngineItselfIsRefused() async throws {
+        let harness = try await EngineHarness.start()
+        let response = try await TestHTTPClient.get(port: harness.port, "/x?cacheHostOrigin=127.0.0.1:\(harness.port)")
+        #expect(response.status == 403)
+        #expect(String(decoding: response.body, as: UTF8.self).contains("this cache itself"))
+        try await harness.stopAll()
+    }
+
+    @Test(arguments: ["user@127.0.0.1", "127.0.0.1%2F..", "127.0.0.1/x"])
+    func malformedOriginsAreBadRequests(origin: String) async throws {
+        let harness = try await EngineHarness.start()
+        let response = try await TestHTTPClient.get(port: harness.port, "/x?cacheHostOrigin=\(origin)")
+        #expect(response.status == 400)
+        try await harness.stopAll()
+    }
+}

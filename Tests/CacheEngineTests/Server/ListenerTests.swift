@@ -1,0 +1,56 @@
+import CacheNodeCore
+import CacheNodeTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@testable import CacheEngine
+
+struct ListenerTests {
+    @Test func portInUseFailsRun() async throws {
+        let first = try await EngineHarness.start()
+        let directory = TestCacheDirectory()
+        let configuration = directory.configuration(listen: "127.0.0.1:\(first.port)")
+        let second = try CacheEngine(configuration: configuration, allowlist: OriginAllowlist(patterns: []))
+        await #expect(throws: EngineError.self) { try await second.run() }
+        await #expect(throws: EngineError.self) { try await second.listenPort() }
+        directory.remove()
+        try await first.stopAll()
+    }
+}
+
+struct ConnectionLimitTests {
+    @Test func idleConnectionsAreClosed() async throws {
+        let harness = try await EngineHarness.start(configure: { $0.engine.idleTimeoutSeconds = 1 })
+        let port = harness.port
+        let received = try await TestHTTPClient.blocking {
+            let fd = try TestHTTPClient.connect(port: port)
+            defer { close(fd) }
+            // Half a request line, then silence: the engine closes the connection.
+            try TestHTTPClient.send(fd, Array("GET /slow".utf8))
+            return try TestHTTPClient.receiveAll(fd)
+        }
+        #expect(received.isEmpty)
+        try await harness.stopAll()
+    }
+
+    @Test func connectionsBeyondTheCapAreRefused() async throws {
+        let harness = try await EngineHarness.start(configure: { $0.engine.maxConnections = 2 })
+        harness.origin.add("/cap.bin", length: 10, seed: 1)
+        let port = harness.port
+        let held = try await TestHTTPClient.blocking { [try TestHTTPClient.connect(port: port), try TestHTTPClient.connect(port: port)] }
+        let third = try await TestHTTPClient.raw(port: port, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(third.isEmpty)
+        held.forEach { close($0) }
+        // Once the held connections close, requests are served again.
+        var status = 0
+        for _ in 0..<100 where status != 200 {
+            status = (try? await harness.get("/cap.bin").status) ?? 0
+            if status != 200 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(status == 200)
+        try await harness.stopAll()
+    }
+}

@@ -1,0 +1,142 @@
+import CacheNodeTestSupport
+import Foundation
+import Logging
+import NIOCore
+import Testing
+
+@testable import CacheEngine
+
+struct BlockStoreTests {
+    static let blockSize = 4096
+
+    static func meta(_ key: String, length: Int64 = 10_000, etag: String = "\"a\"") -> ObjectMetadata {
+        ObjectMetadata(key: key, etag: etag, lastModified: nil, contentType: "application/octet-stream", length: length, blockSize: blockSize)
+    }
+
+    static func chunk(_ meta: ObjectMetadata, _ index: Int) -> [ByteBuffer] {
+        [ByteBuffer(bytes: [UInt8](repeating: UInt8(index), count: meta.blockLength(index)))]
+    }
+
+    static func open(_ directory: TestCacheDirectory, capacity: Int64 = 1 << 30, drives: Int = 1) throws -> BlockStore {
+        try BlockStore(
+            drives: (0..<drives).map { BlockStore.Drive(path: directory.drive + "\($0)", capacityBytes: capacity) },
+            blockSize: blockSize,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+    }
+
+    @Test(arguments: [
+        JournalRecord.object(ObjectID(key: "k"), meta("host/a?b=1")),
+        .block(ObjectID(key: "k"), 7),
+        .evicted(ObjectID(key: "k"), 0),
+        .dropped(ObjectID(key: "k")),
+    ])
+    func journalRecordsRoundTrip(record: JournalRecord) {
+        #expect(JournalRecord(line: Substring(record.line.dropLast())) == record)
+    }
+
+    @Test func tornLastLineIsIgnoredAndOnlyWholeBlocksCount() throws {
+        let directory = TestCacheDirectory()
+        defer { directory.remove() }
+        let meta = Self.meta("h/torn")
+        do {
+            let store = try Self.open(directory)
+            #expect(store.store(meta, block: 0, chunks: Self.chunk(meta, 0)))
+            #expect(store.store(meta, block: 1, chunks: Self.chunk(meta, 1)))
+        }
+        // A record cut by kill -9, and a block file truncated behind the index's back.
+        let journal = directory.drive + "0/cachenode/journal"
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: journal))
+        handle.seekToEndOfFile()
+        handle.write(Data("B\t\(ObjectID(key: "h/torn"))\t2".utf8))
+        try handle.close()
+        let blockFile = BlockStore.blockPath(directory.drive + "0/cachenode", ObjectID(key: "h/torn"), 1)
+        truncate(blockFile, 100)
+        let store = try Self.open(directory)
+        #expect(store.storedBlocks(key: "h/torn") == [0, 1])
+        let whole = try #require(store.open(key: "h/torn", block: 0))
+        #expect(whole.length == 4096)
+        try whole.handle.close()
+        #expect(store.open(key: "h/torn", block: 1) == nil)
+        #expect(store.storedBlocks(key: "h/torn") == [0])
+        #expect(store.open(key: "h/torn", block: 2) == nil)
+    }
+
+    @Test func leastRecentlyUsedBlocksGoFirstAndOpenReadersKeepTheirBytes() throws {
+        let directory = TestCacheDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory, capacity: 4096 * 4)
+        let a = Self.meta("h/a", length: 8192)
+        let b = Self.meta("h/b", length: 8192)
+        let c = Self.meta("h/c", length: 8192)
+        store.store(a, block: 0, chunks: Self.chunk(a, 0))
+        store.store(a, block: 1, chunks: Self.chunk(a, 1))
+        store.store(b, block: 0, chunks: Self.chunk(b, 0))
+        store.store(b, block: 1, chunks: Self.chunk(b, 1))
+        // Reading a's first block makes it recent; b's first block is now the oldest.
+        let reader = try #require(store.open(key: "h/a", block: 0))
+        try reader.handle.close()
+        let held = try #require(store.open(key: "h/a", block: 1))
+        store.store(c, block: 0, chunks: Self.chunk(c, 0))
+        store.store(c, block: 1, chunks: Self.chunk(c, 1))
+        #expect(store.storedBlocks(key: "h/b").isEmpty)
+        #expect(store.storedBlocks(key: "h/a") == [0, 1])
+        #expect(store.driveStatus()[0].usedBytes <= 4096 * 4)
+        // The evicted block's reader still reads its bytes from the open descriptor.
+        store.store(Self.meta("h/d", length: 4096), block: 0, chunks: Self.chunk(Self.meta("h/d", length: 4096), 0))
+        store.store(Self.meta("h/e", length: 4096), block: 0, chunks: Self.chunk(Self.meta("h/e", length: 4096), 0))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = try held.handle.withUnsafeFileDescriptor { fd in pread(fd, &buffer, 4096, 0) }
+        #expect(count == 4096)
+        #expect(buffer.allSatisfy { $0 == 1 })
+        try held.handle.close()
+    }
+
+    @Test func changedContentDropsTheOldBlocks() throws {
+        let directory = TestCacheDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory)
+        let old = Self.meta("h/x", etag: "\"1\"")
+        store.store(old, block: 0, chunks: Self.chunk(old, 0))
+        store.store(old, block: 1, chunks: Self.chunk(old, 1))
+        let new = Self.meta("h/x", etag: "\"2\"")
+        store.store(new, block: 2, chunks: Self.chunk(new, 2))
+        #expect(store.metadata(for: "h/x")?.etag == "\"2\"")
+        #expect(store.storedBlocks(key: "h/x") == [2])
+    }
+
+    @Test func drivesShareObjectsBySize() throws {
+        let directory = TestCacheDirectory()
+        defer { directory.remove() }
+        let store = try Self.open(directory, drives: 2)
+        for index in 0..<200 {
+            let meta = Self.meta("h/\(index)", length: 100)
+            store.store(meta, block: 0, chunks: Self.chunk(meta, 0))
+        }
+        let objects = store.driveStatus().map(\.objects)
+        #expect(objects.reduce(0, +) == 200)
+        #expect(objects.allSatisfy { $0 > 50 })
+    }
+
+    /// 100,000 objects come back after a restart (the benchmark of start-up time is `Benchmarks/run`'s job, not a test's).
+    @Test func manyObjectsSurviveRestart() throws {
+        let directory = TestCacheDirectory()
+        defer { directory.remove() }
+        let root = directory.drive + "0/cachenode"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try "cachenode-store 1\nblock_size \(Self.blockSize)\n".write(toFile: root + "/format", atomically: true, encoding: .utf8)
+        var journal = ""
+        for index in 0..<100_000 {
+            let meta = Self.meta("au.download.windowsupdate.com/filestreamingservice/files/\(index)?P1=1", length: 1_000_000)
+            let id = ObjectID(key: meta.key)
+            journal += JournalRecord.object(id, meta).line + JournalRecord.block(id, 0).line
+        }
+        try journal.write(toFile: root + "/journal", atomically: true, encoding: .utf8)
+        let started = Date()
+        let store = try Self.open(directory)
+        let elapsed = Date().timeIntervalSince(started)
+        print("loaded 100,000 objects in \(String(format: "%.2f", elapsed)) s")
+        #expect(store.objectCount == 100_000)
+        #expect(store.driveStatus()[0].usedBytes == 100_000 * 4096)
+    }
+}
