@@ -65,7 +65,7 @@ struct WizardFlowTests {
         wizard.press(.enter)
         wizard.clearField()
         wizard.type("99")
-        #expect(wizard.screen.contains("error: 99 GB is more than the memory of this machine (at most 71)"))
+        #expect(wizard.visibleErrors(.resources)[.memory] == "99 GB is more than the memory of this machine (at most 71)")
         wizard.clearField()
         wizard.type("4")
         wizard.press(.enter, .enter, .enter)
