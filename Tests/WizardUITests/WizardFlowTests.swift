@@ -158,6 +158,15 @@ struct WizardFlowTests {
         #expect(configuration.hub == .init(mode: .create, name: "contoso-east"))
     }
 
+    @Test func aNodeNameTakenInTheChosenHubIsRefused() {
+        var wizard = Wizard(context: WizardFixtures.context(hubs: ["contoso-west"], nodesByHub: ["contoso-west": ["Seattle-1"]]))
+        wizard.press(.char(" "), .enter)
+        wizard.type("seattle-1")
+        wizard.press(.enter, .enter, .enter, .down, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter)
+        #expect(wizard.step == .hub)
+        #expect(wizard.visibleErrors(.hub)[.existingHub] == "hub 'contoso-west' already has a node named 'seattle-1' (a name is unique in its hub)")
+    }
+
     @Test func nothingTypedIsLostGoingBackAndForth() {
         var wizard = Wizard(context: WizardFixtures.context())
         wizard.press(.char(" "), .enter)

@@ -66,11 +66,16 @@ extension Wizard {
         if draft.hubMode == .create, context.hubs.contains(where: { $0.lowercased() == draft.newHub.value.lowercased() }) {
             add(.newHub, "a hub named '\(draft.newHub.value)' already exists (answer yes and pick it)")
         }
+        let configuration = draft.configuration(context)
+        if context.installed == nil, configuration.hub.mode == .existing,
+            context.nodesByHub[configuration.hub.name]?.contains(where: { $0.lowercased() == configuration.node.name.lowercased() }) == true
+        {
+            add(.existingHub, "hub '\(configuration.hub.name)' already has a node named '\(configuration.node.name)' (a name is unique in its hub)")
+        }
         if !draft.continueAnyway { add(.continueAnyway, "tick it with Space to go on despite the warnings") }
         if !draft.restartUnderstood { add(.restartUnderstood, "tick it with Space to create the switch") }
         if !draft.belowProfileAccepted { add(.belowProfileAccepted, "tick it with Space, or raise the values") }
 
-        let configuration = draft.configuration(context)
         var issues = configuration.validate(sizing: context.sizing)
         issues += configuration.hostProblems(facts: context.facts, freeBytesByDrive: freeByDrive(), sizing: context.sizing)
         for issue in issues {
