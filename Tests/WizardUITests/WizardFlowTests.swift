@@ -158,6 +158,25 @@ struct WizardFlowTests {
         #expect(configuration.hub == .init(mode: .create, name: "contoso-east"))
     }
 
+    @Test func aDriveIsJudgedByTheProfileChosenAfterIt() {
+        var wizard = Wizard(context: WizardFixtures.context())
+        wizard.press(.char(" "), .enter)
+        wizard.type("Small-1")
+        wizard.press(.enter, .enter, .enter, .down, .enter, .enter, .enter)
+        #expect(wizard.focusedField == .driveSize(0))
+        wizard.clearField()
+        wizard.type("60")
+        wizard.press(.enter)
+        #expect(wizard.step == .resources)
+        // The machine fits the large profile (200 GB per drive): refused until branch is picked.
+        wizard.press(.enter, .enter, .enter)
+        #expect(wizard.step == .resources)
+        #expect(wizard.visibleErrors(.resources)[.profile]?.hasPrefix("drive 1 has 60 GB, below the 200 GB per drive") == true)
+        #expect(wizard.focusedField == .profile)
+        wizard.press(.char("1"), .enter, .enter, .enter)
+        #expect(wizard.step == .hub)
+    }
+
     @Test func aNodeNameTakenInTheChosenHubIsRefused() {
         var wizard = Wizard(context: WizardFixtures.context(hubs: ["contoso-west"], nodesByHub: ["contoso-west": ["Seattle-1"]]))
         wizard.press(.char(" "), .enter)
