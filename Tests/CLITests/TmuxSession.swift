@@ -30,6 +30,8 @@ final class TmuxSession {
 
     deinit {
         _ = try? tmux(["kill-server"])
+        let directory = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+        try? FileManager.default.removeItem(atPath: "\(directory)/tmux-\(getuid())/\(socket)")
     }
 
     /// Runs a command line in the shell, followed by `echo EXIT=$?`.
