@@ -109,11 +109,13 @@ struct SetupCommand: AsyncParsableCommand {
         let listen = installed?.configuration.engine.listen
             ?? (isTrial ? "0.0.0.0:8080" : NodeConfiguration.Engine.defaultListen)
         let facts = probe.facts(storagePath: layout.stateDirectory, listen: installed == nil ? listen : nil)
+        let (hubs, nodesByHub) = try await knownHubs(layout: layout)
         let context = WizardContext(
             facts: facts,
             check: HostCheck(facts: facts, sizing: sizing),
             sizing: sizing,
-            hubs: try await hubNames(layout: layout),
+            hubs: hubs,
+            nodesByHub: nodesByHub,
             installed: installed?.configuration,
             isTrial: isTrial,
             isDryRun: dryRun,
@@ -171,19 +173,26 @@ struct SetupCommand: AsyncParsableCommand {
         }
     }
 
-    /// The hubs to offer: the hub service's with `--hub-url`, else the local registry's (none before the first).
-    private func hubNames(layout: InstallLayout) async throws -> [String] {
+    /// The hubs to offer and their nodes: the hub service's with `--hub-url`, else the local registry's.
+    private func knownHubs(layout: InstallLayout) async throws -> ([String], [String: [String]]) {
         if let hubURL {
+            let client = HubClient(baseURL: hubURL, token: hubToken)
             do {
-                return try await HubClient(baseURL: hubURL, token: hubToken).hubs().map(\.name)
+                let hubs = try await client.hubs().map(\.name)
+                var nodes: [String: [String]] = [:]
+                for hub in hubs { nodes[hub] = try await client.nodes(hub: hub).map(\.name) }
+                return (hubs, nodes)
             } catch {
                 throw CommandFailure(.failure, "\(hubURL): \(error)")
             }
         }
         let path = layout.stateDirectory + "/registry.sqlite"
-        guard FileSystem.exists(path) else { return [] }
+        guard FileSystem.exists(path) else { return ([], [:]) }
         do {
-            return try Registry(path: path).hubs().map(\.name)
+            let registry = try Registry(path: path)
+            let hubs = try registry.hubs().map(\.name)
+            let nodes = Dictionary(grouping: try registry.nodes(), by: \.hub).mapValues { $0.map(\.name) }
+            return (hubs, nodes)
         } catch {
             throw CommandFailure(.failure, "\(error)")
         }

@@ -11,6 +11,9 @@ final class TmuxSession {
         var description: String
     }
 
+    /// How long a wait goes on before the test reports what the pane shows instead of hanging.
+    static let hangGuard = Duration.seconds(30)
+
     let socket = "cachenode-test-\(UUID().uuidString.prefix(8))"
     let name = "wizard"
 
@@ -23,11 +26,12 @@ final class TmuxSession {
         arguments += ["sh"]
         try tmux(arguments)
         try tmux(["set-option", "-t", name, "window-size", "manual"])
-        _ = try waitFor("$")
     }
 
     deinit {
         _ = try? tmux(["kill-server"])
+        let directory = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+        try? FileManager.default.removeItem(atPath: "\(directory)/tmux-\(getuid())/\(socket)")
     }
 
     /// Runs a command line in the shell, followed by `echo EXIT=$?`.
@@ -43,7 +47,7 @@ final class TmuxSession {
 
     /// Types text literally.
     func type(_ text: String) throws {
-        try tmux(["send-keys", "-t", name, "-l", text])
+        try tmux(["send-keys", "-t", name, "-l", "--", text])
     }
 
     func resize(cols: Int, rows: Int) throws {
@@ -64,7 +68,8 @@ final class TmuxSession {
 
     /// Waits for the `count`-th command to end; returns its status.
     func waitForExit(_ count: Int = 1) throws -> Int32 {
-        for _ in 0..<1200 {
+        let giveUp = ContinuousClock.now + Self.hangGuard
+        while ContinuousClock.now < giveUp {
             let statuses = try exitStatuses()
             if statuses.count >= count { return statuses[count - 1] }
             usleep(50_000)
@@ -76,7 +81,8 @@ final class TmuxSession {
     @discardableResult
     func waitFor(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         var screen = ""
-        for _ in 0..<1200 {
+        let giveUp = ContinuousClock.now + Self.hangGuard
+        while ContinuousClock.now < giveUp {
             screen = try capture()
             if screen.contains(text) { return screen }
             usleep(50_000)
@@ -91,23 +97,26 @@ final class TmuxSession {
         return children.split(separator: " ").first.flatMap { pid_t($0) }
     }
 
+    /// Runs tmux through `popen`: the server new-session starts gets /dev/null, never a pipe a reader waits on.
     @discardableResult
     private func tmux(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tmux", "-L", socket, "-f", "/dev/null"] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "TMUX")
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 || arguments.first == "kill-server" else {
-            throw Failure(description: "tmux \(arguments.joined(separator: " ")) failed: \(text)")
+        let quoted = (["env", "-u", "TMUX", "tmux", "-L", socket, "-f", "/dev/null"] + arguments).map { argument in
+            "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }
+        let starts = arguments.first == "new-session"
+        let command = quoted.joined(separator: " ") + (starts ? " </dev/null >/dev/null 2>&1" : " </dev/null 2>&1")
+        guard let stream = popen(command, "r") else { throw Failure(description: "cannot run \(command)") }
+        var output = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, stream)
+            if count <= 0 { break }
+            output += buffer[0..<count]
+        }
+        let status = pclose(stream)
+        let text = String(decoding: output, as: UTF8.self)
+        guard status == 0 || arguments.first == "kill-server" else {
+            throw Failure(description: "tmux \(arguments.joined(separator: " ")) failed (\(status)): \(text)")
         }
         return text
     }

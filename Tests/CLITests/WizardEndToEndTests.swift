@@ -165,6 +165,61 @@ struct WizardEndToEndTests {
         try expectFile(answers, equals: "wizard-new-switch-dhcp-existing-hub.yaml")
     }
 
+    /// With --hub-url the hub step lists the hub service's hubs.
+    @Test func hubsComeFromTheHubServiceWithHubURL() throws {
+        let serviceRoot = root.appendingPathComponent("hub-service")
+        let created = try CLIRunner.run(["hub", "create", "remote-west", "--root", serviceRoot.path])
+        #expect(created.status == 0, "\(created.stderr)")
+        let service = Process()
+        service.executableURL = URL(fileURLWithPath: CLIRunner.binary)
+        let port = try Self.freePort()
+        service.arguments = ["hub", "serve", "--listen", "127.0.0.1:\(port)", "--root", serviceRoot.path]
+        service.standardOutput = FileHandle.nullDevice
+        service.standardError = FileHandle.nullDevice
+        try service.run()
+        defer {
+            service.terminate()
+            service.waitUntilExit()
+        }
+        try Self.waitUntilListening(port)
+        let address = "127.0.0.1:\(port)"
+        let token = try String(contentsOf: serviceRoot.appendingPathComponent("var/lib/cachenode/hub-admin-token"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let tmux = try TmuxSession()
+        try tmux.run(setup("--dry-run --hub-url http://\(address) --hub-token \(token)"))
+        try tmux.waitFor("Continue anyway despite the warnings")
+        try tmux.send("Space", "Enter")
+        try tmux.waitFor("Cache node name")
+        try tmux.type("Remote-1")
+        try tmux.send("Enter", "Enter", "Enter", "Down", "Enter")
+        try tmux.waitFor("Where the state and the cache live")
+        try tmux.send("Enter", "Enter", "Enter")
+        try tmux.waitFor("This machine: 16 cores")
+        try tmux.send("Enter", "Enter", "Enter")
+        try tmux.waitFor("Do you already have a hub?")
+        try tmux.waitFor("(*) 1  remote-west")
+        try tmux.send("Enter", "Enter")
+        try tmux.waitFor("7 Hub         existing remote-west")
+        try tmux.send("q")
+        try tmux.waitFor("Quit setup?")
+        try tmux.send("y")
+        #expect(try tmux.waitForExit() == 1)
+    }
+
+    @Test func aBlockedMachineStopsOnTheWelcomeScreen() throws {
+        let tooSmall = CLIRunner.repository.appendingPathComponent("Tests/InstallerTests/Fixtures/too-small").path
+        let tmux = try TmuxSession()
+        try tmux.run("'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(tooSmall)' --dry-run")
+        try tmux.waitFor("This machine cannot run a cache node:")
+        try tmux.send("Enter")
+        try tmux.waitFor("This machine cannot run a cache node. Press q to quit.")
+        try tmux.send("q")
+        try tmux.waitFor("Quit setup?")
+        try tmux.send("y")
+        #expect(try tmux.waitForExit() == 1)
+    }
+
     @Test func quittingAsksAndRestoresTheTerminal() throws {
         let tmux = try TmuxSession()
         try tmux.run(setup("--dry-run"))
@@ -188,13 +243,15 @@ struct WizardEndToEndTests {
         try expectTerminalRestored(tmux)
     }
 
-    @Test func sigtermRestoresTheTerminal() throws {
+    /// SIGTERM from outside, and SIGSEGV as a crash would raise it: the terminal is restored either way.
+    @Test(arguments: [SIGTERM, SIGSEGV])
+    func aFatalSignalRestoresTheTerminal(_ signal: Int32) throws {
         let tmux = try TmuxSession(environment: ["NO_COLOR": "1"])
-        try tmux.run(setup("--dry-run"))
+        try tmux.run("ulimit -c 0; " + setup("--dry-run"))
         try tmux.waitFor("Welcome and hardware check")
         let pid = try #require(try tmux.foregroundPID())
-        kill(pid, SIGTERM)
-        #expect(try tmux.waitForExit() == 143)
+        kill(pid, signal)
+        #expect(try tmux.waitForExit() == 128 + signal)
         try expectTerminalRestored(tmux)
     }
 
@@ -203,6 +260,44 @@ struct WizardEndToEndTests {
         #expect(result.status == 2)
         #expect(result.stdout == "")
         #expect(result.stderr == "setup: no terminal for the wizard; install without one with --answers FILE\n")
+    }
+
+    /// Waits until something accepts connections on the loopback port (a guard against hangs, not a speed check).
+    static func waitUntilListening(_ port: Int) throws {
+        let giveUp = ContinuousClock.now + TmuxSession.hangGuard
+        while ContinuousClock.now < giveUp {
+            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            let connected = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            close(socket)
+            if connected { return }
+            usleep(50_000)
+        }
+        throw TmuxSession.Failure(description: "nothing listens on port \(port)")
+    }
+
+    /// A loopback port nothing listens on right now.
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(socket, generic, length) == 0 && getsockname(socket, generic, &length) == 0
+            }
+        }
+        guard bound else { throw TmuxSession.Failure(description: "cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// The shell is back with echo on: the wizard's screen and modes are gone.

@@ -65,7 +65,7 @@ struct WizardFlowTests {
         wizard.press(.enter)
         wizard.clearField()
         wizard.type("99")
-        #expect(wizard.screen.contains("error: 99 GB is more than the memory of this machine (at most 71)"))
+        #expect(wizard.visibleErrors(.resources)[.memory] == "99 GB is more than the memory of this machine (at most 71)")
         wizard.clearField()
         wizard.type("4")
         wizard.press(.enter, .enter, .enter)
@@ -156,6 +156,34 @@ struct WizardFlowTests {
         #expect(configuration.network.address == .dhcp)
         #expect(configuration.storage.drives == [.init(path: "/srv/cache", sizeGB: 200), .init(path: "/srv/more", sizeGB: 200)])
         #expect(configuration.hub == .init(mode: .create, name: "contoso-east"))
+    }
+
+    @Test func aDriveIsJudgedByTheProfileChosenAfterIt() {
+        var wizard = Wizard(context: WizardFixtures.context())
+        wizard.press(.char(" "), .enter)
+        wizard.type("Small-1")
+        wizard.press(.enter, .enter, .enter, .down, .enter, .enter, .enter)
+        #expect(wizard.focusedField == .driveSize(0))
+        wizard.clearField()
+        wizard.type("60")
+        wizard.press(.enter)
+        #expect(wizard.step == .resources)
+        // The machine fits the large profile (200 GB per drive): refused until branch is picked.
+        wizard.press(.enter, .enter, .enter)
+        #expect(wizard.step == .resources)
+        #expect(wizard.visibleErrors(.resources)[.profile]?.hasPrefix("drive 1 has 60 GB, below the 200 GB per drive") == true)
+        #expect(wizard.focusedField == .profile)
+        wizard.press(.char("1"), .enter, .enter, .enter)
+        #expect(wizard.step == .hub)
+    }
+
+    @Test func aNodeNameTakenInTheChosenHubIsRefused() {
+        var wizard = Wizard(context: WizardFixtures.context(hubs: ["contoso-west"], nodesByHub: ["contoso-west": ["Seattle-1"]]))
+        wizard.press(.char(" "), .enter)
+        wizard.type("seattle-1")
+        wizard.press(.enter, .enter, .enter, .down, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter)
+        #expect(wizard.step == .hub)
+        #expect(wizard.visibleErrors(.hub)[.existingHub] == "hub 'contoso-west' already has a node named 'seattle-1' (a name is unique in its hub)")
     }
 
     @Test func nothingTypedIsLostGoingBackAndForth() {

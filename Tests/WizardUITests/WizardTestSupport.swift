@@ -41,6 +41,7 @@ enum WizardFixtures {
     static func context(
         facts: HostFacts = facts,
         hubs: [String] = ["contoso-west", "fabrikam"],
+        nodesByHub: [String: [String]] = [:],
         installed: NodeConfiguration? = nil,
         isTrial: Bool = true,
         isDryRun: Bool = true
@@ -50,6 +51,7 @@ enum WizardFixtures {
             check: HostCheck(facts: facts, sizing: sizing),
             sizing: sizing,
             hubs: hubs,
+            nodesByHub: nodesByHub,
             installed: installed,
             isTrial: isTrial,
             isDryRun: isDryRun,

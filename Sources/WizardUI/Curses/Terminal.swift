@@ -34,6 +34,8 @@ package final class Terminal {
         noecho()
         nonl()
         keypad(cn_stdscr(), true)
+        // Reads wake up now and then, so a resize (SIGWINCH) is seen without waiting for a key.
+        wtimeout(cn_stdscr(), 100)
         set_escdelay(25)
         // Ctrl-C arrives as a key, so the wizard can ask before quitting; `kill -INT` still restores and ends.
         var modes = termios()
@@ -113,7 +115,7 @@ package final class Terminal {
         }
     }
 
-    /// Waits for one key; `nil` for keys the wizard does not use.
+    /// Waits a moment for one key; `nil` when none came or for keys the wizard does not use.
     package func readKey() -> WizardKey? {
         var character: wint_t = 0
         let result = wget_wch(cn_stdscr(), &character)

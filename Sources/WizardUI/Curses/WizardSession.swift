@@ -25,9 +25,14 @@ package enum WizardSession {
         let (cols, rows) = terminal.size
         _ = wizard.handle(.resize(cols: cols, rows: rows))
         var applied: NodeConfiguration?
+        var needsDraw = true
         while true {
-            terminal.draw(WizardRenderer.render(wizard))
-            guard let key = terminal.readKey() else { continue }
+            if needsDraw { terminal.draw(WizardRenderer.render(wizard)) }
+            guard let key = terminal.readKey() else {
+                needsDraw = false
+                continue
+            }
+            needsDraw = true
             switch wizard.handle(key) {
             case .none:
                 continue

@@ -18,6 +18,8 @@ package struct WizardContext: Sendable {
     package var sizing: SizingTable
     /// The hubs known to the local registry or the hub service.
     package var hubs: [String]
+    /// The node names each known hub already has: a name is unique in its hub.
+    package var nodesByHub: [String: [String]]
     /// The configuration installed on this machine, on a re-run.
     package var installed: NodeConfiguration?
     /// A `--root` trial: propose an unprivileged listen port.
@@ -32,6 +34,7 @@ package struct WizardContext: Sendable {
         check: HostCheck,
         sizing: SizingTable,
         hubs: [String] = [],
+        nodesByHub: [String: [String]] = [:],
         installed: NodeConfiguration? = nil,
         isTrial: Bool = false,
         isDryRun: Bool = false,
@@ -41,6 +44,7 @@ package struct WizardContext: Sendable {
         self.check = check
         self.sizing = sizing
         self.hubs = hubs
+        self.nodesByHub = nodesByHub
         self.installed = installed
         self.isTrial = isTrial
         self.isDryRun = isDryRun

@@ -12,7 +12,7 @@ package enum WizardRenderer {
         if cols < minimumCols || rows < minimumRows {
             return tooSmall(wizard, cols: cols, rows: rows)
         }
-        var body = Body()
+        var body = Body(width: cols)
         if let overlay = wizard.overlay {
             switch overlay {
             case .help:
@@ -86,14 +86,14 @@ package enum WizardRenderer {
     private static func footerKeys(_ wizard: Wizard) -> String {
         if wizard.overlay != nil { return " any key returns" }
         switch wizard.step {
-        case .review: return " Up/Down row  Enter open/install  2-7 go to step  Esc back  F1 help  q quit"
+        case .review: return " arrows row  Enter open  2-7 go to step  Esc back  F1 help  q quit"
         case .apply: return " installing..."
         case .done: return " Enter exit"
         default: break
         }
         switch wizard.focusedField.map(wizard.kind) {
-        case .text: return " Enter next  Tab field  Ctrl-U clear  Esc back  F1 help  Ctrl-C quit"
-        case .choice: return " Up/Down or 1-9 choose  Enter next  Tab field  Esc back  F1 help  q quit"
+        case .text: return " Enter next  Tab field  ^U clear  Esc back  F1 help  ^C quit"
+        case .choice: return " arrows/1-9 pick  Enter next  Tab field  Esc back  F1 help  q quit"
         case .checkbox: return " Space tick  Enter next  Tab field  Esc back  F1 help  q quit"
         case .button: return " Enter add  Tab field  Esc back  F1 help  q quit"
         case nil: return " Enter next  Esc back  F1 help  q quit"
@@ -107,11 +107,13 @@ package enum WizardRenderer {
         let check = context.check
         body.add(ScreenLine("This machine, as the probe measured it, against the sizing profiles:"))
         body.blank()
-        var header = "REQUIREMENT".padded(26) + "MEASURED".padded(26)
+        let titleWidth = min(33, (check.rows.map(\.title.count).max() ?? 10) + 2)
+        let measuredWidth = max(12, wizard.cols - titleWidth - 8 * check.profiles.count)
+        var header = "REQUIREMENT".padded(titleWidth) + "MEASURED".padded(measuredWidth)
         for id in check.profiles { header += id.uppercased().padded(8) }
         body.add(ScreenLine(header, .emphasis))
         for row in check.rows {
-            var spans = [Span(row.title.padded(25) + " "), Span(row.measured.padded(25) + " ")]
+            var spans = [Span(row.title.padded(titleWidth - 1) + " "), Span(row.measured.padded(measuredWidth - 1) + " ")]
             for id in check.profiles {
                 let status = row.verdict(for: id)?.status ?? .pass
                 spans.append(Span(label(status).padded(8), style(status)))
@@ -274,7 +276,7 @@ package enum WizardRenderer {
                 body.add(ScreenLine("      \(change.key): \(change.old) -> \(change.new)", .warning))
             }
         }
-        body.add(ScreenLine("      Listen      \(configuration.engine.listen) (what clients' DOCacheHost points at)"))
+        body.add(ScreenLine("    " + "Listen".padded(12) + "\(configuration.engine.listen) (what clients' DOCacheHost points at)"))
         if let changes, changes.isEmpty { body.add(ScreenLine("      No setting changes from the installed node.", .dim)) }
         body.blank()
         let selected = wizard.reviewSelection == Wizard.reviewSteps.count
@@ -387,10 +389,33 @@ package enum WizardRenderer {
 
 /// The lines between title and footer, with the line to keep in view and the text cursor.
 private struct Body {
+    var width: Int
     var lines: [ScreenLine] = []
     var focusLine = 0
     var cursor: (Int, Int)?
 
-    mutating func add(_ line: ScreenLine) { lines.append(line) }
+    /// Adds a line; a single-style line too wide for the screen wraps at spaces, indented like its start.
+    mutating func add(_ line: ScreenLine) {
+        guard line.spans.count == 1, let span = line.spans.first, span.text.count > width else {
+            lines.append(line)
+            return
+        }
+        let indent = span.text.prefix { $0 == " " }.count + (span.text.drop { $0 == " " }.hasPrefix("error: ") ? 7 : 0)
+        var rest = Substring(span.text)
+        var first = true
+        while !rest.isEmpty {
+            let prefix = first ? "" : String(repeating: " ", count: indent)
+            let room = max(10, width - prefix.count)
+            var piece = rest.prefix(room)
+            if piece.count < rest.count, let space = piece.lastIndex(of: " "), piece.distance(from: piece.startIndex, to: space) > indent {
+                piece = rest[rest.startIndex..<space]
+                rest = rest[rest.index(after: space)...]
+            } else {
+                rest = rest.dropFirst(piece.count)
+            }
+            lines.append(ScreenLine(prefix + piece, span.style))
+            first = false
+        }
+    }
     mutating func blank() { lines.append(ScreenLine()) }
 }

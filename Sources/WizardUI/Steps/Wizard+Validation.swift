@@ -66,11 +66,30 @@ extension Wizard {
         if draft.hubMode == .create, context.hubs.contains(where: { $0.lowercased() == draft.newHub.value.lowercased() }) {
             add(.newHub, "a hub named '\(draft.newHub.value)' already exists (answer yes and pick it)")
         }
+        var configuration = draft.configuration(context)
+        if step == .storage {
+            // The profile is chosen on the next step: until then drives are judged by the smallest profile.
+            configuration.resources.profile = nil
+        }
+        if let profile = draft.chosenProfile(context) {
+            for (index, drive) in draft.drives.enumerated() {
+                guard let size = Double(drive.size.value), size > 0, size < profile.diskGB else { continue }
+                add(
+                    .profile,
+                    "drive \(index + 1) has \(HostCheck.format(size)) GB, below the \(HostCheck.format(profile.diskGB)) GB "
+                        + "per drive of the \(profile.id) profile (enlarge it on step 5, or pick a smaller profile)"
+                )
+            }
+        }
+        if context.installed == nil, configuration.hub.mode == .existing,
+            context.nodesByHub[configuration.hub.name]?.contains(where: { $0.lowercased() == configuration.node.name.lowercased() }) == true
+        {
+            add(.existingHub, "hub '\(configuration.hub.name)' already has a node named '\(configuration.node.name)' (a name is unique in its hub)")
+        }
         if !draft.continueAnyway { add(.continueAnyway, "tick it with Space to go on despite the warnings") }
         if !draft.restartUnderstood { add(.restartUnderstood, "tick it with Space to create the switch") }
         if !draft.belowProfileAccepted { add(.belowProfileAccepted, "tick it with Space, or raise the values") }
 
-        let configuration = draft.configuration(context)
         var issues = configuration.validate(sizing: context.sizing)
         issues += configuration.hostProblems(facts: context.facts, freeBytesByDrive: freeByDrive(), sizing: context.sizing)
         for issue in issues {

@@ -108,8 +108,8 @@ package struct Wizard: Sendable {
                 let fits = profile.id == context.check.fittingProfile ? ", fits this machine" : ""
                 return .init(
                     profile.id,
-                    detail: "\(profile.title): \(HostCheck.format(profile.memoryGB)) GB, \(profile.cores) cores, "
-                        + "\(HostCheck.format(profile.diskGB)) GB disk\(fits)"
+                    detail: "\(HostCheck.format(profile.memoryGB)) GB, \(profile.cores) cores, "
+                        + "\(HostCheck.format(profile.diskGB)) GB disk\(fits) - \(profile.title)"
                 )
             }
         default: []

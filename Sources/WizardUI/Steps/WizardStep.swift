@@ -34,41 +34,41 @@ package enum WizardStep: Int, CaseIterable, Comparable, Sendable {
     /// The step after this one; `nil` on the last.
     var next: WizardStep? { WizardStep(rawValue: rawValue + 1) }
 
-    /// What F1 or `?` shows on this step.
+    /// What F1 or `?` shows on this step, one paragraph per entry.
     package var help: [String] {
         switch self {
         case .welcome:
             [
                 "The probe measured this machine; each row is judged against both sizing profiles.",
                 "PASS meets the profile, WARN works but below the recommendation, BLOCK stops the install.",
-                "Warnings need an explicit 'continue anyway' (Space) before Enter goes on.",
-                "Run `cachenode check` for the same table on the command line.",
+                "Warnings need an explicit 'continue anyway' (Space) before Enter goes on. "
+                    + "`cachenode check` prints the same table.",
             ]
         case .name:
             [
-                "The name the hub and the reports know this cache node by.",
-                "Letters, digits and hyphens only, no spaces; unique in its hub.",
+                "The name the hub and the reports know this cache node by: letters, digits and hyphens, "
+                    + "no spaces, unique in its hub.",
                 "It cannot be changed after the install.",
             ]
         case .network:
             [
-                "The node serves clients through a switch (a Linux bridge).",
-                "Use an existing one, or create one over a network adapter.",
-                "Creating a switch moves the adapter's address to the switch: the network restarts",
-                "on that adapter and connections over it drop for a few seconds.",
+                "The node serves clients through a switch (a Linux bridge): use an existing one, or create one "
+                    + "over a network adapter.",
+                "Creating a switch moves the adapter's address to the switch: the network restarts on that adapter "
+                    + "and connections over it drop for a few seconds.",
                 "Pick list items with the arrows or by typing their number.",
             ]
         case .address:
             [
-                "Static: address/prefix (10.0.0.50/24), the default gateway inside that subnet, DNS servers.",
-                "Dynamic (DHCP): the address can change on restart, and clients' DOCacheHost would then",
-                "point at the wrong place; static is recommended.",
+                "Static: address/prefix (10.0.0.50/24), the default gateway inside that subnet, and DNS servers.",
+                "Dynamic (DHCP): the address can change on restart, and clients' DOCacheHost would then point at "
+                    + "the wrong place; static is recommended.",
             ]
         case .storage:
             [
-                "State: configuration, index and logs. Drives: where the cache keeps content, each with",
-                "the space it may use (GB). Free space is measured as you type the path.",
-                "Add another drive on the 'add a drive' line; empty a drive's path to remove it.",
+                "State: configuration, index and logs. Drives: where the cache keeps content, each with the space "
+                    + "it may use in GB. Free space is measured as you type a path.",
+                "Tab to 'add a drive' and press Enter for another drive; empty a drive's path to remove it.",
             ]
         case .resources:
             [
@@ -78,13 +78,14 @@ package enum WizardStep: Int, CaseIterable, Comparable, Sendable {
         case .hub:
             [
                 "A hub groups cache nodes and collects their reports.",
-                "Yes: pick a known hub. No: name a new one; it is created when the node is installed.",
-                "Hub names never contain \"microsoft\".",
+                "Yes: pick a known hub. No: name a new one; it is created when the node is installed. "
+                    + "Hub names never contain \"microsoft\".",
             ]
         case .review:
             [
-                "Every answer on one screen. Enter on a row, or its step number, goes back to that step;",
-                "the wizard returns here when the step is done. The last line installs.",
+                "Every answer on one screen. Enter on a row, or its step number, goes back to that step; "
+                    + "the wizard returns here when the step is done.",
+                "The last line installs (with --dry-run: ends the wizard and writes the answers).",
             ]
         case .apply:
             ["Each action of the install as it runs; a failure rolls back every change of this run."]
