@@ -22,7 +22,7 @@ package enum InstallError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .busy(lock): "another setup is running (lock \(lock)); wait for it to finish"
         case let .command(step, problem): "\(step): \(problem)"
         case let .engine(problem): "the cache engine: \(problem)"
-        case let .selfTest(problem): "self-test failed: \(problem)"
+        case let .selfTest(problem): problem
         case let .notInstalled(root): "no CacheNode install found under \(root)"
         case let .injected(step): "fault injected at \(step)"
         }

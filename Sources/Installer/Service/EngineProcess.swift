@@ -14,6 +14,8 @@ package enum EngineProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o640)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of setup's reaches the engine: an inherited pipe would keep setup's caller waiting for EOF.
+        closeOnExec(from: 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -38,6 +40,15 @@ package enum EngineProcess {
         }
         try FileSystem.writeAtomically(pidFile, Array("\(pid)\n".utf8))
         return pid
+    }
+
+    /// Marks every descriptor from `first` on close-on-exec, so a spawned child inherits none of them.
+    static func closeOnExec(from first: Int32) {
+        for entry in FileSystem.listDirectory("/proc/self/fd") {
+            guard let fd = Int32(entry), fd >= first else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     /// Waits until the admin listener answers `/health`, or the process ends, within `attempts` tries.

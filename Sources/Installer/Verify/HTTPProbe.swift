@@ -94,8 +94,24 @@ package enum HTTPProbe {
             }
             if count == 0 { break }
             received += buffer[0..<count]
+            // A server that keeps the connection open despite `Connection: close` is done once the body is in.
+            if let expected = expectedLength(received), received.count >= expected { break }
         }
         return try parse(received)
+    }
+
+    /// Header and body length together, once the head is complete and announces a Content-Length.
+    static func expectedLength(_ bytes: [UInt8]) -> Int? {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        let searched = bytes.prefix(65536)
+        guard searched.count >= 4,
+            let end = (0...(searched.count - 4)).first(where: { searched[$0] == 13 && Array(searched[$0..<$0 + 4]) == separator })
+        else { return nil }
+        let head = String(decoding: bytes[0..<end], as: UTF8.self).lowercased()
+        for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
+            if let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: " \t")) { return end + 4 + length }
+        }
+        return nil
     }
 
     static func parse(_ bytes: [UInt8]) throws(Failure) -> Response {
