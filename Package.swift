@@ -48,10 +48,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "CacheProtocol", dependencies: ["CacheNodeCore"]),
         .target(
             name: "CacheEngine",
             dependencies: [
                 "CacheNodeCore",
+                "CacheProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -87,7 +89,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "FuzzTargets", dependencies: ["CacheNodeCore"]),
+        .executableTarget(name: "FuzzTargets", dependencies: ["CacheNodeCore", "CacheProtocol"]),
         .testTarget(name: "CacheNodeCoreTests", dependencies: ["CacheNodeCore"]),
         .testTarget(
             name: "InstallerTests",
@@ -106,6 +108,7 @@ let package = Package(
             name: "CacheEngineTests",
             dependencies: [
                 "CacheEngine",
+                "CacheProtocol",
                 "CacheNodeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import CacheProtocol
 import CacheNodeCore
 import NIOCore
 import NIOHTTP1

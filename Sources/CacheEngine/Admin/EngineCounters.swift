@@ -1,3 +1,4 @@
+import CacheProtocol
 import CoreMetrics
 import Foundation
 import Synchronization

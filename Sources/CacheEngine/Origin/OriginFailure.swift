@@ -1,3 +1,5 @@
+import CacheProtocol
+
 /// Why an origin fetch failed; the client gets a fast 502 or 504 and nothing is stored.
 package enum OriginFailure: Error, Equatable, Sendable, CustomStringConvertible {
     /// Connection refused, reset, DNS failure.

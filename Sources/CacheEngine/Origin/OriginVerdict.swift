@@ -1,3 +1,4 @@
+import CacheProtocol
 import NIOHTTP1
 
 /// What the cache does with an origin response head: store it, pass it through, or fail.

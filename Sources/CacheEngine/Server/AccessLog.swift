@@ -1,3 +1,4 @@
+import CacheProtocol
 import Foundation
 
 #if canImport(Glibc)

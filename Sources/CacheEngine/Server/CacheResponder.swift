@@ -1,3 +1,4 @@
+import CacheProtocol
 import AsyncHTTPClient
 import CacheNodeCore
 import Foundation

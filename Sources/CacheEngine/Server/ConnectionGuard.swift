@@ -1,3 +1,4 @@
+import CacheProtocol
 import NIOCore
 import NIOHTTP1
 

@@ -1,3 +1,5 @@
+import CacheProtocol
+
 /// What the cache keeps about one object besides its blocks: the origin's validators and the object's shape.
 package struct ObjectMetadata: Equatable, Sendable {
     /// The cache key (`host[:port]/path?query`).

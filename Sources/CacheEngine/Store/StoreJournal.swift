@@ -1,3 +1,5 @@
+import CacheProtocol
+
 /// One line of a drive's journal: the index is the replay of these records.
 ///
 /// Tab-separated text, one record a line; a line without its newline (a write cut by `kill -9`) is ignored.

@@ -1,3 +1,4 @@
+import CacheProtocol
 import Testing
 
 @testable import CacheEngine
@@ -35,9 +36,18 @@ struct CacheRequestTests {
         "/a?cacheHostOrigin=a.com&cacheHostOrigin=b.com",
         "/a?cacheHostOrigin=",
         "a?cacheHostOrigin=a.com",
+        // Found by Fuzz/run request-target: white space and control characters must never reach the origin.
+        "http://127./x?== /\u{0}7.0.0.1%00.0d%.1n:9/x\r",
+        "/a?cacheHostOrigin=a.com&x=1\r\nX-Injected: 1",
+        "/a b?cacheHostOrigin=a.com",
+        "/a?cacheHostOrigin=a.com\u{7F}",
     ])
     func refused(target: String) {
         #expect(throws: RequestError.self) { try CacheRequest.parse(target: target, hostHeader: "cache") }
+    }
+
+    @Test func aHostHeaderWithControlCharactersIsRefused() {
+        #expect(throws: RequestError.self) { try CacheRequest.parse(target: "/a", hostHeader: "a.com\r\nX: 1") }
     }
 
     @Test func missingOrigin() {

@@ -1,3 +1,4 @@
+import CacheProtocol
 import Testing
 
 @testable import CacheEngine

@@ -1,3 +1,4 @@
+import CacheProtocol
 import CacheNodeTestSupport
 import Foundation
 import Logging

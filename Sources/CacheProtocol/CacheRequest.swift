@@ -44,6 +44,13 @@ extension CacheRequest {
 
     /// Parses a request target (`/path?query` or `http://host/path?query`) and the `Host` header.
     package static func parse(target: String, hostHeader: String?) throws(RequestError) -> CacheRequest {
+        // RFC 9112: a request target holds no white space or control characters; none may reach the origin.
+        guard !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+            throw .badTarget("the request target holds white space or control characters")
+        }
+        if let hostHeader, hostHeader.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw .badOrigin("the Host header holds control characters")
+        }
         var target = Substring(target)
         var authorityFromTarget: Substring?
         if target.lowercased().hasPrefix("http://") {
