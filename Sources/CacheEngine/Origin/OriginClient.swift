@@ -22,7 +22,10 @@ package final class OriginClient: Sendable {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: connectTimeout, read: readTimeout),
-            proxy: proxy.map { .server(host: $0.host, port: $0.port) },
+            proxy: proxy.map { proxy in
+                let credentials = proxy.user.map { HTTPClient.Authorization.basic(username: $0, password: proxy.password ?? "") }
+                return .server(host: proxy.host, port: proxy.port, authorization: credentials)
+            },
             decompression: .disabled
         )
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
