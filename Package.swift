@@ -93,7 +93,8 @@ let package = Package(
         .testTarget(name: "CacheNodeCoreTests", dependencies: ["CacheNodeCore"]),
         .testTarget(
             name: "InstallerTests",
-            dependencies: ["Installer"]
+            dependencies: ["Installer"],
+            exclude: ["Fixtures", "Golden"]
         ),
         .testTarget(
             name: "ManagementTests",
@@ -114,7 +115,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CLITests", dependencies: ["cachenode", "FuzzTargets", "CacheNodeTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["cachenode", "FuzzTargets", "CacheNodeTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "WizardUITests", dependencies: ["WizardUI", "CacheNodeCore"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]
