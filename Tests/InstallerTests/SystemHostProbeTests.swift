@@ -35,6 +35,8 @@ struct SystemHostProbeTests {
         #expect(facts.bridges.first?.bridgeMembers == ["eno1"])
         #expect(facts.storage?.device == "nvme0n1", "the longest mount point wins and a partition maps to its disk")
         #expect(facts.storage?.rotational == false)
+        #expect(facts.storage?.freeBytes == 400_000_000_000, "the fixture's own disk space, the same on every machine")
+        #expect(facts.storage?.totalBytes == 480_000_000_000)
         let check = HostCheck(facts: facts, sizing: TestSizing.table)
         #expect(check.rows.first { $0.id == "nic-count" }?.worst == .warning)
         #expect(check.rows.first { $0.id == "nic-speed" }?.note?.contains("SR-IOV") == true)

@@ -81,7 +81,10 @@ package struct SystemHostProbe: HostProbing {
         var result = HostFacts.Storage(path: path)
         let existing = nearestExisting(join(path))
         var stats = statvfs()
-        if statvfs(existing, &stats) == 0 {
+        if let (free, total) = fixtureSpace() {
+            result.freeBytes = free
+            result.totalBytes = total
+        } else if statvfs(existing, &stats) == 0 {
             result.freeBytes = Int64(stats.f_bavail) * Int64(stats.f_frsize)
             result.totalBytes = Int64(stats.f_blocks) * Int64(stats.f_frsize)
         }
@@ -90,6 +93,15 @@ package struct SystemHostProbe: HostProbing {
             result.rotational = rotational(device)
         }
         return result
+    }
+
+    /// A fixture machine's disk space, from `<root>/statvfs` (`free_bytes total_bytes`), so tests that type drive
+    /// sizes see the same machine everywhere; never read for `/`.
+    func fixtureSpace() -> (Int64, Int64)? {
+        guard root != "/", let text = read("/statvfs") else { return nil }
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int64($0) }
+        guard fields.count == 2 else { return nil }
+        return (fields[0], fields[1])
     }
 
     /// The block device mounted at the longest mount point that contains `path`, from `/proc/mounts`.
