@@ -230,6 +230,12 @@ struct WizardInstaller: WizardApplying {
     var flow: InstallFlow
 
     func apply(_ configuration: NodeConfiguration, progress: (ApplyProgress) -> Void) -> ApplyOutcome {
+        var configuration = configuration
+        // A self-test origin the operator named (a local mirror) must be fetchable: it joins extra_origins.
+        if flow.selfTestOrigin != SelfTest.defaultOrigin {
+            let host = Self.host(of: flow.selfTestOrigin)
+            if !configuration.engine.extraOrigins.contains(host) { configuration.engine.extraOrigins.append(host) }
+        }
         var failedStep: String?
         do {
             let prepared = try flow.prepare(configuration)
@@ -251,6 +257,15 @@ struct WizardInstaller: WizardApplying {
         } catch {
             return .failed(step: failedStep, message: error.message, exitCode: error.code.rawValue)
         }
+    }
+
+    /// `host` of `host[:port]` or `[v6]:port`.
+    static func host(of origin: String) -> String {
+        if origin.hasPrefix("["), let end = origin.firstIndex(of: "]") {
+            return String(origin[origin.index(after: origin.startIndex)..<end])
+        }
+        let parts = origin.split(separator: ":")
+        return parts.count == 2 ? String(parts[0]) : origin
     }
 
     static func progress(_ event: Applier.Event) -> ApplyProgress {

@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import Foundation
 import Testing
 
@@ -317,5 +318,73 @@ struct WizardEndToEndTests {
         }
         let expected = try String(contentsOf: expectedURL, encoding: .utf8)
         #expect(written == expected, "\(path) differs from Fixtures/\(fixture):\n\(written)", sourceLocation: sourceLocation)
+    }
+}
+
+/// The wizard all the way: apply with the engine and a real origin on loopback, then Done shows `DOCacheHost`.
+@Suite(.serialized)
+struct WizardInstallEndToEndTests {
+    @Test func theWizardInstallsAndStartsTheEngine() async throws {
+        let origin = try await TestOrigin.start()
+        defer { Task { await origin.stop() } }
+        let gif = Array("GIF89a".utf8) + [UInt8](repeating: 7, count: 4096)
+        origin.add("/mscomtest/wuidt.gif", object: .init(bytes: gif, etag: "\"wuidt\"", contentType: "image/gif"))
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("wizard-install-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer {
+            _ = try? CLIRunner.run(["uninstall", "--root", root.path])
+            try? FileManager.default.removeItem(at: root)
+        }
+
+        let tmux = try TmuxSession()
+        try tmux.run(
+            "'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(WizardEndToEndTests.machine)' "
+                + "--self-test-origin \(origin.authority)"
+        )
+        try tmux.waitFor("Continue anyway despite the warnings")
+        try tmux.send("Space", "Enter")
+        try tmux.waitFor("Cache node name")
+        try tmux.type("Lab-1")
+        try tmux.send("Enter")
+        try tmux.waitFor("Create a new switch or use an existing one?")
+        try tmux.send("Enter")
+        try tmux.type("1")
+        try tmux.send("Enter")
+        try tmux.waitFor("How the node gets its address.")
+        try tmux.send("Down")
+        try tmux.waitFor("(*) 2  Dynamic (DHCP)")
+        try tmux.send("Enter")
+        try tmux.waitFor("Where the state and the cache live")
+        try tmux.send("Enter", "Enter", "C-u")
+        try tmux.type("60")
+        try tmux.send("Enter")
+        try tmux.waitFor("This machine: 16 cores")
+        try tmux.type("1")
+        try tmux.send("Enter", "C-u")
+        try tmux.type("4")
+        try tmux.send("Enter", "C-u")
+        try tmux.type("4")
+        try tmux.send("Enter")
+        try tmux.waitFor("Do you already have a hub?")
+        try tmux.type("2")
+        try tmux.send("Enter")
+        try tmux.type("lab-hub")
+        try tmux.send("Enter")
+        try tmux.waitFor("Every answer. Enter on a row")
+        try tmux.send("Down", "Down", "Down", "Down", "Down", "Down", "Enter")
+
+        try tmux.waitFor("Point clients at it: DOCacheHost = ")
+        try tmux.send("Enter")
+        let status = try tmux.waitForExit()
+        let pane = try tmux.capture()
+        #expect(status == 0, "\(pane)")
+        #expect(origin.requests("/mscomtest/wuidt.gif") >= 1, "the self-test went through the engine to the origin")
+        let running = try CLIRunner.run(["status", "--root", root.path])
+        #expect(running.status == 0, "\(running.stdout)\(running.stderr)")
+        #expect(running.stdout.hasPrefix("Node Lab-1 "))
+        let hubs = try CLIRunner.run(["hub", "list", "--root", root.path])
+        #expect(hubs.stdout.contains("lab-hub"))
+        let kept = try String(contentsOf: root.appendingPathComponent("var/lib/cachenode/answers.yaml"), encoding: .utf8)
+        #expect(kept.contains("name: Lab-1"))
     }
 }
