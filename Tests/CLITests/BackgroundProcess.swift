@@ -11,7 +11,7 @@ final class BackgroundProcess {
 
     init(_ arguments: [String], outputPath: String) throws {
         self.outputPath = outputPath
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.executableURL = URL(fileURLWithPath: CLIRunner.binary)
         process.arguments = arguments

@@ -49,7 +49,7 @@ struct RealToolValidationTests {
         let binaryRoot = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: binaryRoot) }
         let binary = binaryRoot + "/cachenode"
-        FileManager.default.createFile(atPath: binary, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: binary, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
         let (plan, root) = try Self.install(example, netplan: false, binary: binary)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (status, output) = try Self.run(["/usr/bin/systemd-analyze", "verify", "--man=no", plan.layout.unit])
