@@ -60,7 +60,7 @@ struct ClientFaultTests {
         try await harness.stopAll()
     }
 
-    @Test(.disabled("hangs: a stalled reader of a cached object is not closed by the engine (under investigation)"))
+    @Test(.disabled("hangs past 60 s on this machine, cause not yet found (engine timeout or the test client); see issue 7"))
     func clientThatStopsReadingIsClosedWhileOthersAreServed() async throws {
         let (harness, healthy) = try await Self.start()
         let big = harness.origin.add("/big.bin", length: 8 * 1024 * 1024, seed: 83)

@@ -9,7 +9,7 @@ import Glibc
 
 /// Eviction of an object while many clients stream it.
 struct EvictionFaultTests {
-    @Test(.disabled("hangs: stalled readers of an evicted object are not finished (under investigation)"))
+    @Test(.disabled("hangs past 60 s on this machine, cause not yet found (engine or the stalled test clients); see issue 7"))
     func fiftyClientsStreamingAnEvictedObjectGetExactBytes() async throws {
         let capacity: Int64 = 10_000_000
         let harness = try await EngineHarness.start(driveBytes: capacity)
