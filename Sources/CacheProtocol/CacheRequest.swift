@@ -138,7 +138,7 @@ extension CacheRequest {
         return (name, port == 80 ? nil : port)
     }
 
-    /// Decodes `%2e`, collapses `//`, and refuses `.`/`..` segments, encoded slashes, backslashes and NULs.
+    /// Decodes `%2e`, collapses `//`, refuses `.`/`..` segments, encoded slashes, backslashes, NULs and double encodings.
     package static func normalisePath(_ path: Substring) throws(RequestError) -> String {
         var segments: [String] = []
         for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -153,8 +153,15 @@ extension CacheRequest {
             if segment == "." || segment == ".." {
                 throw .badPath("the path holds a . or .. segment")
             }
-            guard percentDecode(Substring(segment)) != nil else {
+            guard let decoded = percentDecode(Substring(segment)) else {
                 throw .badPath("the path holds a malformed percent-encoding")
+            }
+            // An origin or proxy that decodes twice would see these as a traversal or a header break.
+            let decodedLowered = decoded.lowercased()
+            if ["%2e", "%2f", "%5c", "%00"].contains(where: { decodedLowered.contains($0) })
+                || decoded.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
+            {
+                throw .badPath("the path holds a double-encoded dot, slash or backslash, or a control character")
             }
             segments.append(segment)
         }

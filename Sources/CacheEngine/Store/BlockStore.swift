@@ -358,12 +358,21 @@ package final class BlockStore: Sendable {
         logger: Logger
     ) throws(StoreError) {
         let root = drive.root
-        try FileIO.makeDirectories(root + "/blocks")
-        FileIO.removeTree(root + "/tmp")
-        try FileIO.makeDirectories(root + "/tmp")
+        // A drive mounted read-only still serves what it holds; nothing is written to it.
+        var volume = statvfs()
+        let readOnly = statvfs(drive.drive.path, &volume) == 0 && volume.f_flag & UInt(ST_RDONLY) != 0
+        if readOnly {
+            drive.writable = false
+            logger.warning("cache drive is read-only; serving what it holds, storing nothing", metadata: ["store.drive": "\(drive.drive.path)"])
+        } else {
+            try FileIO.makeDirectories(root + "/blocks")
+            FileIO.removeTree(root + "/tmp")
+            try FileIO.makeDirectories(root + "/tmp")
+        }
         let format = "cachenode-store 1\nblock_size \(blockSize)\n"
         let formatPath = root + "/format"
         let existing = try FileIO.read(formatPath).map { String(decoding: $0, as: UTF8.self) }
+        if readOnly && existing != format { return }
         if let existing, existing != format {
             let previous = existing.split(separator: "\n").first { $0.hasPrefix("block_size ") }?
                 .dropFirst("block_size ".count) ?? "unknown"
@@ -425,7 +434,9 @@ package final class BlockStore: Sendable {
             live += 1 + entry.blocks.count
             entries[id] = entry
         }
-        if records > 2 * live + 1000 || fileLength == 0 {
+        if readOnly {
+            // Nothing to compact or append to.
+        } else if records > 2 * live + 1000 || fileLength == 0 {
             // Mostly evicted or dropped records: rewrite the journal with the live ones, oldest use first.
             var compacted = ""
             compacted.reserveCapacity(live * 64)
@@ -441,8 +452,10 @@ package final class BlockStore: Sendable {
             // A record cut by kill -9: drop it so the next append starts on a fresh line.
             guard truncate(root + "/journal", off_t(validLength)) == 0 else { throw FileIO.failure("truncate", root + "/journal") }
         }
-        drive.journal = Glibc.open(root + "/journal", O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard drive.journal >= 0 else { throw FileIO.failure("open", root + "/journal") }
+        if !readOnly {
+            drive.journal = Glibc.open(root + "/journal", O_WRONLY | O_APPEND | O_CLOEXEC)
+            guard drive.journal >= 0 else { throw FileIO.failure("open", root + "/journal") }
+        }
         logger.info(
             "cache drive loaded",
             metadata: ["store.drive": "\(drive.drive.path)", "store.objects": "\(drive.objects)", "store.used_bytes": "\(drive.usedBytes)"]

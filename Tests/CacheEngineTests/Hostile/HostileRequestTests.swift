@@ -1,0 +1,147 @@
+import CacheNodeCore
+import CacheNodeTestSupport
+import Testing
+
+@testable import CacheEngine
+
+/// One hostile request: raw bytes with `{O}` for the listed origin (`origin.test:PORT`) and `{P}` for its port.
+struct HostileRequest: Sendable, CustomTestStringConvertible {
+    let name: String
+    let template: String
+    let status: Int
+
+    init(_ name: String, _ template: String, _ status: Int) {
+        self.name = name
+        self.template = template
+        self.status = status
+    }
+
+    /// A GET of `target` with `Connection: close` and any extra header lines.
+    static func get(_ name: String, _ target: String, _ status: Int, headers: String = "") -> HostileRequest {
+        HostileRequest(name, "GET \(target) HTTP/1.1\r\nHost: cache\r\nConnection: close\r\n\(headers)\r\n", status)
+    }
+
+    /// A ranged GET of the cached object.
+    static func range(_ name: String, _ value: String, _ status: Int) -> HostileRequest {
+        get(name, "/h.bin?cacheHostOrigin={O}", status, headers: "Range: \(value)\r\n")
+    }
+
+    func bytes(origin: String, port: Int) -> [UInt8] {
+        Array(template.replacing("{O}", with: origin).replacing("{P}", with: "\(port)").utf8)
+    }
+
+    var testDescription: String { name }
+}
+
+/// Resolves `origin.test` to the loopback test origin and `private.download.windowsupdate.com` to a private address.
+struct StubResolver: HostResolver {
+    func resolve(_ host: String, port: Int) async -> [IPAddress] {
+        if let literal = IPAddress(host) { return [literal] }
+        switch host {
+        case "origin.test": return [IPAddress("127.0.0.1")!]
+        case "private.download.windowsupdate.com": return [IPAddress("10.0.0.5")!]
+        default: return []
+        }
+    }
+}
+
+/// Hostile requests get a refusal (or an ignored Range), never reach the origin, and the engine keeps answering.
+struct HostileRequestTests {
+    static let length = 100_000
+
+    static let cases: [HostileRequest] = [
+        // Path traversal in every encoding.
+        .get("dot-dot", "/a/../h.bin?cacheHostOrigin={O}", 400),
+        .get("leading dot-dot", "/../../etc/passwd?cacheHostOrigin={O}", 400),
+        .get("encoded dot-dot", "/a/%2e%2e/h.bin?cacheHostOrigin={O}", 400),
+        .get("mixed-case encoded dot-dot", "/a/%2E%2e/h.bin?cacheHostOrigin={O}", 400),
+        .get("half-encoded dot-dot", "/a/.%2e/h.bin?cacheHostOrigin={O}", 400),
+        .get("double-encoded dot-dot", "/a/%252e%252e/h.bin?cacheHostOrigin={O}", 400),
+        .get("double-encoded slash", "/a/..%252f..%252fh.bin?cacheHostOrigin={O}", 400),
+        .get("encoded slash", "/a/..%2f..%2fh.bin?cacheHostOrigin={O}", 400),
+        .get("encoded backslash", "/a/..%5c..%5ch.bin?cacheHostOrigin={O}", 400),
+        .get("raw backslash", "/a/..\\..\\h.bin?cacheHostOrigin={O}", 400),
+        .get("overlong UTF-8 dot", "/a/%c0%ae%c0%ae/h.bin?cacheHostOrigin={O}", 400),
+        .get("encoded NUL", "/h.bin%00.txt?cacheHostOrigin={O}", 400),
+        // Origins that are not on the list, or name this machine or a private network.
+        .get("loopback not listed", "/h.bin?cacheHostOrigin=127.0.0.1:{P}", 403),
+        .get("localhost", "/h.bin?cacheHostOrigin=localhost:{P}", 403),
+        .get("cloud metadata", "/latest/meta-data/?cacheHostOrigin=169.254.169.254", 403),
+        .get("IPv6 loopback", "/h.bin?cacheHostOrigin=[::1]:{P}", 403),
+        .get("decimal IP", "/h.bin?cacheHostOrigin=2130706433:{P}", 403),
+        .get("octal IP", "/h.bin?cacheHostOrigin=0177.0.0.1:{P}", 403),
+        .get("hex IP", "/h.bin?cacheHostOrigin=0x7f.0.0.1:{P}", 403),
+        .get("allowed name resolving to a private address", "/h.bin?cacheHostOrigin=private.download.windowsupdate.com", 403),
+        .get("userinfo trick", "/h.bin?cacheHostOrigin=au.download.windowsupdate.com@127.0.0.1:{P}", 400),
+        .get("encoded userinfo trick", "/h.bin?cacheHostOrigin=au.download.windowsupdate.com%40127.0.0.1:{P}", 400),
+        .get("absolute form to loopback", "http://127.0.0.1:{P}/h.bin", 403),
+        .get("Host header to loopback", "/h.bin", 403, headers: "X-Ignored: 1\r\n").withHost("127.0.0.1:{P}"),
+        // CRLF injection into what would go to the origin.
+        .get("encoded CRLF in the origin", "/h.bin?cacheHostOrigin={O}%0d%0aX-Injected:%20yes", 400),
+        .get("encoded CRLF in the path", "/h.bin%0d%0aX-Injected:%20yes?cacheHostOrigin={O}", 400),
+        HostileRequest("raw CR in the target", "GET /h.bin?cacheHostOrigin={O}\rX-Injected: yes HTTP/1.1\r\nHost: c\r\n\r\n", 400),
+        HostileRequest("raw LF in the target", "GET /h.bin?cacheHostOrigin={O}\nX-Injected: yes HTTP/1.1\r\nHost: c\r\n\r\n", 400),
+        HostileRequest("raw CR in a header", "GET /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: c\rX-Injected: yes\r\n\r\n", 400),
+        // Request smuggling forms and methods.
+        .get("Content-Length with chunked", "/h.bin?cacheHostOrigin={O}", 400, headers: "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")
+            .withBody("0\r\n\r\n"),
+        .get("two Content-Lengths", "/h.bin?cacheHostOrigin={O}", 400, headers: "Content-Length: 5\r\nContent-Length: 6\r\n")
+            .withBody("hello!"),
+        .get("body on GET hiding a request", "/h.bin?cacheHostOrigin={O}", 200, headers: "Content-Length: 28\r\n")
+            .withBody("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"),
+        HostileRequest("POST", "POST /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: c\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 405),
+        HostileRequest("TRACE", "TRACE /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n", 405),
+        // Absurd Range headers: ignored (200), coalesced or clamped (206), or unsatisfiable (416), never wrong bytes.
+        .range("2,000 ranges", "bytes=" + (0..<2000).map { "\($0 * 10)-\($0 * 10 + 1)" }.joined(separator: ","), 200),
+        .range("overlapping ranges", "bytes=0-500,100-600,50-60", 206),
+        .range("negative start", "bytes=-5-10", 200),
+        .range("negative end", "bytes=5--10", 200),
+        .range("20-digit start", "bytes=99999999999999999999-", 416),
+        .range("20-digit end", "bytes=0-99999999999999999999", 206),
+        .range("20-digit suffix", "bytes=-99999999999999999999", 206),
+        .range("start past the end", "bytes=100000-", 416),
+        .range("other unit", "items=0-10", 200),
+    ]
+
+    @Test(arguments: cases)
+    func hostileRequestIsRefusedWithoutReachingTheOrigin(request: HostileRequest) async throws {
+        let harness = try await EngineHarness.start(
+            configure: { $0.engine.extraOrigins = ["origin.test"] },
+            resolver: StubResolver()
+        )
+        let origin = "origin.test:\(harness.origin.port)"
+        let bytes = harness.origin.add("/h.bin", length: Self.length, seed: 61)
+        let warm = try await TestHTTPClient.get(port: harness.port, "/h.bin?cacheHostOrigin=\(origin)")
+        #expect(warm.body == bytes)
+        await harness.engine.settle()
+        let before = harness.origin.hostHeaders.count
+
+        let answer = try await TestHTTPClient.raw(port: harness.port, request.bytes(origin: origin, port: harness.origin.port))
+        let response = try TestHTTPClient.parse(answer)
+        #expect(response.status == request.status)
+        if response.status == 200 { #expect(response.body == bytes) }
+        if response.status == 206 {
+            let range = try #require(response.header("Content-Range")?.dropFirst("bytes ".count).split(separator: "/").first)
+            let ends = range.split(separator: "-").compactMap { Int($0) }
+            #expect(ends.count == 2 && response.body == Array(bytes[ends[0]...ends[1]]))
+        }
+        #expect(harness.origin.hostHeaders.count == before, "the request reached the origin")
+
+        let healthy = try await TestHTTPClient.get(port: harness.port, "/h.bin?cacheHostOrigin=\(origin)", headers: [("Range", "bytes=10-99")])
+        #expect(healthy.status == 206)
+        #expect(healthy.body == Array(bytes[10...99]))
+        try await harness.stopAll()
+    }
+}
+
+extension HostileRequest {
+    /// The same request with another `Host` header and no `cacheHostOrigin`.
+    func withHost(_ host: String) -> HostileRequest {
+        HostileRequest(name, template.replacing("Host: cache", with: "Host: \(host)"), status)
+    }
+
+    /// The same request with `body` after the head.
+    func withBody(_ body: String) -> HostileRequest {
+        HostileRequest(name, template + body, status)
+    }
+}
