@@ -1,0 +1,53 @@
+import CacheNodeTestSupport
+import Testing
+
+@testable import CacheEngine
+
+/// The two checks every fault case makes: the engine keeps serving others, and no client gets a wrong byte.
+enum FaultChecks {
+    /// A 2xx carries exactly `expected` (a cut one a prefix of it); anything else is a 5xx or `allowed`.
+    static func expectNeverWrong(
+        _ response: TestResponse?,
+        expected: [UInt8],
+        allowed: Set<Int> = [],
+        _ comment: Comment? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        guard let response else { return }  // the connection was cut before a whole head
+        if (200..<300).contains(response.status) {
+            if response.complete {
+                #expect(response.body == expected, comment, sourceLocation: sourceLocation)
+            } else {
+                #expect(expected.starts(with: response.body), comment, sourceLocation: sourceLocation)
+            }
+        } else {
+            #expect(response.status >= 500 || allowed.contains(response.status), comment, sourceLocation: sourceLocation)
+        }
+    }
+}
+
+extension EngineHarness {
+    /// A GET that returns `nil` when the connection ends before a whole response head.
+    func attempt(_ path: String, headers: [(String, String)] = []) async -> TestResponse? {
+        try? await get(path, headers: headers)
+    }
+
+    /// Fetches a healthy object whole and in a range, and expects exact bytes both times.
+    func expectHealthy(_ path: String, _ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let whole = try await get(path)
+        #expect(whole.status == 200, sourceLocation: sourceLocation)
+        #expect(whole.body == bytes, "healthy \(path) while the fault happens", sourceLocation: sourceLocation)
+        let part = try await get(path, headers: [("Range", "bytes=70000-170000")])
+        #expect(part.status == 206, sourceLocation: sourceLocation)
+        #expect(part.body == Array(bytes[70_000...170_000]), sourceLocation: sourceLocation)
+    }
+
+    /// Polls `condition` with a generous attempt bound; false when it never held.
+    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<400 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return false
+    }
+}
