@@ -1,3 +1,4 @@
+import Foundation
 import CacheNodeCore
 
 #if canImport(Glibc)
@@ -94,6 +95,6 @@ package struct TestCacheDirectory: Sendable {
 
     /// Removes the directory tree.
     package func remove() {
-        _ = system("rm -rf '\(root)'")
+        try? FileManager.default.removeItem(atPath: root)
     }
 }

@@ -18,13 +18,7 @@ struct PolicyCommand: ParsableCommand {
         let resources = try InstallFlow.resources()
         let configuration: NodeConfiguration
         if let config {
-            do {
-                configuration = try AnswerFile.load(try TextFile.read(config, limit: AnswerFile.maximumBytes), sizing: resources.sizing)
-            } catch let error as AnswerFileError {
-                throw CommandFailure(.invalid, error.formatted(file: config))
-            } catch {
-                throw CommandFailure(.invalid, "\(error)")
-            }
+            configuration = try AnswerFileInput.load(config, sizing: resources.sizing)
         } else if let node = try install.find() {
             configuration = node.configuration
         } else {

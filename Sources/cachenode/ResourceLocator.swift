@@ -66,3 +66,24 @@ extension String {
         split(separator: separator, omittingEmptySubsequences: false).map(String.init)
     }
 }
+
+/// Reads and validates an answer file the way every command reports it: `FILE:LINE: key.path: ...`, exit 2.
+enum AnswerFileInput {
+    static func load(_ file: String, sizing: SizingTable) throws(CommandFailure) -> NodeConfiguration {
+        let text: String
+        do {
+            text = try TextFile.read(file, limit: AnswerFile.maximumBytes)
+        } catch .tooLarge(_, let bytes, let limit) {
+            throw CommandFailure(.invalid, "\(file):1: the file is \(bytes) bytes, too large for an answer file (at most \(limit) bytes)")
+        } catch .notText {
+            throw CommandFailure(.invalid, "\(file):1: the file holds binary data, not YAML text")
+        } catch {
+            throw CommandFailure(.invalid, "\(error)")
+        }
+        do {
+            return try AnswerFile.load(text, sizing: sizing)
+        } catch {
+            throw CommandFailure(.invalid, error.formatted(file: file))
+        }
+    }
+}

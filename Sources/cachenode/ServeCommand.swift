@@ -23,19 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        let sizing = try ResourceLocator.sizingTable()
-        let text: String
-        do {
-            text = try TextFile.read(config, limit: AnswerFile.maximumBytes)
-        } catch {
-            throw CommandFailure(.invalid, "\(config):1: \(error)")
-        }
-        let configuration: NodeConfiguration
-        do {
-            configuration = try AnswerFile.load(text, sizing: sizing)
-        } catch {
-            throw CommandFailure(.invalid, error.formatted(file: config))
-        }
+        let configuration = try AnswerFileInput.load(config, sizing: try ResourceLocator.sizingTable())
         let originsPath = try ResourceLocator.resourcesDirectory() + "/origins.txt"
         let allowlist: OriginAllowlist
         do {

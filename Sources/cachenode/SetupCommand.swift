@@ -76,23 +76,7 @@ struct SetupCommand: AsyncParsableCommand {
 
     /// The non-interactive install: every problem of the file at once (exit 2), then the install flow.
     private func runAnswerFile(_ file: String) async throws {
-        let sizing = try ResourceLocator.sizingTable()
-        let text: String
-        do {
-            text = try TextFile.read(file, limit: AnswerFile.maximumBytes)
-        } catch .tooLarge(_, let bytes, let limit) {
-            throw CommandFailure(.invalid, "\(file):1: the file is \(bytes) bytes, too large for an answer file (at most \(limit) bytes)")
-        } catch .notText {
-            throw CommandFailure(.invalid, "\(file):1: the file holds binary data, not YAML text")
-        } catch {
-            throw CommandFailure(.invalid, "\(error)")
-        }
-        let configuration: NodeConfiguration
-        do {
-            configuration = try AnswerFile.load(text, sizing: sizing)
-        } catch {
-            throw CommandFailure(.invalid, error.formatted(file: file))
-        }
+        let configuration = try AnswerFileInput.load(file, sizing: try ResourceLocator.sizingTable())
         try saveAnswers(configuration)
         try flow.run(configuration, confirm: { _ in askYesNo("Apply these changes?") })
         if !dryRun { try await ensureHub(configuration) }

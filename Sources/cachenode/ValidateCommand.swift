@@ -13,22 +13,7 @@ struct ValidateCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        let sizing = try ResourceLocator.sizingTable()
-        let text: String
-        do {
-            text = try TextFile.read(file, limit: AnswerFile.maximumBytes)
-        } catch .tooLarge(_, let bytes, let limit) {
-            throw CommandFailure(.invalid, "\(file):1: the file is \(bytes) bytes, too large for an answer file (at most \(limit) bytes)")
-        } catch .notText {
-            throw CommandFailure(.invalid, "\(file):1: the file holds binary data, not YAML text")
-        } catch {
-            throw CommandFailure(.invalid, "\(error)")
-        }
-        do {
-            let configuration = try AnswerFile.load(text, sizing: sizing)
-            print("\(file): valid (node \(configuration.node.name), hub \(configuration.hub.name))")
-        } catch {
-            throw CommandFailure(.invalid, error.formatted(file: file))
-        }
+        let configuration = try AnswerFileInput.load(file, sizing: try ResourceLocator.sizingTable())
+        print("\(file): valid (node \(configuration.node.name), hub \(configuration.hub.name))")
     }
 }

@@ -48,22 +48,6 @@ struct EngineCLITests {
         }
     }
 
-    /// A port that was free a moment ago.
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length)
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     static func writeConfig(_ directory: TestCacheDirectory, listen: Int, admin: Int) throws -> String {
         let path = directory.root + "/cachenode.yaml"
@@ -103,7 +87,7 @@ struct EngineCLITests {
         }
         listen(blocker, 1)
         let busy = Int(UInt16(bigEndian: address.sin_port))
-        let config = try Self.writeConfig(directory, listen: busy, admin: Self.freePort())
+        let config = try Self.writeConfig(directory, listen: busy, admin: freeLoopbackPort())
         let result = try await TestHTTPClient.blocking { try CLIRunner.run(["serve", "--config", config]) }
         #expect(result.status == 1)
         #expect(result.stderr.contains("127.0.0.1:\(busy)"))
@@ -116,8 +100,8 @@ struct EngineCLITests {
         let origin = try await TestOrigin.start()
         let bytes = origin.add("/slow.bin", length: 256 * 1024, seed: 3)
         origin.setFault(.slow(100), for: "/slow.bin")
-        let port = Self.freePort()
-        let admin = Self.freePort()
+        let port = freeLoopbackPort()
+        let admin = freeLoopbackPort()
         let child = try Child(config: try Self.writeConfig(directory, listen: port, admin: admin), log: URL(fileURLWithPath: directory.root + "/engine.log"))
         #expect(try await child.waitUntilHealthy(adminPort: admin), "\(child.output)")
         // A response in flight when SIGTERM arrives still finishes whole.
@@ -140,8 +124,8 @@ struct EngineCLITests {
         let length = 3 * 1024 * 1024 + 123
         let bytes = origin.add("/big.bin", length: length, seed: 77)
         origin.setFault(.slow(5), for: "/big.bin")
-        let port = Self.freePort()
-        let admin = Self.freePort()
+        let port = freeLoopbackPort()
+        let admin = freeLoopbackPort()
         let config = try Self.writeConfig(directory, listen: port, admin: admin)
         let first = try Child(config: config, log: URL(fileURLWithPath: directory.root + "/first.log"))
         #expect(try await first.waitUntilHealthy(adminPort: admin), "\(first.output)")

@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import Foundation
 import Testing
 
@@ -25,16 +26,22 @@ struct FleetEndToEndTests {
         var hub = try startHub()
 
         var engines: [BackgroundProcess] = []
+        var directories: [TestCacheDirectory] = []
+        defer { directories.forEach { $0.remove() } }
         for name in ["Seattle-1", "Tacoma-1"] {
             let created = try CLIRunner.run(["node", "create", name, "--hub", "contoso-west", "--root", hubRoot])
             let key = try #require(created.stdout.firstMatch(of: /enrolment key: (\S+)/)).1
-            let fixture = try EngineFixture(name: name, directory: work.appendingPathComponent(name))
+            let directory = TestCacheDirectory(prefix: "fleet-\(name)")
+            let config = directory.state + "/cachenode.yaml"
+            try FileManager.default.createDirectory(atPath: directory.state, withIntermediateDirectories: true)
+            try directory.yaml(listenPort: freeLoopbackPort(), adminPort: freeLoopbackPort()).write(toFile: config, atomically: true, encoding: .utf8)
+            directories.append(directory)
             let enrolled = try CLIRunner.run([
                 "node", "enrol", "--hub-url", url, "--hub", "contoso-west", "--node", name, "--key", String(key),
-                "--interval", "1", "--root", "/", "--state", fixture.state,
+                "--interval", "1", "--root", "/", "--state", directory.state,
             ])
             #expect(enrolled.status == 0, "\(enrolled.stderr)")
-            engines.append(try BackgroundProcess(["serve", "--config", fixture.config], outputPath: fixture.directory.path + "/engine.log"))
+            engines.append(try BackgroundProcess(["serve", "--config", config], outputPath: directory.root + "/engine.log"))
         }
 
         func fleet() -> String { (try? CLIRunner.run(["hub", "nodes", "--root", hubRoot]).stdout) ?? "" }

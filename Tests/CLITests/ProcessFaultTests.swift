@@ -22,8 +22,8 @@ struct ProcessFaultTests {
         let origin = try await TestOrigin.start()
         // Forty objects of 200 KiB into a 4 MB drive: eviction runs all the time.
         let objects = (0..<40).map { origin.add("/o\($0).bin", length: 200 * 1024 + $0, seed: UInt8(1 + $0)) }
-        let port = EngineCLITests.freePort()
-        let admin = EngineCLITests.freePort()
+        let port = freeLoopbackPort()
+        let admin = freeLoopbackPort()
         let config = directory.root + "/cachenode.yaml"
         try directory.yaml(listenPort: port, adminPort: admin, driveGB: 0.004).write(toFile: config, atomically: true, encoding: .utf8)
         let first = try EngineCLITests.Child(config: config, log: URL(fileURLWithPath: directory.root + "/first.log"))

@@ -173,7 +173,7 @@ struct WizardEndToEndTests {
         #expect(created.status == 0, "\(created.stderr)")
         let service = Process()
         service.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-        let port = try Self.freePort()
+        let port = freeLoopbackPort()
         service.arguments = ["hub", "serve", "--listen", "127.0.0.1:\(port)", "--root", serviceRoot.path]
         service.standardOutput = FileHandle.nullDevice
         service.standardError = FileHandle.nullDevice
@@ -284,22 +284,6 @@ struct WizardEndToEndTests {
         throw TmuxSession.Failure(description: "nothing listens on port \(port)")
     }
 
-    /// A loopback port nothing listens on right now.
-    static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(socket, generic, length) == 0 && getsockname(socket, generic, &length) == 0
-            }
-        }
-        guard bound else { throw TmuxSession.Failure(description: "cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     /// The shell is back with echo on: the wizard's screen and modes are gone.
     private func expectTerminalRestored(_ tmux: TmuxSession) throws {
