@@ -42,6 +42,11 @@ struct ConnectionLimitTests {
         harness.origin.add("/cap.bin", length: 10, seed: 1)
         let port = harness.port
         let held = try await TestHTTPClient.blocking { [try TestHTTPClient.connect(port: port), try TestHTTPClient.connect(port: port)] }
+        // connect() returns once the kernel has the connection; wait until the engine has accepted both.
+        for _ in 0..<500 where await harness.engine.status().connections < 2 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(await harness.engine.status().connections == 2)
         let third = try await TestHTTPClient.raw(port: port, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
         #expect(third.isEmpty)
         held.forEach { close($0) }
