@@ -55,9 +55,14 @@ package enum TestHTTPClient {
     }
 
     /// Opens a connection and returns its descriptor (for idle and keep-alive tests); close it with `close(_:)`.
-    package static func connect(port: Int) throws -> Int32 {
+    /// `receiveBuffer` fixes the socket's receive buffer before the handshake (a client that reads slowly or not at
+    /// all); set later, a small buffer also shrinks the window to a crawl for what is still in flight.
+    package static func connect(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestHTTPError.socket(errno) }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()

@@ -9,10 +9,12 @@ import Glibc
 #endif
 
 /// Misbehaving clients: the engine closes or finishes them and keeps serving everyone else exact bytes.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["CACHENODE_FAULT_SUITE"] == "1", "the fault suite runs with Faults/run"))
+@Suite
 struct ClientFaultTests {
-    /// An engine with a one-second request and idle timeout unless told otherwise, and a healthy object.
-    static func start(idleTimeout: Int = 1) async throws -> (EngineHarness, [UInt8]) {
+    /// An engine with a three-second request and idle timeout unless told otherwise, and a healthy object. The
+    /// timeout also applies to the healthy client: shorter, a busy machine (the whole test run shares two cores) can
+    /// delay its request past it.
+    static func start(idleTimeout: Int = 3) async throws -> (EngineHarness, [UInt8]) {
         let harness = try await EngineHarness.start(configure: {
             $0.engine.idleTimeoutSeconds = idleTimeout
             $0.engine.maxConnections = 2500
@@ -62,15 +64,13 @@ struct ClientFaultTests {
         try await harness.stopAll()
     }
 
-    @Test(.disabled("hangs past 60 s on this machine, cause not yet found (engine timeout or the test client); see issue 7"))
-    func clientThatStopsReadingIsClosedWhileOthersAreServed() async throws {
+    @Test func clientThatStopsReadingIsClosedWhileOthersAreServed() async throws {
         let (harness, healthy) = try await Self.start()
-        let big = harness.origin.add("/big.bin", length: 8 * 1024 * 1024, seed: 83)
-        #expect(try await harness.get("/big.bin").body == big)
-        let fd = try TestHTTPClient.connect(port: harness.port)
+        // Larger than what the kernel buffers for one connection, so the engine's writes stall.
+        let big = harness.origin.add("/big.bin", length: KernelBuffers.stallingLength, seed: 83)
+        expectBytes(try await harness.get("/big.bin").body, big)
+        let fd = try TestHTTPClient.connect(port: harness.port, receiveBuffer: KernelBuffers.clientReceiveBuffer)
         defer { close(fd) }
-        var size: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         try TestHTTPClient.send(fd, Self.request(harness, "/big.bin"))
         let start = try await TestHTTPClient.blocking { Self.receive(fd, upTo: 1000) }
         #expect(!start.isEmpty)
@@ -79,8 +79,8 @@ struct ClientFaultTests {
         #expect(try await harness.eventually { await harness.engine.status().connections == 0 })
         let rest = try await TestHTTPClient.blocking { try TestHTTPClient.receiveAll(fd) }
         let response = try TestHTTPClient.parse(start + rest)
-        #expect(!response.complete)
-        #expect(big.starts(with: response.body))
+        #expect(!response.complete, "the whole object fitted in the socket buffers: the client never stalled the engine")
+        expectPrefix(response.body, of: big)
         try await harness.stopAll()
     }
 
@@ -97,7 +97,7 @@ struct ClientFaultTests {
             close(fd)
         }
         try await harness.expectHealthy("/healthy.bin", healthy)
-        #expect(try await harness.get("/big.bin").body == big)
+        expectBytes(try await harness.get("/big.bin").body, big)
         #expect(try await harness.eventually { await harness.engine.status().connections == 0 })
         try await harness.stopAll()
     }
@@ -111,7 +111,7 @@ struct ClientFaultTests {
         }
         let (harness, healthy) = try await Self.start(idleTimeout: 60)
         let small = harness.origin.add("/small.bin", length: 20_000, seed: 87)
-        #expect(try await harness.get("/small.bin").body == small)
+        expectBytes(try await harness.get("/small.bin").body, small)
         let count = 2000
         let sockets = try await TestHTTPClient.blocking {
             try (0..<count).map { _ in try TestHTTPClient.connect(port: harness.port) }
@@ -126,7 +126,7 @@ struct ClientFaultTests {
         }
         for (index, response) in responses.enumerated() {
             #expect(response.status == 206)
-            #expect(response.body == Array(small[index...(index + 999)]), "connection \(index)")
+            expectBytes(response.body, small[index...(index + 999)], "connection \(index)")
         }
         try await harness.stopAll()
     }
@@ -146,7 +146,7 @@ struct ClientFaultTests {
             let response = try TestHTTPClient.parse(Array(rest))
             #expect(response.status == 206)
             #expect(response.header("Content-Range") == "bytes \(start)-\(end)/300000")
-            #expect(response.body == Array(bytes[start...end]))
+            expectBytes(response.body, bytes[start...end])
             guard let headEnd = TestHTTPClient.find([13, 10, 13, 10], in: Array(rest)) else { break }
             rest = rest.dropFirst(headEnd + 4 + response.body.count)
         }

@@ -112,24 +112,25 @@ struct HostileRequestTests {
         let origin = "origin.test:\(harness.origin.port)"
         let bytes = harness.origin.add("/h.bin", length: Self.length, seed: 61)
         let warm = try await TestHTTPClient.get(port: harness.port, "/h.bin?cacheHostOrigin=\(origin)")
-        #expect(warm.body == bytes)
+        expectBytes(warm.body, bytes)
         await harness.engine.settle()
         let before = harness.origin.hostHeaders.count
 
         let answer = try await TestHTTPClient.raw(port: harness.port, request.bytes(origin: origin, port: harness.origin.port))
         let response = try TestHTTPClient.parse(answer)
         #expect(response.status == request.status)
-        if response.status == 200 { #expect(response.body == bytes) }
+        if response.status == 200 { expectBytes(response.body, bytes) }
         if response.status == 206 {
             let range = try #require(response.header("Content-Range")?.dropFirst("bytes ".count).split(separator: "/").first)
             let ends = range.split(separator: "-").compactMap { Int($0) }
-            #expect(ends.count == 2 && response.body == Array(bytes[ends[0]...ends[1]]))
+            #expect(ends.count == 2)
+            if ends.count == 2 { expectBytes(response.body, bytes[ends[0]...ends[1]]) }
         }
         #expect(harness.origin.hostHeaders.count == before, "the request reached the origin")
 
         let healthy = try await TestHTTPClient.get(port: harness.port, "/h.bin?cacheHostOrigin=\(origin)", headers: [("Range", "bytes=10-99")])
         #expect(healthy.status == 206)
-        #expect(healthy.body == Array(bytes[10...99]))
+        expectBytes(healthy.body, bytes[10...99])
         try await harness.stopAll()
     }
 }
