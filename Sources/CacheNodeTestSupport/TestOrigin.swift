@@ -53,6 +53,9 @@ package final class TestOrigin: Sendable {
         case delay(Int)
         /// Answer normally, pausing this many milliseconds between 64 KiB chunks.
         case slow(Int)
+        /// Answer the first request of a connection; close the connection when a later one arrives, as a server
+        /// does whose keep-alive timeout ends just as the client reuses the connection.
+        case dropReusedConnection
     }
 
     struct State {
@@ -166,6 +169,8 @@ final class OriginHandler: ChannelInboundHandler {
 
     private let box: OriginBox
     private var head: HTTPRequestHead?
+    /// Requests answered on this connection.
+    private var answered = 0
 
     init(origin: OriginBox) {
         box = origin
@@ -184,6 +189,11 @@ final class OriginHandler: ChannelInboundHandler {
 
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, origin: TestOrigin) {
         let (object, fault) = origin.record(head)
+        defer { answered += 1 }
+        if fault == .dropReusedConnection, answered > 0 {
+            context.close(promise: nil)
+            return
+        }
         if case .delay(let milliseconds) = fault {
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {

@@ -52,9 +52,31 @@ package final class OriginClient: Sendable {
         for (name, value) in extra { outgoing.headers.add(name: name, value: value) }
         do {
             return try await client.execute(outgoing, deadline: .now() + .hours(1))
+        } catch where Self.isStaleConnection(error) {
+            // The origin closed a kept-alive connection just as the request went out on it (its idle timeout ended):
+            // nothing was answered and GET/HEAD are idempotent, so one more try on a new connection.
+            do {
+                return try await client.execute(outgoing, deadline: .now() + .hours(1))
+            } catch {
+                throw Self.failure(error)
+            }
         } catch {
             throw Self.failure(error)
         }
+    }
+
+    /// Whether a request failed because its connection closed before any of the response arrived.
+    static func isStaleConnection(_ error: any Error) -> Bool {
+        if let clientError = error as? HTTPClientError {
+            return clientError == .remoteConnectionClosed
+        }
+        if let channelError = error as? ChannelError {
+            return channelError == .ioOnClosedChannel || channelError == .outputClosed || channelError == .eof
+        }
+        if let ioError = error as? IOError {
+            return ioError.errnoCode == ECONNRESET || ioError.errnoCode == EPIPE
+        }
+        return false
     }
 
     /// Maps client, channel and timeout errors to an `OriginFailure`.

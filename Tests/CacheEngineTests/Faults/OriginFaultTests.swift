@@ -40,7 +40,14 @@ struct OriginFaultTests {
         }
         // Once the origin recovers, the object is fetched again and exact.
         harness.origin.setFault(nil, for: "/f.bin")
-        expectBytes(try await harness.get("/f.bin").body, bytes)
+        var recovered = try await harness.get("/f.bin")
+        if fault == .changedETag, recovered.status != 200 || !recovered.complete {
+            // A block fetched during the fault was stored under the fault's ETag, so the origin's own ETag is a
+            // change again: the response that meets it is a 502 or cut once (never mixed), and the old copy goes.
+            recovered = try await harness.get("/f.bin")
+        }
+        #expect(recovered.complete)
+        expectBytes(recovered.body, bytes)
         try await harness.stopAll()
     }
 

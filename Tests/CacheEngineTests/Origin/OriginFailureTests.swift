@@ -43,6 +43,22 @@ struct OriginFailureTests {
         try await harness.stopAll()
     }
 
+    /// An origin closes an idle kept-alive connection just as the engine reuses it (its keep-alive timeout ended):
+    /// the engine tries once more on a new connection instead of failing the client.
+    @Test func keptAliveConnectionClosedByTheOriginIsRetried() async throws {
+        let harness = try await EngineHarness.start()
+        let bytes = harness.origin.add("/k.bin", length: 300_000, seed: 37)
+        harness.origin.setFault(.dropReusedConnection, for: "/k.bin")
+        for (start, end) in [(0, 100), (70_000, 140_000), (200_000, 299_999)] {
+            let response = try await harness.get("/k.bin", headers: [("Range", "bytes=\(start)-\(end)")])
+            #expect(response.status == 206)
+            expectBytes(response.body, bytes[start...end])
+        }
+        #expect(harness.origin.requests("/k.bin") > 3, "no kept-alive connection was reused: the case was not exercised")
+        #expect(await harness.engine.status().originErrors == 0)
+        try await harness.stopAll()
+    }
+
     @Test func unreachableOriginGivesBadGateway() async throws {
         let harness = try await EngineHarness.start()
         let closed = try await TestOrigin.start()
