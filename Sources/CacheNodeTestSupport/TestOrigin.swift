@@ -8,6 +8,8 @@ import Glibc
 #endif
 
 /// A real HTTP origin on 127.0.0.1:0 for tests: deterministic objects, ranges, request counts and injected faults.
+/// It also answers requests sent to it as to a forward proxy (absolute-form targets, `GET http://host/path`), serving
+/// the path from its own objects and recording the form, the `Proxy-Authorization` header and refusing `CONNECT`.
 package final class TestOrigin: Sendable {
     /// One object the origin serves.
     package struct Object: Sendable {
@@ -65,6 +67,11 @@ package final class TestOrigin: Sendable {
         var ranges: [String: [String?]] = [:]
         var bytesSent = 0
         var hostHeaders: [String] = []
+        var absoluteTargets: [String] = []
+        var proxyAuthorizations: [String?] = []
+        var connects = 0
+        var connections = 0
+        var requiredProxyAuthorization: String?
     }
 
     private let state = Mutex(State())
@@ -131,6 +138,38 @@ package final class TestOrigin: Sendable {
     /// The `Host` headers received, in order.
     package var hostHeaders: [String] { state.withLock { $0.hostHeaders } }
 
+    /// Targets received in absolute form (`http://host/path`), as a forward proxy receives them, in order.
+    package var absoluteTargets: [String] { state.withLock { $0.absoluteTargets } }
+
+    /// The `Proxy-Authorization` header of each request, in order (`nil` where there was none).
+    package var proxyAuthorizations: [String?] { state.withLock { $0.proxyAuthorizations } }
+
+    /// `CONNECT` requests received (each is refused with 403, as Squid refuses CONNECT to port 80).
+    package var connects: Int { state.withLock { $0.connects } }
+
+    /// Connections accepted so far.
+    package var connections: Int { state.withLock { $0.connections } }
+
+    /// Answers 407 to requests without this exact `Proxy-Authorization` value, as a proxy with basic auth does.
+    package func requireProxyAuthorization(_ value: String?) {
+        state.withLock { $0.requiredProxyAuthorization = value }
+    }
+
+    func proxyAuthorizationMissing(_ head: HTTPRequestHead) -> Bool {
+        state.withLock { state in
+            guard let required = state.requiredProxyAuthorization else { return false }
+            return head.headers.first(name: "proxy-authorization") != required
+        }
+    }
+
+    func connectRefused() {
+        state.withLock { $0.connects += 1 }
+    }
+
+    func connected() {
+        state.withLock { $0.connections += 1 }
+    }
+
     /// Deterministic, position-dependent bytes: a wrong offset never matches.
     package static func bytes(length: Int, seed: UInt8) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: length)
@@ -145,8 +184,16 @@ package final class TestOrigin: Sendable {
     }
 
     func record(_ head: HTTPRequestHead) -> (Object?, Fault?) {
-        let path = String(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        var target = Substring(head.uri)
+        let absolute = target.hasPrefix("http://")
+        if absolute {
+            target = target.dropFirst("http://".count)
+            target = target.firstIndex(of: "/").map { target[$0...] } ?? "/"
+        }
+        let path = String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
         return state.withLock { state in
+            if absolute { state.absoluteTargets.append(head.uri) }
+            state.proxyAuthorizations.append(head.headers.first(name: "proxy-authorization"))
             state.requests[path, default: 0] += 1
             state.ranges[path, default: []].append(head.headers.first(name: "range"))
             state.hostHeaders.append(head.headers.first(name: "host") ?? "")
@@ -176,6 +223,11 @@ final class OriginHandler: ChannelInboundHandler {
         box = origin
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        box.origin.withLock { $0 }?.connected()
+        context.fireChannelActive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let received): head = received
@@ -188,6 +240,17 @@ final class OriginHandler: ChannelInboundHandler {
     }
 
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, origin: TestOrigin) {
+        if head.method == .CONNECT {
+            origin.connectRefused()
+            writeSimple(context, status: .forbidden, body: "CONNECT is allowed to port 443 only\n")
+            return
+        }
+        if origin.proxyAuthorizationMissing(head) {
+            var headers = HTTPHeaders()
+            headers.add(name: "Proxy-Authenticate", value: "Basic realm=\"proxy\"")
+            writeSimple(context, status: .proxyAuthenticationRequired, body: "proxy credentials required\n", headers: headers)
+            return
+        }
         let (object, fault) = origin.record(head)
         defer { answered += 1 }
         if fault == .dropReusedConnection, answered > 0 {

@@ -10,6 +10,8 @@ import Synchronization
 /// Fetches from origins over HTTP/1.1 with a keep-alive pool, the configured timeouts and the upstream proxy.
 package final class OriginClient: Sendable {
     private let client: HTTPClient
+    /// Set when an upstream proxy is configured: requests go to it in absolute form (no CONNECT tunnel).
+    private let forward: ForwardProxyClient?
     /// With a proxy, the proxy resolves names; without one, the client connects to the checked address.
     package let usesProxy: Bool
 
@@ -22,16 +24,15 @@ package final class OriginClient: Sendable {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: connectTimeout, read: readTimeout),
-            proxy: proxy.map { proxy in
-                let credentials = proxy.user.map { HTTPClient.Authorization.basic(username: $0, password: proxy.password ?? "") }
-                return .server(host: proxy.host, port: proxy.port, authorization: credentials)
-            },
             decompression: .disabled
         )
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         configuration.httpVersion = .http1Only
         client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
         usesProxy = proxy != nil
+        forward = proxy.map {
+            ForwardProxyClient(proxy: $0, connectTimeout: connectTimeout, readTimeout: readTimeout, eventLoopGroup: eventLoopGroup)
+        }
     }
 
     /// Sends `GET` (or `HEAD`) for the request's origin URL; `address` pins the connection to a checked address.
@@ -50,13 +51,20 @@ package final class OriginClient: Sendable {
         outgoing.method = method
         outgoing.headers.add(name: "Host", value: request.authority)
         for (name, value) in extra { outgoing.headers.add(name: name, value: value) }
+        let execute: @Sendable () async throws -> HTTPClientResponse
+        if let forward {
+            let headers = outgoing.headers
+            execute = { try await forward.execute(method: method, url: request.originURL, headers: headers) }
+        } else {
+            execute = { [client, outgoing] in try await client.execute(outgoing, deadline: .now() + .hours(1)) }
+        }
         do {
-            return try await client.execute(outgoing, deadline: .now() + .hours(1))
+            return try await execute()
         } catch where Self.isStaleConnection(error) {
             // The origin closed a kept-alive connection just as the request went out on it (its idle timeout ended):
             // nothing was answered and GET/HEAD are idempotent, so one more try on a new connection.
             do {
-                return try await client.execute(outgoing, deadline: .now() + .hours(1))
+                return try await execute()
             } catch {
                 throw Self.failure(error)
             }
@@ -96,6 +104,7 @@ package final class OriginClient: Sendable {
 
     package func shutdown() async {
         guard shutDown.withLock({ state in defer { state = true }; return !state }) else { return }
+        forward?.shutdown()
         try? await client.shutdown()
     }
 

@@ -14,6 +14,8 @@ package enum OriginFailure: Error, Equatable, Sendable, CustomStringConvertible 
     case changed
     /// A response the cache cannot use (bad `Content-Range`, wrong start).
     case invalidResponse(String)
+    /// The upstream proxy answered 407: its credentials are missing or wrong.
+    case proxyAuthentication
 
     /// The status the client gets.
     package var clientStatus: Int {
@@ -29,6 +31,8 @@ package enum OriginFailure: Error, Equatable, Sendable, CustomStringConvertible 
         case .shortBody: "origin body shorter than its length"
         case .changed: "origin content changed (ETag or length)"
         case .invalidResponse(let reason): "origin response unusable: \(reason)"
+        case .proxyAuthentication:
+            "the upstream proxy refused the engine (407): set or correct user:password@ in engine.upstream_proxy"
         }
     }
 }

@@ -19,6 +19,8 @@ package enum OriginVerdict: Equatable, Sendable {
         known: ObjectMetadata?
     ) -> OriginVerdict {
         if status >= 500 { return .failure(.status(status)) }
+        // Only a proxy asks for proxy credentials; relayed, it would make the device try to log in to the cache.
+        if status == 407 { return .failure(.proxyAuthentication) }
         guard status == 200 || status == 206 else { return .uncacheable }
         let cacheControl = headers[canonicalForm: "cache-control"].map { $0.lowercased() }
         if cacheControl.contains(where: { $0.hasPrefix("no-store") || $0.hasPrefix("private") }) {

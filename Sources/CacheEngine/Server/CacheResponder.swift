@@ -116,6 +116,7 @@ final class CacheResponder: HTTPResponder {
         case .shortBody: "short"
         case .changed: "changed"
         case .invalidResponse: "invalid"
+        case .proxyAuthentication: "407"
         }
     }
 
@@ -262,9 +263,10 @@ final class CacheResponder: HTTPResponder {
             return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: error.clientStatus), error.description)
         }
         record.originStatus = "\(response.status.code)"
-        if response.status.code >= 500 {
+        if response.status.code >= 500 || response.status.code == 407 {
             counters.originError()
-            return await simple(writer, record: &record, status: .badGateway, OriginFailure.status(Int(response.status.code)).description)
+            let failure: OriginFailure = response.status.code == 407 ? .proxyAuthentication : .status(Int(response.status.code))
+            return await simple(writer, record: &record, status: .badGateway, failure.description)
         }
         var headers = HTTPHeaders()
         for name in ["content-type", "content-length", "content-range", "etag", "last-modified", "location", "cache-control", "accept-ranges", "expires"] {

@@ -1,0 +1,377 @@
+import AsyncHTTPClient
+import CacheNodeCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// Sends origin requests through an HTTP proxy the way curl and browsers send plain-HTTP requests to one: the request
+/// line carries the absolute URL (`GET http://host/path HTTP/1.1`). AsyncHTTPClient would open a `CONNECT host:80`
+/// tunnel instead, which Squid (and most proxies) refuse for any port but 443.
+///
+/// Connections to the proxy are kept alive and reused. A response body is read from the socket only as fast as the
+/// engine consumes it, so a large range never piles up in memory.
+final class ForwardProxyClient: Sendable {
+    private let proxy: ProxyURL
+    private let connectTimeout: TimeAmount
+    private let readTimeout: TimeAmount
+    private let group: any EventLoopGroup
+    private let idle = Mutex<[ProxyConnection]>([])
+    private let maxIdle = 64
+
+    init(proxy: ProxyURL, connectTimeout: TimeAmount, readTimeout: TimeAmount, eventLoopGroup: any EventLoopGroup) {
+        self.proxy = proxy
+        self.connectTimeout = connectTimeout
+        self.readTimeout = readTimeout
+        group = eventLoopGroup
+    }
+
+    /// `Proxy-Authorization` for a proxy URL that carries `user:password@`.
+    static func authorization(_ proxy: ProxyURL) -> String? {
+        guard let user = proxy.user else { return nil }
+        return "Basic " + Base64.encode(Array("\(user):\(proxy.password ?? "")".utf8))
+    }
+
+    /// Sends one request for the absolute `url` and returns once the response head has arrived.
+    func execute(method: HTTPMethod, url: String, headers: HTTPHeaders) async throws -> HTTPClientResponse {
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: url, headers: headers)
+        if let credentials = Self.authorization(proxy) { head.headers.replaceOrAdd(name: "Proxy-Authorization", value: credentials) }
+        if let pooled = takeIdle() {
+            do {
+                return try await pooled.exchange(head, pool: self)
+            } catch where OriginClient.isStaleConnection(error) {
+                // The proxy closed the kept-alive connection as the request went out: a new connection follows.
+            }
+        }
+        return try await connect().exchange(head, pool: self)
+    }
+
+    private func connect() async throws -> ProxyConnection {
+        let readTimeout = self.readTimeout
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.autoRead, value: false)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ProxyResponseReader(readTimeout: readTimeout))
+                }
+            }
+            .connect(host: proxy.host, port: proxy.port)
+            .get()
+        let reader = try await channel.pipeline.handler(type: ProxyResponseReader.self).map {
+            NIOLoopBound($0, eventLoop: channel.eventLoop)
+        }.get()
+        return ProxyConnection(channel: channel, reader: reader)
+    }
+
+    private func takeIdle() -> ProxyConnection? {
+        var stale: [ProxyConnection] = []
+        defer { stale.forEach { $0.close() } }
+        return idle.withLock { connections in
+            while let connection = connections.popLast() {
+                if connection.channel.isActive { return connection }
+                stale.append(connection)
+            }
+            return nil
+        }
+    }
+
+    /// Keeps a connection whose response ended cleanly for the next request.
+    fileprivate func giveBack(_ connection: ProxyConnection) {
+        let kept = idle.withLock { connections in
+            guard connections.count < maxIdle, connection.channel.isActive else { return false }
+            connections.append(connection)
+            return true
+        }
+        if kept { connection.watchWhileIdle() } else { connection.close() }
+    }
+
+    func shutdown() {
+        let connections = idle.withLock { connections in
+            defer { connections.removeAll() }
+            return connections
+        }
+        connections.forEach { $0.close() }
+    }
+}
+
+/// One kept-alive connection to the proxy; one exchange at a time.
+final class ProxyConnection: Sendable {
+    let channel: any Channel
+    private let reader: NIOLoopBound<ProxyResponseReader>
+
+    init(channel: any Channel, reader: NIOLoopBound<ProxyResponseReader>) {
+        self.channel = channel
+        self.reader = reader
+    }
+
+    /// Writes the request and waits for the response head; the body streams from the returned response.
+    fileprivate func exchange(_ head: HTTPRequestHead, pool: ForwardProxyClient) async throws -> HTTPClientResponse {
+        let reader = self.reader
+        try await channel.eventLoop.submit { reader.value.begin() }.get()
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        do {
+            try await channel.writeAndFlush(HTTPClientRequestPart.end(nil))
+            while true {
+                switch try await next() {
+                case .head(let response) where response.status.code < 200:
+                    continue  // 1xx: the final answer follows
+                case .head(let response):
+                    let exchange = ProxyExchange(
+                        connection: self,
+                        pool: pool,
+                        reusable: head.isKeepAlive && response.isKeepAlive,
+                        length: Self.bodyLength(request: head, response: response)
+                    )
+                    if exchange.isEmpty { try await exchange.finish() }
+                    return HTTPClientResponse(
+                        version: response.version,
+                        status: response.status,
+                        headers: response.headers,
+                        body: .stream(ProxyResponseBody(exchange: exchange))
+                    )
+                case .body, .end:
+                    throw HTTPClientError.invalidProxyResponse
+                case nil:
+                    throw HTTPClientError.remoteConnectionClosed
+                }
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// The body length the head announces: 0 for HEAD, 204 and 304, `nil` when it is not known.
+    static func bodyLength(request: HTTPRequestHead, response: HTTPResponseHead) -> Int64? {
+        if request.method == .HEAD || response.status == .noContent || response.status == .notModified { return 0 }
+        if response.headers.contains(name: "transfer-encoding") { return nil }
+        return response.headers.first(name: "content-length").flatMap { Int64($0) }
+    }
+
+    /// The next response part; `nil` once the proxy closed the connection.
+    func next() async throws -> HTTPClientResponsePart? {
+        let reader = self.reader
+        let loop = channel.eventLoop
+        return try await loop.flatSubmit { reader.value.next(on: loop) }.get()
+    }
+
+    /// While idle in the pool, reads so that the proxy closing the connection is noticed.
+    func watchWhileIdle() {
+        let reader = self.reader
+        channel.eventLoop.execute { reader.value.watch() }
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+}
+
+/// A response body read from the proxy connection on demand.
+struct ProxyResponseBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+
+    let exchange: ProxyExchange
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(exchange: exchange)
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let exchange: ProxyExchange
+
+        func next() async throws -> ByteBuffer? {
+            try await exchange.next()
+        }
+    }
+}
+
+/// One response on a proxy connection. The connection goes back to the pool once the response has ended, even
+/// when the reader stops at the last byte without asking for the end; a response dropped before its end closes the
+/// connection, since unread bytes would precede the next response.
+final class ProxyExchange: Sendable {
+    private let connection: ProxyConnection
+    private let pool: ForwardProxyClient
+    private let reusable: Bool
+    private let state: Mutex<(remaining: Int64?, finished: Bool)>
+
+    init(connection: ProxyConnection, pool: ForwardProxyClient, reusable: Bool, length: Int64?) {
+        self.connection = connection
+        self.pool = pool
+        self.reusable = reusable
+        state = Mutex((length, false))
+    }
+
+    deinit {
+        if !state.withLock({ $0.finished }) { connection.close() }
+    }
+
+    var isEmpty: Bool { state.withLock { $0.remaining == 0 } }
+
+    func next() async throws -> ByteBuffer? {
+        guard !state.withLock({ $0.finished }) else { return nil }
+        do {
+            switch try await connection.next() {
+            case .body(let buffer):
+                let remaining = state.withLock { state in
+                    state.remaining = state.remaining.map { $0 - Int64(buffer.readableBytes) }
+                    return state.remaining
+                }
+                if remaining == 0 { try await finish() }
+                return buffer
+            case .end:
+                end()
+                return nil
+            case .head:
+                throw HTTPClientError.invalidProxyResponse
+            case nil:
+                throw HTTPClientError.remoteConnectionClosed
+            }
+        } catch let error as HTTPParserError where error == .invalidEOFState {
+            // The proxy closed the connection before the announced length arrived.
+            abandon()
+            throw HTTPClientError.remoteConnectionClosed
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
+    /// Reads the end that must follow the last announced byte, and releases the connection.
+    func finish() async throws {
+        guard case .end = try await connection.next() else {
+            abandon()
+            throw HTTPClientError.invalidProxyResponse
+        }
+        end()
+    }
+
+    private func end() {
+        state.withLock { $0.finished = true }
+        if reusable { pool.giveBack(connection) } else { connection.close() }
+    }
+
+    private func abandon() {
+        state.withLock { $0.finished = true }
+        connection.close()
+    }
+}
+
+/// Hands response parts to one waiting reader at a time and asks the socket for more only when someone waits
+/// (the channel does not read on its own), with the origin read timeout while waiting.
+final class ProxyResponseReader: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let readTimeout: TimeAmount
+    private var context: ChannelHandlerContext?
+    private var parts = CircularBuffer<HTTPClientResponsePart>()
+    private var waiter: EventLoopPromise<HTTPClientResponsePart?>?
+    private var timer: Scheduled<Void>?
+    private var failure: (any Error)?
+    private var closed = false
+    private var exchanging = false
+
+    init(readTimeout: TimeAmount) {
+        self.readTimeout = readTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// An exchange starts: what arrives from now on is its response.
+    func begin() {
+        exchanging = true
+    }
+
+    /// Idle in the pool: read, so that a close (or anything unexpected) is seen.
+    func watch() {
+        exchanging = false
+        context?.read()
+    }
+
+    func next(on loop: any EventLoop) -> EventLoopFuture<HTTPClientResponsePart?> {
+        if let part = parts.popFirst() { return loop.makeSucceededFuture(part) }
+        if let failure { return loop.makeFailedFuture(failure) }
+        guard let context, !closed else { return loop.makeSucceededFuture(nil) }
+        let promise = loop.makePromise(of: HTTPClientResponsePart?.self)
+        waiter = promise
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: readTimeout) { [self] in
+            fail(OriginFailure.timeout)
+            self.context?.close(promise: nil)
+        }
+        context.read()
+        return promise.futureResult
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard exchanging else {
+            // Bytes on an idle connection belong to no request: the connection cannot be trusted any more.
+            context.close(promise: nil)
+            return
+        }
+        let part = unwrapInboundIn(data)
+        if let waiter = takeWaiter() {
+            waiter.succeed(part)
+        } else {
+            parts.append(part)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // The read brought only part of a message (half a head): read on while someone waits.
+        if waiter != nil { context.read() }
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        takeWaiter()?.succeed(nil)
+        context.fireChannelInactive()
+    }
+
+    private func fail(_ error: any Error) {
+        if failure == nil { failure = error }
+        takeWaiter()?.fail(error)
+    }
+
+    private func takeWaiter() -> EventLoopPromise<HTTPClientResponsePart?>? {
+        timer?.cancel()
+        timer = nil
+        defer { waiter = nil }
+        return waiter
+    }
+}
+
+/// Standard base64 (RFC 4648), for `Proxy-Authorization: Basic`.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let first = bytes[index]
+            let second = index + 1 < bytes.count ? bytes[index + 1] : 0
+            let third = index + 2 < bytes.count ? bytes[index + 2] : 0
+            output.append(alphabet[Int(first >> 2)])
+            output.append(alphabet[Int((first & 0x03) << 4 | second >> 4)])
+            output.append(index + 1 < bytes.count ? alphabet[Int((second & 0x0F) << 2 | third >> 6)] : UInt8(ascii: "="))
+            output.append(index + 2 < bytes.count ? alphabet[Int(third & 0x3F)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}
