@@ -80,12 +80,16 @@ final class ForwardProxyClient: Sendable {
 
     /// Keeps a connection whose response ended cleanly for the next request.
     fileprivate func giveBack(_ connection: ProxyConnection) {
+        guard connection.channel.isActive else { return connection.close() }
+        // Queued on the connection's event loop before anyone can take it from the pool, so the watch never runs
+        // after the next exchange has begun.
+        connection.watchWhileIdle()
         let kept = idle.withLock { connections in
-            guard connections.count < maxIdle, connection.channel.isActive else { return false }
+            guard connections.count < maxIdle else { return false }
             connections.append(connection)
             return true
         }
-        if kept { connection.watchWhileIdle() } else { connection.close() }
+        if !kept { connection.close() }
     }
 
     func shutdown() {
