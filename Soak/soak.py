@@ -3,8 +3,11 @@
 eviction runs all the time. Every byte is checked against what the origin serves. At the end it reports
 requests, errors, hit ratio, the engine's resident memory and open descriptors at start and end.
 
+With --through-squid the engine reaches the origin through a Squid it starts on loopback (engine.upstream_proxy),
+which also checks that connections to the proxy are reused and released (Squid's log counts the requests).
+
 Everything binds to 127.0.0.1. Usage: Soak/run [--seconds N] [--clients N] [--objects N] [--object-mib N]
-[--cache-mib N] [--binary PATH]
+[--cache-mib N] [--through-squid] [--binary PATH]
 """
 import argparse
 import http.client
@@ -111,6 +114,58 @@ def wait_for(port: int, path: str, deadline: float) -> None:
     raise SystemExit(f"the engine did not answer {path} on port {port}")
 
 
+def start_squid(folder: str) -> tuple:
+    """Squid on a free loopback port, forwarding to the origin without caching; returns (process, port)."""
+    os.makedirs(folder)
+    # Squid started as root drops to its own user, which must reach this folder and write its logs in it.
+    os.chmod(os.path.dirname(folder), 0o711)
+    os.chmod(folder, 0o777)
+    port = free_port()
+    with open(os.path.join(folder, "squid.conf"), "w") as f:
+        f.write(f"""http_port 127.0.0.1:{port}
+visible_hostname cachenode-soak
+pid_filename {folder}/squid.pid
+access_log stdio:{folder}/access.log
+cache_log {folder}/cache.log
+cache_store_log none
+coredump_dir {folder}
+cache deny all
+cache_mem 8 MB
+shutdown_lifetime 0 seconds
+acl SSL_ports port 443
+acl CONNECT method CONNECT
+acl loopback src 127.0.0.0/8
+http_access deny CONNECT !SSL_ports
+http_access allow loopback
+http_access deny all
+""")
+    squid = subprocess.Popen(["/usr/sbin/squid", "-N", "-f", os.path.join(folder, "squid.conf")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 15
+    while time.time() < deadline and squid.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return squid, port
+        except OSError:
+            time.sleep(0.1)
+    squid.kill()
+    raise SystemExit(f"squid did not start on 127.0.0.1:{port}; see {folder}/cache.log")
+
+
+def squid_requests(folder: str) -> tuple:
+    """(forwarded GETs, CONNECTs, denied) in Squid's access log."""
+    forwarded = tunnels = denied = 0
+    try:
+        with open(os.path.join(folder, "access.log")) as f:
+            for line in f:
+                forwarded += " GET http://" in line
+                tunnels += " CONNECT " in line
+                denied += "TCP_DENIED" in line
+    except OSError:
+        pass
+    return forwarded, tunnels, denied
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=600)
@@ -118,6 +173,8 @@ def main() -> int:
     parser.add_argument("--objects", type=int, default=12)
     parser.add_argument("--object-mib", type=int, default=24)
     parser.add_argument("--cache-mib", type=int, default=128)
+    parser.add_argument("--through-squid", action="store_true",
+                        help="reach the origin through a Squid on loopback (engine.upstream_proxy)")
     parser.add_argument("--binary", default=".build/release/cachenode")
     args = parser.parse_args()
 
@@ -131,6 +188,10 @@ def main() -> int:
 
     work = tempfile.mkdtemp(prefix="cachenode-soak-")
     listen, admin = free_port(), free_port()
+    squid, proxy = None, "null"
+    if args.through_squid:
+        squid, squid_port = start_squid(os.path.join(work, "squid"))
+        proxy = f"http://127.0.0.1:{squid_port}"
     config = os.path.join(work, "cachenode.yaml")
     with open(config, "w") as f:
         f.write(f"""version: 1
@@ -157,7 +218,7 @@ hub:
 engine:
   listen: 127.0.0.1:{listen}
   admin: 127.0.0.1:{admin}
-  upstream_proxy: null
+  upstream_proxy: {proxy}
   extra_origins: [127.0.0.1]
 """)
     log = open(os.path.join(work, "engine.log"), "w")
@@ -236,7 +297,14 @@ engine:
         print(f"resident memory     {start_rss / 1024:.1f} MiB at start, {end_rss / 1024:.1f} MiB at end, "
               f"max {max(s[0] for s in samples) / 1024 if samples else 0:.1f} MiB")
         print(f"open descriptors    {start_fds} at start, {end_fds} at end, max {max(s[1] for s in samples) if samples else 0}")
-        failed = stats["errors"] > 0 or stats["wrong"] > 0 or stats["requests"] == 0 \
+        proxy_failed = False
+        if squid is not None:
+            time.sleep(1)  # Squid writes its log through a buffer
+            forwarded, tunnels, denied = squid_requests(os.path.join(work, "squid"))
+            print(f"through squid       {forwarded} forwarded GETs, {tunnels} CONNECTs, {denied} denied "
+                  f"(the origin answered {Origin.requests})")
+            proxy_failed = forwarded == 0 or tunnels > 0 or denied > 0
+        failed = stats["errors"] > 0 or stats["wrong"] > 0 or stats["requests"] == 0 or proxy_failed \
             or used > args.cache_mib * MIB or end_fds > start_fds + args.clients + 8
         print("RESULT              " + ("FAIL" if failed else "PASS"))
         return 1 if failed else 0
@@ -246,6 +314,9 @@ engine:
             engine.wait(timeout=30)
         except subprocess.TimeoutExpired:
             engine.kill()
+        if squid is not None:
+            squid.kill()
+            squid.wait()
         origin.shutdown()
 
 
