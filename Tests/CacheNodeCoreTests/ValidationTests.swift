@@ -212,6 +212,19 @@ struct ValidationTests {
         #expect(ProxyURL("http://proxy:3128")?.user == nil)
     }
 
+    @Test func proxyPasswordsAreNeverShown() {
+        #expect(ProxyURL.redacting("http://svc:p%3Ass@proxy.contoso.local:3128") == "http://svc:****@proxy.contoso.local:3128")
+        #expect(ProxyURL.redacting("http://proxy.contoso.local:3128") == "http://proxy.contoso.local:3128")
+        var old = Self.base()
+        old.engine.upstreamProxy = "http://svc:old-secret@proxy:3128"
+        var new = old
+        new.engine.upstreamProxy = "http://svc:new-secret@proxy:3128"
+        let change = new.changes(from: old).first { $0.key == "engine.upstream_proxy" }
+        #expect(change == SettingChange(key: "engine.upstream_proxy", old: "http://svc:****@proxy:3128", new: "http://svc:****@proxy:3128 (new password)"))
+        new.engine.upstreamProxy = nil
+        #expect(new.changes(from: old).first { $0.key == "engine.upstream_proxy" }?.new == "-")
+    }
+
     @Test func engineTuningMustBeSensible() {
         let problems = Self.problems {
             $0.engine.blockSizeKB = 1000

@@ -56,6 +56,7 @@ struct WizardScreenTests {
         keys += "Fit-1".map { .char($0) } + [.enter, .down, .enter, .tab, .tab, .char(" "), .enter, .enter]
         keys += "10.0.0.60/24".map { .char($0) } + [.enter] + "10.0.0.1".map { .char($0) } + [.enter]
         keys += "10.0.0.2".map { .char($0) } + [.enter]
+        keys += "http://proxy.example.lan:3128".map { .char($0) } + [.enter]
         keys += [.enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter]
         for key in keys {
             wizard.press(key)
@@ -91,7 +92,7 @@ struct WizardScreenTests {
         wizard.press(.tab)
         wizard.clearField()
         wizard.type("10.0.0.51/24")
-        wizard.press(.enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter)
+        wizard.press(.enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter)
         #expect(wizard.step == .review)
         try expectSnapshot(wizard, "16-rerun-review-changes")
         wizard.reviewSelection = Wizard.reviewSteps.count
@@ -108,7 +109,7 @@ struct WizardScreenTests {
         var wizard = Wizard(context: WizardFixtures.context())
         wizard.press(.char(" "), .enter)
         wizard.type("Utf-1")
-        wizard.press(.enter, .enter, .enter, .down, .enter, .enter)
+        wizard.press(.enter, .enter, .enter, .down, .enter, .enter, .enter)
         #expect(wizard.focusedField == .drivePath(0))
         wizard.clearField()
         wizard.type("/srv/caché-données")

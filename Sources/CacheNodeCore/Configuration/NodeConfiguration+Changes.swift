@@ -42,7 +42,12 @@ extension NodeConfiguration {
         let after = flattened()
         var changes = after.compactMap { row -> SettingChange? in
             let previous = before[row.key] ?? "-"
-            return previous == row.value ? nil : SettingChange(key: row.key, old: previous, new: row.value)
+            guard previous != row.value else { return nil }
+            guard row.key == "engine.upstream_proxy" else { return SettingChange(key: row.key, old: previous, new: row.value) }
+            // Shown on screens and in logs: never the proxy password itself.
+            let old = ProxyURL.redacting(previous)
+            let new = ProxyURL.redacting(row.value)
+            return SettingChange(key: row.key, old: old, new: old == new ? new + " (new password)" : new)
         }
         let keys = Set(after.map(\.key))
         for row in old.flattened() where !keys.contains(row.key) {

@@ -391,6 +391,14 @@ package struct ProxyURL: Equatable, Sendable {
         self.host = host
         self.port = number
     }
+
+    /// `text` with the password of a `scheme://user:password@` URL replaced by `****`, for screens and logs.
+    package static func redacting(_ text: String) -> String {
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].lastIndex(of: "@"),
+            let colon = text[scheme.upperBound..<at].firstIndex(of: ":")
+        else { return text }
+        return String(text[...colon]) + "****" + String(text[at...])
+    }
 }
 
 extension String {

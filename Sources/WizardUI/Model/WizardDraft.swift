@@ -24,6 +24,7 @@ package struct WizardDraft: Equatable, Sendable {
     package var ip = TextField()
     package var gateway = TextField()
     package var dns = TextField()
+    package var upstreamProxy = TextField()
     package var state = TextField(NodeConfiguration.Storage.defaultState)
     package var drives: [DriveDraft] = []
     package var profile = 0
@@ -74,6 +75,7 @@ package struct WizardDraft: Equatable, Sendable {
         ip = TextField(old.network.address.ip ?? "")
         gateway = TextField(old.network.address.gateway ?? "")
         dns = TextField(old.network.address.dns.joined(separator: ", "))
+        upstreamProxy = TextField(old.engine.upstreamProxy ?? "")
         state = TextField(old.storage.state)
         drives = old.storage.drives.map { DriveDraft(path: $0.path, size: HostCheck.format($0.sizeGB)) }
         if let id = old.resources.profile, let index = context.profiles.firstIndex(where: { $0.id == id }) {
@@ -132,6 +134,8 @@ package struct WizardDraft: Equatable, Sendable {
                 dns: Self.list(dns.value)
             )
         }
+        var engine = self.engine
+        engine.upstreamProxy = upstreamProxy.value.allSatisfy(\.isWhitespace) ? nil : upstreamProxy.value
         let hubName: String
         switch hubMode {
         case .existing: hubName = hubs.indices.contains(existingHub) ? hubs[existingHub].value : ""

@@ -267,8 +267,8 @@ package enum WizardRenderer {
         for (index, step) in Wizard.reviewSteps.enumerated() {
             let selected = wizard.reviewSelection == index
             if selected { body.focusLine = body.lines.count }
-            let text = "\(selected ? ">" : " ") \(step.rawValue) " + reviewLabel(step).padded(12) + reviewValue(step, configuration)
-            body.add(ScreenLine(text, selected ? .selected : .plain))
+            let lead = "\(selected ? ">" : " ") \(step.rawValue) " + reviewLabel(step).padded(12)
+            body.add(ScreenLine(lead + reviewValue(step, configuration), selected ? .selected : .plain), hanging: lead.count)
             for problem in problems where problem.step == step {
                 body.add(ScreenLine("      error: \(problem.field?.label ?? step.title): \(problem.message)", .error))
             }
@@ -306,8 +306,10 @@ package enum WizardRenderer {
                 ? "existing \(networkSwitch.name)" : "create \(networkSwitch.name) over \(networkSwitch.adapter ?? "-")"
         case .address:
             let address = c.network.address
-            guard address.mode == .static else { return "dynamic (DHCP)" }
+            let proxy = c.engine.upstreamProxy.map { "; upstream proxy \(ProxyURL.redacting($0))" } ?? ""
+            guard address.mode == .static else { return "dynamic (DHCP)" + proxy }
             return "static \(address.ip ?? "-"), gateway \(address.gateway ?? "-"), DNS \(address.dns.joined(separator: ", "))"
+                + proxy
         case .storage:
             let drives = c.storage.drives.map { "\($0.path) \(HostCheck.format($0.sizeGB)) GB" }.joined(separator: ", ")
             return "state \(c.storage.state); cache \(drives)"
@@ -321,7 +323,7 @@ package enum WizardRenderer {
     private static func reviewStep(_ key: String) -> WizardStep? {
         if key.hasPrefix("node.") { return .name }
         if key.hasPrefix("network.switch") { return .network }
-        if key.hasPrefix("network.address") { return .address }
+        if key.hasPrefix("network.address") || key == "engine.upstream_proxy" { return .address }
         if key.hasPrefix("storage.") { return .storage }
         if key.hasPrefix("resources.") { return .resources }
         if key.hasPrefix("hub.") { return .hub }
@@ -394,13 +396,15 @@ private struct Body {
     var focusLine = 0
     var cursor: (Int, Int)?
 
-    /// Adds a line; a single-style line too wide for the screen wraps at spaces, indented like its start.
-    mutating func add(_ line: ScreenLine) {
+    /// Adds a line; a single-style line too wide for the screen wraps at spaces, indented like its start (or by
+    /// `hanging`, so that a labelled value continues under the value).
+    mutating func add(_ line: ScreenLine, hanging: Int? = nil) {
         guard line.spans.count == 1, let span = line.spans.first, span.text.count > width else {
             lines.append(line)
             return
         }
-        let indent = span.text.prefix { $0 == " " }.count + (span.text.drop { $0 == " " }.hasPrefix("error: ") ? 7 : 0)
+        let indent = hanging
+            ?? span.text.prefix { $0 == " " }.count + (span.text.drop { $0 == " " }.hasPrefix("error: ") ? 7 : 0)
         var rest = Substring(span.text)
         var first = true
         while !rest.isEmpty {

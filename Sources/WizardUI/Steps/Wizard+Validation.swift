@@ -122,6 +122,7 @@ extension Wizard {
         case "network.switch.adapter": return .adapter
         case "network.address.ip": return .ip
         case "network.address.gateway": return .gateway
+        case "engine.upstream_proxy": return .upstreamProxy
         case "storage.state": return .state
         case "resources.memory_gb": return .memory
         case "resources.cores": return .cores
@@ -139,6 +140,7 @@ extension Wizard {
         case .ip: "address/prefix, as 10.0.0.50/24"
         case .gateway: "a router inside the node's subnet, as 10.0.0.1"
         case .dns: "one or more, separated by commas, as 10.0.0.2, 10.0.0.3"
+        case .upstreamProxy: "blank for none; http://[user:password@]host:port where the network needs one"
         case .state, .drivePath: "an absolute path"
         case .driveSize:
             "GB, at least \(HostCheck.format(context.sizing.minimumDriveGB(profile: draft.chosenProfile(context)?.id)))"

@@ -68,7 +68,7 @@ package struct Wizard: Sendable {
             case .create: return [.switchMode, .newSwitch, .adapter, .restartUnderstood]
             }
         case .address:
-            return draft.addressMode == .static ? [.addressMode, .ip, .gateway, .dns] : [.addressMode]
+            return draft.addressMode == .static ? [.addressMode, .ip, .gateway, .dns, .upstreamProxy] : [.addressMode, .upstreamProxy]
         case .storage:
             return [.state] + draft.drives.indices.flatMap { [WizardField.drivePath($0), .driveSize($0)] } + [.addDrive]
         case .resources:
@@ -82,7 +82,7 @@ package struct Wizard: Sendable {
 
     package func kind(_ field: WizardField) -> WizardField.Kind {
         switch field {
-        case .nodeName, .newSwitch, .ip, .gateway, .dns, .state, .drivePath, .driveSize, .memory, .cores, .newHub: .text
+        case .nodeName, .newSwitch, .ip, .gateway, .dns, .upstreamProxy, .state, .drivePath, .driveSize, .memory, .cores, .newHub: .text
         case .switchMode, .addressMode, .hubMode: .choice(2)
         case .existingSwitch: .choice(context.switches.count)
         case .adapter: .choice(context.adapters.count)
@@ -167,6 +167,7 @@ package struct Wizard: Sendable {
         case .ip: draft.ip
         case .gateway: draft.gateway
         case .dns: draft.dns
+        case .upstreamProxy: draft.upstreamProxy
         case .state: draft.state
         case .drivePath(let i): draft.drives.indices.contains(i) ? draft.drives[i].path : TextField()
         case .driveSize(let i): draft.drives.indices.contains(i) ? draft.drives[i].size : TextField()
@@ -184,6 +185,7 @@ package struct Wizard: Sendable {
         case .ip: draft.ip = value
         case .gateway: draft.gateway = value
         case .dns: draft.dns = value
+        case .upstreamProxy: draft.upstreamProxy = value
         case .state: draft.state = value
         case .drivePath(let i): draft.drives[i].path = value
         case .driveSize(let i): draft.drives[i].size = value

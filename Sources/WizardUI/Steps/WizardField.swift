@@ -11,6 +11,7 @@ package enum WizardField: Hashable, Sendable {
     case ip
     case gateway
     case dns
+    case upstreamProxy
     case state
     case drivePath(Int)
     case driveSize(Int)
@@ -46,6 +47,7 @@ package enum WizardField: Hashable, Sendable {
         case .ip: "Address/prefix"
         case .gateway: "Gateway"
         case .dns: "DNS servers"
+        case .upstreamProxy: "Upstream proxy"
         case .state: "State directory"
         case .drivePath(let index): "Drive \(index + 1) path"
         case .driveSize(let index): "Drive \(index + 1) size (GB)"

@@ -63,6 +63,8 @@ package enum WizardStep: Int, CaseIterable, Comparable, Sendable {
                 "Static: address/prefix (10.0.0.50/24), the default gateway inside that subnet, and DNS servers.",
                 "Dynamic (DHCP): the address can change on restart, and clients' DOCacheHost would then point at "
                     + "the wrong place; static is recommended.",
+                "Upstream proxy: only when this network reaches the internet through a web proxy. The engine sends "
+                    + "its downloads to it as plain HTTP requests (no CONNECT), with the user and password if given.",
             ]
         case .storage:
             [
