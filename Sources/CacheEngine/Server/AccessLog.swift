@@ -1,5 +1,6 @@
 import CacheProtocol
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -28,8 +29,6 @@ package final class AccessLog: Sendable {
         }
     }
 
-    private let fd: CInt
-
     /// `2026-11-26T02:10:20Z`, without a formatter per line (the hit path writes one line per request).
     static func timestamp() -> String {
         var now = time(nil)
@@ -40,23 +39,83 @@ package final class AccessLog: Sendable {
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
+    /// Where the log is, and when it rotates: past `maxBytes` the file becomes `access.log.1` (the older ones
+    /// shift to `.2` ... and the oldest beyond `keep` is removed), so the log never fills the state drive.
+    package struct Rotation: Sendable {
+        package var maxBytes: Int64
+        package var keep: Int
+
+        /// 64 MiB a file and four old files: about 320 MiB at most, a day or more of a busy node's requests.
+        package static let standard = Rotation(maxBytes: 64 << 20, keep: 4)
+
+        package init(maxBytes: Int64, keep: Int) {
+            self.maxBytes = maxBytes
+            self.keep = keep
+        }
+    }
+
+    private struct State {
+        var fd: CInt
+        var size: Int64
+    }
+
+    private let path: String?
+    private let rotation: Rotation
+    private let state: Mutex<State>
+
     /// Opens the log for appending, creating its directory; `nil` path logs nowhere.
-    package init(path: String?) throws(StoreError) {
+    package init(path: String?, rotation: Rotation = .standard) throws(StoreError) {
+        self.path = path
+        self.rotation = rotation
         guard let path else {
-            fd = -1
+            state = Mutex(State(fd: -1, size: 0))
             return
         }
         try FileIO.makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]))
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = try Self.open(path)
+        var info = stat()
+        fstat(fd, &info)
+        state = Mutex(State(fd: fd, size: Int64(info.st_size)))
+    }
+
+    private static func open(_ path: String) throws(StoreError) -> CInt {
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileIO.failure("open", path) }
+        return fd
     }
 
     deinit {
-        if fd >= 0 { close(fd) }
+        state.withLock { state in
+            if state.fd >= 0 { close(state.fd) }
+        }
     }
 
     func write(_ entry: Entry) {
-        guard fd >= 0 else { return }
-        try? FileIO.writeAll(fd, entry.line, path: "access.log")
+        guard let path else { return }
+        let line = entry.line
+        state.withLock { state in
+            guard state.fd >= 0 else { return }
+            if state.size >= rotation.maxBytes { rotate(&state, path: path) }
+            if (try? FileIO.writeAll(state.fd, line, path: "access.log")) != nil {
+                state.size += Int64(line.utf8.count)
+            }
+        }
+    }
+
+    /// `access.log` -> `.1` -> `.2` ...; a failure keeps writing to the file it has (a full log beats no log).
+    private func rotate(_ state: inout State, path: String) {
+        unlink("\(path).\(rotation.keep)")
+        for index in stride(from: rotation.keep - 1, through: 1, by: -1) {
+            Glibc.rename("\(path).\(index)", "\(path).\(index + 1)")
+        }
+        guard rotation.keep > 0 ? Glibc.rename(path, "\(path).1") == 0 : unlink(path) == 0,
+            let fd = try? Self.open(path)
+        else {
+            state.size = 0  // try again after another maxBytes, not on every line
+            return
+        }
+        close(state.fd)
+        state.fd = fd
+        state.size = 0
     }
 }
