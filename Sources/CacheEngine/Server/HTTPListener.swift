@@ -12,7 +12,11 @@ protocol HTTPResponder: Sendable {
     func respond(to head: HTTPRequestHead, client: String, writer: ResponseWriter) async -> Bool
 }
 
-/// An HTTP/1.1 listener: ServerBootstrap, one task per connection, keep-alive, a connection cap and timeouts.
+/// An HTTP/1.1 listener: ServerBootstrap, keep-alive, a connection cap and timeouts.
+///
+/// A connection is only channel handlers while it is idle; each complete request becomes a task that answers it.
+/// An idle keep-alive connection therefore costs no task and no async stream, which is most of a connection's
+/// memory when thousands of devices keep theirs open between pieces.
 final class HTTPListener: Sendable {
     struct Limits: Sendable {
         var maxConnections: Int
@@ -24,7 +28,9 @@ final class HTTPListener: Sendable {
         var failure: EngineError?
         var waiters: [CheckedContinuation<Int, any Error>] = []
         var shuttingDown = false
-        var connections: [ObjectIdentifier: (channel: any Channel, busy: Bool)] = [:]
+        /// Open connections and the number of requests each is answering.
+        var connections: [ObjectIdentifier: (channel: any Channel, busy: Int)] = [:]
+        var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var server: (any Channel)?
     }
 
@@ -32,11 +38,10 @@ final class HTTPListener: Sendable {
     let port: Int
     let name: String
     private let limits: Limits
-    private let responder: any HTTPResponder
+    fileprivate let responder: any HTTPResponder
     private let counters: EngineCounters?
-    private let logger: Logger
+    fileprivate let logger: Logger
     private let state = Mutex(State())
-    private let open = OpenConnections()
 
     init(name: String, host: String, port: Int, limits: Limits, responder: any HTTPResponder, counters: EngineCounters?, logger: Logger) {
         self.name = name
@@ -75,49 +80,46 @@ final class HTTPListener: Sendable {
 
     /// Binds and serves until graceful shutdown, then lets in-flight responses finish.
     func run() async throws {
-        let limits = self.limits
-        let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+        let idleTimeout = limits.idleTimeout
+        let server: any Channel
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 4)
-                .bind(host: host, port: port) { channel in
+                // Requests are a few hundred bytes: a small first read buffer, grown when a read fills it.
+                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
+                .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                             withPipeliningAssistance: true,
                             withErrorHandling: true
                         )
-                        try channel.pipeline.syncOperations.addHandler(ConnectionGuard(timeout: limits.idleTimeout))
-                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                            wrappingChannelSynchronously: channel
-                        )
+                        try channel.pipeline.syncOperations.addHandler(ConnectionGuard(timeout: idleTimeout))
+                        try channel.pipeline.syncOperations.addHandler(RequestDispatcher(listener: self))
                     }
                 }
+                .bind(host: host, port: port)
+                .get()
         } catch {
             let failure = EngineError.bindFailed(address: "\(host):\(port)", reason: "\(error)")
             report(.failure(failure))
             throw failure
         }
-        let bound = server.channel.localAddress?.port ?? port
+        let bound = server.localAddress?.port ?? port
         let stopNow = state.withLock { state in
-            state.server = server.channel
+            state.server = server
             return state.shuttingDown
         }
-        if stopNow { server.channel.close(promise: nil) }
+        if stopNow { server.close(promise: nil) }
         report(.success(bound))
         logger.info("listening", metadata: ["listener": "\(name)", "address": "\(host):\(bound)"])
 
-        try await withTaskCancellationHandler {
-            try await withGracefulShutdownHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    try await server.executeThenClose { inbound in
-                        for try await connection in inbound {
-                            group.addTask { await self.serve(connection) }
-                        }
-                    }
-                }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                try? await server.closeFuture.get()
+                await drained()
             } onGracefulShutdown: {
                 self.shutdown()
             }
@@ -130,66 +132,111 @@ final class HTTPListener: Sendable {
     func shutdown() {
         let (server, idle) = state.withLock { state in
             state.shuttingDown = true
-            return (state.server, state.connections.values.filter { !$0.busy }.map(\.channel))
+            return (state.server, state.connections.values.filter { $0.busy == 0 }.map(\.channel))
         }
         server?.close(promise: nil)
         for channel in idle { channel.close(promise: nil) }
     }
 
-    private var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
-
-    private func mark(_ channel: any Channel, busy: Bool?) -> Bool {
-        state.withLock { state in
-            let id = ObjectIdentifier(channel)
-            if let busy { state.connections[id] = (channel, busy) } else { state.connections[id] = nil }
-            return state.shuttingDown
+    /// Returns once every connection has closed (after `shutdown`, busy ones close when their response ends).
+    private func drained() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                if state.connections.isEmpty { return true }
+                state.drainWaiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
-        let channel = connection.channel
-        let count = open.value.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { open.value.wrappingSubtract(1, ordering: .relaxed) }
-        guard count <= limits.maxConnections else {
-            // Over the cap: close at once, before reading anything, so the client falls back to the CDN.
-            try? await channel.close()
-            return
+    /// A new connection: counted, or refused (closed before anything is read) over the cap or while stopping.
+    fileprivate func admit(_ channel: any Channel) -> Bool {
+        let admitted = state.withLock { state -> Bool in
+            guard !state.shuttingDown, state.connections.count < limits.maxConnections else { return false }
+            state.connections[ObjectIdentifier(channel)] = (channel, 0)
+            return true
         }
-        counters?.connectionOpened()
-        defer { counters?.connectionClosed() }
-        if mark(channel, busy: false) {
-            try? await channel.close()
-            return
+        if admitted { counters?.connectionOpened() }
+        return admitted
+    }
+
+    fileprivate func release(_ channel: any Channel) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.connections[ObjectIdentifier(channel)] = nil
+            guard state.connections.isEmpty else { return [] }
+            defer { state.drainWaiters.removeAll() }
+            return state.drainWaiters
         }
-        defer { _ = mark(channel, busy: nil) }
-        let client = channel.remoteAddress?.ipAddress ?? "-"
-        await withTaskCancellationHandler {
-            do {
-                try await connection.executeThenClose { inbound, _ in
-                    var head: HTTPRequestHead?
-                    for try await part in inbound {
-                        switch part {
-                        case .head(let received):
-                            head = received
-                            _ = mark(channel, busy: true)
-                        case .body:
-                            continue
-                        case .end:
-                            guard let request = head else { continue }
-                            head = nil
-                            let writer = ResponseWriter(channel: channel)
-                            let keepAlive = await responder.respond(to: request, client: client, writer: writer)
-                            let shuttingDown = mark(channel, busy: false)
-                            if !keepAlive || !request.isKeepAlive || shuttingDown || !channel.isActive { return }
-                        }
-                    }
+        counters?.connectionClosed()
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Counts a request starting (`+1`) or ending (`-1`) on `channel`; returns whether the listener is stopping.
+    fileprivate func busy(_ channel: any Channel, _ change: Int) -> Bool {
+        state.withLock { state in
+            let id = ObjectIdentifier(channel)
+            state.connections[id]?.busy += change
+            return state.shuttingDown
+        }
+    }
+}
+
+/// Turns the request parts of one connection into requests for the responder, one task per request. With
+/// pipelining assistance the next request's parts arrive only once the previous response has ended.
+final class RequestDispatcher: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+
+    private let listener: HTTPListener
+    private var head: HTTPRequestHead?
+    private var admitted = false
+
+    init(listener: HTTPListener) {
+        self.listener = listener
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        admitted = listener.admit(context.channel)
+        // Over the cap or stopping: closed at once, before reading anything, so the client falls back to the CDN.
+        if !admitted { context.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if admitted {
+            admitted = false
+            listener.release(context.channel)
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let received):
+            head = received
+        case .body:
+            break
+        case .end:
+            guard admitted, let request = head else { return }
+            head = nil
+            let channel = context.channel
+            let client = channel.remoteAddress?.ipAddress ?? "-"
+            _ = listener.busy(channel, 1)
+            let listener = self.listener
+            Task {
+                let writer = ResponseWriter(channel: channel)
+                let keepAlive = await listener.responder.respond(to: request, client: client, writer: writer)
+                let stopping = listener.busy(channel, -1)
+                if !keepAlive || !request.isKeepAlive || stopping {
+                    try? await channel.close()
                 }
-            } catch {
-                logger.debug("connection ended", metadata: ["error": "\(error)"])
             }
-        } onCancel: {
-            channel.close(promise: nil)
         }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        listener.logger.debug("connection ended", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
     }
 }
 
@@ -212,9 +259,4 @@ package enum EngineError: Error, Sendable, CustomStringConvertible {
         case .resources(let reason): return reason
         }
     }
-}
-
-/// The number of open connections, counted at accept for the connection cap.
-final class OpenConnections: Sendable {
-    let value = Atomic<Int>(0)
 }
