@@ -96,16 +96,28 @@ final class CacheResponder: HTTPResponder {
             address = addresses.first
         }
         let range = head.headers.first(name: "range").flatMap(RangeHeader.init)
-        let known = cache.store.metadata(for: request.cacheKey) != nil
-        switch await cache.lookup(request, address: address, start: range?.knownStart) {
-        case .failed(let failure):
-            record.originStatus = originStatus(failure)
-            return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: failure.clientStatus), failure.description)
-        case .uncacheable:
-            return await passThrough(head, request: request, address: address, writer: writer, record: &record)
-        case .object(let meta):
-            return await serve(head, request: request, address: address, meta: meta, known: known, writer: writer, record: &record)
+        var known = cache.store.metadata(for: request.cacheKey) != nil
+        var lookup = await cache.lookup(request, address: address, start: range?.knownStart)
+        for attempt in 1...2 {
+            switch lookup {
+            case .failed(let failure):
+                record.originStatus = originStatus(failure)
+                return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: failure.clientStatus), failure.description)
+            case .uncacheable:
+                return await passThrough(head, request: request, address: address, writer: writer, record: &record)
+            case .object(let meta):
+                let served = await serve(
+                    head, request: request, address: address, meta: meta, known: known, writer: writer, record: &record,
+                    mayLookAgain: attempt == 1
+                )
+                guard case .objectChanged = served else { return served == .keepAlive }
+                // The origin's copy changed (ETag or length) before a byte was sent: the stored copy is dropped,
+                // and the new one is served instead of a 502.
+                known = false
+                lookup = await cache.lookup(request, address: address, start: range?.knownStart)
+            }
         }
+        return false
     }
 
     private func originStatus(_ failure: OriginFailure) -> String {
@@ -127,8 +139,9 @@ final class CacheResponder: HTTPResponder {
         meta: ObjectMetadata,
         known: Bool,
         writer: ResponseWriter,
-        record: inout Record
-    ) async -> Bool {
+        record: inout Record,
+        mayLookAgain: Bool
+    ) async -> Served {
         var headers = HTTPHeaders()
         if let etag = meta.etag { headers.add(name: "ETag", value: etag) }
         if let modified = meta.lastModified { headers.add(name: "Last-Modified", value: modified) }
@@ -143,7 +156,7 @@ final class CacheResponder: HTTPResponder {
             record.status = 304
             record.outcome = .hit
             writer.head(HTTPResponseHead(version: .http1_1, status: .notModified, headers: headers))
-            return (try? await writer.end()) != nil
+            return Served((try? await writer.end()) != nil)
         case .serve(let honour):
             honourRange = honour
         }
@@ -156,7 +169,7 @@ final class CacheResponder: HTTPResponder {
         switch resolution {
         case .unsatisfiable:
             headers.add(name: "Content-Range", value: "bytes */\(meta.length)")
-            return await simple(writer, record: &record, status: .rangeNotSatisfiable, "the range is outside the object (\(meta.length) bytes)", extra: headers.map { ($0.name, $0.value) })
+            return Served(await simple(writer, record: &record, status: .rangeNotSatisfiable, "the range is outside the object (\(meta.length) bytes)", extra: headers.map { ($0.name, $0.value) }))
         case .full:
             span = meta.length > 0 ? 0...(meta.length - 1) : nil
             status = .ok
@@ -171,7 +184,7 @@ final class CacheResponder: HTTPResponder {
         guard let span, head.method == .GET else {
             record.outcome = .hit
             writer.head(responseHead)
-            return (try? await writer.end()) != nil
+            return Served((try? await writer.end()) != nil)
         }
         let blockSize = Int64(meta.blockSize)
         let blocks = Int(span.lowerBound / blockSize)...Int(span.upperBound / blockSize)
@@ -215,30 +228,43 @@ final class CacheResponder: HTTPResponder {
                         case .failed(let failure):
                             record.originStatus = originStatus(failure)
                             if !writer.headSent {
-                                return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: failure.clientStatus), failure.description)
+                                if failure == .changed && mayLookAgain { return .objectChanged }
+                                return Served(await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: failure.clientStatus), failure.description))
                             }
                             logger.warning("origin failed after the response started; closing the connection", metadata: ["origin.host": "\(request.host)", "origin.failure": "\(failure)"])
                             await writer.abort()
-                            return false
+                            return .close
                         }
                     }
                 }
             } catch {
                 await writer.abort()
-                return false
+                return .close
             }
             if sent < until {
                 await writer.abort()
-                return false
+                return .close
             }
             position = blockStart + Int64(until)
         }
         do {
             try await writer.end()
         } catch {
-            return false
+            return .close
         }
-        return true
+        return .keepAlive
+    }
+
+    /// How `serve` ended: the connection may stay open, must close, or nothing was sent because the object changed
+    /// on the origin (the caller looks it up again).
+    private enum Served: Equatable {
+        case keepAlive
+        case close
+        case objectChanged
+
+        init(_ keepAlive: Bool) {
+            self = keepAlive ? .keepAlive : .close
+        }
     }
 
     /// Relays an uncacheable answer (3xx, 4xx, `no-store`, `private`) with the client's own range; nothing is stored.
