@@ -78,6 +78,20 @@ struct UpstreamProxyTests {
         try await harness.stopAll()
     }
 
+    @Test func proxyThatNeverAnswersTimesOutWithGatewayTimeout() async throws {
+        let proxy = try await TestOrigin.start()
+        proxy.add(Self.path, length: 100_000, seed: 49)
+        proxy.setFault(.hang, for: Self.path)
+        let harness = try await EngineHarness.start(origin: proxy, configure: {
+            $0.engine.upstreamProxy = "http://127.0.0.1:\(proxy.port)"
+            $0.engine.originReadTimeoutSeconds = 1
+        })
+        let response = try await Self.get(harness, range: (0, 999))
+        #expect(response.status == 504)
+        #expect(await harness.engine.status().objects == 0)
+        try await harness.stopAll()
+    }
+
     @Test func unreachableProxyGivesBadGateway() async throws {
         let closed = try await TestOrigin.start()
         let port = closed.port
