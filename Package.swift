@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "CacheNodeCoreTests", dependencies: ["CacheNodeCore"]),
         .testTarget(
             name: "InstallerTests",
-            dependencies: ["Installer"],
+            dependencies: ["Installer", "CacheNodeTestSupport"],
             exclude: ["Fixtures", "Golden"]
         ),
         .testTarget(

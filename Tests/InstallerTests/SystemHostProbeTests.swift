@@ -1,4 +1,5 @@
 import CacheNodeCore
+import CacheNodeTestSupport
 import Foundation
 import Installer
 import Testing
@@ -95,21 +96,8 @@ struct SystemHostProbeTests {
     }
 
     @Test func aBusyPortIsSeen() throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try #require(boundLoopbackSocket(listening: true))
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0 && listen(listener, 1) == 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let facts = SystemHostProbe().facts(storagePath: "/", listen: "127.0.0.1:\(port)")
         #expect(facts.listenPortFree == false)
         let check = HostCheck(facts: facts, sizing: TestSizing.table)
