@@ -42,10 +42,7 @@ struct WizardEndToEndTests {
         try tmux.type("-1")
         try tmux.send("Enter")
 
-        try tmux.waitFor("Create a new switch or use an existing one?")
-        try tmux.send("Enter")
-        try tmux.type("1")
-        try tmux.send("Enter")
+        try tmux.existingSwitch(number: "1")
 
         try tmux.waitFor("How the node gets its address.")
         try tmux.send("Enter")
@@ -71,13 +68,7 @@ struct WizardEndToEndTests {
         try tmux.type("60")
         try tmux.send("Enter")
 
-        try tmux.waitFor("This machine: 16 cores")
-        try tmux.type("1")
-        try tmux.send("Enter", "C-u")
-        try tmux.type("4")
-        try tmux.send("Enter", "C-u")
-        try tmux.type("4")
-        try tmux.send("Enter")
+        try tmux.resources(profile: "1", memoryGB: "4", cores: "4")
 
         try tmux.waitFor("Do you already have a hub?")
         try tmux.type("2")
@@ -96,7 +87,7 @@ struct WizardEndToEndTests {
         try tmux.type("2")
         try tmux.send("Enter")
         try tmux.waitFor("2 Node name   Seattle-2")
-        try tmux.send("Down", "Down", "Down", "Down", "Down", "Down", "Enter")
+        try tmux.finishReview()
 
         let status = try tmux.waitForExit()
         let pane = try tmux.capture()
@@ -117,9 +108,7 @@ struct WizardEndToEndTests {
         let answers = root.appendingPathComponent("answers-b.yaml").path
         let tmux = try TmuxSession()
         try tmux.run(setup("--dry-run --write-answers '\(answers)'"))
-        try tmux.waitFor("Continue anyway despite the warnings")
-        try tmux.send("Space", "Enter")
-        try tmux.waitFor("Cache node name")
+        try tmux.acceptWarnings()
         try tmux.type("Branch-2")
         try tmux.send("Enter")
 
@@ -132,37 +121,22 @@ struct WizardEndToEndTests {
         try tmux.waitFor("warning: creating br1 restarts the network on eno2;")
         try tmux.send("Enter", "Space", "Enter")
 
-        try tmux.waitFor("How the node gets its address.")
-        try tmux.send("Down")
-        try tmux.waitFor("(*) 2  Dynamic (DHCP)")
-        try tmux.send("Enter")
-        try tmux.type("http://proxy.example.lan:3128")
-        try tmux.send("Enter")
+        try tmux.dynamicAddress(proxy: "http://proxy.example.lan:3128")
 
         try tmux.waitFor("Where the state and the cache live")
         try tmux.resize(cols: 70, rows: 20)
         try tmux.waitFor("Enlarge it to at least 80x24")
         try tmux.resize(cols: 100, rows: 30)
-        try tmux.waitFor("Where the state and the cache live")
-        try tmux.send("Enter", "Enter", "C-u")
-        try tmux.type("60")
-        try tmux.send("Enter")
+        try tmux.storage(driveGB: "60")
 
-        try tmux.waitFor("This machine: 16 cores")
-        try tmux.type("1")
-        try tmux.send("Enter", "C-u")
-        try tmux.type("4")
-        try tmux.send("Enter", "C-u")
-        try tmux.type("4")
-        try tmux.send("Enter")
+        try tmux.resources(profile: "1", memoryGB: "4", cores: "4")
 
         try tmux.waitFor("Do you already have a hub?")
         try tmux.waitFor("contoso-west")
         try tmux.send("Enter")
         try tmux.type("1")
         try tmux.send("Enter")
-        try tmux.waitFor("Every answer. Enter on a row")
-        try tmux.send("Down", "Down", "Down", "Down", "Down", "Down", "Enter")
+        try tmux.finishReview()
 
         let status = try tmux.waitForExit()
         let pane = try tmux.capture()
@@ -193,9 +167,7 @@ struct WizardEndToEndTests {
 
         let tmux = try TmuxSession()
         try tmux.run(setup("--dry-run --hub-url http://\(address) --hub-token \(token)"))
-        try tmux.waitFor("Continue anyway despite the warnings")
-        try tmux.send("Space", "Enter")
-        try tmux.waitFor("Cache node name")
+        try tmux.acceptWarnings()
         try tmux.type("Remote-1")
         try tmux.send("Enter", "Enter", "Enter", "Down", "Enter", "Enter")
         try tmux.waitFor("Where the state and the cache live")
@@ -329,37 +301,19 @@ struct WizardInstallEndToEndTests {
             "'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(WizardEndToEndTests.machine)' "
                 + "--self-test-origin \(origin.authority)"
         )
-        try tmux.waitFor("Continue anyway despite the warnings")
-        try tmux.send("Space", "Enter")
-        try tmux.waitFor("Cache node name")
+        try tmux.acceptWarnings()
         try tmux.type("Lab-1")
         try tmux.send("Enter")
-        try tmux.waitFor("Create a new switch or use an existing one?")
-        try tmux.send("Enter")
-        try tmux.type("1")
-        try tmux.send("Enter")
-        try tmux.waitFor("How the node gets its address.")
-        try tmux.send("Down")
-        try tmux.waitFor("(*) 2  Dynamic (DHCP)")
-        try tmux.send("Enter", "Enter")
-        try tmux.waitFor("Where the state and the cache live")
-        try tmux.send("Enter", "Enter", "C-u")
-        try tmux.type("60")
-        try tmux.send("Enter")
-        try tmux.waitFor("This machine: 16 cores")
-        try tmux.type("1")
-        try tmux.send("Enter", "C-u")
-        try tmux.type("4")
-        try tmux.send("Enter", "C-u")
-        try tmux.type("4")
-        try tmux.send("Enter")
+        try tmux.existingSwitch(number: "1")
+        try tmux.dynamicAddress()
+        try tmux.storage(driveGB: "60")
+        try tmux.resources(profile: "1", memoryGB: "4", cores: "4")
         try tmux.waitFor("Do you already have a hub?")
         try tmux.type("2")
         try tmux.send("Enter")
         try tmux.type("lab-hub")
         try tmux.send("Enter")
-        try tmux.waitFor("Every answer. Enter on a row")
-        try tmux.send("Down", "Down", "Down", "Down", "Down", "Down", "Enter")
+        try tmux.finishReview()
 
         try tmux.waitFor("Point clients at it: DOCacheHost = ")
         try tmux.send("Enter")
@@ -374,5 +328,56 @@ struct WizardInstallEndToEndTests {
         #expect(hubs.stdout.contains("lab-hub"))
         let kept = try String(contentsOf: root.appendingPathComponent("var/lib/cachenode/answers.yaml"), encoding: .utf8)
         #expect(kept.contains("name: Lab-1"))
+    }
+}
+
+/// The wizard's steps as an operator walks them without mistakes, for the walks that test something else.
+extension TmuxSession {
+    /// Ticks "continue anyway" on the welcome screen of the fixture machine (it has warnings) and goes on.
+    func acceptWarnings() throws {
+        try waitFor("Continue anyway despite the warnings")
+        try send("Space", "Enter")
+        try waitFor("Cache node name")
+    }
+
+    func existingSwitch(number: String) throws {
+        try waitFor("Create a new switch or use an existing one?")
+        try send("Enter")
+        try type(number)
+        try send("Enter")
+    }
+
+    /// DHCP, with an upstream proxy when given.
+    func dynamicAddress(proxy: String? = nil) throws {
+        try waitFor("How the node gets its address.")
+        try send("Down")
+        try waitFor("(*) 2  Dynamic (DHCP)")
+        try send("Enter")
+        if let proxy { try type(proxy) }
+        try send("Enter")
+    }
+
+    /// The default state directory and one drive of `driveGB`.
+    func storage(driveGB: String) throws {
+        try waitFor("Where the state and the cache live")
+        try send("Enter", "Enter", "C-u")
+        try type(driveGB)
+        try send("Enter")
+    }
+
+    func resources(profile: String, memoryGB: String, cores: String) throws {
+        try waitFor("This machine: 16 cores")
+        try type(profile)
+        try send("Enter", "C-u")
+        try type(memoryGB)
+        try send("Enter", "C-u")
+        try type(cores)
+        try send("Enter")
+    }
+
+    /// Review's last row: finish (dry run) or install.
+    func finishReview() throws {
+        try waitFor("Every answer. Enter on a row")
+        try send("Down", "Down", "Down", "Down", "Down", "Down", "Enter")
     }
 }
