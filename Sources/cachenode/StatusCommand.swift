@@ -22,10 +22,17 @@ struct NodeStatusReport: Codable {
     var node: String
     var root: String
     var components: [Component]
+    /// Where origin fetches go: `nil` straight to the CDN, else the proxy's URL with its password hidden.
+    var upstreamProxy: String?
     /// The engine's own `/status` document; absent when the engine does not answer.
     var engine: EngineStatus?
 
     var engineRunning: Bool { engine != nil }
+
+    enum CodingKeys: String, CodingKey {
+        case node, root, components, engine
+        case upstreamProxy = "upstream_proxy"
+    }
 
     /// Reads the install under `layout`: the engine's admin listener, its pid file and the hub link files.
     static func gather(layout: InstallLayout, configuration: NodeConfiguration, now: Date = Date()) -> NodeStatusReport {
@@ -83,7 +90,13 @@ struct NodeStatusReport: Codable {
             components.append(Component(name: "hub link", state: "not enrolled", detail: "cachenode node enrol links this node to a hub"))
             components.append(Component(name: "reporter", state: "off", detail: "starts with the engine once the node is enrolled"))
         }
-        return NodeStatusReport(node: configuration.node.name, root: layout.root, components: components, engine: engine)
+        return NodeStatusReport(
+            node: configuration.node.name,
+            root: layout.root,
+            components: components,
+            upstreamProxy: configuration.engine.upstreamProxy.map(ProxyURL.redacting),
+            engine: engine
+        )
     }
 
     /// The table a person reads.
@@ -97,6 +110,8 @@ struct NodeStatusReport: Codable {
                     }
             )
         )
+        lines.append("")
+        lines.append("Origin fetches: " + (upstreamProxy.map { "through the upstream proxy \($0)" } ?? "straight to the CDN"))
         guard let engine else {
             lines.append("")
             lines.append("The engine is not running: cache figures are unavailable.")

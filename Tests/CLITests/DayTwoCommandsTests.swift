@@ -41,6 +41,8 @@ struct DayTwoCommandsTests {
         #expect(lines.contains { $0.hasPrefix("hub link ") && $0.contains("waiting") && $0.contains("hub trial-hub node Trial-1") })
         #expect(lines.contains { $0.hasPrefix("reporter ") && $0.contains("stopped") })
         #expect(result.stdout.contains("The engine is not running: cache figures are unavailable."))
+        #expect(lines.contains("Origin fetches: through the upstream proxy http://proxy-user:****@proxy.example.org:3128"))
+        #expect(!result.stdout.contains("pr0xy-s3cret"))
     }
 
     @Test func statusJSONSaysTheEngineIsDown() throws {
@@ -53,6 +55,8 @@ struct DayTwoCommandsTests {
         #expect(components?.first?["name"] as? String == "engine")
         #expect(components?.first?["state"] as? String == "stopped")
         #expect(document?["engine"] == nil)
+        #expect(document?["upstream_proxy"] as? String == "http://proxy-user:****@proxy.example.org:3128")
+        #expect(!result.stdout.contains("pr0xy-s3cret"))
     }
 
     @Test func statusWithoutAnInstallSaysSo() throws {
