@@ -103,11 +103,13 @@ package final class CacheEngine: Service, Sendable {
             try await runListeners()
         } catch {
             await cache.origin.shutdown()
+            cache.store.closeJournals()
             throw error
         }
         // Fills still running finish and are stored before the origin client goes away.
         await cache.idle()
         await cache.origin.shutdown()
+        cache.store.closeJournals()
     }
 
     /// Returns once every origin fetch in flight has finished (tests use it before looking at the store).

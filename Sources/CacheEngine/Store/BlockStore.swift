@@ -54,6 +54,8 @@ package final class BlockStore: Sendable {
         var drives: [DriveState]
         var entries: [ObjectID: Entry] = [:]
         var tick: UInt64 = 0
+        /// Set once the engine has stopped: nothing more is stored.
+        var closed = false
     }
 
     package let blockSize: Int
@@ -82,8 +84,18 @@ package final class BlockStore: Sendable {
     }
 
     deinit {
+        closeJournals()
+    }
+
+    /// Closes the journals once the engine has stopped, so the drives hold no file open for writing (an operator can
+    /// unmount them or remount them read-only at once); reads still work, nothing more is stored.
+    package func closeJournals() {
         state.withLock { state in
-            for drive in state.drives where drive.journal >= 0 { close(drive.journal) }
+            state.closed = true
+            for index in state.drives.indices where state.drives[index].journal >= 0 {
+                Glibc.close(state.drives[index].journal)
+                state.drives[index].journal = -1
+            }
         }
     }
 
@@ -151,6 +163,7 @@ package final class BlockStore: Sendable {
             var removed: [String]
         }
         let reservation: Reservation? = state.withLock { state in
+            guard !state.closed else { return nil }
             var removed: [String] = []
             if let existing = state.entries[id] {
                 guard existing.meta.key == meta.key else { return nil }  // a collision: not cacheable

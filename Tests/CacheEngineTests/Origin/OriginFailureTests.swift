@@ -3,6 +3,10 @@ import CacheNodeCore
 import CacheNodeTestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import CacheEngine
 
 struct OriginFailureTests {
@@ -61,9 +65,10 @@ struct OriginFailureTests {
 
     @Test func unreachableOriginGivesBadGateway() async throws {
         let harness = try await EngineHarness.start()
-        let closed = try await TestOrigin.start()
-        let port = closed.port
-        await closed.stop()
+        // Bound but not listening, and held for the whole test: connecting is refused, and no other server (the
+        // engine itself included) can take the port in the meantime.
+        let (closed, port) = try #require(boundLoopbackSocket())
+        defer { close(closed) }
         let response = try await TestHTTPClient.get(port: harness.port, "/x?cacheHostOrigin=127.0.0.1:\(port)")
         #expect(response.status == 502)
         try await harness.stopAll()

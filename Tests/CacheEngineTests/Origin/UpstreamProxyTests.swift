@@ -93,9 +93,10 @@ struct UpstreamProxyTests {
     }
 
     @Test func unreachableProxyGivesBadGateway() async throws {
-        let closed = try await TestOrigin.start()
-        let port = closed.port
-        await closed.stop()
+        // Bound but not listening, and held for the whole test: connecting is refused, and the engine cannot be
+        // given the same port for its own listener (it would then be its own proxy).
+        let (closed, port) = try #require(boundLoopbackSocket())
+        defer { close(closed) }
         let harness = try await Self.start(proxy: try await TestOrigin.start(), url: "http://127.0.0.1:\(port)")
         let response = try await Self.get(harness, range: (0, 999))
         #expect(response.status == 502)
