@@ -281,7 +281,8 @@ struct WizardEndToEndTests {
     }
 }
 
-/// The wizard all the way: apply with the engine and a real origin on loopback, then Done shows `DOCacheHost`.
+/// The wizard all the way: apply with the engine and a real origin on loopback (reached through an upstream proxy),
+/// then Done shows `DOCacheHost`.
 @Suite(.serialized)
 struct WizardInstallEndToEndTests {
     @Test func theWizardInstallsAndStartsTheEngine() async throws {
@@ -305,7 +306,8 @@ struct WizardInstallEndToEndTests {
         try tmux.type("Lab-1")
         try tmux.send("Enter")
         try tmux.existingSwitch(number: "1")
-        try tmux.dynamicAddress()
+        // The network's "proxy" is the test origin itself, which answers absolute-form requests as a forward proxy.
+        try tmux.dynamicAddress(proxy: "http://\(origin.authority)")
         try tmux.storage(driveGB: "60")
         try tmux.resources(profile: "1", memoryGB: "4", cores: "4")
         try tmux.waitFor("Do you already have a hub?")
@@ -321,9 +323,12 @@ struct WizardInstallEndToEndTests {
         let pane = try tmux.capture()
         #expect(status == 0, "\(pane)")
         #expect(origin.requests("/mscomtest/wuidt.gif") >= 1, "the self-test went through the engine to the origin")
+        #expect(origin.absoluteTargets.contains("http://\(origin.authority)/mscomtest/wuidt.gif"), "the engine did not use the proxy")
+        #expect(origin.connects == 0)
         let running = try CLIRunner.run(["status", "--root", root.path])
         #expect(running.status == 0, "\(running.stdout)\(running.stderr)")
         #expect(running.stdout.hasPrefix("Node Lab-1 "))
+        #expect(running.stdout.contains("Origin fetches: through the upstream proxy http://\(origin.authority)"))
         let hubs = try CLIRunner.run(["hub", "list", "--root", root.path])
         #expect(hubs.stdout.contains("lab-hub"))
         let kept = try String(contentsOf: root.appendingPathComponent("var/lib/cachenode/answers.yaml"), encoding: .utf8)
