@@ -87,38 +87,33 @@ enum KernelBuffers {
 
 /// Sizes of regular files on disk, to check a drive against its configured size.
 enum DiskUsage {
+    /// Total size of the regular files under `path`.
     static func bytes(under path: String) -> Int64 {
-        guard let walker = opendir(path) else { return 0 }
-        defer { closedir(walker) }
-        var total: Int64 = 0
-        while let entry = readdir(walker) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            let child = path + "/" + name
-            var info = stat()
-            guard lstat(child, &info) == 0 else { continue }
-            if (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFDIR) {
-                total += bytes(under: child)
-            } else if (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFREG) {
-                total += Int64(info.st_size)
-            }
-        }
-        return total
+        entries(under: path).reduce(0) { $0 + Int64($1.size) }
     }
 
-    /// Regular files under `path`, depth first.
+    /// Regular files under `path` (anything that is not a directory), sorted.
     static func files(under path: String) -> [String] {
+        entries(under: path).map(\.path).sorted()
+    }
+
+    /// Every non-directory below `path`, depth first, with its size when it is a regular file (0 otherwise).
+    private static func entries(under path: String) -> [(path: String, size: Int)] {
         guard let walker = opendir(path) else { return [] }
         defer { closedir(walker) }
-        var result: [String] = []
+        var result: [(path: String, size: Int)] = []
         while let entry = readdir(walker) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if name == "." || name == ".." { continue }
             let child = path + "/" + name
             var info = stat()
             guard lstat(child, &info) == 0 else { continue }
-            if (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFDIR) { result += files(under: child) } else { result.append(child) }
+            switch info.st_mode & mode_t(S_IFMT) {
+            case mode_t(S_IFDIR): result += entries(under: child)
+            case mode_t(S_IFREG): result.append((child, Int(info.st_size)))
+            default: result.append((child, 0))
+            }
         }
-        return result.sorted()
+        return result
     }
 }
