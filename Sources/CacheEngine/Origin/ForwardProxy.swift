@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CacheNodeCore
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -29,7 +30,7 @@ final class ForwardProxyClient: Sendable {
     /// `Proxy-Authorization` for a proxy URL that carries `user:password@`.
     static func authorization(_ proxy: ProxyURL) -> String? {
         guard let user = proxy.user else { return nil }
-        return "Basic " + Base64.encode(Array("\(user):\(proxy.password ?? "")".utf8))
+        return "Basic " + Data("\(user):\(proxy.password ?? "")".utf8).base64EncodedString()
     }
 
     /// Sends one request for the absolute `url` and returns once the response head has arrived.
@@ -355,27 +356,5 @@ final class ProxyResponseReader: ChannelInboundHandler, RemovableChannelHandler 
         timer = nil
         defer { waiter = nil }
         return waiter
-    }
-}
-
-/// Standard base64 (RFC 4648), for `Proxy-Authorization: Basic`.
-enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let first = bytes[index]
-            let second = index + 1 < bytes.count ? bytes[index + 1] : 0
-            let third = index + 2 < bytes.count ? bytes[index + 2] : 0
-            output.append(alphabet[Int(first >> 2)])
-            output.append(alphabet[Int((first & 0x03) << 4 | second >> 4)])
-            output.append(index + 1 < bytes.count ? alphabet[Int((second & 0x0F) << 2 | third >> 6)] : UInt8(ascii: "="))
-            output.append(index + 2 < bytes.count ? alphabet[Int(third & 0x3F)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
     }
 }

@@ -21,6 +21,10 @@ struct RealClientTests {
         return process.terminationStatus
     }
 
+    static func file(_ directory: String, _ name: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
+    }
+
     static var hasCurl: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") }
     static var hasWget: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/wget") }
 
@@ -30,13 +34,13 @@ struct RealClientTests {
         let url = "http://127.0.0.1:\(harness.port)\(harness.target("/curl.bin"))"
         let directory = harness.directory.root
         #expect(try await Self.run("curl", ["-sf", "-o", "whole", url], in: directory) == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/whole")) == Data(bytes))
+        expectBytes(try Self.file(directory, "whole"), bytes)
         #expect(try await Self.run("curl", ["-sf", "-r", "100000-199999", "-o", "part", url], in: directory) == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/part")) == Data(bytes[100_000...199_999]))
+        expectBytes(try Self.file(directory, "part"), bytes[100_000...199_999])
         // Resume a partial download with `curl -C -`.
         try Data(bytes[0..<123_456]).write(to: URL(fileURLWithPath: directory + "/resumed"))
         #expect(try await Self.run("curl", ["-sf", "-C", "-", "-o", "resumed", url], in: directory) == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/resumed")) == Data(bytes))
+        expectBytes(try Self.file(directory, "resumed"), bytes)
         try await harness.stopAll()
     }
 
@@ -46,10 +50,10 @@ struct RealClientTests {
         let url = "http://127.0.0.1:\(harness.port)\(harness.target("/wget.bin"))"
         let directory = harness.directory.root
         #expect(try await Self.run("wget", ["-q", "-O", "whole", url], in: directory) == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/whole")) == Data(bytes))
+        expectBytes(try Self.file(directory, "whole"), bytes)
         try Data(bytes[0..<200_000]).write(to: URL(fileURLWithPath: directory + "/partial"))
         #expect(try await Self.run("wget", ["-q", "-c", "-O", "partial", url], in: directory) == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/partial")) == Data(bytes))
+        expectBytes(try Self.file(directory, "partial"), bytes)
         try await harness.stopAll()
     }
 }
