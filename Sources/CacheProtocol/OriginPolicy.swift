@@ -44,9 +44,9 @@ package struct OriginPolicy: Sendable {
         return .allow
     }
 
-    /// The check after DNS: every address must be public unless the host was listed explicitly.
+    /// The check after DNS: every address must be public unless the host was listed explicitly. A name that does
+    /// not resolve is no policy matter (the engine answers 502), so `addresses` is never empty.
     package func check(_ request: CacheRequest, resolved addresses: [IPAddress]) -> Decision {
-        guard !addresses.isEmpty else { return .refuse("origin \(request.host) does not resolve") }
         for address in addresses {
             if loopsToSelf(address, port: request.effectivePort) {
                 return .refuse("origin \(request.authority) resolves to this cache itself")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CacheNodeCore
 
 #if canImport(Glibc)
 import Glibc
@@ -8,6 +9,7 @@ struct CacheNodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cachenode",
         abstract: "A Delivery Optimization cache node for Windows devices, and its installer.",
+        version: CacheNodeVersion.current,
         subcommands: [
             SetupCommand.self,
             ServeCommand.self,

@@ -37,7 +37,8 @@ struct CheckCommand: ParsableCommand {
             throw CommandFailure(.invalid, "--storage: '\(storage)' is not an absolute path")
         }
         let facts = SystemHostProbe(root: hostRoot).facts(storagePath: storage, listen: listen)
-        let check = HostCheck(facts: facts, sizing: sizing)
+        let address = ListenAddress(listen)?.address.flatMap { $0.scope == .unspecified ? nil : $0 }
+        let check = HostCheck(facts: facts, sizing: sizing, address: address)
         let target = profile?.rawValue ?? check.fittingProfile ?? sizing.offered.first?.id ?? ""
         if json {
             print(try CheckReport(check: check, profile: target, storage: storage).json())

@@ -49,15 +49,27 @@ struct InstallFlow {
         let resources = try Self.resources()
         let previous = try installed(state: configuration.storage.state, sizing: resources.sizing)
 
-        // The host: blocking rows, and resources or drives beyond what the machine has.
+        // Paths the service would take over: never a system or home directory, never someone else's files.
         let layout = InstallLayout(root: root, state: configuration.storage.state)
+        let pathProblems = PathRules.ownershipProblems(configuration.storage)
+            + DriveDirectory.problems(configuration, layout: layout, previous: previous?.configuration)
+        if !pathProblems.isEmpty {
+            throw CommandFailure(.invalid, "the service cannot take over these paths:\n" + pathProblems.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+
+        // The host: blocking rows, and resources or drives beyond what the machine has.
         let ownEngineRunning = EngineProcess.running(pidFile: layout.pidFile) != nil
         let probe = SystemHostProbe(root: hostRoot)
         let firstDrive = layout.onDisk(configuration.storage.drives.first?.path ?? configuration.storage.state)
         let listen = ownEngineRunning || previous != nil ? nil : configuration.engine.listen
         let facts = probe.facts(storagePath: firstDrive, listen: listen)
         let total = configuration.storage.drives.reduce(0) { $0 + $1.sizeGB }
-        let check = HostCheck(facts: facts, sizing: resources.sizing, requiredDiskGB: previous == nil ? total : nil)
+        let check = HostCheck(
+            facts: facts,
+            sizing: resources.sizing,
+            requiredDiskGB: previous == nil ? total : nil,
+            address: configuration.servingAddress
+        )
         let freeByDrive: [Int64?] = configuration.storage.drives.map { drive in
             if let old = previous?.configuration.storage.drives.first(where: { $0.path == drive.path }) {
                 // Cached content already counts against the free space: only growth needs room.
@@ -158,8 +170,4 @@ func askYesNo(_ question: String) -> Bool {
     print("\(question) [y/N] ", terminator: "")
     guard let answer = readLine() else { return false }
     return ["y", "yes"].contains(answer.lowercased().trimmingCharacters(in: " "))
-}
-
-enum CacheNodeVersion {
-    static let current = "0.1.0"
 }

@@ -21,8 +21,14 @@ struct CLIRunner {
     }()
 
     static func run(_ arguments: [String], in directory: URL = repository, stdin: String? = nil) throws -> Result {
+        try execute(binary, arguments, in: directory, stdin: stdin)
+    }
+
+    /// Runs another program (`ip`, `tmux`, ...) found by absolute path or on `PATH`.
+    static func execute(_ tool: String, _ arguments: [String], in directory: URL = repository, stdin: String? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : "/usr/bin/env")
+        let arguments = tool.hasPrefix("/") ? arguments : [tool] + arguments
         process.arguments = arguments
         process.currentDirectoryURL = directory
         let out = Pipe()

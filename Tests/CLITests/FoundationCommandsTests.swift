@@ -151,6 +151,39 @@ struct CheckCommandTests {
         #expect(try CLIRunner.run(["check", "--profile", "huge"]).status == 2)
     }
 
+    /// A machine whose only adapter is a veth, as in a container or some VMs: a network namespace made here.
+    @Test(.enabled(if: getuid() == 0, "making a network namespace needs root"))
+    func aVethThatCarriesTheDefaultRouteIsTheAdapter() throws {
+        let namespace = "cncheck\(getpid())"
+        let hostEnd = "cnv\(getpid())"
+        func ip(_ arguments: String...) throws {
+            let result = try CLIRunner.execute("ip", arguments)
+            try #require(result.status == 0, "ip \(arguments.joined(separator: " ")): \(result.stderr)")
+        }
+        try ip("netns", "add", namespace)
+        defer { _ = try? CLIRunner.execute("ip", ["netns", "del", namespace]) }
+        try ip("link", "add", hostEnd, "type", "veth", "peer", "name", "host0", "netns", namespace)
+        try ip("link", "set", hostEnd, "up")
+        try ip("-n", namespace, "link", "set", "lo", "up")
+        try ip("-n", namespace, "link", "set", "host0", "up")
+        try ip("-n", namespace, "addr", "add", "198.51.100.50/24", "dev", "host0")
+        try ip("-n", namespace, "route", "add", "default", "via", "198.51.100.1")
+
+        let result = try CLIRunner.execute(
+            "ip",
+            ["netns", "exec", namespace, CLIRunner.binary, "check", "--json", "--storage", NSTemporaryDirectory(),
+             "--listen", "198.51.100.50:18080"]
+        )
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+        let rows = try #require(json["rows"] as? [[String: Any]])
+        let count = try #require(rows.first { $0["id"] as? String == "nic-count" })
+        #expect(count["measured"] as? String == "1")
+        #expect((count["verdicts"] as? [[String: Any]])?.map { $0["status"] as? String } == ["pass", "pass"])
+        let speed = try #require(rows.first { $0["id"] as? String == "nic-speed" })
+        #expect((speed["measured"] as? String)?.hasSuffix("Gbps on host0") == true, "\(speed)")
+        #expect(!result.stdout.contains("no network adapter found"))
+    }
+
     @Test func thisMachineGetsAVerdict() throws {
         let result = try CLIRunner.run(["check", "--storage", NSTemporaryDirectory(), "--listen", "127.0.0.1:1"])
         #expect([0, 3].contains(result.status))

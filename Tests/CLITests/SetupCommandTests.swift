@@ -33,6 +33,39 @@ struct SetupCommandTests {
         #expect(setup.stderr.contains("Tests/CLITests/Fixtures/bad.yaml:3: node.name: 'Seattle 1' contains a space"))
     }
 
+    @Test func aDriveThatHoldsSomeoneElsesFilesIsRefusedAndNothingChanges() throws {
+        let drive = root.appendingPathComponent("srv/cache")
+        try FileManager.default.createDirectory(at: drive, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: drive.appendingPathComponent("thesis.pdf").path, contents: Data("x".utf8)))
+        try FileManager.default.createDirectory(at: drive.appendingPathComponent("lost+found"), withIntermediateDirectories: true)
+        let result = try CLIRunner.run([
+            "setup", "--answers", "Resources/answers/trial.yaml", "--root", root.path, "--host-root", Self.machine, "--yes",
+        ])
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(
+            result.stderr == """
+                the service cannot take over these paths:
+                  - storage.drives[0].path: /srv/cache is not empty and holds no CacheNode cache (thesis.pdf) \
+                (an empty directory, a new file system, or an earlier CacheNode cache)
+
+                """
+        )
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path) == ["srv"])
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: drive.path)) == ["thesis.pdf", "lost+found"])
+    }
+
+    @Test func systemAndHomeDirectoriesAreNeverHandedToTheService() throws {
+        let answers = root.appendingPathComponent("answers.yaml").path
+        let trial = try String(contentsOfFile: CLIRunner.repository.appendingPathComponent("Resources/answers/trial.yaml").path, encoding: .utf8)
+        let text = trial.replacingOccurrences(of: "state: /var/lib/cachenode", with: "state: /etc")
+            .replacingOccurrences(of: "- path: /srv/cache", with: "- path: /home/ada/cache")
+        #expect(FileManager.default.createFile(atPath: answers, contents: Data(text.utf8)))
+        let result = try CLIRunner.run(["setup", "--answers", answers, "--root", root.path, "--host-root", Self.machine, "--dry-run"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("storage.state: /etc is a system directory; the cache needs a directory of its own"))
+        #expect(result.stderr.contains("storage.drives[0].path: /home/ada/cache is inside a home directory"))
+    }
+
     @Test func aMissingFileExitsTwo() throws {
         let result = try CLIRunner.run(["setup", "--answers", "no-such.yaml", "--root", root.path, "--dry-run"])
         #expect(result.status == 2)

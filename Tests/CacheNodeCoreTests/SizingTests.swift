@@ -136,6 +136,32 @@ struct HostCheckTests {
         #expect(Self.statuses(facts, "branch")["os"] == status)
     }
 
+    @Test func theAdapterThatCarriesTheChosenAddressIsJudged() {
+        var facts = Self.facts(nics: [10_000, 100])
+        facts.interfaces[1].addresses = ["198.51.100.50/24"]
+        facts.interfaces.append(.init(name: "veth1a2b", speedMbps: 10_000, state: "up", bridge: "docker0"))
+        facts.interfaces.append(.init(name: "docker0", isBridge: true, bridgeMembers: ["veth1a2b"]))
+        facts.defaultRouteInterfaces = ["eth0"]
+        #expect(facts.adapters.map(\.name) == ["eth0", "eth1"], "a container's veth on a local bridge is no adapter")
+        let byRoute = HostCheck(facts: facts, sizing: TestResources.sizing)
+        #expect(byRoute.rows.first { $0.id == "nic-speed" }?.measured == "10 Gbps on eth0")
+        let byAddress = HostCheck(facts: facts, sizing: TestResources.sizing, address: IPAddress("198.51.100.50"))
+        #expect(byAddress.rows.first { $0.id == "nic-speed" }?.measured == "0.1 Gbps on eth1")
+        #expect(byAddress.rows.first { $0.id == "nic-speed" }?.worst == .warning)
+        let notYetThere = HostCheck(facts: facts, sizing: TestResources.sizing, address: IPAddress("198.51.100.60"))
+        #expect(notYetThere.rows.first { $0.id == "nic-speed" }?.measured == "10 Gbps on eth0", "falls back to the route")
+    }
+
+    @Test func aVirtualAdapterWithTheDefaultRouteCountsAndAVirtualOneWithoutDoesNot() {
+        var facts = Self.facts(nics: [])
+        facts.interfaces = [.init(name: "host0", speedMbps: 10_000, state: "up")]
+        #expect(HostCheck(facts: facts, sizing: TestResources.sizing).rows.first { $0.id == "nic-count" }?.worst == .blocking)
+        facts.defaultRouteInterfaces = ["host0"]
+        let check = HostCheck(facts: facts, sizing: TestResources.sizing)
+        #expect(check.rows.first { $0.id == "nic-count" }?.worst == .pass)
+        #expect(!check.isBlocked)
+    }
+
     @Test func aBusyListenPortBlocks() {
         var facts = Self.facts()
         facts.listenPortFree = false

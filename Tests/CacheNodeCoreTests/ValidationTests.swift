@@ -236,3 +236,30 @@ struct ValidationTests {
         #expect(problems["engine.origin_read_timeout_s"] == "must be a positive whole number, found 0")
     }
 }
+
+struct ServicePathTests {
+    @Test(arguments: [
+        ("/", "is a system directory"),
+        ("/var/lib", "is a system directory"),
+        ("/srv", "is a system directory"),
+        ("/tmp", "is a system directory"),
+        ("/etc/cachenode", "is inside /etc, which belongs to the system"),
+        ("/usr/local/cache", "is inside /usr, which belongs to the system"),
+        ("/home/ada", "is inside a home directory"),
+        ("/root/cache", "is inside a home directory"),
+        ("/proc/self", "is inside /proc"),
+        ("/srv/cache", ""),
+        ("/var/lib/cachenode", ""),
+        ("/var/cache/cachenode", ""),
+        ("/mnt/ssd1/cache", ""),
+        ("/srv//cache/", ""),
+    ])
+    func theServiceTakesOverOnlyDirectoriesOfItsOwn(path: String, problem: String) {
+        let found = PathRules.systemPathProblem(path)
+        if problem.isEmpty {
+            #expect(found == nil)
+        } else {
+            #expect(found?.contains(problem) == true, "\(found ?? "nil")")
+        }
+    }
+}

@@ -57,6 +57,23 @@ struct RealToolValidationTests {
         #expect(!output.contains(plan.layout.unit), "systemd-analyze complained:\n\(output)")
     }
 
+    /// The unit's exposure as systemd rates it (0 safe to 10 unsafe): the engine runs unprivileged and confined.
+    @Test(.enabled(if: tool("/usr/bin/systemd-analyze")), arguments: TemplateRenderingTests.examples)
+    func theUnitIsRatedSafeBySystemdAnalyzeSecurity(_ example: String) throws {
+        let (plan, root) = try Self.install(example, netplan: false, binary: "/usr/bin/cachenode")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (status, output) = try Self.run(["/usr/bin/systemd-analyze", "security", "--offline=true", "--no-pager", plan.layout.unit])
+        #expect(status == 0, "\(output)")
+        let line = try #require(output.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(output)")
+        let score = try #require(line.split(separator: " ").compactMap { Double($0) }.first, "\(line)")
+        #expect(score <= 2.0, "\(line)\n\(output)")
+        let unit = try String(contentsOfFile: plan.layout.unit, encoding: .utf8)
+        #expect(unit.contains("\nUser=cachenode\n"))
+        #expect(unit.contains("\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"))
+        let drives = plan.configuration.storage.drives.map { plan.layout.onDisk($0.path) }
+        #expect(unit.contains("\nReadWritePaths=" + ([plan.layout.stateDirectory] + drives).joined(separator: " ") + "\n"))
+    }
+
     @Test(.enabled(if: tool("/usr/sbin/nft")), arguments: TemplateRenderingTests.examples)
     func theFirewallRulesPassNftCheck(_ example: String) throws {
         let (plan, root) = try Self.install(example, netplan: false, binary: "/usr/local/bin/cachenode")

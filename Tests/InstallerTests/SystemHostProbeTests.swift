@@ -43,6 +43,27 @@ struct SystemHostProbeTests {
         #expect(check.rows.first { $0.id == "nic-speed" }?.note?.contains("SR-IOV") == true)
     }
 
+    @Test func aContainerWhoseOnlyAdapterIsAVeth() {
+        let facts = Self.probe("container-veth")
+        #expect(facts.interfaces.map(\.isPhysical) == [false], "a veth has no device behind it")
+        #expect(facts.defaultRouteInterfaces == ["host0"], "the IPv6 unreachable route on lo is no default route")
+        #expect(facts.adapters.map(\.name) == ["host0"])
+        let check = HostCheck(facts: facts, sizing: TestSizing.table)
+        #expect(check.rows.first { $0.id == "nic-count" }?.worst == .pass)
+        #expect(check.rows.first { $0.id == "nic-speed" }?.measured == "10 Gbps on host0")
+        #expect(!check.blockingReasons.contains { $0.contains("adapter") })
+    }
+
+    @Test func aContainerWhoseVethIsInABridgeThatCarriesTheDefaultRoute() {
+        let facts = Self.probe("container-bridge")
+        #expect(facts.defaultRouteInterfaces == ["br0"], "an IPv6 default route counts as well")
+        #expect(facts.adapters.map(\.name) == ["host0"], "the bridge stands for its member")
+        #expect(facts.bridges.map(\.name) == ["br0"])
+        let check = HostCheck(facts: facts, sizing: TestSizing.table)
+        #expect(check.rows.first { $0.id == "nic-count" }?.worst == .pass)
+        #expect(check.rows.first { $0.id == "nic-speed" }?.measured == "10 Gbps on host0")
+    }
+
     @Test func aMachineWithAnHDD() {
         let facts = Self.probe("hdd", storage: "/srv/cache/objects")
         #expect(facts.storage?.device == "sdb")

@@ -1,3 +1,4 @@
+import CacheNodeCore
 import CacheProtocol
 import CoreMetrics
 import Foundation
@@ -118,6 +119,6 @@ package final class EngineCounters: Sendable {
 
 /// The engine's version and the identity it uses towards origins.
 package enum EngineInfo {
-    package static let version = "0.3.0"
+    package static let version = CacheNodeVersion.current
     package static let userAgent = "CacheNode/\(version)"
 }

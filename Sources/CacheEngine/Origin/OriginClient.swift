@@ -118,7 +118,8 @@ package final class OriginClient: Sendable {
 
 /// Resolves origin names so the policy can check the addresses before the engine connects.
 package protocol HostResolver: Sendable {
-    func resolve(_ host: String, port: Int) async -> [IPAddress]
+    /// The addresses of `host`, or why there are none (`OriginFailure.unreachable`: the client gets a 502).
+    func resolve(_ host: String, port: Int) async -> Result<[IPAddress], OriginFailure>
 }
 
 /// `getaddrinfo` on NIO's blocking thread pool, answers kept for 30 seconds (hits must not wait for DNS).
@@ -127,26 +128,30 @@ package final class SystemResolver: HostResolver {
 
     package init() {}
 
-    package func resolve(_ host: String, port: Int) async -> [IPAddress] {
-        if let literal = IPAddress(host) { return [literal] }
+    package func resolve(_ host: String, port: Int) async -> Result<[IPAddress], OriginFailure> {
+        if let literal = IPAddress(host) { return .success([literal]) }
         let now = NIODeadline.now()
-        if let cached = cache.withLock({ $0[host] }), cached.expires > now { return cached.addresses }
-        let addresses = await lookup(host, port: port)
-        if !addresses.isEmpty {
+        if let cached = cache.withLock({ $0[host] }), cached.expires > now { return .success(cached.addresses) }
+        let result = await lookup(host, port: port)
+        if case .success(let addresses) = result {
             cache.withLock { table in
                 if table.count > 10_000 { table.removeAll() }
                 table[host] = (addresses, now + .seconds(30))
             }
         }
-        return addresses
+        return result
     }
 
-    private func lookup(_ host: String, port: Int) async -> [IPAddress] {
-        let result = try? await NIOThreadPool.singleton.runIfActive { () -> [IPAddress] in
+    private func lookup(_ host: String, port: Int) async -> Result<[IPAddress], OriginFailure> {
+        let result = try? await NIOThreadPool.singleton.runIfActive { () -> Result<[IPAddress], OriginFailure> in
             var hints = addrinfo()
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
             var list: UnsafeMutablePointer<addrinfo>?
-            guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { return [] }
+            let status = getaddrinfo(host, String(port), &hints, &list)
+            guard status == 0, let first = list else {
+                let reason = status == 0 ? "no address" : String(cString: gai_strerror(status))
+                return .failure(.unreachable("cannot resolve \(host) (\(reason))"))
+            }
             defer { freeaddrinfo(list) }
             var addresses: [IPAddress] = []
             var current: UnsafeMutablePointer<addrinfo>? = first
@@ -158,9 +163,9 @@ package final class SystemResolver: HostResolver {
                 }
                 current = info.pointee.ai_next
             }
-            return addresses
+            return addresses.isEmpty ? .failure(.unreachable("cannot resolve \(host) (no address)")) : .success(addresses)
         }
-        return result ?? []
+        return result ?? .failure(.unreachable("cannot resolve \(host) (the engine is stopping)"))
     }
 }
 

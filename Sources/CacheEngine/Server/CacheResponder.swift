@@ -89,7 +89,16 @@ final class CacheResponder: HTTPResponder {
         }
         var address: IPAddress?
         if !cache.origin.usesProxy {
-            let addresses = await resolver.resolve(request.host, port: request.effectivePort)
+            let addresses: [IPAddress]
+            switch await resolver.resolve(request.host, port: request.effectivePort) {
+            case .success(let resolved):
+                addresses = resolved
+            case .failure(let failure):
+                // A name that does not resolve is the network's problem, not the client's: 502, and Windows falls
+                // back to the CDN at once.
+                record.originStatus = originStatus(failure)
+                return await simple(writer, record: &record, status: .badGateway, failure.description)
+            }
             if case .refuse(let reason) = policy.check(request, resolved: addresses) {
                 return await simple(writer, record: &record, status: .forbidden, reason)
             }

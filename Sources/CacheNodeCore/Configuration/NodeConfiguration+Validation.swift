@@ -348,6 +348,45 @@ package enum PathRules {
         return nil
     }
 
+    /// Directories the service must never take over: their contents belong to the system or to people.
+    static let systemDirectories: Set<String> = [
+        "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt",
+        "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/cache", "/var/lib",
+        "/var/log", "/var/spool", "/var/tmp", "/var/mail", "/var/www",
+    ]
+    /// Trees whose every directory belongs to the system, to the kernel or to a person.
+    static let systemTrees = ["/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/proc", "/root",
+        "/run", "/sbin", "/sys", "/usr"]
+
+    /// Why the service must not own `path` (it is handed to user `cachenode`), or `nil`.
+    package static func systemPathProblem(_ path: String) -> String? {
+        let normalized = normalized(path)
+        if systemDirectories.contains(normalized) {
+            return "\(normalized) is a system directory; the cache needs a directory of its own"
+        }
+        if let tree = systemTrees.first(where: { isInside(normalized, $0) }) {
+            return tree == "/home" || tree == "/root"
+                ? "\(normalized) is inside a home directory, which the service cannot and must not take over"
+                : "\(normalized) is inside \(tree), which belongs to the system"
+        }
+        return nil
+    }
+
+    /// What an install must not hand to the service: the state directory or a drive that is a system directory or
+    /// inside one (checked on the paths as the configuration names them, not on the installed ones).
+    package static func ownershipProblems(_ storage: NodeConfiguration.Storage) -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        if let problem = systemPathProblem(storage.state) {
+            issues.append(.init("storage.state", problem, hint: "a directory of its own, such as /var/lib/cachenode"))
+        }
+        for (index, drive) in storage.drives.enumerated() {
+            if let problem = systemPathProblem(drive.path) {
+                issues.append(.init("storage.drives[\(index)].path", problem, hint: "a directory of its own, such as /srv/cache"))
+            }
+        }
+        return issues
+    }
+
     /// `/srv//cache/./x/` → `/srv/cache/x`.
     package static func normalized(_ path: String) -> String {
         "/" + path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")

@@ -42,8 +42,9 @@ package struct HostCheck: Equatable, Sendable {
     package var rows: [CheckRow]
     package var profiles: [String]
 
-    /// Builds the rows; `requiredDiskGB` is what the install will put on the storage path, if known.
-    package init(facts: HostFacts, sizing: SizingTable, requiredDiskGB: Double? = nil) {
+    /// Builds the rows; `requiredDiskGB` is what the install will put on the storage path, if known. The NIC rows
+    /// judge the adapter that carries `address` (the node's chosen address) or, without one, the default route.
+    package init(facts: HostFacts, sizing: SizingTable, requiredDiskGB: Double? = nil, address: IPAddress? = nil) {
         let offered = sizing.offered
         profiles = offered.map(\.id)
         var rows: [CheckRow] = []
@@ -137,8 +138,10 @@ package struct HostCheck: Equatable, Sendable {
             return ("\(rules.maxNICs)", adapters.count > rules.maxNICs ? .warning : .pass)
         }
 
-        // NIC speed: the fastest adapter with a known speed.
-        let fastest = adapters.compactMap(\.speedMbps).filter { $0 > 0 }.max()
+        // NIC speed: the adapter the node's traffic goes through, else the fastest adapter with a known speed.
+        let uplinks = facts.uplinks(carrying: address)
+        let judged = uplinks.contains { $0.speedMbps != nil } ? uplinks : adapters
+        let fastest = judged.compactMap(\.speedMbps).filter { $0 > 0 }.max()
         let fastestGbps = fastest.map { Double($0) / 1000 }
         let sriov = adapters.contains { ($0.sriovTotalVFs ?? 0) > 0 }
         var speedNote: String? = fastestGbps == nil ? "the driver does not report the link speed" : nil
@@ -149,7 +152,9 @@ package struct HostCheck: Equatable, Sendable {
         row(
             "nic-speed",
             "NIC speed",
-            measured: fastestGbps.map { "\(Self.format($0)) Gbps" } ?? "unknown",
+            measured: fastestGbps.map { speed in
+                "\(Self.format(speed)) Gbps" + (judged == uplinks ? " on " + uplinks.map(\.name).joined(separator: ", ") : "")
+            } ?? "unknown",
             note: speedNote
         ) { profile in
             let required = "\(Self.format(profile.nicGbps)) Gbps"

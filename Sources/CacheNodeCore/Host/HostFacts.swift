@@ -94,6 +94,8 @@ package struct HostFacts: Equatable, Sendable {
     /// Whether the engine's listen port can be bound; `nil` when not checked.
     package var listenPortFree: Bool?
     package var listenAddress: String?
+    /// The interfaces that carry a default route (IPv4 or IPv6), as the routing table names them.
+    package var defaultRouteInterfaces: [String]
 
     package init(
         cores: Int? = nil,
@@ -102,7 +104,8 @@ package struct HostFacts: Equatable, Sendable {
         interfaces: [Interface] = [],
         os: OperatingSystem = OperatingSystem(),
         listenPortFree: Bool? = nil,
-        listenAddress: String? = nil
+        listenAddress: String? = nil,
+        defaultRouteInterfaces: [String] = []
     ) {
         self.cores = cores
         self.memoryBytes = memoryBytes
@@ -111,10 +114,38 @@ package struct HostFacts: Equatable, Sendable {
         self.os = os
         self.listenPortFree = listenPortFree
         self.listenAddress = listenAddress
+        self.defaultRouteInterfaces = defaultRouteInterfaces
     }
 
-    /// NICs a node could serve from: devices that are not bridges.
-    package var adapters: [Interface] { interfaces.filter { $0.isPhysical && !$0.isBridge } }
+    /// NICs a node could serve from: devices that are not bridges, and the adapter that carries the default route
+    /// even when it is virtual (a veth in a container, a NIC whose driver shows no device).
+    package var adapters: [Interface] {
+        let uplinks = Set(uplinks(carrying: nil).map(\.name))
+        return interfaces.filter { !$0.isBridge && ($0.isPhysical || uplinks.contains($0.name)) }
+    }
+
+    /// The adapters the node's traffic goes through: those behind the interface that has `address`, or, when no
+    /// interface has it yet, those behind the default route. A bridge stands for its members.
+    package func uplinks(carrying address: IPAddress?) -> [Interface] {
+        var names: [String] = []
+        if let address {
+            names = interfaces.filter { $0.addresses.contains { IPInterface($0)?.address == address } }.map(\.name)
+        }
+        if names.isEmpty { names = defaultRouteInterfaces }
+        var result: [Interface] = []
+        for name in names {
+            guard let interface = interfaces.first(where: { $0.name == name }) else { continue }
+            let members = interface.isBridge ? interface.bridgeMembers : [name]
+            for member in members {
+                if let adapter = interfaces.first(where: { $0.name == member && !$0.isBridge }),
+                    !result.contains(where: { $0.name == member })
+                {
+                    result.append(adapter)
+                }
+            }
+        }
+        return result
+    }
 
     /// The machine's switches (Linux bridges).
     package var bridges: [Interface] { interfaces.filter(\.isBridge) }

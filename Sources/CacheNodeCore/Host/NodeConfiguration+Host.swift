@@ -1,4 +1,13 @@
 extension NodeConfiguration {
+    /// The address clients reach the node at, when the configuration fixes one: the static address, else a listen
+    /// address that is not a wildcard. The host check judges the adapter that carries it.
+    package var servingAddress: IPAddress? {
+        if network.address.mode == .static, let ip = network.address.ip, let address = IPInterface(ip)?.address {
+            return address
+        }
+        return ListenAddress(engine.listen)?.address.flatMap { $0.scope == .unspecified ? nil : $0 }
+    }
+
     /// What this machine cannot give the node: more cores or memory than it has, drives larger than the free space.
     /// `freeBytesByDrive` holds the free space measured at each drive path (nil where unknown).
     package func hostProblems(facts: HostFacts, freeBytesByDrive: [Int64?], sizing: SizingTable) -> [ConfigurationIssue] {

@@ -120,9 +120,15 @@ private struct ApplyRun {
     var previousServiceActive = false
     var newEngine: pid_t?
     var firewallApplied = false
+    /// The network step reloaded the network with this run's files: a rollback reloads it with the restored ones.
+    var networkApplied = false
     var engineStepRan = false
     var warnings: [String] = []
     var lock: Int32 = -1
+    /// The service account, when this run created it (a rollback removes it again).
+    var createdAccount = false
+    /// Owners and modes of directories that were there before this run handed them to the service.
+    var previousOwnership: [ServiceAccount.Ownership] = []
 
     var layout: InstallLayout { plan.layout }
 
@@ -176,7 +182,38 @@ private struct ApplyRun {
             writtenFiles.append(file)
         }
         let unchanged = plan.files.count - writtenFiles.count
-        return "\(writtenFiles.count) written" + (unchanged > 0 ? ", \(unchanged) unchanged" : "")
+        var summary = "\(writtenFiles.count) written" + (unchanged > 0 ? ", \(unchanged) unchanged" : "")
+        if layout.isRealInstall {
+            try handToService()
+            summary += "; \(layout.stateDirectory) and \(plan.configuration.storage.drives.count) drive(s) belong to user \(ServiceAccount.name)"
+        }
+        return summary
+    }
+
+    /// A real install runs the engine as the unprivileged service account: it owns the state directory, its logs and
+    /// each drive (mode 0750); the files setup writes stay root's and readable by the account's group.
+    mutating func handToService() throws(InstallError) {
+        let account: ServiceAccount
+        if let existing = ServiceAccount.lookup() {
+            account = existing
+        } else {
+            account = try ServiceAccount.create(home: layout.stateDirectory, runner: runner)
+            createdAccount = true
+        }
+        let drives = plan.configuration.storage.drives.map { layout.onDisk($0.path) }
+        try FileSystem.makeDirectories(layout.logDirectory)
+        for (directory, recursive) in [(layout.stateDirectory, false), (layout.logDirectory, true)] + drives.map({ ($0, true) }) {
+            let before = try (recursive ? account.take(directory) : account.takeOnly(directory))
+            if let before, !createdDirectories.contains(directory) { previousOwnership.append(before) }
+        }
+        try shareStateFiles(with: account)
+    }
+
+    /// The files setup keeps in the state directory (configuration, answers, hub link), readable by the service.
+    func shareStateFiles(with account: ServiceAccount) throws(InstallError) {
+        for file in plan.files where file.path.hasPrefix(layout.stateDirectory + "/") && FileSystem.exists(file.path) {
+            try account.share(file.path, mode: mode_t(file.mode))
+        }
     }
 
     mutating func runCommands(of step: ApplyStep, skipped: String) throws(InstallError) -> String {
@@ -189,6 +226,7 @@ private struct ApplyRun {
                 throw .command(step: step.rawValue, problem: "\(command.arguments.joined(separator: " ")) exited \(result.status): \(result.output)")
             }
         }
+        if step == .network { networkApplied = true }
         return commands.map { $0.arguments.joined(separator: " ") }.joined(separator: "; ")
     }
 
@@ -285,6 +323,11 @@ private struct ApplyRun {
         if let newEngine {
             EngineProcess.stop(pid: newEngine, graceSeconds: options.graceSeconds)
         }
+        if layout.isRealInstall, engineStepRan, !previousServiceActive {
+            // Stop and disable the service this run started while its unit file is still there to disable.
+            let result = runner.run(["systemctl", "disable", "--now", "cachenode.service"])
+            if result.status != 0 { problems.append("systemctl disable --now cachenode.service: \(result.output)") }
+        }
         for file in writtenFiles.reversed() {
             do {
                 if let previous = file.previous {
@@ -299,19 +342,31 @@ private struct ApplyRun {
         for directory in createdDirectories.reversed() {
             do { try FileSystem.removeTree(directory) } catch { problems.append("\(error)") }
         }
+        previousOwnership.reversed().forEach(ServiceAccount.restore)
+        if layout.isRealInstall, let account = ServiceAccount.lookup() {
+            if createdAccount {
+                let result = runner.run(["userdel", ServiceAccount.name])
+                if result.status != 0 { problems.append("userdel \(ServiceAccount.name): \(result.output)") }
+            } else {
+                // Restored files are written anew by root: the previous engine must still read its configuration.
+                do { try shareStateFiles(with: account) } catch { problems.append("\(error)") }
+            }
+        }
         if layout.isRealInstall {
             if firewallApplied, !writtenFiles.contains(where: { $0.path == layout.firewall && $0.previous == nil }) {
                 _ = runner.run(["nft", "-f", layout.firewall])
             } else if firewallApplied {
                 _ = runner.run(["nft", "delete", "table", "inet", "cachenode"])
             }
+            if networkApplied {
+                problems += rollBackNetwork()
+            }
             if engineStepRan {
                 _ = runner.run(["systemctl", "daemon-reload"])
-                let command = previousServiceActive
-                    ? ["systemctl", "restart", "cachenode.service"]
-                    : ["systemctl", "disable", "--now", "cachenode.service"]
-                let result = runner.run(command)
-                if result.status != 0 { problems.append("\(command.joined(separator: " ")): \(result.output)") }
+                if previousServiceActive {
+                    let result = runner.run(["systemctl", "restart", "cachenode.service"])
+                    if result.status != 0 { problems.append("systemctl restart cachenode.service: \(result.output)") }
+                }
             }
         } else if previousEngine != nil {
             // The engine that ran before this setup runs again, on its restored configuration.
@@ -332,6 +387,23 @@ private struct ApplyRun {
             try? FileSystem.remove(layout.pidFile)
         }
         if lock >= 0 { close(lock) }
+        return problems
+    }
+
+    /// Puts the live network back as the restored files describe it: the same reload as the network step, then the
+    /// switch this run created is deleted (networkd never removes a netdev whose file is gone; netplan apply does).
+    func rollBackNetwork() -> [String] {
+        var problems: [String] = []
+        for command in plan.commands where command.step == .network {
+            let result = runner.run(command.arguments)
+            if result.status != 0 { problems.append("\(command.arguments.joined(separator: " ")): \(result.output)") }
+        }
+        for file in writtenFiles where file.previous == nil && file.path.hasSuffix(".netdev") {
+            let name = String(file.path.split(separator: "/").last!.dropFirst("60-cachenode-".count).dropLast(".netdev".count))
+            guard !name.isEmpty, runner.run(["ip", "link", "show", "dev", name]).status == 0 else { continue }
+            let result = runner.run(["ip", "link", "delete", "dev", name])
+            if result.status != 0 { problems.append("ip link delete dev \(name): \(result.output)") }
+        }
         return problems
     }
 }

@@ -36,7 +36,8 @@ package struct SystemHostProbe: HostProbing {
             interfaces: interfaces(),
             os: operatingSystem(),
             listenPortFree: listenFree,
-            listenAddress: listenFree == nil ? nil : listen
+            listenAddress: listenFree == nil ? nil : listen,
+            defaultRouteInterfaces: defaultRouteInterfaces()
         )
     }
 
@@ -192,6 +193,28 @@ package struct SystemHostProbe: HostProbing {
             }
         }
         return interfaces
+    }
+
+    /// The interfaces with a default route that is up, from `/proc/net/route` and `/proc/net/ipv6_route`.
+    func defaultRouteInterfaces() -> [String] {
+        var names: [String] = []
+        for line in (read("/proc/net/route") ?? "").split(separator: "\n").dropFirst() {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            // Iface Destination Gateway Flags RefCnt Use Metric Mask ...
+            guard fields.count >= 8, fields[1] == "00000000", fields[7] == "00000000",
+                let flags = UInt32(fields[3], radix: 16), flags & 1 != 0
+            else { continue }
+            names.append(String(fields[0]))
+        }
+        for line in (read("/proc/net/ipv6_route") ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            // destination prefix source prefix next-hop metric refcount use flags interface
+            guard fields.count == 10, fields[0].allSatisfy({ $0 == "0" }), fields[1] == "00",
+                let flags = UInt32(fields[8], radix: 16), flags & 1 != 0, fields[9] != "lo"
+            else { continue }
+            names.append(String(fields[9]))
+        }
+        return names.uniqued()
     }
 
     // MARK: Operating system

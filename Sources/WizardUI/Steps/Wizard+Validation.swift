@@ -92,6 +92,7 @@ extension Wizard {
 
         var issues = configuration.validate(sizing: context.sizing)
         issues += configuration.hostProblems(facts: context.facts, freeBytesByDrive: freeByDrive(), sizing: context.sizing)
+        issues += PathRules.ownershipProblems(configuration.storage)
         for issue in issues {
             guard let field = field(for: issue.keyPath) else { continue }
             add(field, issue.message + (issue.hint.map { " (\($0))" } ?? ""))

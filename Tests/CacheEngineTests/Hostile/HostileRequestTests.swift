@@ -35,12 +35,12 @@ struct HostileRequest: Sendable, CustomTestStringConvertible {
 
 /// Resolves `origin.test` to the loopback test origin and `private.download.windowsupdate.com` to a private address.
 struct StubResolver: HostResolver {
-    func resolve(_ host: String, port: Int) async -> [IPAddress] {
-        if let literal = IPAddress(host) { return [literal] }
+    func resolve(_ host: String, port: Int) async -> Result<[IPAddress], OriginFailure> {
+        if let literal = IPAddress(host) { return .success([literal]) }
         switch host {
-        case "origin.test": return [IPAddress("127.0.0.1")!]
-        case "private.download.windowsupdate.com": return [IPAddress("10.0.0.5")!]
-        default: return []
+        case "origin.test": return .success([IPAddress("127.0.0.1")!])
+        case "private.download.windowsupdate.com": return .success([IPAddress("10.0.0.5")!])
+        default: return .failure(.unreachable("cannot resolve \(host) (Name or service not known)"))
         }
     }
 }
@@ -72,6 +72,8 @@ struct HostileRequestTests {
         .get("octal IP", "/h.bin?cacheHostOrigin=0177.0.0.1:{P}", 403),
         .get("hex IP", "/h.bin?cacheHostOrigin=0x7f.0.0.1:{P}", 403),
         .get("allowed name resolving to a private address", "/h.bin?cacheHostOrigin=private.download.windowsupdate.com", 403),
+        // An allowed name that does not resolve is the network's fault: 502, so Windows falls back at once.
+        .get("allowed name that does not resolve", "/h.bin?cacheHostOrigin=gone.download.windowsupdate.com", 502),
         .get("userinfo trick", "/h.bin?cacheHostOrigin=au.download.windowsupdate.com@127.0.0.1:{P}", 400),
         .get("encoded userinfo trick", "/h.bin?cacheHostOrigin=au.download.windowsupdate.com%40127.0.0.1:{P}", 400),
         .get("absolute form to loopback", "http://127.0.0.1:{P}/h.bin", 403),
@@ -120,6 +122,9 @@ struct HostileRequestTests {
         let response = try TestHTTPClient.parse(answer)
         #expect(response.status == request.status)
         if response.status == 200 { expectBytes(response.body, bytes) }
+        if response.status == 502 {
+            #expect(String(decoding: response.body, as: UTF8.self).contains("cannot resolve gone.download.windowsupdate.com"))
+        }
         if response.status == 206 {
             let range = try #require(response.header("Content-Range")?.dropFirst("bytes ".count).split(separator: "/").first)
             let ends = range.split(separator: "-").compactMap { Int($0) }
