@@ -18,6 +18,8 @@ struct CacheNodeCommand: AsyncParsableCommand {
             PolicyCommand.self,
             DiagnosticsCommand.self,
             UninstallCommand.self,
+            ConfirmNetworkCommand.self,
+            NetworkRevertCommand.self,
             HubCommand.self,
             NodeCommand.self,
             CheckCommand.self,

@@ -13,6 +13,8 @@ struct InstallFlow {
     var selfTestOrigin = SelfTest.defaultOrigin
     /// The machine the host check reads (`/`, or a fixture tree in tests).
     var hostRoot = "/"
+    /// How long a network change that carries the operator's connection waits for confirmation; `nil`: not at all.
+    var networkConfirmSeconds: Int? = 120
 
     /// Loads the templates and resources this binary ships with.
     static func resources() throws(CommandFailure) -> InstallResources {
@@ -105,8 +107,14 @@ struct InstallFlow {
     /// Applies a prepared plan, delivering each action's progress as an event; a failure is rolled back (exit 4).
     func apply(_ prepared: Prepared, progress: (Applier.Event) -> Void) throws(CommandFailure) -> Applier.Report {
         let applier = Applier(binary: Self.binaryPath())
+        let options = Applier.Options(
+            selfTestOrigin: selfTestOrigin,
+            networkConfirmSeconds: networkConfirmSeconds,
+            sshServerAddress: OperatorLink.sshServerAddress(getenv("SSH_CONNECTION").map { String(cString: $0) }),
+            confirmOnTerminal: isatty(STDIN_FILENO) == 1
+        )
         do {
-            return try applier.apply(prepared.plan, options: .init(selfTestOrigin: selfTestOrigin), progress: progress)
+            return try applier.apply(prepared.plan, options: options, progress: progress)
         } catch {
             throw CommandFailure(.applyFailed, "\(error)")
         }
@@ -135,7 +143,11 @@ struct InstallFlow {
                 throw CommandFailure(.failure, "nothing was changed")
             }
         }
-        let report = try apply(prepared) { print(Self.line(for: $0)) }
+        let report = try apply(prepared) { event in
+            // A wait for confirmation is shown when it starts and every 30 seconds, not every second.
+            if case .waiting(_, _, let left) = event, left % 30 != 0, left != networkConfirmSeconds { return }
+            print(Self.line(for: event))
+        }
         for warning in report.warnings { print("warning: \(warning)") }
         print("")
         print("Node \(configuration.node.name) is installed\(layout.isRealInstall ? "" : " under \(root)").")
@@ -148,6 +160,7 @@ struct InstallFlow {
         switch event {
         case .started(let step): "[....] \(step.rawValue)"
         case let .finished(step, detail): "[ ok ] \(step.rawValue): \(detail)"
+        case let .waiting(step, detail, _): "[wait] \(step.rawValue): \(detail)"
         case let .failed(step, detail): "[FAIL] \(step.rawValue): \(detail)"
         case .rollingBack: "[....] rolling back every change of this run"
         case .rolledBack(let problems):

@@ -44,12 +44,27 @@ struct SetupCommand: AsyncParsableCommand {
     @Option(help: "The hub service's admin token.")
     var hubToken: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a network change that carries your own connection waits to be confirmed before it is put back.",
+            discussion: "Confirm with Enter on setup's terminal, or `cachenode confirm-network` from a new session.",
+            valueName: "seconds"
+        )
+    )
+    var networkConfirmTimeout: Int = 120
+
+    @Flag(help: "Keep a network change that carries your own connection without waiting for a confirmation.")
+    var noNetworkConfirm = false
+
     @Option(help: .hidden)
     var hostRoot: String = "/"
 
     func validate() throws {
         if hubToken != nil && hubURL == nil {
             throw ValidationError("--hub-token needs --hub-url")
+        }
+        guard (10...3600).contains(networkConfirmTimeout) else {
+            throw ValidationError("--network-confirm-timeout: \(networkConfirmTimeout) is not 10 to 3600 seconds")
         }
     }
 
@@ -59,7 +74,8 @@ struct SetupCommand: AsyncParsableCommand {
             dryRun: dryRun,
             assumeYes: yes,
             selfTestOrigin: selfTestOrigin,
-            hostRoot: hostRoot
+            hostRoot: hostRoot,
+            networkConfirmSeconds: noNetworkConfirm ? nil : networkConfirmTimeout
         )
     }
 
@@ -256,6 +272,7 @@ struct WizardInstaller: WizardApplying {
         switch event {
         case .started(let step): .started(step.rawValue)
         case let .finished(step, detail): .finished(step.rawValue, detail: detail)
+        case let .waiting(step, detail, _): .waiting(step.rawValue, detail: detail)
         case let .failed(step, detail): .failed(step.rawValue, detail: detail)
         case .rollingBack: .rollingBack
         case .rolledBack(let problems): .rolledBack(problems: problems)

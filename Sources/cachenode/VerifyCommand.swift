@@ -61,3 +61,58 @@ struct UninstallCommand: ParsableCommand {
         }
     }
 }
+
+struct ConfirmNetworkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "confirm-network",
+        abstract: "Keep the network change that setup is waiting to have confirmed.",
+        discussion: """
+            When setup changes the network that carries your own connection, it keeps the change only if it is \
+            confirmed in time; otherwise the network is put back by itself. Run this from a new session to the \
+            node's new address: that you can is the confirmation.
+            """
+    )
+
+    func run() throws {
+        do {
+            guard try NetworkTrial.confirm() else {
+                throw CommandFailure(.failure, "no network change is waiting for confirmation")
+            }
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
+        print("Confirmed: setup keeps the new network and goes on.")
+    }
+}
+
+struct NetworkRevertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network-revert",
+        abstract: "Put back a network change that was not confirmed (run by setup's safety timer).",
+        shouldDisplay: false
+    )
+
+    func run() throws {
+        let pending: NetworkRevert?
+        do {
+            pending = try NetworkRevert.pending()
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
+        guard let pending else {
+            print("No network change is waiting: nothing to put back.")
+            return
+        }
+        if FileSystem.exists(NetworkRevert.confirmedPath) {
+            print("The network change was confirmed: nothing to put back.")
+            return
+        }
+        let problems = pending.perform(runner: SystemCommandRunner())
+        try? FileSystem.remove(NetworkRevert.pendingPath)
+        for problem in problems { printError("network-revert: \(problem)") }
+        print("The network change was not confirmed in time and was put back.")
+        if !problems.isEmpty { throw CommandFailure(.failure, "") }
+    }
+}

@@ -11,14 +11,27 @@ package struct Applier: Sendable {
         package var graceSeconds: Int
         /// Called before each step; tests throw from it to inject a failure there.
         package var beforeStep: @Sendable (ApplyStep) throws -> Void
+        /// How long a network change that carries the operator's connection (SSH or the default route) waits to be
+        /// confirmed before it is put back; `nil` keeps such a change without asking.
+        package var networkConfirmSeconds: Int?
+        /// The address the operator's SSH session reached (from `SSH_CONNECTION`).
+        package var sshServerAddress: IPAddress?
+        /// Whether Enter on standard input confirms (a terminal the operator watches).
+        package var confirmOnTerminal: Bool
 
         package init(
             selfTestOrigin: String = SelfTest.defaultOrigin,
             graceSeconds: Int = 30,
+            networkConfirmSeconds: Int? = 120,
+            sshServerAddress: IPAddress? = nil,
+            confirmOnTerminal: Bool = false,
             beforeStep: @escaping @Sendable (ApplyStep) throws -> Void = { _ in }
         ) {
             self.selfTestOrigin = selfTestOrigin
             self.graceSeconds = graceSeconds
+            self.networkConfirmSeconds = networkConfirmSeconds
+            self.sshServerAddress = sshServerAddress
+            self.confirmOnTerminal = confirmOnTerminal
             self.beforeStep = beforeStep
         }
     }
@@ -26,6 +39,8 @@ package struct Applier: Sendable {
     package enum Event: Sendable, Equatable {
         case started(ApplyStep)
         case finished(ApplyStep, String)
+        /// The step waits for the operator: what to do, and the seconds left.
+        case waiting(ApplyStep, String, secondsLeft: Int)
         case failed(ApplyStep, String)
         case rollingBack
         case rolledBack([String])
@@ -79,7 +94,7 @@ package struct Applier: Sendable {
 
             step = .network
             try run.begin(step, progress)
-            progress(.finished(.network, try run.runCommands(of: .network, skipped: "no network change")))
+            progress(.finished(.network, try run.applyNetwork(progress)))
 
             step = .firewall
             try run.begin(step, progress)
@@ -127,6 +142,10 @@ private struct ApplyRun {
     var lock: Int32 = -1
     /// The service account, when this run created it (a rollback removes it again).
     var createdAccount = false
+    /// How to put the network back, once the network step began.
+    var networkRevert: NetworkRevert?
+    /// A network change waits for confirmation, with the safety timer running.
+    var networkTrialArmed = false
     /// Owners and modes of directories that were there before this run handed them to the service.
     var previousOwnership: [ServiceAccount.Ownership] = []
 
@@ -228,6 +247,43 @@ private struct ApplyRun {
         }
         if step == .network { networkApplied = true }
         return commands.map { $0.arguments.joined(separator: " ") }.joined(separator: "; ")
+    }
+
+    /// Runs the network commands. When the change carries the operator's own connection it is kept only if confirmed
+    /// within the deadline (Enter here, or `cachenode confirm-network` from a new session); else it is put back.
+    mutating func applyNetwork(_ progress: (Applier.Event) -> Void) throws(InstallError) -> String {
+        guard layout.isRealInstall else { return try runCommands(of: .network, skipped: "") }
+        let networkFiles = writtenFiles.filter { $0.path.hasPrefix(layout.networkdDirectory + "/") || $0.path == layout.netplanFile }
+        guard !networkFiles.isEmpty else { return try runCommands(of: .network, skipped: "no network change") }
+        let facts = SystemHostProbe().facts(storagePath: "/", listen: nil)
+        let revert = NetworkRevert(
+            files: writtenFiles.map { .init(path: $0.path, previous: $0.previous, mode: $0.mode) },
+            directories: createdDirectories,
+            configuration: plan.configuration,
+            existingLinks: Set(facts.interfaces.map(\.name)),
+            usesNetplan: networkFiles.contains { $0.path == layout.netplanFile }
+        )
+        networkRevert = revert
+        guard let risk = OperatorLink.risk(plan.configuration, facts: facts, ssh: options.sshServerAddress),
+            let seconds = options.networkConfirmSeconds
+        else {
+            return try runCommands(of: .network, skipped: "no network change")
+        }
+        try NetworkTrial.arm(revert, binary: binary, seconds: seconds, runner: runner)
+        networkTrialArmed = true
+        let applied = try runCommands(of: .network, skipped: "no network change")
+        let address = plan.configuration.network.address.ip.map { " at \($0.split(separator: "/")[0])" } ?? ""
+        let how = (options.confirmOnTerminal ? "press Enter here, or " : "")
+            + "run `cachenode confirm-network` from a new session to this machine\(address)"
+        let confirmed = NetworkTrial.waitForConfirmation(seconds: seconds, terminal: options.confirmOnTerminal) { left in
+            progress(.waiting(.network, "\(risk). To keep the new network, \(how), within \(left) s; else it is put back", secondsLeft: left))
+        }
+        guard confirmed else {
+            throw .command(step: ApplyStep.network.rawValue, problem: "the new network was not confirmed within \(seconds) s (\(risk))")
+        }
+        NetworkTrial.disarm(runner: runner)
+        networkTrialArmed = false
+        return applied + "; confirmed"
     }
 
     mutating func applyFirewall() throws(InstallError) -> String {
@@ -352,6 +408,10 @@ private struct ApplyRun {
                 do { try shareStateFiles(with: account) } catch { problems.append("\(error)") }
             }
         }
+        if let networkRevert {
+            problems += networkRevert.reapplyNetwork(runner: runner)
+        }
+        if networkTrialArmed { NetworkTrial.disarm(runner: runner) }
         if layout.isRealInstall {
             if firewallApplied, !writtenFiles.contains(where: { $0.path == layout.firewall && $0.previous == nil }) {
                 _ = runner.run(["nft", "-f", layout.firewall])

@@ -4,6 +4,8 @@ import CacheNodeCore
 package enum ApplyProgress: Equatable, Sendable {
     case started(String)
     case finished(String, detail: String)
+    /// The step waits for the operator (a network change to confirm).
+    case waiting(String, detail: String)
     case failed(String, detail: String)
     case rollingBack
     case rolledBack(problems: [String])

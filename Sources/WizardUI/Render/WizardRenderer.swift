@@ -341,6 +341,7 @@ package enum WizardRenderer {
             switch event {
             case .started(let step): put(step, ScreenLine("[....] \(step)"))
             case .finished(let step, let detail): put(step, ScreenLine("[ ok ] \(step): \(detail)", .ok))
+            case .waiting(let step, let detail): put(step, ScreenLine("[wait] \(step): \(detail)", .warning))
             case .failed(let step, let detail): put(step, ScreenLine("[FAIL] \(step): \(detail)", .error))
             case .rollingBack: put("rollback", ScreenLine("[....] rolling back every change of this run", .warning))
             case .rolledBack(let problems):
