@@ -47,10 +47,14 @@ package final class CacheEngine: Service, Sendable {
         } catch {
             throw .resources("cache store: \(error)")
         }
+        var proxy = engine.upstreamProxy.flatMap(ProxyURL.init)
+        if proxy != nil, let file = engine.upstreamProxyPasswordFile {
+            proxy?.password = try ProxyPassword.read(file)
+        }
         let origin = OriginClient(
             connectTimeout: .seconds(Int64(engine.originConnectTimeoutSeconds)),
             readTimeout: .seconds(Int64(engine.originReadTimeoutSeconds)),
-            proxy: engine.upstreamProxy.flatMap(ProxyURL.init)
+            proxy: proxy
         )
         cache = ContentCache(store: store, origin: origin, counters: counters, logger: logger)
         let log: AccessLog

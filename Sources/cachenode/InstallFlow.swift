@@ -47,12 +47,15 @@ struct InstallFlow {
     }
 
     /// Checks the host (blocking rows, resources or drives beyond the machine) and plans the install.
-    func prepare(_ configuration: NodeConfiguration) throws(CommandFailure) -> Prepared {
+    func prepare(_ answers: NodeConfiguration) throws(CommandFailure) -> Prepared {
+        var configuration = answers
         let resources = try Self.resources()
         let previous = try installed(state: configuration.storage.state, sizing: resources.sizing)
 
         // Paths the service would take over: never a system or home directory, never someone else's files.
         let layout = InstallLayout(root: root, state: configuration.storage.state)
+        // The proxy's password goes to a file of its own, never into a configuration.
+        let secrets = try ProxySecret.separate(&configuration, layout: layout)
         let pathProblems = PathRules.ownershipProblems(configuration.storage)
             + DriveDirectory.problems(configuration, layout: layout, previous: previous?.configuration)
         if !pathProblems.isEmpty {
@@ -96,7 +99,7 @@ struct InstallFlow {
         )
         let plan: InstallPlan
         do {
-            plan = try planner.plan(configuration, root: root, previous: previous?.configuration)
+            plan = try planner.plan(configuration, root: root, previous: previous?.configuration, secrets: secrets)
         } catch {
             throw CommandFailure(.invalid, "\(error)")
         }

@@ -20,17 +20,31 @@ struct CLIRunner {
         return repository.appendingPathComponent(".build/debug/cachenode").path
     }()
 
-    static func run(_ arguments: [String], in directory: URL = repository, stdin: String? = nil) throws -> Result {
-        try execute(binary, arguments, in: directory, stdin: stdin)
+    static func run(
+        _ arguments: [String],
+        in directory: URL = repository,
+        stdin: String? = nil,
+        environment: [String: String] = [:]
+    ) throws -> Result {
+        try execute(binary, arguments, in: directory, stdin: stdin, environment: environment)
     }
 
     /// Runs another program (`ip`, `tmux`, ...) found by absolute path or on `PATH`.
-    static func execute(_ tool: String, _ arguments: [String], in directory: URL = repository, stdin: String? = nil) throws -> Result {
+    static func execute(
+        _ tool: String,
+        _ arguments: [String],
+        in directory: URL = repository,
+        stdin: String? = nil,
+        environment: [String: String] = [:]
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : "/usr/bin/env")
         let arguments = tool.hasPrefix("/") ? arguments : [tool] + arguments
         process.arguments = arguments
         process.currentDirectoryURL = directory
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

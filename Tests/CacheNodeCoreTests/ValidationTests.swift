@@ -193,7 +193,8 @@ struct ValidationTests {
         ("http://[::1]:3128", true),
         ("https://proxy:3128", false),
         ("http://user:pw@proxy:3128", true),
-        ("http://user@proxy:3128", false),
+        // The password then comes from upstream_proxy_password_file or CACHENODE_PROXY_PASSWORD at setup.
+        ("http://user@proxy:3128", true),
         ("http://:pw@proxy:3128", false),
         ("http://user:pw@proxy", false),
         ("http://proxy", false),
@@ -261,5 +262,42 @@ struct ServicePathTests {
         } else {
             #expect(found?.contains(problem) == true, "\(found ?? "nil")")
         }
+    }
+}
+
+struct ProxyPasswordFileTests {
+    @Test(arguments: [
+        ("http://squid@proxy:3128", "/var/lib/cachenode/upstream-proxy.password", nil),
+        ("http://squid@proxy:3128", "relative.password", "is not an absolute path"),
+        (nil, "/var/lib/cachenode/upstream-proxy.password", "set, but engine.upstream_proxy is not"),
+        ("http://proxy:3128", "/var/lib/cachenode/upstream-proxy.password", "the proxy URL names no user"),
+        ("http://squid:pw@proxy:3128", "/var/lib/cachenode/upstream-proxy.password", "carries a password too"),
+    ] as [(String?, String, String?)])
+    func thePasswordFileNeedsAUserAndNoPasswordInTheURL(proxy: String?, file: String, problem: String?) {
+        var configuration = ValidationTests.base()
+        configuration.engine.upstreamProxy = proxy
+        configuration.engine.upstreamProxyPasswordFile = file
+        let found = configuration.validate(sizing: TestResources.sizing).first { $0.keyPath == "engine.upstream_proxy_password_file" }
+        if let problem {
+            #expect(found?.message.contains(problem) == true, "\(String(describing: found))")
+        } else {
+            #expect(found == nil)
+        }
+    }
+
+    @Test func aUserWithoutPasswordIsAProxyURL() {
+        #expect(ProxyURL("http://squid@proxy:3128")?.user == "squid")
+        #expect(ProxyURL("http://squid@proxy:3128")?.password == nil)
+        #expect(ProxyURL.removingPassword("http://squid:p%40ss@proxy:3128") == "http://squid@proxy:3128")
+        #expect(ProxyURL("http://:pw@proxy:3128") == nil)
+    }
+
+    @Test func theKeyIsReadAndWrittenBack() throws {
+        var configuration = ValidationTests.base()
+        configuration.engine.upstreamProxy = "http://squid@proxy:3128"
+        configuration.engine.upstreamProxyPasswordFile = "/var/lib/cachenode/upstream-proxy.password"
+        let text = AnswerFile.emit(configuration)
+        #expect(text.contains("  upstream_proxy_password_file: /var/lib/cachenode/upstream-proxy.password\n"))
+        #expect(try AnswerFile.load(text, sizing: TestResources.sizing) == configuration)
     }
 }

@@ -50,6 +50,27 @@ struct TemplateRenderingTests {
         #expect((json["drives"] as? [[String: Any]])?.count == 2)
     }
 
+    @Test func theProxyPasswordReachesTheEngineAsACredentialAndIsNeverShown() throws {
+        var configuration = try InstallFixtures.answers("large-create-switch.yaml")
+        configuration.engine.upstreamProxy = "http://cachenode@proxy.contoso.local:3128"
+        configuration.engine.upstreamProxyPasswordFile = "/var/lib/cachenode/upstream-proxy.password"
+        let plan = try InstallFixtures.planner().plan(
+            configuration,
+            root: "/nonexistent-root",
+            secrets: ["/var/lib/cachenode/upstream-proxy.password": "s3cret-canary\n"]
+        )
+        let unit = try #require(plan.files.first { $0.path.hasSuffix("/etc/systemd/system/cachenode.service") }).content
+        #expect(unit.contains(
+            "\nLoadCredential=upstream-proxy-password:/nonexistent-root/var/lib/cachenode/upstream-proxy.password\n"
+        ))
+        let secret = try #require(plan.files.first { $0.path.hasSuffix("upstream-proxy.password") })
+        #expect(secret.mode == 0o600)
+        #expect(secret.isSecret)
+        #expect(plan.files.filter { !$0.isSecret }.allSatisfy { !$0.content.contains("s3cret-canary") })
+        #expect(!plan.describe().contains("s3cret-canary"))
+        #expect(plan.describe().contains("/var/lib/cachenode/upstream-proxy.password: a secret, not shown"))
+    }
+
     @Test func systemdLimitsFollowTheChosenResources() throws {
         var configuration = try InstallFixtures.answers("branch-static.yaml")
         configuration.resources = .init(memoryGB: 6, cores: 3)

@@ -45,6 +45,7 @@ extension AnswerFile {
         out.append("  listen: \(scalar(c.engine.listen))")
         out.append("  admin: \(scalar(c.engine.admin))")
         out.append("  upstream_proxy: \(c.engine.upstreamProxy.map(scalar) ?? "null")")
+        if let file = c.engine.upstreamProxyPasswordFile { out.append("  upstream_proxy_password_file: \(scalar(file))") }
         out.append("  extra_origins: \(list(c.engine.extraOrigins))")
         let defaults = NodeConfiguration.Engine()
         let tuning: [(String, Int, Int)] = [

@@ -94,7 +94,7 @@ struct AnswerFileReader {
                 node,
                 at: "engine",
                 keys: [
-                    "listen", "admin", "upstream_proxy", "extra_origins", "block_size_kb", "max_connections",
+                    "listen", "admin", "upstream_proxy", "upstream_proxy_password_file", "extra_origins", "block_size_kb", "max_connections",
                     "origin_connect_timeout_s", "origin_read_timeout_s", "idle_timeout_s",
                 ]
             )
@@ -103,6 +103,7 @@ struct AnswerFileReader {
             listen: string(keys["listen"], at: "engine.listen") ?? defaults.listen,
             admin: string(keys["admin"], at: "engine.admin") ?? defaults.admin,
             upstreamProxy: string(keys["upstream_proxy"], at: "engine.upstream_proxy"),
+            upstreamProxyPasswordFile: string(keys["upstream_proxy_password_file"], at: "engine.upstream_proxy_password_file"),
             extraOrigins: stringList(keys["extra_origins"], at: "engine.extra_origins") ?? [],
             blockSizeKB: integer(keys["block_size_kb"], at: "engine.block_size_kb") ?? defaults.blockSizeKB,
             maxConnections: integer(keys["max_connections"], at: "engine.max_connections")

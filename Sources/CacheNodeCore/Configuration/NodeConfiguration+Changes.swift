@@ -26,6 +26,7 @@ extension NodeConfiguration {
             ("engine.listen", engine.listen),
             ("engine.admin", engine.admin),
             ("engine.upstream_proxy", engine.upstreamProxy ?? "-"),
+            ("engine.upstream_proxy_password_file", engine.upstreamProxyPasswordFile ?? "-"),
             ("engine.extra_origins", engine.extraOrigins.joined(separator: ", ")),
             ("engine.block_size_kb", "\(engine.blockSizeKB)"),
             ("engine.max_connections", "\(engine.maxConnections)"),
@@ -80,6 +81,7 @@ extension NodeConfiguration {
         var copy = self
         copy.storage.state = transform(storage.state)
         copy.storage.drives = storage.drives.map { .init(path: transform($0.path), sizeGB: $0.sizeGB) }
+        copy.engine.upstreamProxyPasswordFile = engine.upstreamProxyPasswordFile.map(transform)
         return copy
     }
 

@@ -266,8 +266,23 @@ extension NodeConfiguration {
         }
         if let proxy = engine.upstreamProxy, ProxyURL(proxy) == nil {
             issues.append(
-                .init("engine.upstream_proxy", "'\(proxy)' is not an http proxy URL", hint: "http://host:port")
+                .init("engine.upstream_proxy", "'\(ProxyURL.redacting(proxy))' is not an http proxy URL", hint: "http://host:port")
             )
+        }
+        if let file = engine.upstreamProxyPasswordFile {
+            let key = "engine.upstream_proxy_password_file"
+            let proxy = engine.upstreamProxy.flatMap(ProxyURL.init)
+            if let problem = PathRules.problem(file) {
+                issues.append(.init(key, problem, hint: "an absolute path such as /var/lib/cachenode/upstream-proxy.password"))
+            } else if engine.upstreamProxy == nil {
+                issues.append(.init(key, "set, but engine.upstream_proxy is not", hint: "null, or name the proxy too"))
+            } else if let proxy, proxy.user == nil {
+                issues.append(.init(key, "the proxy URL names no user", hint: "http://user@host:port in engine.upstream_proxy"))
+            } else if let proxy, proxy.password != nil {
+                issues.append(
+                    .init(key, "engine.upstream_proxy carries a password too", hint: "the password in one place: drop it from the URL")
+                )
+            }
         }
         for (index, origin) in engine.extraOrigins.enumerated() where !OriginAllowlist.isValidPattern(origin) {
             issues.append(
@@ -412,11 +427,14 @@ package struct ProxyURL: Equatable, Sendable {
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         if let at = rest.lastIndex(of: "@") {
             let userinfo = rest[..<at]
-            guard let separator = userinfo.firstIndex(of: ":"), separator != userinfo.startIndex,
-                !userinfo.contains(where: { $0 == "/" || $0.isWhitespace })
-            else { return nil }
+            // `user:password@`, or `user@` with the password in upstream_proxy_password_file.
+            let separator = userinfo.firstIndex(of: ":") ?? userinfo.endIndex
+            guard separator != userinfo.startIndex, !userinfo.contains(where: { $0 == "/" || $0.isWhitespace }) else {
+                return nil
+            }
             user = String(userinfo[..<separator]).removingPercentEscapes()
-            password = String(userinfo[userinfo.index(after: separator)...]).removingPercentEscapes()
+            password = separator == userinfo.endIndex
+                ? nil : String(userinfo[userinfo.index(after: separator)...]).removingPercentEscapes()
             rest = rest[rest.index(after: at)...]
         }
         guard !rest.contains("@"), !rest.contains("/"), let colon = rest.lastIndex(of: ":") else { return nil }
@@ -429,6 +447,14 @@ package struct ProxyURL: Equatable, Sendable {
         else { return nil }
         self.host = host
         self.port = number
+    }
+
+    /// `text` without the password of a `scheme://user:password@` URL: `scheme://user@...`.
+    package static func removingPassword(_ text: String) -> String {
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].lastIndex(of: "@"),
+            let colon = text[scheme.upperBound..<at].firstIndex(of: ":")
+        else { return text }
+        return String(text[..<colon]) + String(text[at...])
     }
 
     /// `text` with the password of a `scheme://user:password@` URL replaced by `****`, for screens and logs.

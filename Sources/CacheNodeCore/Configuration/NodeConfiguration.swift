@@ -161,6 +161,8 @@ extension NodeConfiguration {
         package var admin: String
         /// `http://host:port` when the network requires a proxy to reach the CDN.
         package var upstreamProxy: String?
+        /// A file (mode 0600) holding the proxy's password, so that it is in no configuration; the URL names the user.
+        package var upstreamProxyPasswordFile: String?
         /// Hosts added to the origin allowlist, for example `127.0.0.1` in tests.
         package var extraOrigins: [String]
         /// The unit the cache fetches and stores, in KiB (default 1 MiB, the clients' piece size).
@@ -176,6 +178,7 @@ extension NodeConfiguration {
             listen: String = Engine.defaultListen,
             admin: String = Engine.defaultAdmin,
             upstreamProxy: String? = nil,
+            upstreamProxyPasswordFile: String? = nil,
             extraOrigins: [String] = [],
             blockSizeKB: Int = Engine.defaultBlockSizeKB,
             maxConnections: Int = 20_000,
@@ -186,6 +189,7 @@ extension NodeConfiguration {
             self.listen = listen
             self.admin = admin
             self.upstreamProxy = upstreamProxy
+            self.upstreamProxyPasswordFile = upstreamProxyPasswordFile
             self.extraOrigins = extraOrigins
             self.blockSizeKB = blockSizeKB
             self.maxConnections = maxConnections

@@ -19,6 +19,8 @@ package struct InstallPlan: Sendable {
         package var change: Change
         /// The content it replaces, when it exists.
         package var previous: String?
+        /// A secret (the proxy password): never shown in a plan or a diff.
+        package var isSecret = false
     }
 
     /// A command a real install runs (never with `--root`).

@@ -27,10 +27,12 @@ package struct InstallPlanner: Sendable {
         self.usesNetplan = usesNetplan
     }
 
+    /// `secrets` are files to write with mode 0600 and never show (the proxy password), by path as configured.
     package func plan(
         _ configuration: NodeConfiguration,
         root: String,
-        previous: NodeConfiguration? = nil
+        previous: NodeConfiguration? = nil,
+        secrets: [String: String] = [:]
     ) throws(InstallError) -> InstallPlan {
         if let previous, previous.node.name != configuration.node.name {
             throw .nodeNameChanged(installed: previous.node.name, requested: configuration.node.name)
@@ -92,6 +94,18 @@ package struct InstallPlanner: Sendable {
                 previousText == nil ? .create : (previousText == content ? .unchanged : .update)
             planned.append(.init(path: path, content: content, mode: mode, purpose: purpose, change: change, previous: previousText))
         }
+        for (path, secret) in secrets.sorted(by: { $0.key < $1.key }) {
+            let path = layout.onDisk(path)
+            let previousText = try FileSystem.contents(path).map { String(decoding: $0, as: UTF8.self) }
+            let change: InstallPlan.File.Change =
+                previousText == nil ? .create : (previousText == secret ? .unchanged : .update)
+            planned.append(
+                .init(
+                    path: path, content: secret, mode: 0o600, purpose: "upstream proxy password (secret)", change: change,
+                    previous: previousText, isSecret: true
+                )
+            )
+        }
 
         var commands: [InstallPlan.Command] = []
         if layout.isRealInstall {
@@ -132,6 +146,10 @@ extension InstallPlan {
             out += "  \(file.change.rawValue.padding(9)) \(layout.logical(file.path))  (\(file.purpose))\n"
         }
         for file in changedFiles {
+            guard !file.isSecret else {
+                out += "\n\(layout.logical(file.path)): a secret, not shown\n"
+                continue
+            }
             out += "\n" + LineDiff.unified(
                 old: file.previous ?? "",
                 new: file.content,

@@ -54,6 +54,7 @@ struct RenderContext {
             },
         ]
         if let adapter = c.network.switch.adapter, c.network.switch.mode == .create { values["adapter"] = adapter }
+        if let file = installed.engine.upstreamProxyPasswordFile { values["proxy_password_file"] = file }
         switch address.mode {
         case .dhcp:
             values["dhcp"] = true
