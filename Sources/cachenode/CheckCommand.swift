@@ -25,6 +25,20 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Check the network too: the address is free, the gateway answers, DNS resolves the Delivery Optimization hosts, the proxy forwards, the listen port.",
+            discussion: "The address, gateway, DNS servers and proxy come from --answers, else from the installed node, else from this machine."
+        )
+    )
+    var network = false
+
+    @Option(help: "With --network: the answer file whose network to check.")
+    var answers: String?
+
+    @Option(help: "With --network: seconds each network check waits at most.")
+    var networkTimeout: Int = 2
+
     @Option(help: .hidden)
     var hostRoot: String = "/"
 
@@ -36,18 +50,67 @@ struct CheckCommand: ParsableCommand {
         guard PathRules.problem(storage) == nil else {
             throw CommandFailure(.invalid, "--storage: '\(storage)' is not an absolute path")
         }
+        guard (1...30).contains(networkTimeout) else {
+            throw CommandFailure(.invalid, "--network-timeout: \(networkTimeout) is not 1 to 30 seconds")
+        }
+        let configuration = try networkConfiguration(sizing: sizing)
         let facts = SystemHostProbe(root: hostRoot).facts(storagePath: storage, listen: listen)
-        let address = ListenAddress(listen)?.address.flatMap { $0.scope == .unspecified ? nil : $0 }
+        let address = configuration?.servingAddress ?? ListenAddress(listen)?.address.flatMap { $0.scope == .unspecified ? nil : $0 }
         let check = HostCheck(facts: facts, sizing: sizing, address: address)
         let target = profile?.rawValue ?? check.fittingProfile ?? sizing.offered.first?.id ?? ""
+        var networkChecks: [NetworkCheck]?
+        if network {
+            let checked = configuration ?? Self.thisMachine(facts: facts, listen: listen)
+            let password = getenv(ProxySecret.environmentVariable).map { String(cString: $0) }
+                ?? checked.engine.upstreamProxyPasswordFile.flatMap { try? TextFile.read($0) }?.trimmingCharacters(in: .newlines)
+            networkChecks = NetworkChecker(timeoutSeconds: networkTimeout).run(checked, facts: facts, proxyPassword: password)
+        }
         if json {
-            print(try CheckReport(check: check, profile: target, storage: storage).json())
+            print(try CheckReport(check: check, profile: target, storage: storage, network: networkChecks).json())
         } else {
             print(CheckTable.render(check, sizing: sizing, target: target, storage: storage), terminator: "")
+            if let networkChecks { print("\n" + NetworkTable.render(networkChecks), terminator: "") }
         }
         if check.isBlocked {
             throw CommandFailure(.blocked, "")
         }
+    }
+}
+
+extension CheckCommand {
+    /// The configuration whose network `--network` checks: `--answers`, else the installed node's.
+    func networkConfiguration(sizing: SizingTable) throws -> NodeConfiguration? {
+        if let answers { return try AnswerFileInput.load(answers, sizing: sizing) }
+        guard network else { return nil }
+        return try? InstalledNode.find(root: "/", state: NodeConfiguration.Storage.defaultState, sizing: sizing)?.configuration
+    }
+
+    /// This machine as it is: its default-route interface with the address it has by DHCP or by hand.
+    static func thisMachine(facts: HostFacts, listen: String) -> NodeConfiguration {
+        NodeConfiguration(
+            node: .init(name: "this-machine"),
+            network: .init(switch: .init(mode: .existing, name: facts.defaultRouteInterfaces.first ?? "-"), address: .init(mode: .dhcp)),
+            storage: .init(drives: []),
+            resources: .init(memoryGB: 1, cores: 1),
+            hub: .init(mode: .create, name: "-"),
+            engine: .init(listen: listen)
+        )
+    }
+}
+
+/// The network checks as lines: result, what was checked, what was seen, and how long the check waits at most.
+enum NetworkTable {
+    static func render(_ checks: [NetworkCheck]) -> String {
+        var out = "Network (each check gives up after its timeout):\n"
+        for check in checks {
+            let waits = check.timeoutSeconds > 0 ? " (timeout \(check.timeoutSeconds) s)" : ""
+            out += "  \(check.status == .pass ? "PASS" : "WARN")  \(check.title): \(check.detail)\(waits)\n"
+        }
+        let warnings = checks.filter { $0.status == .warning }.count
+        out += warnings == 0
+            ? "Every network check passes.\n"
+            : "\(warnings) network warning\(warnings == 1 ? "" : "s"): read them before you install; none stops an install.\n"
+        return out
     }
 }
 
@@ -63,17 +126,19 @@ struct CheckReport: Encodable {
     var blocked: Bool
     var fittingProfile: String?
     var rows: [CheckRow]
+    var network: [NetworkCheck]?
 
-    init(check: HostCheck, profile: String, storage: String) {
+    init(check: HostCheck, profile: String, storage: String, network: [NetworkCheck]? = nil) {
         self.profile = profile
         self.storage = storage
         blocked = check.isBlocked
         fittingProfile = check.fittingProfile
         rows = check.rows
+        self.network = network
     }
 
     enum CodingKeys: String, CodingKey {
-        case profile, storage, blocked, rows
+        case profile, storage, blocked, rows, network
         case fittingProfile = "fitting_profile"
     }
 

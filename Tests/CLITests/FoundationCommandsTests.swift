@@ -190,3 +190,80 @@ struct CheckCommandTests {
         #expect(result.stdout.contains("Result"))
     }
 }
+
+/// `cachenode check --network` against hosts in network namespaces made here: a neighbour that has the address, a
+/// gateway, and a DNS server (dnsmasq) that knows the Delivery Optimization hosts.
+@Suite(.serialized)
+struct NetworkCheckCommandTests {
+    static let dnsmasq = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static func answers(ip: String, dns: String) throws -> String {
+        try String(contentsOf: CLIRunner.repository.appendingPathComponent("Resources/answers/branch-static.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "ip: 10.0.0.50/24", with: "ip: \(ip)")
+            .replacingOccurrences(of: "gateway: 10.0.0.1", with: "gateway: 198.51.100.1")
+            .replacingOccurrences(of: "dns: [10.0.0.2, 10.0.0.3]", with: "dns: [\(dns)]")
+            .replacingOccurrences(of: "name: br0", with: "name: a0")
+    }
+
+    @Test(.enabled(if: getuid() == 0 && dnsmasq != nil, "needs root and dnsmasq to make the test network"))
+    func theChecksSeeATakenAddressTheGatewayAndDNS() throws {
+        let id = getpid()
+        let node = "cnnode\(id)"
+        let lan = "cnlan\(id)"
+        func ip(_ arguments: String...) throws {
+            let result = try CLIRunner.execute("ip", arguments)
+            try #require(result.status == 0, "ip \(arguments.joined(separator: " ")): \(result.stderr)")
+        }
+        try ip("netns", "add", node)
+        defer { _ = try? CLIRunner.execute("ip", ["netns", "del", node]) }
+        try ip("netns", "add", lan)
+        defer { _ = try? CLIRunner.execute("ip", ["netns", "del", lan]) }
+        try ip("-n", node, "link", "add", "a0", "type", "veth", "peer", "name", "b0", "netns", lan)
+        try ip("-n", node, "link", "set", "a0", "up")
+        try ip("-n", node, "addr", "add", "198.51.100.50/24", "dev", "a0")
+        try ip("-n", node, "route", "add", "default", "via", "198.51.100.1")
+        try ip("-n", lan, "link", "set", "b0", "up")
+        try ip("-n", lan, "addr", "add", "198.51.100.1/24", "dev", "b0")
+        try ip("-n", lan, "addr", "add", "198.51.100.60/24", "dev", "b0")
+
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("netcheck-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        // dnsmasq as a daemon of its own (a Foundation Process that outlives others stalls their waits).
+        let pidFile = work.appendingPathComponent("dns.pid").path
+        let started = try CLIRunner.execute("ip", [
+            "netns", "exec", lan, Self.dnsmasq!, "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+            "--listen-address=198.51.100.1", "--bind-interfaces", "--port=53", "--pid-file=" + pidFile,
+            "--address=/windowsupdate.com/203.0.113.10", "--address=/microsoft.com/203.0.113.11",
+        ])
+        try #require(started.status == 0, "dnsmasq: \(started.stderr)")
+        // The test runner blocks most signals and its children inherit that mask: SIGKILL is the one that always ends it.
+        defer { _ = try? CLIRunner.execute("pkill", ["-KILL", "-f", pidFile]) }
+
+        func check(ip address: String, dns server: String) throws -> [String: [String: Any]] {
+            let file = work.appendingPathComponent("answers.yaml").path
+            try Self.answers(ip: address, dns: server).write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try CLIRunner.execute(
+                "ip",
+                ["netns", "exec", node, CLIRunner.binary, "check", "--network", "--answers", file, "--json", "--network-timeout", "1",
+                 "--storage", NSTemporaryDirectory()]
+            )
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+            let rows = try #require(json["network"] as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["id"] as? String ?? "", $0) })
+        }
+
+        let taken = try check(ip: "198.51.100.60/24", dns: "198.51.100.1")
+        #expect(taken["address"]?["status"] as? String == "warning")
+        #expect((taken["address"]?["detail"] as? String)?.contains("answers for 198.51.100.60 on a0: the address is taken") == true, "\(taken)")
+        #expect(taken["gateway"]?["status"] as? String == "pass", "\(taken)")
+        #expect(taken["dns"]?["status"] as? String == "pass", "\(taken)")
+        #expect(taken["listen-port"]?["status"] as? String == "pass")
+        #expect(taken["address"]?["timeout_s"] as? Int == 1)
+
+        let free = try check(ip: "198.51.100.70/24", dns: "198.51.100.2")
+        #expect(free["address"]?["status"] as? String == "pass", "\(free)")
+        #expect(free["dns"]?["status"] as? String == "warning")
+        #expect((free["dns"]?["detail"] as? String)?.contains("gave no answer within 1 s") == true, "\(free)")
+    }
+}
