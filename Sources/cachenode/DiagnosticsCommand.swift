@@ -65,6 +65,16 @@ struct DiagnosticsCommand: ParsableCommand {
         bundle.add("host-check.txt", CheckTable.render(check, sizing: resources.sizing, target: target, storage: storage))
         bundle.add("system.txt", Self.systemText(hostRoot: hostRoot))
 
+        if layout.isRealInstall {
+            // The real unit: what systemd runs and says of it, and its journal.
+            bundle.addFile("configuration/cachenode.service", from: layout.unit)
+            let runner = SystemCommandRunner()
+            bundle.add("service.txt", runner.run(["systemctl", "status", "--no-pager", "--full", ServiceState.unit]).output)
+            bundle.add(
+                "logs/journal.log",
+                runner.run(["journalctl", "--no-pager", "--unit", ServiceState.unit, "--lines", "\(logLines)"]).output
+            )
+        }
         bundle.addTail("logs/engine.log", of: layout.engineLog, lines: logLines)
         bundle.addTail("logs/access.log", of: layout.accessLog, lines: logLines)
 

@@ -45,7 +45,13 @@ struct NodeStatusReport: Codable {
         {
             engine = try? EngineStatus.decoder.decode(EngineStatus.self, from: Data(response.body))
         }
-        let recordedPid = EngineProcess.running(pidFile: layout.pidFile)
+        let service = layout.isRealInstall ? ServiceState.read() : nil
+        if let service {
+            components.append(
+                Component(name: "service", state: service.isActive ? "active" : service.activeState, pid: service.mainPID, detail: service.summary)
+            )
+        }
+        let recordedPid = EngineProcess.running(pidFile: layout.pidFile) ?? service?.mainPID
         if let engine {
             components.append(Component(name: "engine", state: "running", pid: engine.pid, uptimeSeconds: engine.uptimeSeconds, detail: ports))
         } else if let recordedPid {

@@ -20,6 +20,14 @@ struct VerifyCommand: ParsableCommand {
             throw CommandFailure(.failure, "the installed configuration has no usable listen or admin address")
         }
         var failed = false
+        if install.layout.isRealInstall {
+            if let service = ServiceState.read(), service.isActive {
+                print("[ ok ] service: \(service.summary)")
+            } else {
+                print("[FAIL] service: \(ServiceState.read()?.summary ?? "\(ServiceState.unit) is not installed"); see journalctl -u cachenode")
+                failed = true
+            }
+        }
         let health = try? HTTPProbe.get(HTTPProbe.target(for: admin), path: "/health", timeoutSeconds: 5)
         if health?.status == 200 {
             print("[ ok ] engine: /health answers on \(HTTPProbe.target(for: admin))")

@@ -25,3 +25,32 @@ struct TextFileTests {
         }
     }
 }
+
+struct ServiceStateTests {
+    @Test func systemctlShowIsRead() throws {
+        let state = try #require(
+            ServiceState.parse(
+                """
+                LoadState=loaded
+                ActiveState=active
+                SubState=running
+                MainPID=4242
+                User=cachenode
+                UnitFileState=enabled
+                MemoryMax=8589934592
+                CPUQuotaPerSecUSec=2s
+
+                """
+            )
+        )
+        #expect(state.mainPID == 4242)
+        #expect(state.summary == "cachenode.service active (running), enabled, user cachenode, MemoryMax 8G, CPUQuota 200%")
+    }
+
+    @Test func anUnknownUnitIsNoService() {
+        #expect(ServiceState.parse("LoadState=not-found\nActiveState=inactive\n") == nil)
+        let stopped = ServiceState.parse("LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nMemoryMax=infinity\nCPUQuotaPerSecUSec=infinity\n")
+        #expect(stopped?.mainPID == nil)
+        #expect(stopped?.summary == "cachenode.service failed (failed), user root, MemoryMax unlimited, CPUQuota unlimited")
+    }
+}
