@@ -29,6 +29,36 @@ struct InstallEndToEndTests {
         kill(pid, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") ?? true)
     }
 
+    /// The README's first steps with the trial answer file, on a machine without internet (as CI is): the self-test
+    /// cannot reach the CDN, the engine says why with a 502, and the trial install stays installed (exit 0).
+    @Test func theTrialInstallsWithoutReachingTheCDN() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("trial-offline-\(UUID().uuidString)")
+        let root = work.appendingPathComponent("demo")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer {
+            _ = try? CLIRunner.run(["uninstall", "--root", root.path])
+            try? FileManager.default.removeItem(at: work)
+        }
+        // The trial answers as shipped, on free ports so that other tests never collide with them.
+        let answerFile = work.appendingPathComponent("trial.yaml").path
+        try Self.answers(listen: freeLoopbackPort(), admin: freeLoopbackPort()).write(toFile: answerFile, atomically: true, encoding: .utf8)
+        let installed = try CLIRunner.run(["setup", "--root", root.path, "--answers", answerFile])
+        #expect(installed.status == 0, "\(installed.stdout)\n\(installed.stderr)")
+        #expect(installed.stdout.contains("Node Trial-1 is installed under \(root.path)."))
+        var hints = addrinfo()
+        var list: UnsafeMutablePointer<addrinfo>?
+        let cdnResolves = getaddrinfo("au.download.windowsupdate.com", "80", &hints, &list) == 0
+        if cdnResolves {
+            freeaddrinfo(list)
+        } else {
+            #expect(installed.stdout.contains(
+                "warning: self-test: the engine answers, but the origin is unreachable (502: origin unreachable: cannot resolve au.download.windowsupdate.com"
+            ), "\(installed.stdout)")
+        }
+        let status = try CLIRunner.run(["status", "--root", root.path])
+        #expect(status.status == 0, "the engine keeps running: \(status.stdout)")
+    }
+
     @Test func installSelfTestReconfigureKeepsTheCacheAndUninstall() async throws {
         let origin = try await TestOrigin.start()
         defer { Task { await origin.stop() } }
