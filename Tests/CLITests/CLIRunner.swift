@@ -29,6 +29,16 @@ struct CLIRunner {
         try execute(binary, arguments, in: directory, stdin: stdin, environment: environment)
     }
 
+    /// `ip ARGUMENTS...` for a test network in namespaces the test makes; a failure stops the test with ip's reason.
+    static func ip(_ arguments: String...) throws {
+        let result = try execute("ip", arguments)
+        guard result.status == 0 else { throw Failure(description: "ip \(arguments.joined(separator: " ")): \(result.stderr)") }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
     /// Runs another program (`ip`, `tmux`, ...) found by absolute path or on `PATH`.
     static func execute(
         _ tool: String,

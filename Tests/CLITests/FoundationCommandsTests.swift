@@ -156,18 +156,14 @@ struct CheckCommandTests {
     func aVethThatCarriesTheDefaultRouteIsTheAdapter() throws {
         let namespace = "cncheck\(getpid())"
         let hostEnd = "cnv\(getpid())"
-        func ip(_ arguments: String...) throws {
-            let result = try CLIRunner.execute("ip", arguments)
-            try #require(result.status == 0, "ip \(arguments.joined(separator: " ")): \(result.stderr)")
-        }
-        try ip("netns", "add", namespace)
+        try CLIRunner.ip("netns", "add", namespace)
         defer { _ = try? CLIRunner.execute("ip", ["netns", "del", namespace]) }
-        try ip("link", "add", hostEnd, "type", "veth", "peer", "name", "host0", "netns", namespace)
-        try ip("link", "set", hostEnd, "up")
-        try ip("-n", namespace, "link", "set", "lo", "up")
-        try ip("-n", namespace, "link", "set", "host0", "up")
-        try ip("-n", namespace, "addr", "add", "198.51.100.50/24", "dev", "host0")
-        try ip("-n", namespace, "route", "add", "default", "via", "198.51.100.1")
+        try CLIRunner.ip("link", "add", hostEnd, "type", "veth", "peer", "name", "host0", "netns", namespace)
+        try CLIRunner.ip("link", "set", hostEnd, "up")
+        try CLIRunner.ip("-n", namespace, "link", "set", "lo", "up")
+        try CLIRunner.ip("-n", namespace, "link", "set", "host0", "up")
+        try CLIRunner.ip("-n", namespace, "addr", "add", "198.51.100.50/24", "dev", "host0")
+        try CLIRunner.ip("-n", namespace, "route", "add", "default", "via", "198.51.100.1")
 
         let result = try CLIRunner.execute(
             "ip",
@@ -210,21 +206,17 @@ struct NetworkCheckCommandTests {
         let id = getpid()
         let node = "cnnode\(id)"
         let lan = "cnlan\(id)"
-        func ip(_ arguments: String...) throws {
-            let result = try CLIRunner.execute("ip", arguments)
-            try #require(result.status == 0, "ip \(arguments.joined(separator: " ")): \(result.stderr)")
-        }
-        try ip("netns", "add", node)
+        try CLIRunner.ip("netns", "add", node)
         defer { _ = try? CLIRunner.execute("ip", ["netns", "del", node]) }
-        try ip("netns", "add", lan)
+        try CLIRunner.ip("netns", "add", lan)
         defer { _ = try? CLIRunner.execute("ip", ["netns", "del", lan]) }
-        try ip("-n", node, "link", "add", "a0", "type", "veth", "peer", "name", "b0", "netns", lan)
-        try ip("-n", node, "link", "set", "a0", "up")
-        try ip("-n", node, "addr", "add", "198.51.100.50/24", "dev", "a0")
-        try ip("-n", node, "route", "add", "default", "via", "198.51.100.1")
-        try ip("-n", lan, "link", "set", "b0", "up")
-        try ip("-n", lan, "addr", "add", "198.51.100.1/24", "dev", "b0")
-        try ip("-n", lan, "addr", "add", "198.51.100.60/24", "dev", "b0")
+        try CLIRunner.ip("-n", node, "link", "add", "a0", "type", "veth", "peer", "name", "b0", "netns", lan)
+        try CLIRunner.ip("-n", node, "link", "set", "a0", "up")
+        try CLIRunner.ip("-n", node, "addr", "add", "198.51.100.50/24", "dev", "a0")
+        try CLIRunner.ip("-n", node, "route", "add", "default", "via", "198.51.100.1")
+        try CLIRunner.ip("-n", lan, "link", "set", "b0", "up")
+        try CLIRunner.ip("-n", lan, "addr", "add", "198.51.100.1/24", "dev", "b0")
+        try CLIRunner.ip("-n", lan, "addr", "add", "198.51.100.60/24", "dev", "b0")
 
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("netcheck-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
