@@ -35,5 +35,23 @@ static inline int cn_key_backspace(void) { return KEY_BACKSPACE; }
 static inline int cn_key_dc(void) { return KEY_DC; }
 static inline int cn_key_enter(void) { return KEY_ENTER; }
 static inline int cn_key_btab(void) { return KEY_BTAB; }
+/* A line-drawing character (ACS_HLINE is cn_acs('q')): the terminal's own, or an ASCII stand-in where it has none. */
+static inline chtype cn_acs(char c) { return NCURSES_ACS(c); }
+
+/* From <term.h>, whose capability macros (`lines`, `columns`, ...) are kept out of this module. */
+struct term;
+extern int setupterm(const char *, int, int *);
+extern struct term *set_curterm(struct term *);
+extern int del_curterm(struct term *);
+
+/* Whether terminal type `name` can move the cursor: 1 yes, 0 no (as `dumb`), -1 no terminfo entry for it. */
+static inline int cn_terminal_addresses_cursor(const char *name) {
+    int status = 0;
+    if (setupterm(name, 1, &status) != OK) return -1;
+    char *cup = tigetstr("cup");
+    int addresses = cup != NULL && cup != (char *)-1;
+    del_curterm(set_curterm(NULL));
+    return addresses;
+}
 
 #endif

@@ -15,8 +15,10 @@ struct SetupCommand: AsyncParsableCommand {
         discussion: """
             On a terminal, a full-screen wizard walks through every decision; --answers FILE installs the same \
             way without questions. A re-run on an installed node starts from its current values and shows each \
-            change before applying it. Exit status: 0 installed, 2 invalid answers or usage, 3 the host fails a \
-            blocking check, 4 applying failed and was rolled back.
+            change before applying it. A wizard run that fails, is cancelled or is cut off by a signal keeps its \
+            answers in <state>/setup-draft.yaml (mode 0600, below --root when given); the next run offers to start \
+            from them. Exit status: 0 installed, 2 invalid answers or usage, 3 the host fails a blocking check, \
+            4 applying failed and was rolled back.
             """
     )
 
@@ -87,7 +89,17 @@ struct SetupCommand: AsyncParsableCommand {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw CommandFailure(.invalid, "setup: no terminal for the wizard; install without one with --answers FILE")
         }
+        let term = getenv("TERM").map { String(cString: $0) }
+        if let problem = await MainActor.run(body: { Terminal.unsupported(term: term) }) {
+            throw CommandFailure(.invalid, "setup: \(problem)")
+        }
         try await runWizard()
+    }
+
+    /// Where a wizard run that does not finish keeps its answers, and where the next run looks for them.
+    private func draft(installed: InstalledNode?) -> SetupDraft {
+        let state = installed?.configuration.storage.state ?? NodeConfiguration.Storage.defaultState
+        return SetupDraft(layout: InstallLayout(root: flow.root, state: state))
     }
 
     /// The non-interactive install: every problem of the file at once (exit 2), then the install flow.
@@ -95,7 +107,10 @@ struct SetupCommand: AsyncParsableCommand {
         let configuration = try AnswerFileInput.load(file, sizing: try ResourceLocator.sizingTable())
         try saveAnswers(configuration)
         try flow.run(configuration, confirm: { _ in askYesNo("Apply these changes?") })
-        if !dryRun { try await ensureHub(configuration) }
+        guard !dryRun else { return }
+        // Installed: answers an earlier wizard run kept are done with (the wizard looks in the default state).
+        draft(installed: nil).remove()
+        try await ensureHub(configuration)
     }
 
     /// The wizard: probe, ask, then install through the same flow as answer files.
@@ -103,7 +118,8 @@ struct SetupCommand: AsyncParsableCommand {
         let flow = self.flow
         let sizing = try ResourceLocator.sizingTable()
         let installed = try flow.installed(state: NodeConfiguration.Storage.defaultState, sizing: sizing)
-        let layout = InstallLayout(root: flow.root, state: installed?.configuration.storage.state ?? NodeConfiguration.Storage.defaultState)
+        let draft = self.draft(installed: installed)
+        let layout = draft.layout
         let probe = SystemHostProbe(root: hostRoot)
         let isTrial = !layout.isRealInstall
         let listen = installed?.configuration.engine.listen
@@ -119,14 +135,23 @@ struct SetupCommand: AsyncParsableCommand {
             installed: installed?.configuration,
             isTrial: isTrial,
             isDryRun: dryRun,
-            measure: { path in probe.facts(storagePath: layout.onDisk(path), listen: nil).storage }
+            measure: { path in probe.facts(storagePath: layout.onDisk(path), listen: nil).storage },
+            // A dry run changes nothing, so it keeps no answers; it still offers answers an earlier run kept.
+            savedAnswers: draft.load(),
+            draftPath: dryRun ? nil : draft.path
         )
         let writeAnswers = self.writeAnswers
         let result: Result<WizardSession.Result, any Error> = await MainActor.run {
             do {
                 return .success(
-                    try WizardSession.run(Wizard(context: context), applier: WizardInstaller(flow: flow)) { configuration in
+                    try WizardSession.run(
+                        Wizard(context: context),
+                        applier: WizardInstaller(flow: flow),
+                        keptNotice: { text in "setup stopped. " + draft.notice(for: text, sizing: sizing) }
+                    ) { configuration in
                         if let writeAnswers { try? Self.write(configuration, to: writeAnswers) }
+                        // The answers are being installed: a failure keeps them anew, a success leaves no draft.
+                        draft.remove()
                     }
                 )
             } catch {
@@ -135,13 +160,14 @@ struct SetupCommand: AsyncParsableCommand {
         }
         switch result {
         case .failure(let error):
-            throw CommandFailure(.failure, "setup: \(error)")
-        case .success(.quit):
-            throw CommandFailure(.failure, "setup was cancelled; nothing was changed")
+            throw CommandFailure(.invalid, "setup: \(error)")
+        case .success(.quit(let kept)):
+            let note = kept.map { "\n" + draft.keep($0, sizing: sizing) } ?? ""
+            throw CommandFailure(.failure, "setup was cancelled; nothing was changed" + note)
         case .success(.finished(let configuration)):
             try saveAnswers(configuration)
             try flow.run(configuration, confirm: { _ in false })
-        case .success(.applied(let configuration, let outcome)):
+        case .success(.applied(let configuration, let outcome, let kept)):
             if let writeAnswers { print("Answers written to \(writeAnswers)") }
             switch outcome {
             case let .installed(cacheHost, policyDirectory, _):
@@ -152,7 +178,8 @@ struct SetupCommand: AsyncParsableCommand {
             case .unchanged(let message, _):
                 print(message)
             case let .failed(_, message, code):
-                throw CommandFailure(CommandFailure.Code(rawValue: code) ?? .failure, message)
+                let note = kept.map { "\n" + draft.keep($0, sizing: sizing) } ?? ""
+                throw CommandFailure(CommandFailure.Code(rawValue: code) ?? .failure, message + note)
             }
         }
     }
@@ -164,8 +191,16 @@ struct SetupCommand: AsyncParsableCommand {
         print("Answers written to \(writeAnswers)")
     }
 
+    /// Writes an answer file; a proxy password typed in the wizard or given in the URL stays out of it.
     static func write(_ configuration: NodeConfiguration, to path: String) throws(CommandFailure) {
-        let text = AnswerFile.emit(configuration, header: "CacheNode answers, written by `cachenode setup`.\nReplay with: cachenode setup --answers FILE")
+        var configuration = configuration
+        var header = "CacheNode answers, written by `cachenode setup`.\nReplay with: cachenode setup --answers FILE"
+        if let proxy = configuration.engine.upstreamProxy, ProxyURL(proxy)?.password != nil {
+            configuration.engine.upstreamProxy = ProxyURL.removingPassword(proxy)
+            header += "\nThe upstream proxy password is not in this file: "
+                + "give it in \(ProxySecret.environmentVariable) when replaying."
+        }
+        let text = AnswerFile.emit(configuration, header: header)
         do {
             try FileSystem.writeAtomically(FileSystem.absolute(path), Array(text.utf8))
         } catch {

@@ -54,9 +54,10 @@ final class TmuxSession {
         try tmux(["resize-window", "-t", name, "-x", "\(cols)", "-y", "\(rows)"])
     }
 
-    /// The pane's text, with its scrollback.
-    func capture() throws -> String {
-        try tmux(["capture-pane", "-p", "-S", "-1000", "-t", name])
+    /// The pane's text, with its scrollback; with `escapes`, the terminal sequences of its attributes and character
+    /// sets too (line drawing through ACS shows as `SO` ... `SI` around the letters that stand for the lines).
+    func capture(escapes: Bool = false) throws -> String {
+        try tmux(["capture-pane", "-p", "-S", "-1000"] + (escapes ? ["-e"] : []) + ["-t", name])
     }
 
     /// The statuses the shell printed so far (`EXIT=N` lines), oldest first.
@@ -90,11 +91,39 @@ final class TmuxSession {
         throw Failure(description: "the pane never showed \(text.debugDescription); it shows:\n\(screen)")
     }
 
+    /// Polls the pane until it shows one of `texts`; returns the first it shows.
+    func waitForAny(_ texts: [String]) throws -> String {
+        var screen = ""
+        let giveUp = ContinuousClock.now + Self.hangGuard
+        while ContinuousClock.now < giveUp {
+            screen = try capture()
+            if let text = texts.first(where: screen.contains) { return text }
+            usleep(50_000)
+        }
+        throw Failure(description: "the pane never showed any of \(texts); it shows:\n\(screen)")
+    }
+
     /// The process the shell runs in the pane (its first child), if any.
     func foregroundPID() throws -> pid_t? {
         let shell = try tmux(["display-message", "-p", "-t", name, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
         let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
         return children.split(separator: " ").first.flatMap { pid_t($0) }
+    }
+
+    /// The first process below the pane's shell whose command name is `name` (`/proc/PID/comm`), if any.
+    func descendantPID(named name: String) throws -> pid_t? {
+        let shell = try tmux(["display-message", "-p", "-t", self.name, "#{pane_pid}"])
+        var queue = [shell.trimmingCharacters(in: .whitespacesAndNewlines)]
+        while !queue.isEmpty {
+            let pid = queue.removeFirst()
+            let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+            for child in children.split(separator: " ").map(String.init) {
+                let command = (try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8)) ?? ""
+                if command.trimmingCharacters(in: .whitespacesAndNewlines) == name { return pid_t(child) }
+                queue.append(child)
+            }
+        }
+        return nil
     }
 
     /// Runs tmux through `popen`: the server new-session starts gets /dev/null, never a pipe a reader waits on.

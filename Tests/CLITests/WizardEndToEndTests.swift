@@ -52,7 +52,7 @@ struct WizardEndToEndTests {
         try tmux.send("Enter")
         try tmux.type("10.0.0.2")
         try tmux.send("Enter")
-        try tmux.waitFor("blank for none; http://[user:password@]host:port")
+        try tmux.waitFor("blank for none; http://[user@]host:port")
         try tmux.send("Enter")
         try tmux.waitFor("error: 192.168.1.1 is not in 10.0.0.0/24")
         try tmux.send("C-u")
@@ -232,6 +232,178 @@ struct WizardEndToEndTests {
         try expectTerminalRestored(tmux)
     }
 
+    /// SIGTERM, SIGHUP (the session dropped) or SIGINT mid-way: the answers so far are kept (0600, this user's) where
+    /// the next setup finds them, and it offers to start from them.
+    @Test(arguments: [SIGTERM, SIGHUP, SIGINT])
+    func aSignalKeepsTheAnswersForTheNextSetup(_ signal: Int32) throws {
+        let draft = root.appendingPathComponent("var/lib/cachenode/setup-draft.yaml").path
+        let errors = root.appendingPathComponent("stderr.txt").path
+        let tmux = try TmuxSession()
+        // Through `sh -c`: an interactive shell abandons the rest of a command line whose command died of SIGINT.
+        try tmux.type("sh -c \"\(setup("2>'\(errors)'")); echo EXIT=\\$?\"")
+        try tmux.send("Enter")
+        try tmux.acceptWarnings()
+        try tmux.type("Keep-1")
+        try tmux.send("Enter")
+        try tmux.existingSwitch(number: "2")
+        try tmux.waitFor("How the node gets its address.")
+        let pid = try #require(try tmux.descendantPID(named: "cachenode"))
+        kill(pid, signal)
+        #expect(try tmux.waitForExit() == 128 + signal)
+        try expectTerminalRestored(tmux)
+        let message = try String(contentsOfFile: errors, encoding: .utf8)
+        // The shell may add its own "Terminated" or "Hangup" after the program's line.
+        #expect(
+            message.hasPrefix(
+                "setup stopped. Your answers so far are saved in \(draft): the next "
+                    + "`cachenode setup --root \(root.path)` offers to start from them "
+                    + "(`--answers` takes the file once every answer is given).\n"
+            ),
+            "\(message)"
+        )
+        let attributes = try FileManager.default.attributesOfItem(atPath: draft)
+        #expect(attributes[.posixPermissions] as? Int == 0o600)
+        #expect((attributes[.ownerAccountID] as? NSNumber)?.uint32Value == getuid())
+        let kept = try String(contentsOfFile: draft, encoding: .utf8)
+        #expect(kept.contains("node:\n  name: Keep-1\n"), "\(kept)")
+        #expect(kept.contains("    mode: existing\n    name: docker0\n"), "\(kept)")
+
+        // The next setup asks first, and starts from them.
+        try tmux.run(setup(""))
+        try tmux.waitFor("Answers from an earlier run")
+        try tmux.waitFor("Start from these answers")
+        try tmux.send("Enter")
+        try tmux.waitFor(" Space tick")
+        try tmux.acceptWarnings()
+        try tmux.waitFor("[Keep-1]")
+        try tmux.send("Enter")
+        try tmux.waitFor("(*) 2  docker0")
+        try tmux.send("C-c")
+        try tmux.waitFor("Your answers are kept in")
+        try tmux.send("y")
+        #expect(try tmux.waitForExit(3) == 1)
+    }
+
+    /// Quit with confirmation on Review: the answers are kept without the proxy password, and replay with --answers
+    /// (the password given in the environment, as the file says).
+    @Test func quittingKeepsAnswersThatReplayWithoutThePassword() throws {
+        let canary = "canary-\(UUID().uuidString.prefix(8))"
+        let draft = root.appendingPathComponent("var/lib/cachenode/setup-draft.yaml").path
+        let errors = root.appendingPathComponent("stderr.txt").path
+        let tmux = try TmuxSession()
+        try tmux.run(setup("2>'\(errors)'"))
+        try tmux.acceptWarnings()
+        try tmux.type("Quit-1")
+        try tmux.send("Enter")
+        try tmux.existingSwitch(number: "1")
+        try tmux.dynamicAddress(proxy: "http://squid-user@proxy.example.lan:3128")
+        try tmux.waitFor("> Proxy password:")
+        try tmux.type(canary)
+        try tmux.waitFor("[\(String(repeating: "*", count: canary.count))]")
+        try tmux.send("Enter")
+        try tmux.storage(driveGB: "60")
+        try tmux.resources(profile: "1", memoryGB: "4", cores: "4")
+        try tmux.waitFor("Do you already have a hub?")
+        try tmux.type("2")
+        try tmux.send("Enter")
+        try tmux.type("quit-hub")
+        try tmux.send("Enter")
+        try tmux.waitFor("http://squid-user:****@proxy.example.lan:3128")
+        try tmux.send("q")
+        try tmux.waitFor("Your answers are kept in")
+        #expect(!(try tmux.capture()).contains(canary))
+        try tmux.send("y")
+        #expect(try tmux.waitForExit() == 1)
+        #expect(
+            try String(contentsOfFile: errors, encoding: .utf8)
+                == "setup was cancelled; nothing was changed\nYour answers are saved in \(draft): the next "
+                + "`cachenode setup --root \(root.path)` offers to start from them, and "
+                + "`cachenode setup --root \(root.path) --answers \(draft)` installs them.\n"
+        )
+        let kept = try String(contentsOfFile: draft, encoding: .utf8)
+        #expect(!kept.contains(canary))
+        #expect(kept.contains("upstream_proxy: \"http://squid-user@proxy.example.lan:3128\""), "\(kept)")
+        let configuration = root.appendingPathComponent("var/lib/cachenode/cachenode.yaml").path
+        #expect(!FileManager.default.fileExists(atPath: configuration), "quitting installed something")
+
+        let replay = ["setup", "--answers", draft, "--root", root.path, "--host-root", Self.machine, "--dry-run"]
+        let withoutPassword = try CLIRunner.run(replay)
+        #expect(withoutPassword.status == 2)
+        #expect(withoutPassword.stderr.contains("engine.upstream_proxy names user squid-user but no password"))
+        let replayed = try CLIRunner.run(replay, environment: ["CACHENODE_PROXY_PASSWORD": canary])
+        #expect(replayed.status == 0, "\(replayed.stdout)\(replayed.stderr)")
+        #expect(!(replayed.stdout + replayed.stderr).contains(canary))
+    }
+
+    /// A terminal that cannot address the cursor gets one line naming the ways out, exit 2, and no screen.
+    @Test(arguments: [
+        (
+            "TERM=dumb",
+            "setup: this terminal (TERM=dumb) cannot move the cursor, which the wizard needs; use a terminal that can "
+                + "(TERM=vt100 is enough), or install without one with --answers FILE\n"
+        ),
+        (
+            "TERM=cachenode-no-such-terminal",
+            "setup: this machine has no terminfo entry for TERM=cachenode-no-such-terminal, so the wizard cannot draw "
+                + "its screens; use a terminal that can (TERM=vt100 is enough), or install without one with "
+                + "--answers FILE\n"
+        ),
+        (
+            "-u TERM",
+            "setup: TERM is not set, so the wizard cannot draw its screens; use a terminal that can (TERM=vt100 is "
+                + "enough), or install without one with --answers FILE\n"
+        ),
+    ])
+    func aTerminalThatCannotMoveTheCursorGetsOneLineAndExitTwo(_ term: String, _ expected: String) throws {
+        let errors = root.appendingPathComponent("stderr.txt").path
+        let tmux = try TmuxSession()
+        try tmux.run("env \(term) " + setup("2>'\(errors)'"))
+        #expect(try tmux.waitForExit() == 2)
+        #expect(try String(contentsOfFile: errors, encoding: .utf8) == expected)
+        #expect(!(try tmux.capture()).contains("CacheNode setup -"), "a screen was drawn")
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("var").path))
+    }
+
+    /// At 80x24 the common terminal types draw every screen, line drawing included: through the terminal's
+    /// alternate character set (ACS) or, where ncurses maps it so, the Unicode box characters.
+    @Test(arguments: ["vt100", "linux", "screen", "xterm"])
+    func commonTerminalsDrawTheWizardAt80x24(_ term: String) throws {
+        let tmux = try TmuxSession(cols: 80, rows: 24)
+        try tmux.run("TERM=\(term) " + setup("--dry-run"))
+        try tmux.waitFor("REQUIREMENT                      MEASURED")
+        // The root's long path is shortened in the middle, never cut.
+        try tmux.waitFor("…/var/lib/cachenode")
+        try tmux.acceptWarnings()
+        try tmux.send("?")
+        try tmux.waitFor("Help: Cache node name")
+        let drawn = try tmux.capture(escapes: true)
+        let unicode = drawn.contains("┌─ Help: Cache node name ─")
+        let alternateCharacters = drawn.contains("\u{0E}lq\u{0F} Help: Cache node name \u{0E}qqq")
+        #expect(unicode || alternateCharacters, "no box around the help:\n\(drawn)")
+        try tmux.send("Escape")
+        try tmux.waitFor(" Enter next  Tab field")
+        try tmux.send("C-c")
+        try tmux.waitFor("Quit setup?")
+        try tmux.send("y")
+        #expect(try tmux.waitForExit() == 1)
+    }
+
+    /// A terminal type without line-drawing characters, outside a UTF-8 locale (a serial console): ASCII boxes, and
+    /// `~` for the ellipsis.
+    @Test func aTerminalWithoutLineDrawingGetsASCIIBoxes() throws {
+        let tmux = try TmuxSession(cols: 80, rows: 24, environment: ["LANG": "C"])
+        try tmux.run("TERM=sun LC_ALL=C " + setup("--dry-run"))
+        try tmux.waitFor("~/var/lib/cachenode")
+        try tmux.waitFor("Continue anyway despite the warnings")
+        try tmux.send("?")
+        try tmux.waitFor("+- Help: Welcome and hardware check ----")
+        try tmux.waitFor("| The probe measured this machine; each row is judged against both |")
+        try tmux.send("Escape", "q")
+        try tmux.waitFor("Quit setup?")
+        try tmux.send("y")
+        #expect(try tmux.waitForExit() == 1)
+    }
+
     @Test func withoutATerminalAndWithoutAnswersItExitsTwo() throws {
         let result = try CLIRunner.run(["setup", "--root", root.path], stdin: "")
         #expect(result.status == 2)
@@ -333,6 +505,129 @@ struct WizardInstallEndToEndTests {
         #expect(hubs.stdout.contains("lab-hub"))
         let kept = try String(contentsOf: root.appendingPathComponent("var/lib/cachenode/answers.yaml"), encoding: .utf8)
         #expect(kept.contains("name: Lab-1"))
+    }
+}
+
+extension WizardInstallEndToEndTests {
+    /// The README's first command as written, on this machine as the probe sees it, without internet and without
+    /// --self-test-origin: the self-test cannot reach the CDN, the trial install says so, stays installed, exits 0.
+    @Test func theReadmeFirstCommandInstallsATrialOffline() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let demo = work.appendingPathComponent("demo").path
+        defer {
+            _ = try? CLIRunner.run(["uninstall", "--root", demo])
+            try? FileManager.default.removeItem(at: work)
+        }
+        let tmux = try TmuxSession(cols: 80, rows: 24)
+        try tmux.run("cd '\(work.path)' && '\(CLIRunner.binary)' setup --root ./demo")
+        try tmux.waitFor("Welcome and hardware check")
+        // Warnings, if this machine has any, need the tick; without any, Space does nothing.
+        try tmux.send("Space", "Enter")
+        try tmux.waitFor("Cache node name")
+        try tmux.type("Demo-1")
+        try tmux.send("Enter")
+        try tmux.waitFor("Create a new switch or use an existing one?")
+        try tmux.type("2")
+        try tmux.send("Enter", "Enter", "Enter", "Space", "Enter")
+        try tmux.waitFor("How the node gets its address.")
+        try tmux.type("2")
+        try tmux.send("Enter", "Enter")
+        try tmux.waitFor("Where the state and the cache live")
+        try tmux.send("Enter", "Enter", "Enter")
+        try tmux.waitFor("This machine:")
+        try tmux.send("Enter", "Enter", "Enter")
+        let belowProfile = "> [ ] Continue anyway below the profile"
+        if try tmux.waitForAny(["Do you already have a hub?", belowProfile]) == belowProfile {
+            try tmux.send("Space", "Enter")
+        }
+        try tmux.waitFor("Do you already have a hub?")
+        try tmux.send("Enter")
+        try tmux.type("demo-hub")
+        try tmux.send("Enter")
+        try tmux.finishReview()
+        try tmux.waitFor("Point clients at it: DOCacheHost = ")
+        #expect(try tmux.capture().contains("warning: self-test:"), "the trial does not say the CDN was out of reach")
+        try tmux.send("Enter")
+        let status = try tmux.waitForExit()
+        let pane = try tmux.capture()
+        #expect(status == 0, "\(pane)")
+        let running = try CLIRunner.run(["status", "--root", demo])
+        #expect(running.status == 0, "\(running.stdout)\(running.stderr)")
+        #expect(running.stdout.hasPrefix("Node Demo-1 "))
+    }
+
+    /// An install that fails keeps the answers (the failure does not lose them); once the cause is gone, the next
+    /// setup starts from them and installs, and the install removes them.
+    @Test func aFailedInstallKeepsTheAnswersAndASuccessfulOneRemovesThem() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("wizard-fail-\(UUID().uuidString)")
+        let drive = root.appendingPathComponent("srv/cache")
+        try FileManager.default.createDirectory(at: drive, withIntermediateDirectories: true)
+        try "not a cache".write(to: drive.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        defer {
+            _ = try? CLIRunner.run(["uninstall", "--root", root.path])
+            try? FileManager.default.removeItem(at: root)
+        }
+        let draft = root.appendingPathComponent("var/lib/cachenode/setup-draft.yaml").path
+        let errors = root.appendingPathComponent("stderr.txt").path
+
+        let tmux = try TmuxSession()
+        try tmux.run(
+            "'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(WizardEndToEndTests.machine)' "
+                + "2>'\(errors)'"
+        )
+        try tmux.acceptWarnings()
+        try tmux.type("Fail-1")
+        try tmux.send("Enter")
+        try tmux.existingSwitch(number: "1")
+        try tmux.dynamicAddress()
+        try tmux.storage(driveGB: "60")
+        try tmux.resources(profile: "1", memoryGB: "4", cores: "4")
+        try tmux.waitFor("Do you already have a hub?")
+        try tmux.type("2")
+        try tmux.send("Enter")
+        try tmux.type("fail-hub")
+        try tmux.send("Enter")
+        try tmux.finishReview()
+        try tmux.waitFor("The install failed.")
+        try tmux.send("Enter")
+        #expect(try tmux.waitForExit() == 2)
+        let message = try String(contentsOfFile: errors, encoding: .utf8)
+        #expect(message.contains("/srv/cache is not empty and holds no CacheNode cache (notes.txt)"), "\(message)")
+        #expect(
+            message.hasSuffix(
+                "Your answers are saved in \(draft): the next `cachenode setup --root \(root.path)` offers to "
+                    + "start from them, and `cachenode setup --root \(root.path) --answers \(draft)` installs them.\n"
+            ),
+            "\(message)"
+        )
+        let mode = try FileManager.default.attributesOfItem(atPath: draft)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        // The cause gone, the next setup starts from the answers: Enter through each step, as they were.
+        try FileManager.default.removeItem(at: drive.appendingPathComponent("notes.txt"))
+        try tmux.run("'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(WizardEndToEndTests.machine)'")
+        try tmux.waitFor("Start from these answers")
+        try tmux.send("Enter")
+        try tmux.waitFor(" Space tick")
+        try tmux.acceptWarnings()
+        try tmux.waitFor("[Fail-1]")
+        try tmux.send("Enter", "Enter", "Enter", "Enter", "Enter")
+        try tmux.waitFor("Where the state and the cache live")
+        try tmux.send("Enter", "Enter", "Enter")
+        try tmux.waitFor("This machine: 16 cores")
+        try tmux.send("Enter", "Enter", "Enter")
+        try tmux.waitFor("[fail-hub]")
+        try tmux.send("Enter", "Enter")
+        try tmux.finishReview()
+        // Offline, the trial's self-test cannot reach the CDN: the install says so and goes on.
+        try tmux.waitFor("The node is installed.")
+        try tmux.send("Enter")
+        let status = try tmux.waitForExit(2)
+        let pane = try tmux.capture()
+        #expect(status == 0, "\(pane)")
+        #expect(pane.contains("Node Fail-1 is installed"))
+        #expect(!FileManager.default.fileExists(atPath: draft), "a successful install leaves no draft")
     }
 }
 

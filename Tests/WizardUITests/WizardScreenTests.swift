@@ -118,6 +118,60 @@ struct WizardScreenTests {
         #expect(narrow.lines.allSatisfy { $0.text.count <= 80 })
     }
 
+    /// At 80 columns nothing is cut: long values wrap at spaces, or a word too long for its column is shortened in
+    /// the middle with an ellipsis.
+    @Test func longValuesWrapOrAreShortenedInTheMiddleAt80Columns() throws {
+        var facts = WizardFixtures.facts
+        facts.storage?.path = "/tmp/hands/demo2/var/lib/cachenode"
+        facts.os.kernel = "6.18.44-fc-v669"
+        facts.interfaces[3].addresses = ["192.0.2.2/24", "198.51.100.20/24", "fd00::2/64", "fe80::fc:ff:fe00:1/64"]
+        var wizard = Wizard(context: WizardFixtures.context(facts: facts))
+        try expectSnapshot(wizard, "20-welcome-long-root")
+        let welcome = wizard.screen
+        #expect(welcome.contains("/tmp/hands/de…/var/lib/cachenode"))
+        #expect(welcome.contains("kernel 6.18.44-fc-v669"))
+
+        wizard.press(.char(" "), .enter)
+        wizard.type("Long-1")
+        wizard.press(.enter, .char("2"), .enter, .enter)
+        #expect(wizard.focusedField == .adapter)
+        let addresses = "192.0.2.2/24,198.51.100.20/24,fd00::2/64,fe80::fc:ff:fe00:1/64"
+        #expect(wizard.screen.contains("    ( ) 2  eno2  1 Gbps, down,\n           \(addresses)\n"))
+
+        // A path longer than its field: around the cursor while typed, shortened in the middle once left.
+        let long = "/srv/" + Array(repeating: "very-long-directory-name", count: 4).joined(separator: "/") + "/cache"
+        wizard.press(.enter, .enter, .char(" "), .enter, .char("2"), .enter, .enter)
+        #expect(wizard.step == .storage)
+        wizard.press(.enter)
+        #expect(wizard.focusedField == .drivePath(0))
+        wizard.clearField()
+        wizard.type(long)
+        var screen = WizardRenderer.render(wizard)
+        let typing = try #require(screen.lines.first { $0.text.contains("Drive 1 path:") }).text
+        #expect(typing.hasSuffix("very-long-directory-name/cache]"))
+        #expect(typing.contains("[…"))
+        #expect(screen.cursor?.col == typing.count - 1, "the cursor stays on screen, after the last character")
+        wizard.press(.home)
+        screen = WizardRenderer.render(wizard)
+        #expect(try #require(screen.lines.first { $0.text.contains("Drive 1 path:") }).text.hasSuffix("…]"))
+        #expect(screen.cursor?.col == 25)
+        wizard.press(.tab)
+        let left = WizardRenderer.render(wizard)
+        let shortened = try #require(left.lines.first { $0.text.contains("Drive 1 path:") }).text
+        #expect(shortened.hasPrefix("  Drive 1 path:         [/srv/very-long"))
+        #expect(shortened.contains("…"))
+        #expect(shortened.contains("/cache]"))
+        // Review shows the whole path, broken after a `/` where it does not fit, no name cut in two.
+        wizard.press(.enter, .enter, .enter, .enter, .enter, .enter)
+        #expect(wizard.step == .review)
+        let review = wizard.screen
+        #expect(review.components(separatedBy: "very-long-directory-name").count == 5, "\(review)")
+        #expect(review.contains("/\n                "))
+        for screen in [welcome, review] {
+            #expect(screen.split(separator: "\n").allSatisfy { $0.count <= 80 })
+        }
+    }
+
     @Test func aBlockedMachineStopsOnTheWelcomeScreen() throws {
         var facts = WizardFixtures.facts
         facts.cores = 1

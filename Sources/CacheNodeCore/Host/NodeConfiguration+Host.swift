@@ -18,10 +18,9 @@ extension NodeConfiguration {
             )
         }
         if let memory = facts.memoryBytes {
-            // MemTotal is below the installed memory: allow the table's tolerance before refusing.
-            let available = Double(memory) / 1_000_000_000 / (1 - sizing.rules.memoryTolerance)
-            let whole = Int(available.rounded(.down))
-            if Double(resources.memoryGB) > available {
+            // Never more than the machine reports (the table's tolerance is for judging a profile's requirement).
+            let whole = Int((Double(memory) / 1_000_000_000).rounded(.down))
+            if resources.memoryGB > whole {
                 issues.append(
                     .init(
                         "resources.memory_gb",

@@ -12,23 +12,43 @@ package struct TerminalError: Error, CustomStringConvertible, Sendable {
 /// The only code that calls curses: opens the screen, draws `Screen`s, reads keys, always restores the terminal.
 ///
 /// ncurses is not thread-safe, so everything runs on the main actor. Fatal signals (SIGINT, SIGTERM, a crash)
-/// call `endwin` and re-raise, so the shell never gets a terminal without echo.
+/// call `endwin` and re-raise, so the shell never gets a terminal without echo; SIGINT, SIGTERM and SIGHUP first
+/// save the answers (`InterruptedDraft`).
 @MainActor
 package final class Terminal {
     private var isOpen = false
     private var screen: OpaquePointer?
     private let colors: Bool
+    /// The locale encodes UTF-8: otherwise characters outside ASCII are drawn as ASCII stand-ins.
+    private let unicode: Bool
     private static let fatalSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP]
+
+    /// Why the wizard cannot run on the terminal `TERM` names, before anything is drawn; `nil` when it can.
+    nonisolated package static func unsupported(term: String?) -> String? {
+        let remedy = "use a terminal that can (TERM=vt100 is enough), or install without one with --answers FILE"
+        guard let term, !term.isEmpty else {
+            return "TERM is not set, so the wizard cannot draw its screens; \(remedy)"
+        }
+        switch cn_terminal_addresses_cursor(term) {
+        case 1: return nil
+        case 0: return "this terminal (TERM=\(term)) cannot move the cursor, which the wizard needs; \(remedy)"
+        default:
+            return "this machine has no terminfo entry for TERM=\(term), so the wizard cannot draw its screens; "
+                + remedy
+        }
+    }
 
     /// Takes over the terminal on stdin/stdout: UTF-8 locale, cbreak, no echo, keypad, colors unless `NO_COLOR`.
     package init() throws(TerminalError) {
         setlocale(LC_ALL, "")
+        unicode = nl_langinfo(nl_item(CODESET)).map { String(cString: $0) } == "UTF-8"
         // newterm, unlike initscr, returns nil instead of exiting when the terminal type is unknown.
         guard let screen = newterm(nil, cn_stdout(), cn_stdin()) else {
             throw TerminalError(description: "cannot open the terminal (TERM=\(getenv("TERM").map { String(cString: $0) } ?? "unset"))")
         }
         self.screen = screen
         isOpen = true
+        InterruptedDraft.disarm()
         for signal in Self.fatalSignals { Glibc.signal(signal, restoreTerminalAndReraise) }
         cbreak()
         noecho()
@@ -68,6 +88,16 @@ package final class Terminal {
         if let screen { delscreen(screen) }
         screen = nil
         for signal in Self.fatalSignals { Glibc.signal(signal, SIG_DFL) }
+        InterruptedDraft.disarm()
+    }
+
+    /// From now on SIGINT, SIGTERM or SIGHUP save `text` as the answers at `path`, then print `notice` (a line).
+    package func keepOnSignal(_ text: String?, at path: String, notice: String) {
+        if let text {
+            InterruptedDraft.arm(path: path, text: text, notice: notice + "\n")
+        } else {
+            InterruptedDraft.disarm()
+        }
     }
 
     /// Draws a whole screen.
@@ -79,7 +109,7 @@ package final class Terminal {
             for span in line.spans {
                 let attributes = attributes(span.style)
                 wattr_on(window, attr_t(attributes), nil)
-                waddstr(window, span.text)
+                draw(span.text, in: window)
                 wattr_off(window, attr_t(attributes), nil)
             }
         }
@@ -91,6 +121,34 @@ package final class Terminal {
         }
         wrefresh(window)
     }
+
+    /// Box corners and sides through the terminal's line-drawing characters (ncurses puts `+`, `-` and `|` where
+    /// the terminal has none); outside a UTF-8 locale, other characters beyond ASCII as `~` (the ellipsis) or `?`.
+    private func draw(_ text: String, in window: UnsafeMutablePointer<WINDOW>?) {
+        guard text.contains(where: { !$0.isASCII }) else {
+            waddstr(window, text)
+            return
+        }
+        var run = ""
+        for character in text {
+            if let acs = Self.lineDrawing[character] {
+                waddstr(window, run)
+                run = ""
+                waddch(window, cn_acs(acs))
+            } else if !unicode && !character.isASCII {
+                run.append(character == "…" ? "~" : "?")
+            } else {
+                run.append(character)
+            }
+        }
+        waddstr(window, run)
+    }
+
+    /// The renderer's box characters and the ACS letters (`acsc` in terminfo) that stand for them.
+    private static let lineDrawing: [Character: CChar] = [
+        "┌": CChar(UInt8(ascii: "l")), "┐": CChar(UInt8(ascii: "k")), "└": CChar(UInt8(ascii: "m")),
+        "┘": CChar(UInt8(ascii: "j")), "─": CChar(UInt8(ascii: "q")), "│": CChar(UInt8(ascii: "x")),
+    ]
 
     private func attributes(_ style: TextStyle) -> Int32 {
         if colors {
@@ -151,9 +209,13 @@ package final class Terminal {
     }
 }
 
-/// A fatal signal while the wizard runs: give the shell its terminal back, then die of the same signal.
+/// A fatal signal while the wizard runs: save the answers (unless the program crashed), give the shell its terminal
+/// back, say where the answers are, then die of the same signal.
 private func restoreTerminalAndReraise(_ received: Int32) {
+    let notice = received == SIGINT || received == SIGTERM || received == SIGHUP
+        ? InterruptedDraft.writeFromSignalHandler() : nil
     endwin()
+    if let notice { _ = write(STDERR_FILENO, notice, strlen(notice)) }
     signal(received, SIG_DFL)
     raise(received)
 }

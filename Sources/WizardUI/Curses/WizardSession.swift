@@ -5,18 +5,21 @@ import CacheNodeCore
 package enum WizardSession {
     /// How the session ended.
     package enum Result: Equatable, Sendable {
-        case quit
+        /// The operator quit; the answers to keep, when the run got far enough for them to matter.
+        case quit(keep: String?)
         /// A dry run ended on Review: the answers, nothing installed.
         case finished(NodeConfiguration)
-        /// The apply step ran and ended with this outcome.
-        case applied(NodeConfiguration, ApplyOutcome)
+        /// The apply step ran and ended with this outcome; the answers to keep if it failed.
+        case applied(NodeConfiguration, ApplyOutcome, keep: String?)
     }
 
-    /// Opens the terminal, runs `wizard`, and restores the terminal on every way out.
+    /// Opens the terminal, runs `wizard`, and restores the terminal on every way out. While it runs, SIGINT, SIGTERM
+    /// and SIGHUP save the answers at `context.draftPath` and print `keptNotice` of them.
     /// `beforeApply` runs just before the install (to save the answers); `applier` installs.
     package static func run(
         _ wizard: Wizard,
         applier: any WizardApplying,
+        keptNotice: (String) -> String = { _ in "" },
         beforeApply: (NodeConfiguration) -> Void = { _ in }
     ) throws(TerminalError) -> Result {
         let terminal = try Terminal()
@@ -25,9 +28,18 @@ package enum WizardSession {
         let (cols, rows) = terminal.size
         _ = wizard.handle(.resize(cols: cols, rows: rows))
         var applied: NodeConfiguration?
+        var kept: String?
         var needsDraw = true
         while true {
-            if needsDraw { terminal.draw(WizardRenderer.render(wizard)) }
+            if needsDraw {
+                // After every key: what a signal would save from now on.
+                let answers = wizard.draftAnswers
+                if answers != kept, let path = wizard.context.draftPath {
+                    terminal.keepOnSignal(answers, at: path, notice: answers.map(keptNotice) ?? "")
+                    kept = answers
+                }
+                terminal.draw(WizardRenderer.render(wizard))
+            }
             guard let key = terminal.readKey() else {
                 needsDraw = false
                 continue
@@ -37,7 +49,7 @@ package enum WizardSession {
             case .none:
                 continue
             case .quit:
-                return .quit
+                return .quit(keep: wizard.draftAnswers)
             case .finish(let configuration):
                 return .finished(configuration)
             case .apply(let configuration):
@@ -50,8 +62,9 @@ package enum WizardSession {
                 }
                 wizard.finishApply(outcome)
             case .exit(let outcome):
-                guard let applied else { return .quit }
-                return .applied(applied, outcome)
+                guard let applied else { return .quit(keep: nil) }
+                let failed = if case .failed = outcome { true } else { false }
+                return .applied(applied, outcome, keep: failed ? wizard.draftAnswers : nil)
             }
         }
     }

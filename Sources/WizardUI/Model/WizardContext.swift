@@ -28,6 +28,24 @@ package struct WizardContext: Sendable {
     package var isDryRun: Bool
     /// Free space and disk type at a path as the configuration names it; `nil` when unknown.
     package var measure: @Sendable (String) -> HostFacts.Storage?
+    /// Answers an earlier run saved because it did not finish: the wizard offers to start from them.
+    package var savedAnswers: SavedAnswers?
+    /// Where this run keeps its answers if it does not finish; `nil` when it keeps none (a dry run).
+    package var draftPath: String?
+
+    /// Answers saved by a run that did not finish, as read back from their file.
+    package struct SavedAnswers: Sendable {
+        package var path: String
+        /// When the file was written, as the screen shows it.
+        package var savedAt: String
+        package var configuration: NodeConfiguration
+
+        package init(path: String, savedAt: String, configuration: NodeConfiguration) {
+            self.path = path
+            self.savedAt = savedAt
+            self.configuration = configuration
+        }
+    }
 
     package init(
         facts: HostFacts,
@@ -38,7 +56,9 @@ package struct WizardContext: Sendable {
         installed: NodeConfiguration? = nil,
         isTrial: Bool = false,
         isDryRun: Bool = false,
-        measure: @escaping @Sendable (String) -> HostFacts.Storage? = { _ in nil }
+        measure: @escaping @Sendable (String) -> HostFacts.Storage? = { _ in nil },
+        savedAnswers: SavedAnswers? = nil,
+        draftPath: String? = nil
     ) {
         self.facts = facts
         self.check = check
@@ -49,6 +69,8 @@ package struct WizardContext: Sendable {
         self.isTrial = isTrial
         self.isDryRun = isDryRun
         self.measure = measure
+        self.savedAnswers = savedAnswers
+        self.draftPath = draftPath
     }
 
     /// The listen address a new install proposes: 8080 for a trial, 80 (what Windows clients expect) otherwise.
@@ -90,9 +112,9 @@ package struct WizardContext: Sendable {
         return profiles.first
     }
 
-    /// Whole GB of memory the machine has, allowing the table's tolerance; `nil` when unknown.
+    /// Whole GB of memory the machine has (never more than it reports): the most the node may be given.
     package var machineMemoryGB: Int? {
-        facts.memoryBytes.map { Int((Double($0) / 1_000_000_000 / (1 - sizing.rules.memoryTolerance)).rounded(.down)) }
+        facts.memoryBytes.map { Int((Double($0) / 1_000_000_000).rounded(.down)) }
     }
 
     private static func describe(_ interface: HostFacts.Interface, members: Bool) -> String {

@@ -25,6 +25,8 @@ package struct WizardDraft: Equatable, Sendable {
     package var gateway = TextField()
     package var dns = TextField()
     package var upstreamProxy = TextField()
+    /// Typed on the address step when the proxy URL names a user; only the install sees it.
+    package var proxyPassword = TextField()
     package var state = TextField(NodeConfiguration.Storage.defaultState)
     package var drives: [DriveDraft] = []
     package var profile = 0
@@ -135,7 +137,9 @@ package struct WizardDraft: Equatable, Sendable {
             )
         }
         var engine = self.engine
-        engine.upstreamProxy = upstreamProxy.value.allSatisfy(\.isWhitespace) ? nil : upstreamProxy.value
+        // Never a password: `secretConfiguration` adds it for the install alone.
+        engine.upstreamProxy = upstreamProxy.value.isEmpty ? nil : ProxyURL.removingPassword(upstreamProxy.value)
+        if engine.upstreamProxy == nil { engine.upstreamProxyPasswordFile = nil }
         let hubName: String
         switch hubMode {
         case .existing: hubName = hubs.indices.contains(existingHub) ? hubs[existingHub].value : ""
@@ -158,6 +162,40 @@ package struct WizardDraft: Equatable, Sendable {
         )
     }
 
+    /// The configuration to install: `configuration` with the proxy password typed (or given in the URL) back in
+    /// the URL, from where the install moves it into a file of its own (0600).
+    package func secretConfiguration(_ context: WizardContext) -> NodeConfiguration {
+        var configuration = configuration(context)
+        guard let url = configuration.engine.upstreamProxy, let password = proxyPasswordGiven,
+            let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@")
+        else { return configuration }
+        configuration.engine.upstreamProxy =
+            String(url[..<at]) + ":" + Self.percentEncoded(password) + String(url[at...])
+        return configuration
+    }
+
+    /// The password for the proxy user: typed in its field, else left in the URL; `nil` when none was given.
+    package var proxyPasswordGiven: String? {
+        if !proxyPassword.text.isEmpty { return proxyPassword.text }
+        return ProxyURL(upstreamProxy.value)?.password
+    }
+
+    /// Whether the proxy URL names a user without a password in it: then the password has a field of its own.
+    package var proxyNeedsPasswordField: Bool {
+        guard let proxy = ProxyURL(upstreamProxy.value) else { return false }
+        return proxy.user != nil && proxy.password == nil
+    }
+
+    /// `text` as URL userinfo: every byte outside the unreserved characters as `%XX`.
+    static func percentEncoded(_ text: String) -> String {
+        text.utf8.map { byte in
+            let unreserved = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte)
+                || (0x61...0x7A).contains(byte) || "-._~".utf8.contains(byte)
+            guard !unreserved else { return String(UnicodeScalar(byte)) }
+            return "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+        }.joined()
+    }
+
     /// `10.0.0.2, 10.0.0.3` or `10.0.0.2 10.0.0.3` → two servers.
     static func list(_ text: String) -> [String] {
         text.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
@@ -166,5 +204,11 @@ package struct WizardDraft: Equatable, Sendable {
     /// Total cache size typed, in GB; unparsable sizes count as zero.
     package var totalDriveGB: Double {
         drives.reduce(0) { $0 + max(0, Double($1.size.value) ?? 0) }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

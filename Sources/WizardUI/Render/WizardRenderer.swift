@@ -13,56 +13,129 @@ package enum WizardRenderer {
             return tooSmall(wizard, cols: cols, rows: rows)
         }
         var body = Body(width: cols)
-        if let overlay = wizard.overlay {
-            switch overlay {
-            case .help:
-                body.add(ScreenLine("Help: \(wizard.step.title)", .emphasis))
-                body.blank()
-                for line in wizard.step.help { body.add(ScreenLine(line)) }
-                body.blank()
-                body.add(ScreenLine("Press any key to return.", .dim))
-            case .confirmQuit:
-                body.add(ScreenLine("Quit setup?", .emphasis))
-                body.blank()
-                body.add(ScreenLine(quitConsequence(wizard)))
-                body.blank()
-                body.add(ScreenLine("y quits, any other key returns to the wizard.", .dim))
-            }
-        } else {
-            switch wizard.step {
-            case .welcome: welcome(wizard, &body)
-            case .review: review(wizard, &body)
-            case .apply, .done: applyAndDone(wizard, &body)
-            default: form(wizard, &body)
-            }
+        switch wizard.step {
+        case .welcome: welcome(wizard, &body)
+        case .review: review(wizard, &body)
+        case .apply, .done: applyAndDone(wizard, &body)
+        default: form(wizard, &body)
         }
 
         var lines: [ScreenLine] = []
         let title = " CacheNode setup - \(wizard.step.title)" + (wizard.context.isDryRun ? " (dry run)" : "")
         lines.append(ScreenLine(title.padded(cols), .title))
         lines.append(ScreenLine())
-        let height = rows - 4
-        let start = body.lines.count <= height ? 0 : max(0, min(body.focusLine - height / 2, body.lines.count - height))
-        let visible = Array(body.lines.dropFirst(start).prefix(height))
-        lines += visible
-        lines += Array(repeating: ScreenLine(), count: height - visible.count)
-        if let message = wizard.message, wizard.overlay == nil {
-            lines.append(ScreenLine(message, .error))
-        } else {
-            lines.append(ScreenLine())
+        var message = [ScreenLine()]
+        if let text = wizard.message, wizard.overlay == nil {
+            message = Array(ScreenLine(text, .error).wrapped(to: cols, indent: 0).prefix(3))
         }
+        let height = rows - 3 - message.count
+        let start = body.lines.count <= height ? 0 : max(0, min(body.focusLine - height / 2, body.lines.count - height))
+        var visible = Array(body.lines.dropFirst(start).prefix(height))
+        visible += Array(repeating: ScreenLine(), count: height - visible.count)
+        if let overlay = wizard.overlay {
+            visible = drawBox(box(overlay, wizard, width: cols), over: visible, cols: cols)
+        }
+        lines += visible
+        lines += message
         let counter = "step \(wizard.step.rawValue) of \(WizardStep.allCases.count)"
         let keys = footerKeys(wizard)
         lines.append(ScreenLine([Span(keys.padded(cols - counter.count - 1), .dim), Span(" " + counter, .dim)]))
         var cursor: (Int, Int)?
-        if let position = body.cursor, position.0 >= start, position.0 < start + height {
+        if wizard.overlay == nil, let position = body.cursor, position.0 >= start, position.0 < start + height {
             cursor = (position.0 - start + 2, min(position.1, cols - 1))
         }
         return Screen(cols: cols, rows: rows, lines: lines.map { $0.clipped(to: cols) }, cursor: cursor)
     }
 
+    // MARK: Boxes
+
+    /// What an overlay box says: its title and lines, wrapped to fit inside the box.
+    private static func box(
+        _ overlay: Wizard.Overlay,
+        _ wizard: Wizard,
+        width cols: Int
+    ) -> (title: String, lines: [ScreenLine]) {
+        let inner = min(cols - 8, 68)
+        var content: [ScreenLine] = []
+        func add(_ line: ScreenLine, indent: Int = 0) { content += line.wrapped(to: inner, indent: indent) }
+        let title: String
+        switch overlay {
+        case .help:
+            title = "Help: \(wizard.step.title)"
+            for (index, paragraph) in wizard.step.help.enumerated() {
+                if index > 0 { content.append(ScreenLine()) }
+                add(ScreenLine(paragraph))
+            }
+            content.append(ScreenLine())
+            add(ScreenLine("Press any key to return.", .dim))
+        case .confirmQuit:
+            title = "Quit setup?"
+            add(ScreenLine(quitConsequence(wizard)))
+            if let kept = draftNote(wizard) {
+                content.append(ScreenLine())
+                add(ScreenLine(kept))
+            }
+            content.append(ScreenLine())
+            add(ScreenLine("y quits, any other key returns to the wizard.", .dim))
+        case .resumeDraft:
+            title = "Answers from an earlier run"
+            let saved = wizard.context.savedAnswers
+            let when = saved.map { " (\($0.savedAt))" } ?? ""
+            add(ScreenLine("An earlier setup did not finish\(when). Its answers are saved in:"))
+            add(ScreenLine("  " + (saved?.path ?? "").shortenedInMiddle(to: inner - 2), .emphasis))
+            content.append(ScreenLine())
+            for (index, option) in Wizard.resumeOptions.enumerated() {
+                let selected = index == wizard.resumeSelection
+                let text = "\(selected ? ">" : " ") \(selected ? "(*)" : "( )") \(index + 1)  \(option)"
+                add(ScreenLine(text, selected ? .selected : .plain), indent: 9)
+            }
+            if let proxy = saved?.configuration.engine.upstreamProxy, ProxyURL(proxy)?.user != nil {
+                content.append(ScreenLine())
+                add(ScreenLine("The proxy password is never saved: step 4 asks for it again.", .dim))
+            }
+        }
+        return (title, content)
+    }
+
+    /// A box with `content` drawn over the middle of `lines`, in `┌─┐│└┘` (the terminal draws them with the
+    /// line-drawing characters it has).
+    private static func drawBox(
+        _ box: (title: String, lines: [ScreenLine]),
+        over lines: [ScreenLine],
+        cols: Int
+    ) -> [ScreenLine] {
+        let contentWidth = max(box.lines.map(\.width).max() ?? 0, box.title.count + 2)
+        let width = min(cols - 2, contentWidth + 4)
+        let content = Array(box.lines.prefix(max(0, lines.count - 2)))
+        let left = (cols - width) / 2
+        let top = max(0, (lines.count - content.count - 2) / 3)
+        let heading = "─ \(box.title) "
+        // A blank margin around the box keeps the step's text behind it from touching its border.
+        let blank = ScreenLine(String(repeating: " ", count: width + 2))
+        let rule = String(repeating: "─", count: max(0, width - 2 - heading.count))
+        var drawn = [blank, ScreenLine(" ┌" + heading + rule + "┐ ")]
+        for line in content {
+            let padding = String(repeating: " ", count: max(0, width - 4 - line.width))
+            drawn.append(ScreenLine([Span(" │ ")] + line.spans + [Span(padding + " │ ")]))
+        }
+        drawn.append(ScreenLine(" └" + String(repeating: "─", count: width - 2) + "┘ "))
+        drawn.append(blank)
+        var result = lines
+        let first = top - 1
+        for (offset, line) in drawn.enumerated() where first + offset >= 0 && first + offset < result.count {
+            result[first + offset] = result[first + offset].overlaid(line, at: left - 1)
+        }
+        return result
+    }
+
     private static func quitConsequence(_ wizard: Wizard) -> String {
         wizard.step == .done ? "The install is finished." : "Nothing has been changed on this machine."
+    }
+
+    /// Where the answers go when setup ends now, if they are kept.
+    static func draftNote(_ wizard: Wizard) -> String? {
+        guard wizard.keepsDraft, let path = wizard.context.draftPath else { return nil }
+        return "Your answers are kept in \(path); the next setup offers to start from them."
     }
 
     private static func tooSmall(_ wizard: Wizard, cols: Int, rows: Int) -> Screen {
@@ -84,7 +157,12 @@ package enum WizardRenderer {
     }
 
     private static func footerKeys(_ wizard: Wizard) -> String {
-        if wizard.overlay != nil { return " any key returns" }
+        switch wizard.overlay {
+        case .help: return " any key returns"
+        case .confirmQuit: return " y quits  any other key returns"
+        case .resumeDraft: return " arrows/1-2 pick  Enter choose  q quit"
+        case nil: break
+        }
         switch wizard.step {
         case .review: return " arrows row  Enter open  2-7 go to step  Esc back  F1 help  q quit"
         case .apply: return " installing..."
@@ -107,18 +185,28 @@ package enum WizardRenderer {
         let check = context.check
         body.add(ScreenLine("This machine, as the probe measured it, against the sizing profiles:"))
         body.blank()
+        // Long cells wrap inside their column; a word longer than the column is shortened in the middle.
         let titleWidth = min(33, (check.rows.map(\.title.count).max() ?? 10) + 2)
-        let measuredWidth = max(12, wizard.cols - titleWidth - 8 * check.profiles.count)
+        let verdictWidth = 7
+        let measuredWidth = max(12, wizard.cols - titleWidth - verdictWidth * check.profiles.count)
         var header = "REQUIREMENT".padded(titleWidth) + "MEASURED".padded(measuredWidth)
-        for id in check.profiles { header += id.uppercased().padded(8) }
+        for id in check.profiles { header += id.uppercased().padded(verdictWidth) }
         body.add(ScreenLine(header, .emphasis))
         for row in check.rows {
-            var spans = [Span(row.title.padded(titleWidth - 1) + " "), Span(row.measured.padded(measuredWidth - 1) + " ")]
-            for id in check.profiles {
-                let status = row.verdict(for: id)?.status ?? .pass
-                spans.append(Span(label(status).padded(8), style(status)))
+            let titles = row.title.wrappedWords(titleWidth - 1)
+            let measured = row.measured.wrappedWords(measuredWidth - 1)
+            for index in 0..<max(titles.count, measured.count) {
+                let title = index < titles.count ? titles[index] : ""
+                let value = index < measured.count ? measured[index] : ""
+                var spans = [Span(title.padded(titleWidth)), Span(value.padded(measuredWidth))]
+                if index == 0 {
+                    for id in check.profiles {
+                        let status = row.verdict(for: id)?.status ?? .pass
+                        spans.append(Span(label(status).padded(verdictWidth), style(status)))
+                    }
+                }
+                body.add(ScreenLine(spans))
             }
-            body.add(ScreenLine(spans))
         }
         let notes = check.rows.compactMap { row in row.note.map { "\(row.title): \($0)" } }
         if !notes.isEmpty {
@@ -213,10 +301,20 @@ package enum WizardRenderer {
             case .text:
                 let value = wizard.text(field)
                 let label = marker + (field.label + ":").padded(labelWidth - 2)
-                var spans = [Span(label, isFocused ? .emphasis : .plain), Span("[" + value.text + "]", isFocused ? .selected : .plain)]
-                if let info = measurement(wizard, field) { spans.append(Span("  " + info, .dim)) }
-                if isFocused { body.cursor = (body.lines.count, label.count + 1 + value.cursor) }
+                let info = measurement(wizard, field).map { "  " + $0 }
+                // The value and its measurement on one line when they fit; else the measurement goes below, and a
+                // value still too long shows the part around the cursor (focused) or is shortened in the middle.
+                let room = wizard.cols - label.count - 2
+                let infoFits = info.map { value.text.count + $0.count <= room } ?? true
+                let shown = fit(value, width: room, focused: isFocused, hidden: field == .proxyPassword)
+                var spans = [
+                    Span(label, isFocused ? .emphasis : .plain),
+                    Span("[" + shown.text + "]", isFocused ? .selected : .plain),
+                ]
+                if let info, infoFits { spans.append(Span(info, .dim)) }
+                if isFocused { body.cursor = (body.lines.count, label.count + 1 + shown.cursor) }
                 body.add(ScreenLine(spans))
+                if let info, !infoFits { body.add(ScreenLine(String(repeating: " ", count: labelWidth) + info, .dim)) }
                 if isFocused, let rule = wizard.rule(field) {
                     body.add(ScreenLine(String(repeating: " ", count: labelWidth) + rule, .dim))
                 }
@@ -227,10 +325,10 @@ package enum WizardRenderer {
                 if options.isEmpty { body.add(ScreenLine("    (none)", .dim)) }
                 for (index, option) in options.enumerated() {
                     let mark = index == selected ? "(*)" : "( )"
-                    let text = "    \(mark) \(index + 1)  \(option.value)"
-                    var spans = [Span(text, index == selected && isFocused ? .selected : .plain)]
+                    let lead = "    \(mark) \(index + 1)  "
+                    var spans = [Span(lead + option.value, index == selected && isFocused ? .selected : .plain)]
                     if !option.detail.isEmpty { spans.append(Span("  " + option.detail, .dim)) }
-                    body.add(ScreenLine(spans))
+                    body.add(ScreenLine(spans), hanging: lead.count)
                 }
             case .checkbox:
                 let box = wizard.isChecked(field) ? "[x] " : "[ ] "
@@ -242,6 +340,38 @@ package enum WizardRenderer {
                 body.add(ScreenLine(String(repeating: " ", count: labelWidth) + "error: " + error, .error))
             }
         }
+    }
+
+    /// The part of a text field's value that fits `width` columns, and where the cursor is in it.
+    static func fit(
+        _ field: TextField,
+        width: Int,
+        focused: Bool,
+        hidden: Bool = false
+    ) -> (text: String, cursor: Int) {
+        let text = hidden ? String(repeating: "*", count: field.text.count) : displayed(field.text)
+        guard text.count > width, width > 2 else { return (text, field.cursor) }
+        guard focused else { return (text.shortenedInMiddle(to: width), 0) }
+        let characters = Array(text)
+        let cursor = field.cursor
+        if cursor <= width - 2 {
+            return (String(characters[0..<(width - 1)]) + "…", cursor)
+        }
+        let tailStart = characters.count - (width - 1)
+        if cursor >= tailStart {
+            return ("…" + String(characters[tailStart...]), 1 + cursor - tailStart)
+        }
+        let start = cursor - (width - 2) / 2
+        return ("…" + String(characters[start..<(start + width - 2)]) + "…", 1 + cursor - start)
+    }
+
+    /// A value as the screen shows it: a password in a proxy URL as asterisks of the same length.
+    static func displayed(_ text: String) -> String {
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].lastIndex(of: "@"),
+            let colon = text[scheme.upperBound..<at].firstIndex(of: ":")
+        else { return text }
+        let hidden = text.distance(from: text.index(after: colon), to: at)
+        return String(text[...colon]) + String(repeating: "*", count: hidden) + String(text[at...])
     }
 
     /// Free space beside a path, measured as it is typed.
@@ -259,11 +389,12 @@ package enum WizardRenderer {
 
     private static func review(_ wizard: Wizard, _ body: inout Body) {
         let context = wizard.context
-        let configuration = wizard.draft.configuration(context)
+        // With the proxy password, so that Review shows one was given (as ****).
+        let configuration = wizard.draft.secretConfiguration(context)
         body.add(ScreenLine("Every answer. Enter on a row, or its step number, changes it."))
         body.blank()
         let problems = wizard.allErrors()
-        let changes = context.installed.map { configuration.changes(from: $0) }
+        let changes = context.installed.map { wizard.draft.configuration(context).changes(from: $0) }
         for (index, step) in Wizard.reviewSteps.enumerated() {
             let selected = wizard.reviewSelection == index
             if selected { body.focusLine = body.lines.count }
@@ -274,6 +405,9 @@ package enum WizardRenderer {
             }
             for change in changes ?? [] where reviewStep(change.key) == step {
                 body.add(ScreenLine("      \(change.key): \(change.old) -> \(change.new)", .warning))
+            }
+            if step == .address, changes != nil, wizard.draft.proxyPasswordGiven != nil {
+                body.add(ScreenLine("      upstream proxy password: a new one replaces the installed one", .warning))
             }
         }
         body.add(ScreenLine("    " + "Listen".padded(12) + "\(configuration.engine.listen) (what clients' DOCacheHost points at)"))
@@ -306,7 +440,12 @@ package enum WizardRenderer {
                 ? "existing \(networkSwitch.name)" : "create \(networkSwitch.name) over \(networkSwitch.adapter ?? "-")"
         case .address:
             let address = c.network.address
-            let proxy = c.engine.upstreamProxy.map { "; upstream proxy \(ProxyURL.redacting($0))" } ?? ""
+            var proxy = c.engine.upstreamProxy.map { "; upstream proxy \(ProxyURL.redacting($0))" } ?? ""
+            if let url = c.engine.upstreamProxy, ProxyURL(url)?.password == nil,
+                let file = c.engine.upstreamProxyPasswordFile
+            {
+                proxy += " (password in \(file))"
+            }
             guard address.mode == .static else { return "dynamic (DHCP)" + proxy }
             return "static \(address.ip ?? "-"), gateway \(address.gateway ?? "-"), DNS \(address.dns.joined(separator: ", "))"
                 + proxy
@@ -353,12 +492,15 @@ package enum WizardRenderer {
                 )
             }
         }
-        for row in rows { body.add(row.line) }
+        // A long line continues under its text, past the "[ ok ] " status.
+        for row in rows { body.add(row.line, hanging: 7) }
+        // The newest progress, and then the outcome, stay in view when the screen is short.
+        defer { body.focusLine = body.lines.count - 1 }
         guard let outcome = wizard.outcome else { return }
         body.blank()
         switch outcome {
         case let .installed(cacheHost, policyDirectory, warnings):
-            for warning in warnings { body.add(ScreenLine("warning: \(warning)", .warning)) }
+            for warning in warnings { body.add(ScreenLine("warning: \(warning)", .warning), hanging: 9) }
             body.add(ScreenLine("The node is installed.", .ok))
             body.add(ScreenLine([Span("Point clients at it: DOCacheHost = "), Span(cacheHost, .emphasis)]))
             body.add(ScreenLine("Client policy files: \(policyDirectory)"))
@@ -368,6 +510,7 @@ package enum WizardRenderer {
             body.add(ScreenLine("The install failed" + (step.map { " at \($0)" } ?? "") + ".", .error))
             for line in message.split(separator: "\n") { body.add(ScreenLine(String(line), .error)) }
             if code == 4 { body.add(ScreenLine("Every change of this run was rolled back.")) }
+            if let kept = draftNote(wizard) { body.add(ScreenLine(kept)) }
         }
         body.blank()
         body.add(ScreenLine("Press Enter to exit.", .dim))
@@ -397,30 +540,16 @@ private struct Body {
     var focusLine = 0
     var cursor: (Int, Int)?
 
-    /// Adds a line; a single-style line too wide for the screen wraps at spaces, indented like its start (or by
-    /// `hanging`, so that a labelled value continues under the value).
+    /// Adds a line; a line too wide for the screen wraps at spaces, indented like its start (or by `hanging`, so
+    /// that a labelled value continues under the value).
     mutating func add(_ line: ScreenLine, hanging: Int? = nil) {
-        guard line.spans.count == 1, let span = line.spans.first, span.text.count > width else {
+        guard line.width > width else {
             lines.append(line)
             return
         }
-        let indent = hanging
-            ?? span.text.prefix { $0 == " " }.count + (span.text.drop { $0 == " " }.hasPrefix("error: ") ? 7 : 0)
-        var rest = Substring(span.text)
-        var first = true
-        while !rest.isEmpty {
-            let prefix = first ? "" : String(repeating: " ", count: indent)
-            let room = max(10, width - prefix.count)
-            var piece = rest.prefix(room)
-            if piece.count < rest.count, let space = piece.lastIndex(of: " "), piece.distance(from: piece.startIndex, to: space) > indent {
-                piece = rest[rest.startIndex..<space]
-                rest = rest[rest.index(after: space)...]
-            } else {
-                rest = rest.dropFirst(piece.count)
-            }
-            lines.append(ScreenLine(prefix + piece, span.style))
-            first = false
-        }
+        let text = line.text
+        let indent = hanging ?? text.prefix { $0 == " " }.count + (text.drop { $0 == " " }.hasPrefix("error: ") ? 7 : 0)
+        lines += line.wrapped(to: width, indent: indent)
     }
     mutating func blank() { lines.append(ScreenLine()) }
 }

@@ -18,7 +18,13 @@ extension Wizard {
     package var resourceWarnings: [String] {
         guard let profile = draft.chosenProfile(context) else { return [] }
         var warnings: [String] = []
-        if let memory = Int(draft.memory.value), Double(memory) < profile.memoryGB {
+        // All the memory the machine has is enough when the hardware check passes the machine for the profile
+        // (the table's tolerance: a machine sold with 8 GB reports a little less).
+        let memoryRow = context.check.rows.first { $0.id == "memory" }
+        let machineMeetsProfile = memoryRow?.verdict(for: profile.id)?.status == .pass
+        if let memory = Int(draft.memory.value), Double(memory) < profile.memoryGB,
+            !(machineMeetsProfile && memory >= context.machineMemoryGB ?? Int.max)
+        {
             warnings.append("\(memory) GB of memory is below the \(HostCheck.format(profile.memoryGB)) GB of the \(profile.id) profile")
         }
         if let cores = Int(draft.cores.value), cores < profile.cores {
@@ -86,6 +92,12 @@ extension Wizard {
         {
             add(.existingHub, "hub '\(configuration.hub.name)' already has a node named '\(configuration.node.name)' (a name is unique in its hub)")
         }
+        if draft.proxyNeedsPasswordField, draft.proxyPassword.text.isEmpty,
+            draft.engine.upstreamProxyPasswordFile == nil
+        {
+            let user = ProxyURL(draft.upstreamProxy.value)?.user ?? "the user"
+            add(.proxyPassword, "type the password of \(user) (it is never saved with the answers)")
+        }
         if !draft.continueAnyway { add(.continueAnyway, "tick it with Space to go on despite the warnings") }
         if !draft.restartUnderstood { add(.restartUnderstood, "tick it with Space to create the switch") }
         if !draft.belowProfileAccepted { add(.belowProfileAccepted, "tick it with Space, or raise the values") }
@@ -123,7 +135,7 @@ extension Wizard {
         case "network.switch.adapter": return .adapter
         case "network.address.ip": return .ip
         case "network.address.gateway": return .gateway
-        case "engine.upstream_proxy": return .upstreamProxy
+        case "engine.upstream_proxy", "engine.upstream_proxy_password_file": return .upstreamProxy
         case "storage.state": return .state
         case "resources.memory_gb": return .memory
         case "resources.cores": return .cores
@@ -141,7 +153,10 @@ extension Wizard {
         case .ip: "address/prefix, as 10.0.0.50/24"
         case .gateway: "a router inside the node's subnet, as 10.0.0.1"
         case .dns: "one or more, separated by commas, as 10.0.0.2, 10.0.0.3"
-        case .upstreamProxy: "blank for none; http://[user:password@]host:port where the network needs one"
+        case .upstreamProxy: "blank for none; http://[user@]host:port where the network needs one (the password next)"
+        case .proxyPassword:
+            draft.engine.upstreamProxyPasswordFile.map { "blank keeps the password in \($0)" }
+                ?? "kept only in \(draft.state.value)/upstream-proxy.password"
         case .state, .drivePath: "an absolute path"
         case .driveSize:
             "GB, at least \(HostCheck.format(context.sizing.minimumDriveGB(profile: draft.chosenProfile(context)?.id)))"

@@ -20,10 +20,25 @@ package struct Wizard: Sendable {
     package enum Overlay: Equatable, Sendable {
         case help
         case confirmQuit
+        /// The first question when an earlier run saved its answers: start from them, or afresh.
+        case resumeDraft
     }
 
+    /// The choices of the `resumeDraft` question.
+    package static let resumeOptions = ["Start from these answers", "Start afresh"]
+
     package let context: WizardContext
-    package var step = WizardStep.welcome
+    package var step = WizardStep.welcome {
+        didSet { furthest = max(furthest, step) }
+    }
+    /// The furthest step reached: past the welcome screen, the answers are worth keeping.
+    package private(set) var furthest = WizardStep.welcome
+    /// The wizard started from answers an earlier run saved.
+    package private(set) var resumed = false
+    /// The operator chose to start afresh instead of from the saved answers.
+    private var resumeDeclined = false
+    /// The selected choice of the `resumeDraft` question.
+    package var resumeSelection = 0
     package var draft: WizardDraft
     /// The focused field of each step, by index into `fields(step)`.
     package var focus: [WizardStep: Int] = [:]
@@ -48,6 +63,7 @@ package struct Wizard: Sendable {
         self.draft = WizardDraft(context: context)
         self.cols = cols
         self.rows = rows
+        if context.savedAnswers != nil { overlay = .resumeDraft }
     }
 
     /// The Review rows that open a step.
@@ -68,7 +84,8 @@ package struct Wizard: Sendable {
             case .create: return [.switchMode, .newSwitch, .adapter, .restartUnderstood]
             }
         case .address:
-            return draft.addressMode == .static ? [.addressMode, .ip, .gateway, .dns, .upstreamProxy] : [.addressMode, .upstreamProxy]
+            let address: [WizardField] = draft.addressMode == .static ? [.ip, .gateway, .dns] : []
+            return [.addressMode] + address + [.upstreamProxy] + (draft.proxyNeedsPasswordField ? [.proxyPassword] : [])
         case .storage:
             return [.state] + draft.drives.indices.flatMap { [WizardField.drivePath($0), .driveSize($0)] } + [.addDrive]
         case .resources:
@@ -82,7 +99,9 @@ package struct Wizard: Sendable {
 
     package func kind(_ field: WizardField) -> WizardField.Kind {
         switch field {
-        case .nodeName, .newSwitch, .ip, .gateway, .dns, .upstreamProxy, .state, .drivePath, .driveSize, .memory, .cores, .newHub: .text
+        case .nodeName, .newSwitch, .ip, .gateway, .dns, .upstreamProxy, .proxyPassword, .state, .drivePath, .driveSize,
+            .memory, .cores, .newHub:
+            .text
         case .switchMode, .addressMode, .hubMode: .choice(2)
         case .existingSwitch: .choice(context.switches.count)
         case .adapter: .choice(context.adapters.count)
@@ -168,6 +187,7 @@ package struct Wizard: Sendable {
         case .gateway: draft.gateway
         case .dns: draft.dns
         case .upstreamProxy: draft.upstreamProxy
+        case .proxyPassword: draft.proxyPassword
         case .state: draft.state
         case .drivePath(let i): draft.drives.indices.contains(i) ? draft.drives[i].path : TextField()
         case .driveSize(let i): draft.drives.indices.contains(i) ? draft.drives[i].size : TextField()
@@ -186,6 +206,7 @@ package struct Wizard: Sendable {
         case .gateway: draft.gateway = value
         case .dns: draft.dns = value
         case .upstreamProxy: draft.upstreamProxy = value
+        case .proxyPassword: draft.proxyPassword = value
         case .state: draft.state = value
         case .drivePath(let i): draft.drives[i].path = value
         case .driveSize(let i): draft.drives[i].size = value
@@ -237,7 +258,7 @@ package struct Wizard: Sendable {
             return .none
         }
         let tooSmall = cols < WizardRenderer.minimumCols || rows < WizardRenderer.minimumRows
-        if tooSmall && overlay == nil {
+        if tooSmall && overlay != .confirmQuit {
             // Keys typed blind would change answers nobody can see: only quitting works.
             if key == .ctrlC || key == .char("q") { overlay = .confirmQuit }
             return .none
@@ -248,7 +269,10 @@ package struct Wizard: Sendable {
                 self.overlay = nil
             case .confirmQuit:
                 if key == .char("y") || key == .char("Y") { return .quit }
-                self.overlay = nil
+                // Back to the question the quit interrupted, if it is still open.
+                self.overlay = context.savedAnswers != nil && !resumeAnswered ? .resumeDraft : nil
+            case .resumeDraft:
+                handleResume(key)
             }
             return .none
         }
@@ -426,7 +450,7 @@ package struct Wizard: Sendable {
                 message = "Some answers need fixing first: \(problems.map(\.step.title).uniqued().joined(separator: ", "))."
                 return .none
             }
-            let configuration = draft.configuration(context)
+            let configuration = draft.secretConfiguration(context)
             if context.isDryRun { return .finish(configuration) }
             step = .apply
             applyLog = []
@@ -440,7 +464,34 @@ package struct Wizard: Sendable {
     private mutating func open(_ target: WizardStep) {
         message = nil
         step = target
+        // The step's first field: a digit typed next picks from its first list, as on a first visit.
+        focus[target] = 0
         returnToReview = true
+    }
+
+    // MARK: Saved answers
+
+    /// Whether the `resumeDraft` question was answered.
+    private var resumeAnswered: Bool { resumed || resumeDeclined }
+
+    private mutating func handleResume(_ key: WizardKey) {
+        let count = Self.resumeOptions.count
+        switch key {
+        case .up: resumeSelection = max(0, resumeSelection - 1)
+        case .down, .tab: resumeSelection = min(count - 1, resumeSelection + 1)
+        case .char(let character) where character.isNumber:
+            if let number = character.wholeNumberValue, (1...count).contains(number) { resumeSelection = number - 1 }
+        case .ctrlC, .char("q"): overlay = .confirmQuit
+        case .enter:
+            overlay = nil
+            if resumeSelection == 0, let saved = context.savedAnswers {
+                draft = WizardDraft(context: context, saved: saved.configuration)
+                resumed = true
+            } else {
+                resumeDeclined = true
+            }
+        default: break
+        }
     }
 
     // MARK: Apply

@@ -12,6 +12,8 @@ package enum WizardField: Hashable, Sendable {
     case gateway
     case dns
     case upstreamProxy
+    /// The proxy user's password: shown as asterisks, kept out of every configuration.
+    case proxyPassword
     case state
     case drivePath(Int)
     case driveSize(Int)
@@ -48,6 +50,7 @@ package enum WizardField: Hashable, Sendable {
         case .gateway: "Gateway"
         case .dns: "DNS servers"
         case .upstreamProxy: "Upstream proxy"
+        case .proxyPassword: "Proxy password"
         case .state: "State directory"
         case .drivePath(let index): "Drive \(index + 1) path"
         case .driveSize(let index): "Drive \(index + 1) size (GB)"

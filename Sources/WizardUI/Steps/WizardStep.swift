@@ -64,7 +64,9 @@ package enum WizardStep: Int, CaseIterable, Comparable, Sendable {
                 "Dynamic (DHCP): the address can change on restart, and clients' DOCacheHost would then point at "
                     + "the wrong place; static is recommended.",
                 "Upstream proxy: only when this network reaches the internet through a web proxy. The engine sends "
-                    + "its downloads to it as plain HTTP requests (no CONNECT), with the user and password if given.",
+                    + "its downloads to it as plain HTTP requests (no CONNECT), as the user the URL names, if any.",
+                "Proxy password: asked for when the URL names a user, shown as *; setup keeps it in a file of its own "
+                    + "(0600), never in the answers or the configuration.",
             ]
         case .storage:
             [
