@@ -138,7 +138,14 @@ struct SetupCommand: AsyncParsableCommand {
             measure: { path in probe.facts(storagePath: layout.onDisk(path), listen: nil).storage },
             // A dry run changes nothing, so it keeps no answers; it still offers answers an earlier run kept.
             savedAnswers: draft.load(),
-            draftPath: dryRun ? nil : draft.path
+            draftPath: dryRun ? nil : draft.path,
+            checkNetwork: { configuration in
+                // A trial changes no network: only what concerns its clients is checked, and no probe leaves this
+                // machine. A real install probes the address, gateway, DNS servers and proxy it is about to use.
+                guard !isTrial else { return [NetworkChecker.listenPort(configuration.engine.listen)] }
+                let password = getenv(ProxySecret.environmentVariable).map { String(cString: $0) }
+                return NetworkChecker().run(configuration, facts: probe.facts(storagePath: "/", listen: nil), proxyPassword: password)
+            }
         )
         let writeAnswers = self.writeAnswers
         let result: Result<WizardSession.Result, any Error> = await MainActor.run {

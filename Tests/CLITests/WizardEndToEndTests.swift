@@ -58,6 +58,7 @@ struct WizardEndToEndTests {
         try tmux.send("C-u")
         try tmux.type("10.0.0.1")
         try tmux.send("Enter", "Enter", "Enter")
+        try tmux.acceptNetworkWarnings()
 
         try tmux.waitFor("Where the state and the cache live")
         try tmux.send("Enter", "Enter", "C-u")
@@ -170,6 +171,7 @@ struct WizardEndToEndTests {
         try tmux.acceptWarnings()
         try tmux.type("Remote-1")
         try tmux.send("Enter", "Enter", "Enter", "Down", "Enter", "Enter")
+        try tmux.acceptNetworkWarnings()
         try tmux.waitFor("Where the state and the cache live")
         try tmux.send("Enter", "Enter", "Enter")
         try tmux.waitFor("This machine: 16 cores")
@@ -301,6 +303,7 @@ struct WizardEndToEndTests {
         try tmux.type(canary)
         try tmux.waitFor("[\(String(repeating: "*", count: canary.count))]")
         try tmux.send("Enter")
+        try tmux.acceptNetworkWarnings()
         try tmux.storage(driveGB: "60")
         try tmux.resources(profile: "1", memoryGB: "4", cores: "4")
         try tmux.waitFor("Do you already have a hub?")
@@ -533,6 +536,7 @@ extension WizardInstallEndToEndTests {
         try tmux.waitFor("How the node gets its address.")
         try tmux.type("2")
         try tmux.send("Enter", "Enter")
+        try tmux.acceptNetworkWarnings()
         try tmux.waitFor("Where the state and the cache live")
         try tmux.send("Enter", "Enter", "Enter")
         try tmux.waitFor("This machine:")
@@ -613,6 +617,7 @@ extension WizardInstallEndToEndTests {
         try tmux.acceptWarnings()
         try tmux.waitFor("[Fail-1]")
         try tmux.send("Enter", "Enter", "Enter", "Enter", "Enter")
+        try tmux.acceptNetworkWarnings()
         try tmux.waitFor("Where the state and the cache live")
         try tmux.send("Enter", "Enter", "Enter")
         try tmux.waitFor("This machine: 16 cores")
@@ -655,6 +660,16 @@ extension TmuxSession {
         try send("Enter")
         if let proxy { try type(proxy) }
         try send("Enter")
+        // A proxy that names a user asks for its password first; the checks come after it.
+        if proxy?.contains("@") != true { try acceptNetworkWarnings() }
+    }
+
+    /// A trial listens on port 8080: the address step's checks warn that Windows clients use port 80, and go on
+    /// only once that is ticked.
+    func acceptNetworkWarnings() throws {
+        try waitFor("[warn] Listen port: 8080: Windows clients reach a cache host on port 80 only")
+        try waitFor("> [ ] Continue anyway: I have read the network warnings")
+        try send("Space", "Enter")
     }
 
     /// The default state directory and one drive of `driveGB`.

@@ -5,26 +5,6 @@ import CacheNodeCore
 import Foundation
 import Synchronization
 
-/// One check of the network an install will use: pass, or a warning the operator reads and may accept.
-package struct NetworkCheck: Equatable, Sendable, Codable {
-    package enum Status: String, Sendable, Codable {
-        case pass
-        case warning
-    }
-
-    package var id: String
-    package var title: String
-    package var status: Status
-    package var detail: String
-    /// How long the check waits at most, shown beside it.
-    package var timeoutSeconds: Int
-
-    enum CodingKeys: String, CodingKey {
-        case id, title, status, detail
-        case timeoutSeconds = "timeout_s"
-    }
-}
-
 /// Checks the address, gateway, DNS servers, upstream proxy and listen port of a configuration before anything
 /// changes: an ARP probe for the address (RFC 5227) and the gateway, DNS queries for the Delivery Optimization hosts
 /// to each configured server, a request through the proxy. Each check gives up after its timeout.

@@ -61,6 +61,12 @@ package enum WizardSession {
                     terminal.draw(WizardRenderer.render(wizard))
                 }
                 wizard.finishApply(outcome)
+            case .checkNetwork(let configuration):
+                wizard.message = "Checking the network; each check gives up after a few seconds..."
+                terminal.draw(WizardRenderer.render(wizard))
+                let results = wizard.context.checkNetwork?(configuration) ?? []
+                wizard.message = nil
+                _ = wizard.recordNetworkChecks(results, for: configuration)
             case .exit(let outcome):
                 guard let applied else { return .quit(keep: nil) }
                 let failed = if case .failed = outcome { true } else { false }

@@ -32,6 +32,9 @@ package struct WizardContext: Sendable {
     package var savedAnswers: SavedAnswers?
     /// Where this run keeps its answers if it does not finish; `nil` when it keeps none (a dry run).
     package var draftPath: String?
+    /// Checks the network of the answers before anything changes (address free, gateway, DNS, proxy, listen port);
+    /// `nil` when the wizard does not check.
+    package var checkNetwork: (@Sendable (NodeConfiguration) -> [NetworkCheck])?
 
     /// Answers saved by a run that did not finish, as read back from their file.
     package struct SavedAnswers: Sendable {
@@ -58,7 +61,8 @@ package struct WizardContext: Sendable {
         isDryRun: Bool = false,
         measure: @escaping @Sendable (String) -> HostFacts.Storage? = { _ in nil },
         savedAnswers: SavedAnswers? = nil,
-        draftPath: String? = nil
+        draftPath: String? = nil,
+        checkNetwork: (@Sendable (NodeConfiguration) -> [NetworkCheck])? = nil
     ) {
         self.facts = facts
         self.check = check
@@ -71,6 +75,7 @@ package struct WizardContext: Sendable {
         self.measure = measure
         self.savedAnswers = savedAnswers
         self.draftPath = draftPath
+        self.checkNetwork = checkNetwork
     }
 
     /// The listen address a new install proposes: 8080 for a trial, 80 (what Windows clients expect) otherwise.

@@ -33,6 +33,7 @@ package struct WizardDraft: Equatable, Sendable {
     package var memory = TextField()
     package var cores = TextField()
     package var belowProfileAccepted = false
+    package var networkWarningsAccepted = false
     package var hubMode = NodeConfiguration.Hub.Mode.existing
     package var existingHub = 0
     package var newHub = TextField()

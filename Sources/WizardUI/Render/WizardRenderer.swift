@@ -278,8 +278,17 @@ package enum WizardRenderer {
             body.add(ScreenLine("         connections over it drop for a few seconds.", .warning))
         case .address:
             body.blank()
-            body.add(ScreenLine("note: a dynamic address can change on restart, and clients would lose the cache;", .dim))
-            body.add(ScreenLine("      static is recommended.", .dim))
+            if let checks = wizard.currentNetworkChecks, !checks.isEmpty {
+                body.add(ScreenLine("Network checks (each gives up after its timeout):"))
+                for check in checks {
+                    let waits = check.timeoutSeconds > 0 ? " (\(check.timeoutSeconds) s)" : ""
+                    let text = "\(check.status == .pass ? "[ ok ]" : "[warn]") \(check.title): \(check.detail)\(waits)"
+                    body.add(ScreenLine(text, check.status == .pass ? .ok : .warning))
+                }
+            } else {
+                body.add(ScreenLine("note: a dynamic address can change on restart, and clients would lose the cache;", .dim))
+                body.add(ScreenLine("      static is recommended.", .dim))
+            }
         case .resources:
             let warnings = wizard.resourceWarnings
             if !warnings.isEmpty { body.blank() }

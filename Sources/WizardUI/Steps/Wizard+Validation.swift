@@ -101,6 +101,9 @@ extension Wizard {
         if !draft.continueAnyway { add(.continueAnyway, "tick it with Space to go on despite the warnings") }
         if !draft.restartUnderstood { add(.restartUnderstood, "tick it with Space to create the switch") }
         if !draft.belowProfileAccepted { add(.belowProfileAccepted, "tick it with Space, or raise the values") }
+        if !draft.networkWarningsAccepted {
+            add(.networkWarningsAccepted, "tick it with Space to go on despite the network warnings, or change the answers")
+        }
 
         var issues = configuration.validate(sizing: context.sizing)
         issues += configuration.hostProblems(facts: context.facts, freeBytesByDrive: freeByDrive(), sizing: context.sizing)

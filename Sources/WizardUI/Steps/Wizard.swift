@@ -12,6 +12,8 @@ package enum WizardAction: Equatable, Sendable {
     case apply(NodeConfiguration)
     /// The Done screen was closed.
     case exit(ApplyOutcome)
+    /// Check the network of these answers, then hand the results to `recordNetworkChecks(_:for:)`.
+    case checkNetwork(NodeConfiguration)
 }
 
 /// The whole wizard as a value-type state machine: keys in, the next action out; rendering is separate.
@@ -57,6 +59,41 @@ package struct Wizard: Sendable {
     package var rows = 24
     package var applyLog: [ApplyProgress] = []
     package var outcome: ApplyOutcome?
+    /// The network checks and the answers they were run for; they no longer count once those answers change.
+    package private(set) var networkChecks: (answers: NetworkAnswers, results: [NetworkCheck])?
+
+    /// The answers the network checks depend on.
+    package struct NetworkAnswers: Equatable, Sendable {
+        var network: NodeConfiguration.Network
+        var listen: String
+        var proxy: String?
+
+        init(_ configuration: NodeConfiguration) {
+            network = configuration.network
+            listen = configuration.engine.listen
+            proxy = configuration.engine.upstreamProxy
+        }
+    }
+
+    /// The results of the network checks for the answers as they are now; `nil` until they ran for them.
+    package var currentNetworkChecks: [NetworkCheck]? {
+        guard let networkChecks, networkChecks.answers == NetworkAnswers(draft.configuration(context)) else { return nil }
+        return networkChecks.results
+    }
+
+    /// The network checks that warn, for the answers as they are now.
+    package var networkWarnings: [NetworkCheck] { currentNetworkChecks?.filter { $0.status == .warning } ?? [] }
+
+    /// The results of `.checkNetwork`: all passing, the wizard goes on; else it shows them and asks for the tick.
+    package mutating func recordNetworkChecks(_ results: [NetworkCheck], for configuration: NodeConfiguration) -> WizardAction {
+        networkChecks = (NetworkAnswers(configuration), results)
+        draft.networkWarningsAccepted = false
+        guard step == .address else { return .none }
+        if networkWarnings.isEmpty { return submit() }
+        focusIndex = fields(step).firstIndex(of: .networkWarningsAccepted) ?? focusIndex
+        message = "Read the network warnings below: tick the box to go on, or change the answers."
+        return .none
+    }
 
     package init(context: WizardContext, cols: Int = 80, rows: Int = 24) {
         self.context = context
@@ -86,6 +123,7 @@ package struct Wizard: Sendable {
         case .address:
             let address: [WizardField] = draft.addressMode == .static ? [.ip, .gateway, .dns] : []
             return [.addressMode] + address + [.upstreamProxy] + (draft.proxyNeedsPasswordField ? [.proxyPassword] : [])
+                + (networkWarnings.isEmpty ? [] : [.networkWarningsAccepted])
         case .storage:
             return [.state] + draft.drives.indices.flatMap { [WizardField.drivePath($0), .driveSize($0)] } + [.addDrive]
         case .resources:
@@ -107,7 +145,7 @@ package struct Wizard: Sendable {
         case .adapter: .choice(context.adapters.count)
         case .existingHub: .choice(context.hubChoices.count)
         case .profile: .choice(context.profiles.count)
-        case .continueAnyway, .restartUnderstood, .belowProfileAccepted: .checkbox
+        case .continueAnyway, .restartUnderstood, .belowProfileAccepted, .networkWarningsAccepted: .checkbox
         case .addDrive: .button
         }
     }
@@ -223,6 +261,7 @@ package struct Wizard: Sendable {
         case .continueAnyway: draft.continueAnyway
         case .restartUnderstood: draft.restartUnderstood
         case .belowProfileAccepted: draft.belowProfileAccepted
+        case .networkWarningsAccepted: draft.networkWarningsAccepted
         default: false
         }
     }
@@ -232,6 +271,7 @@ package struct Wizard: Sendable {
         case .continueAnyway: draft.continueAnyway.toggle()
         case .restartUnderstood: draft.restartUnderstood.toggle()
         case .belowProfileAccepted: draft.belowProfileAccepted.toggle()
+        case .networkWarningsAccepted: draft.networkWarningsAccepted.toggle()
         default: break
         }
     }
@@ -416,6 +456,10 @@ package struct Wizard: Sendable {
             return .none
         }
         message = nil
+        if step == .address, context.checkNetwork != nil, currentNetworkChecks == nil {
+            // Nothing has changed yet: the network of these answers is checked before the wizard goes on.
+            return .checkNetwork(draft.configuration(context))
+        }
         if returnToReview {
             returnToReview = false
             step = .review

@@ -22,6 +22,8 @@ package enum WizardField: Hashable, Sendable {
     case memory
     case cores
     case belowProfileAccepted
+    /// Ticked once the operator read the network checks' warnings.
+    case networkWarningsAccepted
     case hubMode
     case existingHub
     case newHub
@@ -59,6 +61,7 @@ package enum WizardField: Hashable, Sendable {
         case .memory: "Memory (GB)"
         case .cores: "Cores"
         case .belowProfileAccepted: "Continue anyway below the profile"
+        case .networkWarningsAccepted: "Continue anyway: I have read the network warnings"
         case .hubMode: "Do you already have a hub?"
         case .existingHub: "Hub"
         case .newHub: "New hub name"
