@@ -106,6 +106,24 @@ package enum TestHTTPClient {
 
     /// Parses one response from bytes that end where the server closed.
     package static func parse(_ bytes: [UInt8], head isHead: Bool = false) throws -> TestResponse {
+        try parseOne(bytes[...], head: isHead).response
+    }
+
+    /// Parses every response on a connection (pipelined or kept alive), in order, until the bytes end.
+    package static func parseAll(_ bytes: [UInt8]) throws -> [TestResponse] {
+        var responses: [TestResponse] = []
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let (response, consumed) = try parseOne(rest, head: false)
+            responses.append(response)
+            rest = rest.dropFirst(consumed)
+        }
+        return responses
+    }
+
+    /// One response and the number of bytes it took.
+    private static func parseOne(_ bytes: ArraySlice<UInt8>, head isHead: Bool) throws -> (response: TestResponse, consumed: Int) {
+        let bytes = Array(bytes)
         guard let end = find([13, 10, 13, 10], in: bytes) else { throw TestHTTPError.malformed(String(decoding: bytes.prefix(200), as: UTF8.self)) }
         let text = String(decoding: bytes[..<end], as: UTF8.self)
         let lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
@@ -117,11 +135,47 @@ package enum TestHTTPClient {
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
         var body = Array(bytes[(end + 4)...])
+        var consumed = bytes.count
         var complete = true
-        if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }), !isHead {
-            if body.count < length { complete = false } else { body = Array(body.prefix(length)) }
+        if isHead {
+            body = []
+            consumed = end + 4
+        } else if headers.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().hasSuffix("chunked") }) {
+            let (data, used, whole) = dechunk(body)
+            body = data
+            complete = whole
+            consumed = end + 4 + used
+        } else if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }) {
+            if body.count < length {
+                complete = false
+            } else {
+                body = Array(body.prefix(length))
+                consumed = end + 4 + length
+            }
         }
-        return TestResponse(status: status, headers: headers, body: isHead ? [] : body, complete: complete)
+        return (TestResponse(status: status, headers: headers, body: body, complete: complete), consumed)
+    }
+
+    /// The data of a chunked body, the bytes it took, and whether its last chunk arrived.
+    static func dechunk(_ bytes: [UInt8]) -> (data: [UInt8], consumed: Int, complete: Bool) {
+        var data: [UInt8] = []
+        var position = 0
+        while let lineEnd = find([13, 10], in: Array(bytes[position...])) {
+            let sizeText = String(decoding: bytes[position..<(position + lineEnd)], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return (data, position, false) }
+            position += lineEnd + 2
+            if size == 0 {
+                // The last chunk, then an empty trailer section.
+                return (data, min(bytes.count, position + 2), true)
+            }
+            guard bytes.count - position >= size + 2 else {
+                data += bytes[position...].prefix(size)
+                return (data, bytes.count, false)
+            }
+            data += bytes[position..<(position + size)]
+            position += size + 2
+        }
+        return (data, bytes.count, false)
     }
 
     package static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {

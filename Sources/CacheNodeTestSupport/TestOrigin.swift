@@ -58,6 +58,17 @@ package final class TestOrigin: Sendable {
         /// Answer the first request of a connection; close the connection when a later one arrives, as a server
         /// does whose keep-alive timeout ends just as the client reuses the connection.
         case dropReusedConnection
+        /// Answer with `TestOrigin.encoded(_:)` of the object labelled `Content-Encoding: <value>` (the object itself
+        /// for `identity`), whatever the request's `Accept-Encoding`, with ranges (and `Content-Range`) of the encoded
+        /// bytes, as a misconfigured origin or CDN does.
+        case contentEncoding(String)
+        /// Answer the whole encoded object with `Transfer-Encoding: <value>, chunked`, then close.
+        case transferEncoding(String)
+        /// Answer normally with `Vary: <value>`.
+        case vary(String)
+        /// Answer the whole object (whatever the Range) with neither Content-Length nor chunked encoding: the body
+        /// ends where the origin closes the connection, as HTTP/1.0 servers do.
+        case closeDelimited
     }
 
     struct State {
@@ -67,6 +78,7 @@ package final class TestOrigin: Sendable {
         var ranges: [String: [String?]] = [:]
         var bytesSent = 0
         var hostHeaders: [String] = []
+        var acceptEncodings: [String?] = []
         var absoluteTargets: [String] = []
         var proxyAuthorizations: [String?] = []
         var connects = 0
@@ -138,6 +150,9 @@ package final class TestOrigin: Sendable {
     /// The `Host` headers received, in order.
     package var hostHeaders: [String] { state.withLock { $0.hostHeaders } }
 
+    /// The `Accept-Encoding` header of each request, in order (`nil` where there was none).
+    package var acceptEncodings: [String?] { state.withLock { $0.acceptEncodings } }
+
     /// Targets received in absolute form (`http://host/path`), as a forward proxy receives them, in order.
     package var absoluteTargets: [String] { state.withLock { $0.absoluteTargets } }
 
@@ -170,6 +185,12 @@ package final class TestOrigin: Sendable {
         state.withLock { $0.connections += 1 }
     }
 
+    /// What the origin sends for `bytes` under a content or transfer coding: other bytes, a third as many (as a
+    /// compressor would), never a prefix or slice of the object.
+    package static func encoded(_ bytes: [UInt8]) -> [UInt8] {
+        Self.bytes(length: max(1, bytes.count / 3), seed: 0xE5).enumerated().map { $0.element ^ bytes[$0.offset] ^ 0x5A }
+    }
+
     /// Deterministic, position-dependent bytes: a wrong offset never matches.
     package static func bytes(length: Int, seed: UInt8) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: length)
@@ -197,6 +218,7 @@ package final class TestOrigin: Sendable {
             state.requests[path, default: 0] += 1
             state.ranges[path, default: []].append(head.headers.first(name: "range"))
             state.hostHeaders.append(head.headers.first(name: "host") ?? "")
+            state.acceptEncodings.append(head.headers.first(name: "accept-encoding"))
             return (state.objects[path], state.faults[path])
         }
     }
@@ -290,7 +312,33 @@ final class OriginHandler: ChannelInboundHandler {
             writeSimple(context, status: .notFound, body: "not found\n")
             return
         }
-        let length = object.bytes.count
+        switch fault {
+        case .transferEncoding(let coding):
+            let encoded = TestOrigin.encoded(object.bytes)
+            let chunk = String(encoded.count, radix: 16)
+            let text = "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\n"
+                + "Transfer-Encoding: \(coding), chunked\r\n\r\n"
+            let body = head.method == .HEAD ? [] : Array("\(chunk)\r\n".utf8) + encoded + Array("\r\n0\r\n\r\n".utf8)
+            writeRaw(context, Array(text.utf8) + body)
+            origin.sent(encoded.count)
+            return
+        case .closeDelimited:
+            let text = "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\nConnection: close\r\n\r\n"
+            writeRaw(context, Array(text.utf8) + (head.method == .HEAD ? [] : object.bytes))
+            origin.sent(object.bytes.count)
+            return
+        default:
+            break
+        }
+        let body: [UInt8]
+        if case .contentEncoding(let coding) = fault {
+            body = coding.lowercased() == "identity" ? object.bytes : TestOrigin.encoded(object.bytes)
+            headers.add(name: "Content-Encoding", value: coding)
+        } else {
+            body = object.bytes
+        }
+        if case .vary(let value) = fault { headers.add(name: "Vary", value: value) }
+        let length = body.count
         headers.add(name: "ETag", value: fault == .changedETag ? "\"changed\"" : object.etag)
         headers.add(name: "Last-Modified", value: object.lastModified)
         headers.add(name: "Content-Type", value: object.contentType)
@@ -324,12 +372,12 @@ final class OriginHandler: ChannelInboundHandler {
         if case .slow(let pause) = fault {
             context.flush()
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            Self.trickle(loopBound, bytes: object.bytes, from: offset, to: end, pause: pause, origin: origin)
+            Self.trickle(loopBound, bytes: body, from: offset, to: end, pause: pause, origin: origin)
             return
         }
         while offset < end {
             let next = min(end, offset + 65_536)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: object.bytes[offset..<next])))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body[offset..<next])))), promise: nil)
             offset = next
         }
         origin.sent(limit)
@@ -371,6 +419,16 @@ final class OriginHandler: ChannelInboundHandler {
         context.eventLoop.scheduleTask(in: .milliseconds(Int64(pause))) {
             trickle(loopBound, bytes: bytes, from: next, to: end, pause: pause, origin: origin)
         }
+    }
+
+    /// Writes bytes past the HTTP encoder (heads it would correct), then closes the connection.
+    private func writeRaw(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
+        let channel = context.channel
+        guard let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+            channel.close(promise: nil)
+            return
+        }
+        encoder.writeAndFlush(NIOAny(ByteBuffer(bytes: bytes))).whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func writeSimple(_ context: ChannelHandlerContext, status: HTTPResponseStatus, body: String, headers: HTTPHeaders = HTTPHeaders()) {

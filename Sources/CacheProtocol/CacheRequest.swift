@@ -42,7 +42,8 @@ extension CacheRequest {
     /// The query parameter that names the origin in the Delivery Optimization protocol.
     package static let originParameter = "cachehostorigin"
 
-    /// Parses a request target (`/path?query` or `http://host/path?query`) and the `Host` header.
+    /// Parses a request target (`/path?query` or `http://host/path?query`) and the `Host` header, which must name
+    /// the same origin as an absolute-form target.
     package static func parse(target: String, hostHeader: String?) throws(RequestError) -> CacheRequest {
         // RFC 9112: a request target holds no white space or control characters; none may reach the origin.
         guard !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
@@ -59,6 +60,14 @@ extension CacheRequest {
             authorityFromTarget = rest[..<end]
             target = rest[end...]
             if target.isEmpty || target.first == "?" { target = "/" + target }
+        }
+        // RFC 9112 3.2.2: an absolute-form target names the origin; a Host header that names another one would make
+        // two readers of this request (a proxy in front, the engine) disagree on where it goes.
+        if let authorityFromTarget, let hostHeader {
+            let fromTarget = try parseAuthority(String(authorityFromTarget))
+            guard !hostHeader.isEmpty, try parseAuthority(hostHeader) == fromTarget else {
+                throw .badOrigin("the Host header \(quoted(hostHeader)) disagrees with the request target")
+            }
         }
         guard target.first == "/" else { throw .badTarget("the request target must start with /") }
         if target.contains("#") { throw .badTarget("the request target holds a fragment") }

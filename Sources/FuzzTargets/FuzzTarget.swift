@@ -2,7 +2,8 @@ import CacheNodeCore
 import CacheProtocol
 import Foundation
 
-/// One parser that takes hostile bytes: it may refuse them, never crash or hang on them.
+/// One parser (or, for `exchange`, one request and response through the engine's decisions) that takes hostile
+/// bytes: it may refuse them, never crash or hang on them.
 struct FuzzTarget: Sendable {
     var name: String
     var run: @Sendable ([UInt8]) -> Void
@@ -62,6 +63,7 @@ struct FuzzTarget: Sendable {
             precondition(!request.host.isEmpty, "empty host")
             _ = policy.check(request)
         },
+        FuzzTarget(name: "exchange", run: Exchange.run),
     ]
 
     /// The shipped allowlist plus the loopback origin tests use, as the engine sees them.

@@ -10,7 +10,7 @@ struct FuzzCorpusTests {
     }
 
     @Test func everyTargetHasACorpus() {
-        #expect(Self.targets == ["addresses", "answer-file", "origin-allowlist", "range-header", "request-target"])
+        #expect(Self.targets == ["addresses", "answer-file", "exchange", "origin-allowlist", "range-header", "request-target"])
     }
 
     @Test(arguments: FuzzCorpusTests.targets)

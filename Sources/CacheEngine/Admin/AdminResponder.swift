@@ -16,8 +16,10 @@ final class AdminResponder: HTTPResponder {
 
     func respond(to head: HTTPRequestHead, client: String, writer: ResponseWriter) async -> Bool {
         writer.suppressBody = head.method == .HEAD
-        guard head.method == .GET || head.method == .HEAD else {
-            return await send(writer, .methodNotAllowed, "text/plain", "only GET and HEAD are served\n")
+        if let refusal = head.judged.refusal {
+            let status = HTTPResponseStatus(statusCode: refusal.status)
+            let answered = await send(writer, status, "text/plain", refusal.reason + "\n")
+            return answered && !refusal.closesConnection
         }
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         switch path {

@@ -35,7 +35,8 @@ package final class OriginClient: Sendable {
         }
     }
 
-    /// Sends `GET` (or `HEAD`) for the request's origin URL; `address` pins the connection to a checked address.
+    /// Sends `GET` (or `HEAD`) for the request's origin URL with `Accept-Encoding: identity`; `address` pins the
+    /// connection to a checked address.
     package func send(
         _ request: CacheRequest,
         address: IPAddress?,
@@ -50,7 +51,11 @@ package final class OriginClient: Sendable {
         var outgoing = HTTPClientRequest(url: url)
         outgoing.method = method
         outgoing.headers.add(name: "Host", value: request.authority)
-        for (name, value) in extra { outgoing.headers.add(name: name, value: value) }
+        // Without Accept-Encoding any coding is acceptable (RFC 9110 12.5.3); the cache keeps identity bytes only.
+        outgoing.headers.add(name: "Accept-Encoding", value: "identity")
+        for (name, value) in extra where name.lowercased() != "accept-encoding" {
+            outgoing.headers.add(name: name, value: value)
+        }
         let execute: @Sendable () async throws -> HTTPClientResponse
         if let forward {
             let headers = outgoing.headers

@@ -68,8 +68,11 @@ final class CacheResponder: HTTPResponder {
 
     /// Returns false when the response was cut short (the connection must close).
     private func handle(_ head: HTTPRequestHead, writer: ResponseWriter, record: inout Record) async -> Bool {
-        guard head.method == .GET || head.method == .HEAD else {
-            return await simple(writer, record: &record, status: .methodNotAllowed, "only GET and HEAD are served", extra: [("Allow", "GET, HEAD")])
+        if let refusal = head.judged.refusal {
+            let extra = refusal.status == 405 ? [("Allow", "GET, HEAD")] : []
+            let status = HTTPResponseStatus(statusCode: refusal.status)
+            let answered = await simple(writer, record: &record, status: status, refusal.reason, extra: extra)
+            return answered && !refusal.closesConnection
         }
         if head.uri.utf8.count > Self.maximumTargetBytes {
             return await simple(writer, record: &record, status: .uriTooLong, "the request target is longer than \(Self.maximumTargetBytes) bytes")
@@ -112,7 +115,14 @@ final class CacheResponder: HTTPResponder {
             case .failed(let failure):
                 record.originStatus = originStatus(failure)
                 return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: failure.clientStatus), failure.description)
-            case .uncacheable:
+            case .uncacheable(let reason):
+                if case .encoded(let coding) = reason, head.headers.contains(name: "range") {
+                    // Encoded bytes are not the object's: a range of them would be spliced into the client's file.
+                    counters.originError()
+                    record.originStatus = "invalid"
+                    let failure = OriginFailure(.encodedRange(coding))
+                    return await simple(writer, record: &record, status: .badGateway, failure.description)
+                }
                 return await passThrough(head, request: request, address: address, writer: writer, record: &record)
             case .object(let meta):
                 let served = await serve(
@@ -151,52 +161,30 @@ final class CacheResponder: HTTPResponder {
         record: inout Record,
         mayLookAgain: Bool
     ) async -> Served {
-        var headers = HTTPHeaders()
-        if let etag = meta.etag { headers.add(name: "ETag", value: etag) }
-        if let modified = meta.lastModified { headers.add(name: "Last-Modified", value: modified) }
-        let conditional = ConditionalRequest(
-            ifNoneMatch: head.headers.first(name: "if-none-match"),
-            ifModifiedSince: head.headers.first(name: "if-modified-since"),
-            ifRange: head.headers.first(name: "if-range")
+        let response = ObjectResponse(
+            object: meta.object,
+            range: head.headers.first(name: "range"),
+            conditional: ConditionalRequest(
+                ifNoneMatch: head.headers.first(name: "if-none-match"),
+                ifModifiedSince: head.headers.first(name: "if-modified-since"),
+                ifRange: head.headers.first(name: "if-range")
+            )
         )
-        let honourRange: Bool
-        switch conditional.evaluate(meta.validators) {
-        case .notModified:
-            record.status = 304
-            record.outcome = .hit
-            writer.head(HTTPResponseHead(version: .http1_1, status: .notModified, headers: headers))
-            return Served((try? await writer.end()) != nil)
-        case .serve(let honour):
-            honourRange = honour
+        let status = HTTPResponseStatus(statusCode: response.status)
+        if response.status == 416 {
+            let reason = "the range is outside the object (\(meta.length) bytes)"
+            return Served(await simple(writer, record: &record, status: status, reason, extra: response.headers.map { ($0.name, $0.value) }))
         }
-        headers.add(name: "Content-Type", value: meta.contentType ?? "application/octet-stream")
-        headers.add(name: "Accept-Ranges", value: "bytes")
-        let resolution = honourRange
-            ? head.headers.first(name: "range").flatMap(RangeHeader.init)?.resolve(length: meta.length) ?? .full : .full
-        let span: ClosedRange<Int64>?
-        let status: HTTPResponseStatus
-        switch resolution {
-        case .unsatisfiable:
-            headers.add(name: "Content-Range", value: "bytes */\(meta.length)")
-            return Served(await simple(writer, record: &record, status: .rangeNotSatisfiable, "the range is outside the object (\(meta.length) bytes)", extra: headers.map { ($0.name, $0.value) }))
-        case .full:
-            span = meta.length > 0 ? 0...(meta.length - 1) : nil
-            status = .ok
-        case .partial(let range):
-            span = range
-            status = .partialContent
-            headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound)/\(meta.length)")
-        }
-        headers.add(name: "Content-Length", value: "\(span.map { $0.upperBound - $0.lowerBound + 1 } ?? 0)")
+        let headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
         let responseHead = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
-        record.status = Int(status.code)
-        guard let span, head.method == .GET else {
+        record.status = response.status
+        guard let span = response.span, head.method == .GET else {
             record.outcome = .hit
             writer.head(responseHead)
             return Served((try? await writer.end()) != nil)
         }
-        let blockSize = Int64(meta.blockSize)
-        let blocks = Int(span.lowerBound / blockSize)...Int(span.upperBound / blockSize)
+        let pieces = meta.layout.pieces(of: span)
+        let blocks = pieces[0].block...pieces[pieces.count - 1].block
         // An object unknown when the request arrived had no block stored, whatever its probe stored since.
         let stored = known ? blocks.filter { cache.store.contains(key: meta.key, block: $0) }.count : 0
         record.outcome = stored == blocks.count ? .hit : (stored == 0 ? .miss : .partial)
@@ -204,13 +192,10 @@ final class CacheResponder: HTTPResponder {
             record.originStatus = "206"
             cache.prefetch(request, address: address, meta: meta, blocks: blocks)
         }
-        var position = span.lowerBound
-        while position <= span.upperBound {
-            let block = Int(position / blockSize)
-            let blockStart = Int64(block) * blockSize
-            let within = Int(position - blockStart)
-            let until = Int(min(span.upperBound + 1, blockStart + Int64(meta.blockLength(block))) - blockStart)
-            var sent = within
+        for piece in pieces {
+            let block = piece.block
+            let until = piece.bytes.upperBound
+            var sent = piece.bytes.lowerBound
             var source = cache.source(request, address: address, meta: meta, block: block)
             do {
                 reading: while sent < until {
@@ -254,7 +239,6 @@ final class CacheResponder: HTTPResponder {
                 await writer.abort()
                 return .close
             }
-            position = blockStart + Int64(until)
         }
         do {
             try await writer.end()
@@ -276,7 +260,8 @@ final class CacheResponder: HTTPResponder {
         }
     }
 
-    /// Relays an uncacheable answer (3xx, 4xx, `no-store`, `private`) with the client's own range; nothing is stored.
+    /// Relays an uncacheable answer (3xx, 4xx, `no-store`, `private`, `Vary`, a content coding) with the client's own
+    /// range and its `Content-Encoding` and `Vary`; nothing is stored, and encoded bytes never answer a range.
     private func passThrough(
         _ head: HTTPRequestHead,
         request: CacheRequest,
@@ -298,18 +283,23 @@ final class CacheResponder: HTTPResponder {
             return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: error.clientStatus), error.description)
         }
         record.originStatus = "\(response.status.code)"
-        if response.status.code >= 500 || response.status.code == 407 {
+        if let refusal = OriginAnswer.relayRefusal(
+            status: Int(response.status.code),
+            headers: response.headers.fields,
+            ranged: head.headers.contains(name: "range")
+        ) {
             counters.originError()
-            let failure: OriginFailure = response.status.code == 407 ? .proxyAuthentication : .status(Int(response.status.code))
-            return await simple(writer, record: &record, status: .badGateway, failure.description)
+            return await simple(writer, record: &record, status: .badGateway, OriginFailure(refusal).description)
         }
         var headers = HTTPHeaders()
-        for name in ["content-type", "content-length", "content-range", "etag", "last-modified", "location", "cache-control", "accept-ranges", "expires"] {
-            for value in response.headers[canonicalForm: name] { headers.add(name: name, value: String(value)) }
+        for name in [
+            "content-type", "content-length", "content-range", "content-encoding", "vary", "etag", "last-modified", "location",
+            "cache-control", "accept-ranges", "expires",
+        ] {
+            for value in response.headers[name] { headers.add(name: name, value: value) }
         }
-        if head.method == .HEAD || response.headers.first(name: "content-length") == nil && response.headers.first(name: "transfer-encoding") == nil {
-            if headers.first(name: "content-length") == nil && head.method != .HEAD { headers.add(name: "Content-Length", value: "0") }
-        }
+        // Without Content-Length (chunked or read to the close) the body is relayed chunked: a `Content-Length: 0` here
+        // would leave the origin's bytes on the connection to be read as the next response.
         record.status = Int(response.status.code)
         writer.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
         do {

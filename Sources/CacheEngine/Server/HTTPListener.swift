@@ -20,7 +20,17 @@ protocol HTTPResponder: Sendable {
 final class HTTPListener: Sendable {
     struct Limits: Sendable {
         var maxConnections: Int
+        /// How long a connection may wait for its next request, or for a client that stopped reading.
         var idleTimeout: TimeAmount
+        /// How long a request may take to arrive, from its first byte to its last.
+        var requestTimeout: TimeAmount
+
+        /// The request deadline is the idle timeout up to 10 s: a request is a few hundred bytes.
+        init(maxConnections: Int, idleTimeout: TimeAmount, requestTimeout: TimeAmount? = nil) {
+            self.maxConnections = maxConnections
+            self.idleTimeout = idleTimeout
+            self.requestTimeout = requestTimeout ?? min(idleTimeout, .seconds(10))
+        }
     }
 
     private struct State {
@@ -80,7 +90,7 @@ final class HTTPListener: Sendable {
 
     /// Binds and serves until graceful shutdown, then lets in-flight responses finish.
     func run() async throws {
-        let idleTimeout = limits.idleTimeout
+        let limits = self.limits
         let server: any Channel
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -92,11 +102,15 @@ final class HTTPListener: Sendable {
                 .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
                 .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RequestBytesObserver())
+                        // `RequestDispatcher` answers protocol errors: it knows whether a refusal is on its way.
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                             withPipeliningAssistance: true,
-                            withErrorHandling: true
+                            withErrorHandling: false
                         )
-                        try channel.pipeline.syncOperations.addHandler(ConnectionGuard(timeout: idleTimeout))
+                        try channel.pipeline.syncOperations.addHandler(
+                            ConnectionGuard(idleTimeout: limits.idleTimeout, requestTimeout: limits.requestTimeout)
+                        )
                         try channel.pipeline.syncOperations.addHandler(RequestDispatcher(listener: self))
                     }
                 }
@@ -184,12 +198,18 @@ final class HTTPListener: Sendable {
 
 /// Turns the request parts of one connection into requests for the responder, one task per request. With
 /// pipelining assistance the next request's parts arrive only once the previous response has ended.
+///
+/// A head that announces a body is answered at once (the engine takes no request bodies) and the connection closes
+/// after that answer: nothing after the head is read or dispatched.
 final class RequestDispatcher: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private let listener: HTTPListener
     private var head: HTTPRequestHead?
     private var admitted = false
+    /// Set once the connection only waits to close: a request was answered from its head, or was malformed.
+    private var closing = false
 
     init(listener: HTTPListener) {
         self.listener = listener
@@ -211,32 +231,56 @@ final class RequestDispatcher: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard admitted, !closing else { return }
         switch unwrapInboundIn(data) {
         case .head(let received):
-            head = received
+            if received.judged.announcesBody {
+                closing = true
+                dispatch(received, context: context, closeAfter: true)
+            } else {
+                head = received
+            }
         case .body:
             break
         case .end:
-            guard admitted, let request = head else { return }
+            guard let request = head else { return }
             head = nil
-            let channel = context.channel
-            let client = channel.remoteAddress?.ipAddress ?? "-"
-            _ = listener.busy(channel, 1)
-            let listener = self.listener
-            Task {
-                let writer = ResponseWriter(channel: channel)
-                let keepAlive = await listener.responder.respond(to: request, client: client, writer: writer)
-                let stopping = listener.busy(channel, -1)
-                if !keepAlive || !request.isKeepAlive || stopping {
-                    try? await channel.close()
-                }
+            dispatch(request, context: context, closeAfter: false)
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequestHead, context: ChannelHandlerContext, closeAfter: Bool) {
+        let channel = context.channel
+        let client = channel.remoteAddress?.ipAddress ?? "-"
+        _ = listener.busy(channel, 1)
+        let listener = self.listener
+        Task {
+            let writer = ResponseWriter(channel: channel)
+            let keepAlive = await listener.responder.respond(to: request, client: client, writer: writer)
+            let stopping = listener.busy(channel, -1)
+            if closeAfter || !keepAlive || !request.isKeepAlive || stopping {
+                try? await channel.close()
             }
         }
     }
 
+    /// A malformed request gets a 400 and the connection closes, as NIO's `HTTPServerProtocolErrorHandler` does;
+    /// after a request answered from its head (whose body may be what is malformed), that answer closes it instead.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let malformed = error is HTTPParserError || error is ByteToMessageDecoderError
+        if closing && malformed { return }
         listener.logger.debug("connection ended", metadata: ["error": "\(error)"])
-        context.close(promise: nil)
+        guard malformed, admitted else {
+            context.close(promise: nil)
+            return
+        }
+        // With pipelining assistance a parser error is delivered only once the responses before it have ended.
+        closing = true
+        let channel = context.channel
+        let headers = HTTPHeaders([("Connection", "close"), ("Content-Length", "0")])
+        let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 }
 

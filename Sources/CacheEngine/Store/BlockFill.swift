@@ -114,7 +114,8 @@ package final class BlockFill: Sendable {
 package final class MetadataProbe: Sendable {
     package enum Outcome: Sendable {
         case object(ObjectMetadata)
-        case uncacheable
+        /// The origin's answer is not the object's bytes to keep: relayed to the client, never stored.
+        case uncacheable(OriginAnswer.RelayReason)
         case failed(OriginFailure)
     }
 

@@ -202,7 +202,7 @@ package final class ContentCache: Sendable {
             known: known
         )
         let meta: ObjectMetadata
-        var offset: Int64
+        let bodyStart: Int64
         switch verdict {
         case .failure(let failure):
             if failure == .changed {
@@ -211,14 +211,14 @@ package final class ContentCache: Sendable {
             }
             finish(failure)
             return
-        case .uncacheable:
-            for fill in pending { fill.fail(.invalidResponse("origin answered \(response.status.code)")) }
+        case .uncacheable(let reason):
+            for fill in pending { fill.fail(.invalidResponse(reason.description)) }
             release(key: key, fills: Array(pending), probe: probe, meta: nil)
-            probe?.resolve(.uncacheable)
+            probe?.resolve(.uncacheable(reason))
             return
-        case .cacheable(let received, let bodyStart):
+        case .cacheable(let received, let from):
             meta = received
-            offset = bodyStart
+            bodyStart = from
         }
         if probe != nil {
             inflight.withLock { table in
@@ -236,28 +236,27 @@ package final class ContentCache: Sendable {
             release(key: key, fills: [], probe: probe, meta: meta)
             return
         }
-        var received = 0
+        // A response that ignored Range starts before the run: its first bytes are skipped.
+        let run = pending.first!.index...pending.last!.index
+        var placement = BodyPlacement(layout: meta.layout, blocks: run, bodyStart: bodyStart)
         do {
-            for try await var chunk in response.body {
+            reading: for try await var chunk in response.body {
                 counters.addFromOrigin(chunk.readableBytes)
-                // A response that ignored Range starts before the run: skip to it.
-                if offset < start {
-                    let skip = Int(min(Int64(chunk.readableBytes), start - offset))
-                    chunk.moveReaderIndex(forwardBy: skip)
-                    offset += Int64(skip)
-                }
-                while chunk.readableBytes > 0, let fill = pending.first {
-                    let wanted = meta.blockLength(fill.index) - received
-                    let take = min(wanted, chunk.readableBytes)
-                    fill.append(chunk.readSlice(length: take)!)
-                    received += take
-                    offset += Int64(take)
-                    if received == meta.blockLength(fill.index) {
-                        pending = pending.dropFirst()
-                        received = 0
-                        let stored = await storeBlock(meta, fill: fill)
-                        release(key: key, fills: [fill], probe: nil, meta: meta)
-                        fill.complete(stored: stored)
+                while chunk.readableBytes > 0 {
+                    switch placement.next(available: chunk.readableBytes) {
+                    case .skip(let count):
+                        chunk.moveReaderIndex(forwardBy: count)
+                    case .append(let block, let count, let completes):
+                        guard let fill = pending.first, fill.index == block else { break reading }
+                        fill.append(chunk.readSlice(length: count)!)
+                        if completes {
+                            pending = pending.dropFirst()
+                            let stored = await storeBlock(meta, fill: fill)
+                            release(key: key, fills: [fill], probe: nil, meta: meta)
+                            fill.complete(stored: stored)
+                        }
+                    case .done:
+                        break reading
                     }
                 }
                 if pending.isEmpty { break }

@@ -28,20 +28,36 @@ package struct ObjectMetadata: Equatable, Sendable {
         self.blockSize = blockSize
     }
 
+    /// The object as an origin described it.
+    package init(key: String, object: OriginObject, blockSize: Int) {
+        self.init(
+            key: key,
+            etag: object.etag,
+            lastModified: object.lastModified,
+            contentType: object.contentType,
+            length: object.length,
+            blockSize: blockSize
+        )
+    }
+
+    /// The validators, type and length the origin gave.
+    package var object: OriginObject {
+        OriginObject(length: length, etag: etag, lastModified: lastModified, contentType: contentType)
+    }
+
+    /// How the object falls into blocks.
+    package var layout: BlockLayout { BlockLayout(length: length, blockSize: blockSize) }
+
     /// How many blocks the object has.
-    package var blockCount: Int { Int((length + Int64(blockSize) - 1) / Int64(blockSize)) }
+    package var blockCount: Int { layout.blockCount }
 
     /// The byte length of block `index` (the last one may be short).
-    package func blockLength(_ index: Int) -> Int {
-        Int(min(Int64(blockSize), length - Int64(index) * Int64(blockSize)))
-    }
+    package func blockLength(_ index: Int) -> Int { layout.blockLength(index) }
 
     /// Whether another response describes the same content (same ETag and length).
     package func sameContent(as other: ObjectMetadata) -> Bool {
         length == other.length && etag == other.etag
     }
-
-    package var validators: Validators { Validators(etag: etag, lastModified: lastModified) }
 }
 
 /// A 64-bit FNV-1a hash of a cache key: the object's file name.

@@ -154,6 +154,21 @@ struct ClientFaultTests {
         try await harness.stopAll()
     }
 
+    /// A request whose body never ends (a chunk size of FFFFFFFFFFFFFFED), pipelined after a good one: the good one
+    /// is answered, the other is refused from its head, and the connection closes instead of waiting for the body.
+    @Test func bodyPipelinedAfterAGoodRequestIsRefusedAndTheConnectionCloses() async throws {
+        let (harness, healthy) = try await Self.start()
+        let bytes = harness.origin.add("/g.bin", length: 100_000, seed: 91)
+        let endless = "GET \(harness.target("/g.bin")) HTTP/1.1\r\nHost: cache\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFED\r\nab"
+        let burst = Self.request(harness, "/g.bin", range: "bytes=0-999", close: false) + Array(endless.utf8)
+        let answer = Task { try await TestHTTPClient.raw(port: harness.port, burst) }
+        try await harness.expectHealthy("/healthy.bin", healthy)
+        let responses = try TestHTTPClient.parseAll(try await answer.value)
+        #expect(responses.map(\.status) == [206, 400])
+        if let first = responses.first { expectBytes(first.body, bytes[0...999]) }
+        try await harness.stopAll()
+    }
+
     @Test func hugeHeadersAndRequestLineAreRefusedWhileOthersAreServed() async throws {
         let (harness, healthy) = try await Self.start()
         async let headers = TestHTTPClient.get(
