@@ -135,8 +135,6 @@ private struct ApplyRun {
     var previousServiceActive = false
     var newEngine: pid_t?
     var firewallApplied = false
-    /// The network step reloaded the network with this run's files: a rollback reloads it with the restored ones.
-    var networkApplied = false
     var engineStepRan = false
     var warnings: [String] = []
     var lock: Int32 = -1
@@ -245,7 +243,6 @@ private struct ApplyRun {
                 throw .command(step: step.rawValue, problem: "\(command.arguments.joined(separator: " ")) exited \(result.status): \(result.output)")
             }
         }
-        if step == .network { networkApplied = true }
         return commands.map { $0.arguments.joined(separator: " ") }.joined(separator: "; ")
     }
 
@@ -328,8 +325,12 @@ private struct ApplyRun {
     }
 
     mutating func selfTest() throws(InstallError) -> SelfTest.Outcome {
-        guard let listen = ListenAddress(plan.configuration.engine.listen) else {
+        guard var listen = ListenAddress(plan.configuration.engine.listen) else {
             throw .selfTest(problem: "engine.listen is not address:port")
+        }
+        // A real install with a static address is tested where its clients reach it, not on loopback.
+        if layout.isRealInstall, listen.address?.scope == .unspecified, let address = plan.configuration.servingAddress {
+            listen = ListenAddress(host: address.description, port: listen.port)
         }
         let outcome = SelfTest(listen: listen, origin: options.selfTestOrigin).run()
         switch outcome {
@@ -418,9 +419,6 @@ private struct ApplyRun {
             } else if firewallApplied {
                 _ = runner.run(["nft", "delete", "table", "inet", "cachenode"])
             }
-            if networkApplied {
-                problems += rollBackNetwork()
-            }
             if engineStepRan {
                 _ = runner.run(["systemctl", "daemon-reload"])
                 if previousServiceActive {
@@ -447,23 +445,6 @@ private struct ApplyRun {
             try? FileSystem.remove(layout.pidFile)
         }
         if lock >= 0 { close(lock) }
-        return problems
-    }
-
-    /// Puts the live network back as the restored files describe it: the same reload as the network step, then the
-    /// switch this run created is deleted (networkd never removes a netdev whose file is gone; netplan apply does).
-    func rollBackNetwork() -> [String] {
-        var problems: [String] = []
-        for command in plan.commands where command.step == .network {
-            let result = runner.run(command.arguments)
-            if result.status != 0 { problems.append("\(command.arguments.joined(separator: " ")): \(result.output)") }
-        }
-        for file in writtenFiles where file.previous == nil && file.path.hasSuffix(".netdev") {
-            let name = String(file.path.split(separator: "/").last!.dropFirst("60-cachenode-".count).dropLast(".netdev".count))
-            guard !name.isEmpty, runner.run(["ip", "link", "show", "dev", name]).status == 0 else { continue }
-            let result = runner.run(["ip", "link", "delete", "dev", name])
-            if result.status != 0 { problems.append("ip link delete dev \(name): \(result.output)") }
-        }
         return problems
     }
 }

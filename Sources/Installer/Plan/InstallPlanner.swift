@@ -39,7 +39,7 @@ package struct InstallPlanner: Sendable {
         }
         let layout = InstallLayout(root: root, state: configuration.storage.state)
         let cacheHost = configuration.cacheHost(hostName: hostName)
-        let context = RenderContext(
+        var context = RenderContext(
             configuration: configuration,
             layout: layout,
             binary: binary,
@@ -47,6 +47,12 @@ package struct InstallPlanner: Sendable {
             policy: policy,
             version: version
         ).values
+        // A new switch keeps its adapter's MAC address, so the network (neighbours' ARP caches, DHCP reservations)
+        // goes on knowing the node when the switch takes over, and again when it is rolled back or removed.
+        if layout.isRealInstall, configuration.network.switch.mode == .create, let adapter = configuration.network.switch.adapter,
+            let mac = Self.macAddress(of: adapter) {
+            context["adapter_mac"] = mac
+        }
 
         var files: [(String, String, UInt32, String)] = [
             (layout.configuration, "cachenode.yaml", 0o640, "node configuration (read by cachenode serve)"),
@@ -128,6 +134,18 @@ package struct InstallPlanner: Sendable {
             previous: previous,
             cacheHost: cacheHost
         )
+    }
+}
+
+extension InstallPlanner {
+    /// The MAC address of a live network interface, as `/sys/class/net/NAME/address` gives it.
+    static func macAddress(of interface: String) -> String? {
+        guard !interface.contains("/"), let bytes = try? FileSystem.contents("/sys/class/net/\(interface)/address") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n")
+        let parts = text.split(separator: ":")
+        guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }),
+            text != "00:00:00:00:00:00" else { return nil }
+        return text
     }
 }
 

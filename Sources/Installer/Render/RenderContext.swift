@@ -25,6 +25,7 @@ struct RenderContext {
             "hub": c.hub.name,
             "binary": binary,
             "config": layout.configuration,
+            "firewall": layout.firewall,
             "state": layout.stateDirectory,
             "memory_gb": c.resources.memoryGB,
             "cores": c.resources.cores,
