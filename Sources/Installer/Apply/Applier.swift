@@ -254,7 +254,7 @@ private struct ApplyRun {
         guard !networkFiles.isEmpty else { return try runCommands(of: .network, skipped: "no network change") }
         let facts = SystemHostProbe().facts(storagePath: "/", listen: nil)
         let revert = NetworkRevert(
-            files: writtenFiles.map { .init(path: $0.path, previous: $0.previous, mode: $0.mode) },
+            files: writtenFiles.map(NetworkRevert.File.init),
             directories: createdDirectories,
             configuration: plan.configuration,
             existingLinks: Set(facts.interfaces.map(\.name)),
@@ -385,20 +385,7 @@ private struct ApplyRun {
             let result = runner.run(["systemctl", "disable", "--now", "cachenode.service"])
             if result.status != 0 { problems.append("systemctl disable --now cachenode.service: \(result.output)") }
         }
-        for file in writtenFiles.reversed() {
-            do {
-                if let previous = file.previous {
-                    try FileSystem.writeAtomically(file.path, Array(previous.utf8), mode: mode_t(file.mode))
-                } else {
-                    try FileSystem.remove(file.path)
-                }
-            } catch {
-                problems.append("\(error)")
-            }
-        }
-        for directory in createdDirectories.reversed() {
-            do { try FileSystem.removeTree(directory) } catch { problems.append("\(error)") }
-        }
+        problems += NetworkRevert.restore(writtenFiles.map(NetworkRevert.File.init), removing: createdDirectories)
         previousOwnership.reversed().forEach(ServiceAccount.restore)
         if layout.isRealInstall, let account = ServiceAccount.lookup() {
             if createdAccount {

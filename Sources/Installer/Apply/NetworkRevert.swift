@@ -15,6 +15,17 @@ package struct NetworkRevert: Codable, Equatable, Sendable {
         /// The content before this run; `nil` when the run created the file.
         package var previous: String?
         package var mode: UInt32
+
+        init(path: String, previous: String?, mode: UInt32) {
+            self.path = path
+            self.previous = previous
+            self.mode = mode
+        }
+
+        /// A file a setup run wrote, with what it replaced.
+        init(_ written: InstallPlan.File) {
+            self.init(path: written.path, previous: written.previous, mode: written.mode)
+        }
     }
 
     /// Every file this run wrote so far (the network files among them), to put back.
@@ -52,6 +63,12 @@ package struct NetworkRevert: Codable, Equatable, Sendable {
 
     /// Puts every file back as it was and removes the directories the run created.
     package func restoreFiles() -> [String] {
+        Self.restore(files, removing: directories)
+    }
+
+    /// Puts `files` back as they were, the last written first, then removes `directories`, innermost first;
+    /// returns what could not be undone. A setup run's rollback and `network-revert` both undo this way.
+    static func restore(_ files: [File], removing directories: [String]) -> [String] {
         var problems: [String] = []
         for file in files.reversed() {
             do {
