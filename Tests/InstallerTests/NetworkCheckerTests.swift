@@ -22,6 +22,15 @@ struct NetworkCheckerTests {
         #expect(proxy.absoluteTargets == ["http://au.download.windowsupdate.com/mscomtest/wuidt.gif"])
     }
 
+    @Test func aProxyNamedByAHostNameIsResolvedFirst() async throws {
+        let proxy = try await Self.proxy()
+        defer { Task { await proxy.stop() } }
+        // localhost comes from /etc/hosts: no query leaves this machine.
+        let check = NetworkChecker(timeoutSeconds: 2).proxyForwards("http://localhost:\(proxy.port)", password: nil)
+        #expect(check.status == .pass, "\(check)")
+        #expect(check.detail.hasPrefix("localhost:\(proxy.port) fetched the validation request"))
+    }
+
     @Test func aProxyThatWantsCredentialsNamesThem() async throws {
         let proxy = try await Self.proxy()
         defer { Task { await proxy.stop() } }

@@ -116,7 +116,7 @@ package struct NetworkChecker: Sendable {
         let title = "DNS resolves the Delivery Optimization hosts"
         var failures: [String] = []
         for host in Self.deliveryHosts {
-            if let reason = Self.getaddrinfoProblem(host, timeoutSeconds: timeoutSeconds) { failures.append("\(host) \(reason)") }
+            if case .failure(let reason) = Self.resolve(host, timeoutSeconds: timeoutSeconds) { failures.append("\(host) \(reason)") }
         }
         return failures.isEmpty
             ? check("dns", title, .pass, "this machine's resolver answers for each")
@@ -128,8 +128,14 @@ package struct NetworkChecker: Sendable {
         guard var proxy = ProxyURL(url) else { return check("proxy", title, .warning, "not an http proxy URL") }
         if let password { proxy.password = password }
         let shown = "\(proxy.host):\(proxy.port)"
-        guard let address = IPAddress(proxy.host) ?? Self.resolveFirst(proxy.host) else {
-            return check("proxy", title, .warning, "cannot resolve the proxy \(proxy.host)")
+        let address: IPAddress
+        if let literal = IPAddress(proxy.host) {
+            address = literal
+        } else {
+            switch Self.resolve(proxy.host, timeoutSeconds: timeoutSeconds) {
+            case .success(let resolved): address = resolved
+            case .failure(let reason): return check("proxy", title, .warning, "the proxy \(proxy.host) \(reason)")
+            }
         }
         var headers: [(String, String)] = [("Host", SelfTest.defaultOrigin)]
         if let user = proxy.user {
@@ -183,34 +189,30 @@ package struct NetworkChecker: Sendable {
 
     // MARK: Name resolution through the system
 
-    /// `getaddrinfo` in a thread of its own, abandoned after the timeout (glibc's resolver may wait much longer).
-    static func getaddrinfoProblem(_ host: String, timeoutSeconds: Int) -> String? {
-        let result = Mutex<String??>(nil)
+    /// The first IPv4 address of `host` through this machine's resolver, or why there is none. `getaddrinfo` runs in
+    /// a thread of its own and is abandoned after the timeout (glibc's resolver may wait much longer).
+    static func resolve(_ host: String, timeoutSeconds: Int) -> Result<IPAddress, DNSQuery.Failure> {
+        let result = Mutex<Result<IPAddress, DNSQuery.Failure>?>(nil)
         let thread = Thread {
             var hints = addrinfo()
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            hints.ai_family = AF_INET
             var list: UnsafeMutablePointer<addrinfo>?
             let status = getaddrinfo(host, "80", &hints, &list)
+            var answer: Result<IPAddress, DNSQuery.Failure> =
+                .failure(.init(description: "does not resolve (\(String(cString: gai_strerror(status))))"))
+            if status == 0, let address = list?.pointee.ai_addr {
+                let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+                answer = .success(.v4(UInt32(bigEndian: value)))
+            }
             if status == 0 { freeaddrinfo(list) }
-            result.withLock { $0 = .some(status == 0 ? nil : "does not resolve (\(String(cString: gai_strerror(status))))") }
+            result.withLock { $0 = answer }
         }
         thread.start()
         for _ in 0..<(timeoutSeconds * 20) {
             if let answer = result.withLock({ $0 }) { return answer }
             usleep(50_000)
         }
-        return "gave no answer within \(timeoutSeconds) s"
-    }
-
-    static func resolveFirst(_ host: String) -> IPAddress? {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_family = AF_INET
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, "80", &hints, &list) == 0, let first = list else { return nil }
-        defer { freeaddrinfo(list) }
-        guard let address = first.pointee.ai_addr else { return nil }
-        let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
-        return .v4(UInt32(bigEndian: value))
+        return .failure(.init(description: "gave no answer within \(timeoutSeconds) s", isSilence: true))
     }
 }
