@@ -23,14 +23,16 @@ package struct TestCacheDirectory: Sendable {
     package var drive: String { root + "/cache" }
     package var accessLog: String { state + "/logs/access.log" }
 
-    /// A configuration for an engine on 127.0.0.1:0 with `extra_origins: [127.0.0.1]`.
+    /// A configuration for an engine on 127.0.0.1:0 with `extra_origins: [127.0.0.1]`. The origin timeouts are
+    /// generous (10 s): the whole suite shares two cores, and a loaded run answers loopback requests in seconds;
+    /// a test of a timeout sets its own.
     package func configuration(
         driveBytes: Int64 = 1 << 30,
         blockSize: Int = 64 * 1024,
         drives: Int = 1,
         listen: String = "127.0.0.1:0",
         admin: String = "127.0.0.1:0",
-        readTimeoutSeconds: Int = 2,
+        readTimeoutSeconds: Int = 10,
         idleTimeoutSeconds: Int = 60,
         maxConnections: Int = 1000
     ) -> NodeConfiguration {
@@ -51,7 +53,7 @@ package struct TestCacheDirectory: Sendable {
                 extraOrigins: ["127.0.0.1"],
                 blockSizeKB: blockSize / 1024,
                 maxConnections: maxConnections,
-                originConnectTimeoutSeconds: 2,
+                originConnectTimeoutSeconds: 10,
                 originReadTimeoutSeconds: readTimeoutSeconds,
                 idleTimeoutSeconds: idleTimeoutSeconds
             )
@@ -88,7 +90,7 @@ package struct TestCacheDirectory: Sendable {
           upstream_proxy: null
           extra_origins: [127.0.0.1]
           block_size_kb: \(blockSizeKB)
-          origin_read_timeout_s: 2
+          origin_read_timeout_s: 10
 
         """
     }

@@ -13,9 +13,10 @@ import Darwin
 /// Cached content on the configured drives: blocks aligned to the block size, and an index that survives restarts.
 ///
 /// Each drive holds `cachenode/format` (the block size the cache was built with), `cachenode/journal`
-/// (the index as records, compacted at start-up) and `cachenode/blocks/xx/<id>.<n>` files. A block is
-/// written to a temporary file, fsynced and renamed before its journal record is appended, so after
-/// `kill -9` the index only names whole blocks; a block file of the wrong size is never served.
+/// (the index as records, compacted at start-up and while running once most of it is history) and
+/// `cachenode/blocks/xx/<id>.<n>` files. A block is written to a temporary file, fsynced and renamed before its
+/// journal record is appended, so after `kill -9` the index only names whole blocks; a block file of the wrong size
+/// is never served. The journal and format files count against the drive's size like the blocks do.
 package final class BlockStore: Sendable {
     /// One configured drive.
     package struct Drive: Sendable {
@@ -37,10 +38,29 @@ package final class BlockStore: Sendable {
     struct DriveState {
         var drive: Drive
         var root: String
+        /// Bytes of stored blocks.
         var usedBytes: Int64 = 0
         var objects = 0
+        /// Stored blocks.
+        var blocks = 0
         var writable = true
         var journal: CInt = -1
+        /// The journal's length and lines, and the format file's length: the index's own share of the drive.
+        var journalBytes: Int64 = 0
+        var journalRecords = 0
+        var formatBytes: Int64 = 0
+        /// Set while the journal is being compacted (one compaction per drive at a time).
+        var compacting = false
+
+        /// Everything the cache holds on the drive: blocks, journal and format file.
+        var footprint: Int64 { usedBytes + journalBytes + formatBytes }
+
+        /// Whether most of the journal is history (evicted blocks, dropped objects, replaced metadata), or history
+        /// takes a sixteenth of the drive.
+        func journalNeedsCompaction(slack: Int) -> Bool {
+            let live = objects + blocks
+            return journalRecords > 2 * live + slack || (journalBytes > drive.capacityBytes / 16 && journalRecords > 2 * live + 64)
+        }
     }
 
     struct Entry {
@@ -61,12 +81,15 @@ package final class BlockStore: Sendable {
     package let blockSize: Int
     private let state: Mutex<State>
     private let logger: Logger
+    /// Lines of history the journal may carry beyond twice its live records before it is compacted.
+    private let journalSlack: Int
 
     /// Opens (or creates) the store on `drives`; a cache built with another block size is dropped with a log line.
-    package init(drives: [Drive], blockSize: Int, logger: Logger) throws(StoreError) {
+    package init(drives: [Drive], blockSize: Int, logger: Logger, journalSlack: Int = 100_000) throws(StoreError) {
         guard !drives.isEmpty else { throw .noDrives }
         self.blockSize = blockSize
         self.logger = logger
+        self.journalSlack = journalSlack
         var states: [DriveState] = []
         var entries: [ObjectID: Entry] = [:]
         for (index, drive) in drives.enumerated() {
@@ -138,6 +161,7 @@ package final class BlockStore: Sendable {
             // Missing or damaged: forget it so the next request refills it.
             entry.blocks[index] = nil
             state.drives[entry.drive].usedBytes -= Int64(expected)
+            state.drives[entry.drive].blocks -= 1
             state.entries[id] = entry
             Self.append(&state.drives[entry.drive], .evicted(id, index))
             return .some(nil)
@@ -185,7 +209,8 @@ package final class BlockStore: Sendable {
             }
             guard state.drives[driveIndex].writable, Int64(length) <= state.drives[driveIndex].drive.capacityBytes
             else { return nil }
-            removed += Self.evict(&state, drive: driveIndex, needed: Int64(length), keep: id)
+            // Room for the block and the journal line that will name it.
+            removed += Self.evict(&state, drive: driveIndex, needed: Int64(length) + Self.recordAllowance, keep: id)
             state.drives[driveIndex].usedBytes += Int64(length)
             return Reservation(drive: driveIndex, root: state.drives[driveIndex].root, removed: removed)
         }
@@ -216,11 +241,100 @@ package final class BlockStore: Sendable {
             state.tick += 1
             entry.blocks[index] = state.tick
             state.entries[id] = entry
+            state.drives[reservation.drive].blocks += 1
             Self.append(&state.drives[reservation.drive], .block(id, index))
             return true
         }
         if !kept { unlink(path) }
+        if kept { compactJournalIfNeeded(drive: reservation.drive) }
         return kept
+    }
+
+    // MARK: Journal compaction
+
+    /// The most a journal line adds to a drive (an object line is counted when its object is first stored).
+    static let recordAllowance: Int64 = 64
+
+    /// Rewrites a drive's journal with its live records only, once most of its lines are history: a node that runs
+    /// for months keeps a journal the size of its index, not of its past, and restarts as fast as on its first day.
+    ///
+    /// The live records are written from a snapshot of the index, outside the lock (stores and hits go on); the
+    /// lines appended meanwhile are then copied after them under the lock, and the new journal is renamed into place.
+    /// Either file, the old or the new, replays to the same index; an error leaves the old one as it was.
+    private func compactJournalIfNeeded(drive index: Int) {
+        struct Snapshot {
+            var entries: [ObjectID: Entry]
+            var offset: Int64
+            var root: String
+        }
+        let slack = journalSlack
+        let snapshot: Snapshot? = state.withLock { state in
+            let drive = state.drives[index]
+            guard !state.closed, drive.journal >= 0, !drive.compacting, drive.journalNeedsCompaction(slack: slack)
+            else { return nil }
+            state.drives[index].compacting = true
+            // Copy-on-write: the copy is made by the next change to the index, not here.
+            return Snapshot(entries: state.entries, offset: drive.journalBytes, root: drive.root)
+        }
+        guard let snapshot else { return }
+        let journalPath = snapshot.root + "/journal"
+        let temporary = snapshot.root + "/journal.compacting"
+        // Objects without a stored block keep their line too: a block being written now is named after them.
+        let live = Self.liveRecords(snapshot.entries.filter { $0.value.drive == index }, withoutBlocks: true)
+        do throws(StoreError) {
+            let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw FileIO.failure("open", temporary) }
+            defer { close(fd) }
+            try FileIO.writeAll(fd, live.text, path: temporary)
+            guard fsync(fd) == 0 else { throw FileIO.failure("fsync", temporary) }
+            try state.withLock { (state: inout State) throws(StoreError) in
+                defer { state.drives[index].compacting = false }
+                guard !state.closed, state.drives[index].journal >= 0 else {
+                    unlink(temporary)
+                    return
+                }
+                let tail = try FileIO.read(journalPath, from: snapshot.offset) ?? []
+                try FileIO.writeAll(fd, [ByteBuffer(bytes: tail)], path: temporary)
+                guard fsync(fd) == 0 else { throw FileIO.failure("fsync", temporary) }
+                guard Glibc.rename(temporary, journalPath) == 0 else { throw FileIO.failure("rename", journalPath) }
+                let reopened = Glibc.open(journalPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+                Glibc.close(state.drives[index].journal)
+                state.drives[index].journal = reopened
+                state.drives[index].journalBytes = Int64(live.text.utf8.count + tail.count)
+                state.drives[index].journalRecords = live.records + tail.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+                if reopened < 0 {
+                    state.drives[index].writable = false
+                    throw FileIO.failure("open", journalPath)
+                }
+            }
+        } catch {
+            unlink(temporary)
+            state.withLock { $0.drives[index].compacting = false }
+            logger.warning(
+                "cache journal compaction failed; keeping the journal as it is",
+                metadata: ["store.path": "\(journalPath)", "error": "\(error)"]
+            )
+        }
+    }
+
+    /// The journal lines of `entries` (those with stored blocks, or all of them): each object, then its blocks, least
+    /// recently used first, so a replay restores the use order.
+    static func liveRecords(
+        _ entries: some Sequence<(key: ObjectID, value: Entry)>,
+        withoutBlocks: Bool = false
+    ) -> (text: String, records: Int) {
+        var text = ""
+        var records = 0
+        let stored = entries.filter { withoutBlocks || !$0.value.blocks.isEmpty }
+        text.reserveCapacity(stored.reduce(0) { $0 + 160 + 24 * $1.value.blocks.count })
+        for (id, entry) in stored.sorted(by: { ($0.value.blocks.values.max() ?? 0) < ($1.value.blocks.values.max() ?? 0) }) {
+            text += JournalRecord.object(id, entry.meta).line
+            for (index, _) in entry.blocks.sorted(by: { $0.value < $1.value }) {
+                text += JournalRecord.block(id, index).line
+            }
+            records += 1 + entry.blocks.count
+        }
+        return (text, records)
     }
 
     /// Removes an object and all its blocks (its content changed at the origin).
@@ -296,8 +410,11 @@ package final class BlockStore: Sendable {
 
     private static func append(_ drive: inout DriveState, _ record: JournalRecord) {
         guard drive.journal >= 0 else { return }
+        let line = record.line
         do {
-            try FileIO.writeAll(drive.journal, record.line, path: drive.root + "/journal")
+            try FileIO.writeAll(drive.journal, line, path: drive.root + "/journal")
+            drive.journalBytes += Int64(line.utf8.count)
+            drive.journalRecords += 1
         } catch {
             drive.writable = false
         }
@@ -312,16 +429,18 @@ package final class BlockStore: Sendable {
             drive.usedBytes -= Int64(entry.meta.blockLength(index))
             removed.append(blockPath(drive.root, id, index))
         }
+        drive.blocks -= entry.blocks.count
         drive.objects -= 1
         append(&drive, .dropped(id))
         state.drives[entry.drive] = drive
         return removed
     }
 
-    /// Evicts least-recently-used blocks on one drive until `needed` more bytes fit; returns files to unlink.
+    /// Evicts least-recently-used blocks on one drive until `needed` more bytes fit beside everything the cache holds
+    /// there (blocks, journal, format file); returns files to unlink.
     static func evict(_ state: inout State, drive: Int, needed: Int64, keep: ObjectID? = nil) -> [String] {
         let capacity = state.drives[drive].drive.capacityBytes
-        guard state.drives[drive].usedBytes + needed > capacity else { return [] }
+        guard state.drives[drive].footprint + needed > capacity else { return [] }
         // Free a little more than needed so eviction runs in batches, not on every block.
         let target = max(0, min(capacity - needed, capacity - capacity / 50 - needed))
         var candidates: [(tick: UInt64, id: ObjectID, index: Int)] = []
@@ -332,10 +451,11 @@ package final class BlockStore: Sendable {
         var removed: [String] = []
         let root = state.drives[drive].root
         for candidate in candidates {
-            if state.drives[drive].usedBytes <= target { break }
+            if state.drives[drive].footprint <= target { break }
             guard var entry = state.entries[candidate.id] else { continue }
             entry.blocks[candidate.index] = nil
             state.drives[drive].usedBytes -= Int64(entry.meta.blockLength(candidate.index))
+            state.drives[drive].blocks -= 1
             removed.append(blockPath(root, candidate.id, candidate.index))
             if entry.blocks.isEmpty && candidate.id != keep {
                 state.entries[candidate.id] = nil
@@ -443,6 +563,7 @@ package final class BlockStore: Sendable {
         var live = 0
         for (id, entry) in local where !entry.blocks.isEmpty && entries[id] == nil {
             for index in entry.blocks.keys { drive.usedBytes += Int64(entry.meta.blockLength(index)) }
+            drive.blocks += entry.blocks.count
             drive.objects += 1
             live += 1 + entry.blocks.count
             entries[id] = entry
@@ -451,21 +572,22 @@ package final class BlockStore: Sendable {
             // Nothing to compact or append to.
         } else if records > 2 * live + 1000 || fileLength == 0 {
             // Mostly evicted or dropped records: rewrite the journal with the live ones, oldest use first.
-            var compacted = ""
-            compacted.reserveCapacity(live * 64)
-            for (id, entry) in local.sorted(by: { ($0.value.blocks.values.max() ?? 0) < ($1.value.blocks.values.max() ?? 0) })
-            where !entry.blocks.isEmpty && entries[id]?.drive == driveIndex {
-                compacted += JournalRecord.object(id, entry.meta).line
-                for (index, _) in entry.blocks.sorted(by: { $0.value < $1.value }) {
-                    compacted += JournalRecord.block(id, index).line
-                }
+            let compacted = liveRecords(local.filter { !$0.value.blocks.isEmpty && entries[$0.key]?.drive == driveIndex })
+            try FileIO.writeAtomically(root + "/journal", compacted.text)
+            drive.journalBytes = Int64(compacted.text.utf8.count)
+            drive.journalRecords = compacted.records
+        } else {
+            if validLength < fileLength {
+                // A record cut by kill -9: drop it so the next append starts on a fresh line.
+                guard truncate(root + "/journal", off_t(validLength)) == 0 else { throw FileIO.failure("truncate", root + "/journal") }
             }
-            try FileIO.writeAtomically(root + "/journal", compacted)
-        } else if validLength < fileLength {
-            // A record cut by kill -9: drop it so the next append starts on a fresh line.
-            guard truncate(root + "/journal", off_t(validLength)) == 0 else { throw FileIO.failure("truncate", root + "/journal") }
+            drive.journalBytes = Int64(validLength)
+            drive.journalRecords = records
         }
+        drive.formatBytes = Int64(format.utf8.count)
         if !readOnly {
+            // A compaction cut by kill -9 leaves its unfinished file; the journal itself is whole.
+            unlink(root + "/journal.compacting")
             drive.journal = Glibc.open(root + "/journal", O_WRONLY | O_APPEND | O_CLOEXEC)
             guard drive.journal >= 0 else { throw FileIO.failure("open", root + "/journal") }
         }

@@ -27,14 +27,15 @@ enum FileIO {
         return stat(path, &info) == 0
     }
 
-    /// The whole file, or `nil` when it does not exist.
-    static func read(_ path: String) throws(StoreError) -> [UInt8]? {
+    /// The whole file from byte `offset` on, or `nil` when it does not exist.
+    static func read(_ path: String, from offset: Int64 = 0) throws(StoreError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw failure("open", path)
         }
         defer { close(fd) }
+        if offset > 0 && lseek(fd, off_t(offset), SEEK_SET) < 0 { throw failure("lseek", path) }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {

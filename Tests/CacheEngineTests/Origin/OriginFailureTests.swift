@@ -20,7 +20,8 @@ struct OriginFailureTests {
         (.hang, 504),
     ] as [(TestOrigin.Fault, Int)])
     func failureGivesBadGatewayAndStoresNothing(fault: TestOrigin.Fault, status: Int) async throws {
-        let harness = try await EngineHarness.start()
+        // A short read timeout for the hanging origin; the others fail at once whatever it is.
+        let harness = try await EngineHarness.start(configure: { $0.engine.originReadTimeoutSeconds = 2 })
         let bytes = harness.origin.add("/f.bin", length: 150_000, seed: 31)
         harness.origin.setFault(fault, for: "/f.bin")
         let response = try await harness.get("/f.bin")

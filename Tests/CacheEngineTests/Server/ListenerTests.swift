@@ -43,20 +43,12 @@ struct ConnectionLimitTests {
         let port = harness.port
         let held = try await TestHTTPClient.blocking { [try TestHTTPClient.connect(port: port), try TestHTTPClient.connect(port: port)] }
         // connect() returns once the kernel has the connection; wait until the engine has accepted both.
-        for _ in 0..<500 where await harness.engine.status().connections < 2 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(await harness.engine.status().connections == 2)
+        #expect(try await harness.eventually { await harness.engine.status().connections == 2 })
         let third = try await TestHTTPClient.raw(port: port, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
         #expect(third.isEmpty)
         held.forEach { close($0) }
         // Once the held connections close, requests are served again.
-        var status = 0
-        for _ in 0..<100 where status != 200 {
-            status = (try? await harness.get("/cap.bin").status) ?? 0
-            if status != 200 { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(status == 200)
+        #expect(try await harness.eventually { (try? await harness.get("/cap.bin").status) == 200 })
         try await harness.stopAll()
     }
 }

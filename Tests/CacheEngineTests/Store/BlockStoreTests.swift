@@ -18,11 +18,17 @@ struct BlockStoreTests {
         [ByteBuffer(bytes: [UInt8](repeating: UInt8(index), count: meta.blockLength(index)))]
     }
 
-    static func open(_ directory: TestCacheDirectory, capacity: Int64 = 1 << 30, drives: Int = 1) throws -> BlockStore {
+    static func open(
+        _ directory: TestCacheDirectory,
+        capacity: Int64 = 1 << 30,
+        drives: Int = 1,
+        journalSlack: Int = 100_000
+    ) throws -> BlockStore {
         try BlockStore(
             drives: (0..<drives).map { BlockStore.Drive(path: directory.drive + "\($0)", capacityBytes: capacity) },
             blockSize: blockSize,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            journalSlack: journalSlack
         )
     }
 
@@ -66,7 +72,8 @@ struct BlockStoreTests {
     @Test func leastRecentlyUsedBlocksGoFirstAndOpenReadersKeepTheirBytes() throws {
         let directory = TestCacheDirectory()
         defer { directory.remove() }
-        let store = try Self.open(directory, capacity: 4096 * 4)
+        // Four blocks and the index's own lines.
+        let store = try Self.open(directory, capacity: 4096 * 4 + 1024)
         let a = Self.meta("h/a", length: 8192)
         let b = Self.meta("h/b", length: 8192)
         let c = Self.meta("h/c", length: 8192)
@@ -91,6 +98,62 @@ struct BlockStoreTests {
         #expect(count == 4096)
         #expect(buffer.allSatisfy { $0 == 1 })
         try held.handle.close()
+    }
+
+    /// The journal and format file live on the drive too: blocks and index together stay within the drive's size.
+    @Test func theIndexCountsAgainstTheDriveSize() throws {
+        let directory = TestCacheDirectory()
+        defer { directory.remove() }
+        let capacity: Int64 = 4096 * 20
+        let store = try Self.open(directory, capacity: capacity)
+        for index in 0..<200 {
+            let meta = Self.meta("h/small-\(index)", length: 4096)
+            store.store(meta, block: 0, chunks: Self.chunk(meta, 0))
+            #expect(DiskUsage.bytes(under: directory.drive + "0") <= capacity, "after \(index + 1) objects")
+        }
+        #expect(store.objectCount > 10)
+    }
+
+    /// Churn (stores and evictions) makes the journal mostly history; it is rewritten while the store runs, with
+    /// stores going on from several threads, and replays to exactly the index the running store had.
+    @Test func theJournalIsCompactedWhileRunningAndReplaysToTheSameIndex() async throws {
+        let directory = TestCacheDirectory()
+        defer { directory.remove() }
+        let capacity: Int64 = 4096 * 64
+        let journal = directory.drive + "0/cachenode/journal"
+        var largest: Int64 = 0
+        let keys = (0..<400).map { "h/churn-\($0)" }
+        var before: [String: [Int]] = [:]
+        do {
+            let store = try Self.open(directory, capacity: capacity, journalSlack: 200)
+            for round in 0..<4 {
+                await withTaskGroup(of: Void.self) { group in
+                    for worker in 0..<8 {
+                        group.addTask {
+                            for (position, key) in keys.enumerated() where position % 8 == worker {
+                                let meta = Self.meta(key, length: 4096 * 3)
+                                store.store(meta, block: (position + round) % 3, chunks: Self.chunk(meta, (position + round) % 3))
+                            }
+                        }
+                    }
+                }
+                var info = stat()
+                #expect(stat(journal, &info) == 0)
+                largest = max(largest, Int64(info.st_size))
+            }
+            before = Dictionary(uniqueKeysWithValues: keys.map { ($0, store.storedBlocks(key: $0)) })
+            store.closeJournals()
+        }
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
+        // 4 rounds of 400 stores, each with its eviction: without compaction the journal would hold thousands of lines.
+        #expect(lines.count < 1500, "\(lines.count) journal lines")
+        #expect(largest < 60_000, "the journal reached \(largest) bytes")
+        #expect(!FileManager.default.fileExists(atPath: journal + ".compacting"))
+        let reopened = try Self.open(directory, capacity: capacity)
+        for key in keys {
+            #expect(reopened.storedBlocks(key: key) == before[key], "\(key)")
+        }
+        #expect(before.values.contains { !$0.isEmpty })
     }
 
     @Test func changedContentDropsTheOldBlocks() throws {
