@@ -56,7 +56,9 @@ package final class CacheEngine: Service, Sendable {
             readTimeout: .seconds(Int64(engine.originReadTimeoutSeconds)),
             proxy: proxy
         )
-        cache = ContentCache(store: store, origin: origin, counters: counters, logger: logger)
+        cache = ContentCache(
+            store: store, origin: origin, counters: counters, logger: logger, fillConnections: engine.fillConnections
+        )
         let log: AccessLog
         do {
             log = try AccessLog(path: accessLogPath ?? configuration.storage.state + "/logs/access.log")

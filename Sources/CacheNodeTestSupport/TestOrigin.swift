@@ -84,6 +84,11 @@ package final class TestOrigin: Sendable {
         var connects = 0
         var connections = 0
         var requiredProxyAuthorization: String?
+        /// Faults for the next requests of a path whose `Range` starts at a given offset: (start, fault, times left).
+        var rangeFaults: [String: [(start: Int, fault: Fault, remaining: Int)]] = [:]
+        /// Paced (`.slow`) responses being sent now, and the most at once.
+        var pacedNow = 0
+        var pacedMost = 0
     }
 
     private let state = Mutex(State())
@@ -134,8 +139,28 @@ package final class TestOrigin: Sendable {
         state.withLock { $0.objects[path] = object }
     }
 
+    /// Sets the fault for every request of `path`; `nil` (the origin recovers) also clears its range faults.
     package func setFault(_ fault: Fault?, for path: String) {
-        state.withLock { $0.faults[path] = fault }
+        state.withLock { state in
+            state.faults[path] = fault
+            if fault == nil { state.rangeFaults[path] = nil }
+        }
+    }
+
+    /// Applies `fault` to the next `times` requests for `path` whose `Range` starts at byte `start`, instead of the
+    /// path's own fault: one part of a fill fails while the others are answered.
+    package func setFault(_ fault: Fault, for path: String, rangeStartingAt start: Int, times: Int = 1) {
+        state.withLock { $0.rangeFaults[path, default: []].append((start, fault, times)) }
+    }
+
+    /// The most `.slow` responses that were being sent at once: the connections a fill used side by side.
+    package var mostPacedAtOnce: Int { state.withLock { $0.pacedMost } }
+
+    func pacing(_ started: Bool) {
+        state.withLock { state in
+            state.pacedNow += started ? 1 : -1
+            state.pacedMost = max(state.pacedMost, state.pacedNow)
+        }
     }
 
     /// Requests received for `path` (without the query).
@@ -219,6 +244,13 @@ package final class TestOrigin: Sendable {
             state.ranges[path, default: []].append(head.headers.first(name: "range"))
             state.hostHeaders.append(head.headers.first(name: "host") ?? "")
             state.acceptEncodings.append(head.headers.first(name: "accept-encoding"))
+            if let range = head.headers.first(name: "range"), range.hasPrefix("bytes="),
+                let start = Int(range.dropFirst("bytes=".count).prefix { $0.isNumber }),
+                let index = state.rangeFaults[path]?.firstIndex(where: { $0.start == start && $0.remaining > 0 })
+            {
+                state.rangeFaults[path]![index].remaining -= 1
+                return (state.objects[path], state.rangeFaults[path]![index].fault)
+            }
             return (state.objects[path], state.faults[path])
         }
     }
@@ -371,6 +403,7 @@ final class OriginHandler: ChannelInboundHandler {
         let end = range.lowerBound + limit
         if case .slow(let pause) = fault {
             context.flush()
+            origin.pacing(true)
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             Self.trickle(loopBound, bytes: body, from: offset, to: end, pause: pause, origin: origin)
             return
@@ -408,8 +441,12 @@ final class OriginHandler: ChannelInboundHandler {
         origin: TestOrigin
     ) {
         let (handler, context) = loopBound.value
-        guard context.channel.isActive else { return }
+        guard context.channel.isActive else {
+            origin.pacing(false)
+            return
+        }
         if offset >= end {
+            origin.pacing(false)
             context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
             return
         }

@@ -68,6 +68,8 @@ struct AnswerFileTests {
         configuration.engine.extraOrigins = ["127.0.0.1", "*.example.org"]
         configuration.engine.upstreamProxy = "http://[::1]:3128"
         configuration.engine.blockSizeKB = 2048
+        configuration.engine.fillConnections = 8
+        #expect(AnswerFile.emit(configuration).contains("  fill_connections: 8\n"))
         let decoded = AnswerFile.decode(AnswerFile.emit(configuration))
         #expect(decoded.issues == [])
         #expect(decoded.configuration == configuration)

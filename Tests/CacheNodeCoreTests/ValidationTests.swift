@@ -231,7 +231,11 @@ struct ValidationTests {
             $0.engine.blockSizeKB = 1000
             $0.engine.maxConnections = 0
             $0.engine.originReadTimeoutSeconds = 0
+            $0.engine.fillConnections = 17
         }
+        #expect(problems["engine.fill_connections"] == "must be a whole number from 1 to 16, found 17")
+        #expect(Self.problems { $0.engine.fillConnections = 0 }["engine.fill_connections"] != nil)
+        #expect(Self.problems { $0.engine.fillConnections = 16 }["engine.fill_connections"] == nil)
         #expect(problems["engine.block_size_kb"] == "1000 is not a power of two from 64 to 16384")
         #expect(problems["engine.max_connections"] == "must be a positive whole number, found 0")
         #expect(problems["engine.origin_read_timeout_s"] == "must be a positive whole number, found 0")

@@ -63,20 +63,24 @@ package final class OriginClient: Sendable {
         } else {
             execute = { [client, outgoing] in try await client.execute(outgoing, deadline: .now() + .hours(1)) }
         }
-        do {
-            return try await execute()
-        } catch where Self.isStaleConnection(error) {
-            // The origin closed a kept-alive connection just as the request went out on it (its idle timeout ended):
-            // nothing was answered and GET/HEAD are idempotent, so one more try on a new connection.
+        // The origin closes idle kept-alive connections when its keep-alive timeout ends, often all of them at once;
+        // a request that went out on one gets nothing back. GET and HEAD are idempotent, so the request goes out
+        // again, on the next pooled connection or a new one: each failed try takes one dead connection out of the
+        // pool, and the last tries are on new connections.
+        var attempt = 1
+        while true {
             do {
                 return try await execute()
+            } catch where Self.isStaleConnection(error) && attempt < Self.staleConnectionAttempts {
+                attempt += 1
             } catch {
                 throw Self.failure(error)
             }
-        } catch {
-            throw Self.failure(error)
         }
     }
+
+    /// Tries of one request whose kept-alive connections turn out closed before it fails.
+    static let staleConnectionAttempts = 8
 
     /// Whether a request failed because its connection closed before any of the response arrived.
     static func isStaleConnection(_ error: any Error) -> Bool {

@@ -17,6 +17,14 @@ package enum OriginFailure: Error, Equatable, Sendable, CustomStringConvertible 
     /// The upstream proxy answered 407: its credentials are missing or wrong.
     case proxyAuthentication
 
+    /// Whether asking the origin once more may succeed: the connection failed, not the content.
+    package var isWorthRetrying: Bool {
+        switch self {
+        case .unreachable, .timeout, .shortBody, .status: true
+        case .changed, .invalidResponse, .proxyAuthentication: false
+        }
+    }
+
     /// The status the client gets.
     package var clientStatus: Int {
         if case .timeout = self { return 504 }

@@ -192,11 +192,15 @@ final class CacheResponder: HTTPResponder {
             record.originStatus = "206"
             cache.prefetch(request, address: address, meta: meta, blocks: blocks)
         }
+        cache.readAhead(request, address: address, meta: meta, blocks: blocks)
         for piece in pieces {
             let block = piece.block
             let until = piece.bytes.upperBound
             var sent = piece.bytes.lowerBound
             var source = cache.source(request, address: address, meta: meta, block: block)
+            // A fill that fails after the response started is asked for once more (a new origin request for the
+            // block; the client goes on from where it was) before the response is cut.
+            var retried = false
             do {
                 reading: while sent < until {
                     switch source {
@@ -220,6 +224,13 @@ final class CacheResponder: HTTPResponder {
                             source = cache.source(request, address: address, meta: meta, block: block)
                             if case .fill(let again) = source, again === fill { break reading }
                         case .failed(let failure):
+                            if writer.headSent, !retried, failure.isWorthRetrying {
+                                // The failed fill's part is asked for again from this block on, in parts as before.
+                                retried = true
+                                cache.prefetch(request, address: address, meta: meta, blocks: block...blocks.upperBound)
+                                source = cache.source(request, address: address, meta: meta, block: block)
+                                continue reading
+                            }
                             record.originStatus = originStatus(failure)
                             if !writer.headSent {
                                 if failure == .changed && mayLookAgain { return .objectChanged }

@@ -16,8 +16,10 @@ package enum BlockSource: Sendable {
 /// Collapsed fills over the block store: one origin request per cold block, whatever the number of clients.
 ///
 /// An object not yet known is probed with one block-aligned range request; concurrent requests wait for
-/// that probe's metadata. Known objects fetch each run of missing blocks with one range request, and
-/// every reader of a block in flight streams from its `BlockFill`.
+/// that probe's metadata. Known objects fetch the runs of missing blocks with range requests over up to
+/// `fillConnections` origin connections at once, each for its own contiguous part, and every reader of a block in
+/// flight streams from its `BlockFill`: a client gets its bytes in order while the later parts fill beside it.
+/// A client that reads an object in sequence gets the next blocks started before it asks (read-ahead).
 package final class ContentCache: Sendable {
     struct Inflight {
         var meta: ObjectMetadata?
@@ -33,12 +35,19 @@ package final class ContentCache: Sendable {
     let logger: Logger
     private let inflight = Mutex<[String: Inflight]>([:])
     private let fetches = Mutex<(running: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+    /// Origin connections the missing blocks of one request are fetched over at once.
+    let fillConnections: Int
+    /// Where the last request for each recently read object ended, to see a client reading in sequence.
+    private let readEnds = Mutex<[String: Int]>([:])
+    /// Objects whose read position is remembered at most (a table of a few hundred KiB).
+    static let readEndsLimit = 4096
 
-    package init(store: BlockStore, origin: OriginClient, counters: EngineCounters, logger: Logger) {
+    package init(store: BlockStore, origin: OriginClient, counters: EngineCounters, logger: Logger, fillConnections: Int = 4) {
         self.store = store
         self.origin = origin
         self.counters = counters
         self.logger = logger
+        self.fillConnections = max(1, fillConnections)
     }
 
     var blockSize: Int { store.blockSize }
@@ -70,15 +79,55 @@ package final class ContentCache: Sendable {
         case .wait(let probe):
             return await probe.outcome()
         case .launch(let probe, let fill):
-            launch { await self.fetch(request, address: address, known: nil, fills: [fill], probe: probe) }
+            launch { await self.fetch(request, address: address, known: nil, fills: [fill][...], probe: probe) }
             return await probe.outcome()
         }
     }
 
-    /// Starts one origin request per run of blocks in `blocks` that are neither stored nor in flight.
+    /// Starts origin requests for the blocks in `blocks` that are neither stored nor in flight: each run of them in
+    /// parts over up to `fillConnections` connections.
     package func prefetch(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, blocks: ClosedRange<Int>) {
+        for part in Self.split(missingRuns(request.cacheKey, meta: meta, blocks: blocks), into: fillConnections) {
+            launch { await self.fetch(request, address: address, known: meta, fills: part, probe: nil) }
+        }
+    }
+
+    /// Notes where a request for `blocks` of an object ended; when it starts where the previous one ended (a client
+    /// reading in sequence), the next blocks after it, as many as the request's and at most `fillConnections`, are
+    /// started now, so they are stored or in flight when the client asks.
+    package func readAhead(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, blocks: ClosedRange<Int>) {
         let key = request.cacheKey
-        let runs: [[BlockFill]] = inflight.withLock { table in
+        let sequential = readEnds.withLock { ends -> Bool in
+            let previous = ends[key]
+            if previous == nil && ends.count >= Self.readEndsLimit { ends.removeAll(keepingCapacity: true) }
+            ends[key] = blocks.upperBound
+            return previous == blocks.lowerBound - 1
+        }
+        let first = blocks.upperBound + 1
+        guard sequential, first < meta.blockCount else { return }
+        let ahead = first...min(meta.blockCount - 1, blocks.upperBound + min(blocks.count, fillConnections))
+        for part in Self.split(missingRuns(key, meta: meta, blocks: ahead), into: fillConnections) {
+            launch { await self.fetch(request, address: address, known: meta, fills: part, probe: nil) }
+        }
+    }
+
+    /// Splits runs of blocks into at most `connections` contiguous parts (more only when there are more runs), by
+    /// halving the longest part: each part is one origin request on its own connection.
+    static func split(_ runs: [[BlockFill]], into connections: Int) -> [ArraySlice<BlockFill>] {
+        var parts = runs.map { $0[...] }
+        while parts.count < connections, let longest = parts.indices.max(by: { parts[$0].count < parts[$1].count }),
+            parts[longest].count > 1
+        {
+            let part = parts[longest]
+            let middle = part.startIndex + part.count / 2
+            parts.replaceSubrange(longest...longest, with: [part[..<middle], part[middle...]])
+        }
+        return parts
+    }
+
+    /// Registers a fill for each block in `blocks` that is neither stored nor in flight, as runs of adjacent blocks.
+    private func missingRuns(_ key: String, meta: ObjectMetadata, blocks: ClosedRange<Int>) -> [[BlockFill]] {
+        inflight.withLock { table in
             var entry = table[key] ?? Inflight()
             var runs: [[BlockFill]] = []
             var current: [BlockFill] = []
@@ -93,12 +142,10 @@ package final class ContentCache: Sendable {
                 }
             }
             if !current.isEmpty { runs.append(current) }
+            guard !runs.isEmpty else { return [] }
             if entry.meta == nil { entry.meta = meta }
             table[key] = entry
             return runs
-        }
-        for run in runs {
-            launch { await self.fetch(request, address: address, known: meta, fills: run, probe: nil) }
         }
     }
 
@@ -123,7 +170,7 @@ package final class ContentCache: Sendable {
         case .source(let source):
             return source
         case .launch(let fill):
-            launch { await self.fetch(request, address: address, known: meta, fills: [fill], probe: nil) }
+            launch { await self.fetch(request, address: address, known: meta, fills: [fill][...], probe: nil) }
             return .fill(fill)
         }
     }
@@ -160,16 +207,16 @@ package final class ContentCache: Sendable {
         _ request: CacheRequest,
         address: IPAddress?,
         known: ObjectMetadata?,
-        fills: [BlockFill],
+        fills: ArraySlice<BlockFill>,
         probe: MetadataProbe?
     ) async {
         let key = request.cacheKey
-        let first = fills[0].index
-        let last = fills[fills.count - 1].index
+        let first = fills.first!.index
+        let last = fills.last!.index
         let start = Int64(first) * Int64(blockSize)
         var end = Int64(last + 1) * Int64(blockSize) - 1
         if let known { end = min(end, known.length - 1) }
-        var pending = fills[...]
+        var pending = fills
 
         func finish(_ failure: OriginFailure) {
             counters.originError()
@@ -177,8 +224,9 @@ package final class ContentCache: Sendable {
                 "origin fetch failed",
                 metadata: ["origin.host": "\(request.host)", "origin.failure": "\(failure)"]
             )
-            for fill in pending { fill.fail(failure) }
+            // Forgotten before the readers wake, so a reader that asks again starts a new fetch.
             release(key: key, fills: Array(pending), probe: probe, meta: nil)
+            for fill in pending { fill.fail(failure) }
             probe?.resolve(.failed(failure))
         }
 
@@ -212,8 +260,8 @@ package final class ContentCache: Sendable {
             finish(failure)
             return
         case .uncacheable(let reason):
-            for fill in pending { fill.fail(.invalidResponse(reason.description)) }
             release(key: key, fills: Array(pending), probe: probe, meta: nil)
+            for fill in pending { fill.fail(.invalidResponse(reason.description)) }
             probe?.resolve(.uncacheable(reason))
             return
         case .cacheable(let received, let from):
@@ -228,8 +276,8 @@ package final class ContentCache: Sendable {
         }
         // The run may reach past the object's end now that its length is known.
         while let lastFill = pending.last, lastFill.index >= meta.blockCount {
-            lastFill.fail(.invalidResponse("beyond the end of the object"))
             release(key: key, fills: [lastFill], probe: nil, meta: meta)
+            lastFill.fail(.invalidResponse("beyond the end of the object"))
             pending = pending.dropLast()
         }
         guard !pending.isEmpty else {

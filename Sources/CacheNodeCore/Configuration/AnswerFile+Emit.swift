@@ -54,6 +54,7 @@ extension AnswerFile {
             ("origin_connect_timeout_s", c.engine.originConnectTimeoutSeconds, defaults.originConnectTimeoutSeconds),
             ("origin_read_timeout_s", c.engine.originReadTimeoutSeconds, defaults.originReadTimeoutSeconds),
             ("idle_timeout_s", c.engine.idleTimeoutSeconds, defaults.idleTimeoutSeconds),
+            ("fill_connections", c.engine.fillConnections, defaults.fillConnections),
         ]
         for (key, value, defaultValue) in tuning where value != defaultValue {
             out.append("  \(key): \(value)")

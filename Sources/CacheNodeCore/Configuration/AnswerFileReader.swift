@@ -95,7 +95,7 @@ struct AnswerFileReader {
                 at: "engine",
                 keys: [
                     "listen", "admin", "upstream_proxy", "upstream_proxy_password_file", "extra_origins", "block_size_kb", "max_connections",
-                    "origin_connect_timeout_s", "origin_read_timeout_s", "idle_timeout_s",
+                    "origin_connect_timeout_s", "origin_read_timeout_s", "idle_timeout_s", "fill_connections",
                 ]
             )
         else { return defaults }
@@ -115,7 +115,8 @@ struct AnswerFileReader {
             originReadTimeoutSeconds: integer(keys["origin_read_timeout_s"], at: "engine.origin_read_timeout_s")
                 ?? defaults.originReadTimeoutSeconds,
             idleTimeoutSeconds: integer(keys["idle_timeout_s"], at: "engine.idle_timeout_s")
-                ?? defaults.idleTimeoutSeconds
+                ?? defaults.idleTimeoutSeconds,
+            fillConnections: integer(keys["fill_connections"], at: "engine.fill_connections") ?? defaults.fillConnections
         )
     }
 

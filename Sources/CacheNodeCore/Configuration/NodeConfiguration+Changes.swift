@@ -33,6 +33,7 @@ extension NodeConfiguration {
             ("engine.origin_connect_timeout_s", "\(engine.originConnectTimeoutSeconds)"),
             ("engine.origin_read_timeout_s", "\(engine.originReadTimeoutSeconds)"),
             ("engine.idle_timeout_s", "\(engine.idleTimeoutSeconds)"),
+            ("engine.fill_connections", "\(engine.fillConnections)"),
         ]
         return rows.map { (key: $0.0, value: $0.1) }
     }

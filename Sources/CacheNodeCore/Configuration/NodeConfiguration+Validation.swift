@@ -308,6 +308,11 @@ extension NodeConfiguration {
         for (path, value) in positives where value < 1 {
             issues.append(.init(path, "must be a positive whole number, found \(value)"))
         }
+        if engine.fillConnections < 1 || engine.fillConnections > 16 {
+            issues.append(
+                .init("engine.fill_connections", "must be a whole number from 1 to 16, found \(engine.fillConnections)", hint: "4")
+            )
+        }
         return issues
     }
 

@@ -173,6 +173,9 @@ extension NodeConfiguration {
         package var originReadTimeoutSeconds: Int
         /// A keep-alive connection idle this long, or a client this slow to send its request, is closed.
         package var idleTimeoutSeconds: Int
+        /// Origin connections one run of missing blocks is fetched over at once, each for its own part: one CDN
+        /// connection over a WAN gives a few hundred Mbit/s whatever the link carries.
+        package var fillConnections: Int
 
         package init(
             listen: String = Engine.defaultListen,
@@ -184,7 +187,8 @@ extension NodeConfiguration {
             maxConnections: Int = 20_000,
             originConnectTimeoutSeconds: Int = 5,
             originReadTimeoutSeconds: Int = 15,
-            idleTimeoutSeconds: Int = 60
+            idleTimeoutSeconds: Int = 60,
+            fillConnections: Int = 4
         ) {
             self.listen = listen
             self.admin = admin
@@ -196,6 +200,7 @@ extension NodeConfiguration {
             self.originConnectTimeoutSeconds = originConnectTimeoutSeconds
             self.originReadTimeoutSeconds = originReadTimeoutSeconds
             self.idleTimeoutSeconds = idleTimeoutSeconds
+            self.fillConnections = fillConnections
         }
     }
 }

@@ -43,8 +43,8 @@ struct UpstreamProxyTests {
         #expect(targets.allSatisfy { $0 == "http://\(Self.cdn)\(Self.path)" }, "\(targets)")
         #expect(proxy.hostHeaders.allSatisfy { $0 == Self.cdn })
         #expect(proxy.proxyAuthorizations.allSatisfy { $0 == expected })
-        // Cold ranges were fetched once; the second pass and the whole object came from the cache where stored.
-        #expect(proxy.requests(Self.path) < 2 * ranges.count)
+        // Every byte was fetched once; the second pass and the whole object came from the cache where stored.
+        #expect(proxy.bytesSent == bytes.count)
         // Kept-alive connections to the proxy are reused.
         #expect(proxy.connections < proxy.requests(Self.path), "every origin request opened a new connection")
         try await harness.stopAll()

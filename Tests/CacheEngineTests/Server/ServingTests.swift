@@ -100,10 +100,14 @@ struct ServingTests {
         let bytes = first.origin.add("/keep.bin", length: 300_000, seed: 11)
         expectBytes(try await first.get("/keep.bin").body, bytes)
         try await first.stop()
+        let requests = first.origin.requests("/keep.bin")
+        // The probe and the run's parts, each byte asked for once.
+        #expect(requests <= 1 + first.engine.cache.fillConnections)
+        #expect(first.origin.bytesSent == 300_000)
         let second = try await EngineHarness.start(origin: first.origin, directory: directory)
         let again = try await second.get("/keep.bin", headers: [("Range", "bytes=1000-250000")])
         expectBytes(again.body, bytes[1000...250_000])
-        #expect(first.origin.requests("/keep.bin") == 2)  // the probe and one run, before the restart
+        #expect(first.origin.requests("/keep.bin") == requests, "the restarted engine asked the origin again")
         #expect(await second.engine.status().objects == 1)
         try await second.stopAll()
     }
