@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "cachenode", targets: ["cachenode"]),
         .executable(name: "cachenode-fuzz", targets: ["FuzzTargets"]),
+        .executable(name: "cachenode-index-bench", targets: ["IndexBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -90,6 +91,15 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "FuzzTargets", dependencies: ["CacheNodeCore", "CacheProtocol"]),
+        .executableTarget(
+            name: "IndexBenchmark",
+            dependencies: [
+                "CacheEngine",
+                "CacheNodeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "CacheNodeCoreTests", dependencies: ["CacheNodeCore"]),
         .testTarget(
             name: "InstallerTests",
