@@ -3,7 +3,6 @@ import CacheNodeCore
 import Foundation
 import Logging
 import NIOCore
-import Prometheus
 import ServiceLifecycle
 import Synchronization
 
@@ -26,7 +25,6 @@ package final class CacheEngine: Service, Sendable {
         configuration: NodeConfiguration,
         allowlist: OriginAllowlist,
         logger: Logger = Logger(label: "cachenode.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
-        registry: PrometheusCollectorRegistry? = nil,
         resolver: any HostResolver = SystemResolver(),
         accessLogPath: String? = nil
     ) throws(EngineError) {
@@ -93,7 +91,14 @@ package final class CacheEngine: Service, Sendable {
             host: adminAddress.host,
             port: adminAddress.port,
             limits: HTTPListener.Limits(maxConnections: 64, idleTimeout: limits.idleTimeout),
-            responder: AdminResponder(status: { await status.status() }, registry: registry),
+            responder: AdminResponder(
+                status: { await status.status() },
+                metrics: {
+                    guard let snapshot = await status.status() else { return nil }
+                    counters.refresh(objects: snapshot.objects, drives: snapshot.drives)
+                    return counters.registry.emitToString()
+                }
+            ),
             counters: nil,
             logger: logger
         )

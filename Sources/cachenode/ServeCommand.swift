@@ -3,8 +3,6 @@ import CacheEngine
 import CacheNodeCore
 import Installer
 import Logging
-import Metrics
-import Prometheus
 import ServiceLifecycle
 
 /// `cachenode serve --config FILE`: runs the cache engine and its admin listener in the foreground.
@@ -37,13 +35,11 @@ struct ServeCommand: AsyncParsableCommand {
             handler.logLevel = .info
             return handler
         }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "cachenode.engine")
 
         let engine: CacheEngine
         do {
-            engine = try CacheEngine(configuration: configuration, allowlist: allowlist, logger: logger, registry: registry)
+            engine = try CacheEngine(configuration: configuration, allowlist: allowlist, logger: logger)
         } catch {
             throw CommandFailure(.failure, "\(error)")
         }

@@ -7,11 +7,12 @@ import Prometheus
 /// The admin listener: `/health`, `/status` (the `EngineStatus` JSON) and `/metrics` (Prometheus text).
 final class AdminResponder: HTTPResponder {
     let status: @Sendable () async -> EngineStatus?
-    let registry: PrometheusCollectorRegistry?
+    /// The Prometheus text, with the store's figures read at the time of the scrape.
+    let metrics: @Sendable () async -> String?
 
-    init(status: @escaping @Sendable () async -> EngineStatus?, registry: PrometheusCollectorRegistry?) {
+    init(status: @escaping @Sendable () async -> EngineStatus?, metrics: @escaping @Sendable () async -> String?) {
         self.status = status
-        self.registry = registry
+        self.metrics = metrics
     }
 
     func respond(to head: HTTPRequestHead, client: String, writer: ResponseWriter) async -> Bool {
@@ -32,8 +33,8 @@ final class AdminResponder: HTTPResponder {
             }
             return await send(writer, .ok, "application/json", String(decoding: data, as: UTF8.self) + "\n")
         case "/metrics":
-            guard let registry else { return await send(writer, .notFound, "text/plain", "metrics are not enabled\n") }
-            return await send(writer, .ok, "text/plain; version=0.0.4", registry.emitToString())
+            guard let text = await metrics() else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
+            return await send(writer, .ok, "text/plain; version=0.0.4; charset=utf-8", text)
         default:
             return await send(writer, .notFound, "text/plain", "not found: try /health, /status or /metrics\n")
         }

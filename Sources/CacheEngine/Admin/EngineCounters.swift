@@ -1,10 +1,11 @@
 import CacheNodeCore
 import CacheProtocol
-import CoreMetrics
 import Foundation
+import Prometheus
 import Synchronization
 
-/// The engine's counters: read by `/status`, mirrored to swift-metrics for `/metrics` (labels never carry paths).
+/// The engine's counters: read by `/status`, and kept as Prometheus metrics for `/metrics`: names with the
+/// `cachenode_` prefix and base units, `_total` counters, HELP for each, labels from small fixed sets (never a path).
 package final class EngineCounters: Sendable {
     /// How a request was served, for the access log and the counters.
     package enum Outcome: String, Sendable {
@@ -30,24 +31,81 @@ package final class EngineCounters: Sendable {
     }
 
     private let values = Mutex(Values())
+    /// What `/metrics` shows.
+    package let registry = PrometheusCollectorRegistry()
     private let requestCounters: [Outcome: Counter]
-    private let fromCache = Counter(label: "cachenode_served_bytes", dimensions: [("source", "cache")])
-    private let fromOrigin = Counter(label: "cachenode_origin_bytes")
-    private let originErrorsCounter = Counter(label: "cachenode_origin_errors")
-    private let connectionsGauge = Gauge(label: "cachenode_connections")
     private let statusCounters: [Int: Counter]
+    private let servedFromCache: Counter
+    private let servedFromOrigin: Counter
+    private let fromOrigin: Counter
+    private let originErrorsCounter: Counter
+    private let connectionsGauge: Gauge
 
     package init() {
         var counters: [Outcome: Counter] = [:]
+        let requests = Self.metric(
+            "requests_total",
+            "Client requests answered, by how the cache served them: hit (every block stored), miss (none), partial "
+                + "(some), none (refused or failed before the cache was asked)."
+        )
         for outcome in [Outcome.hit, .miss, .partial, .none] {
-            counters[outcome] = Counter(label: "cachenode_requests", dimensions: [("cache", outcome.rawValue.lowercased())])
+            let label = outcome == .none ? "none" : outcome.rawValue.lowercased()
+            counters[outcome] = registry.makeCounter(descriptor: requests, labels: [("cache", label)])
         }
         requestCounters = counters
         var statuses: [Int: Counter] = [:]
+        let responses = Self.metric("responses_total", "Client responses by status class.")
         for family in 1...5 {
-            statuses[family] = Counter(label: "cachenode_responses", dimensions: [("status", "\(family)xx")])
+            statuses[family] = registry.makeCounter(descriptor: responses, labels: [("code", "\(family)xx")])
         }
         statusCounters = statuses
+        let served = Self.metric(
+            "served_bytes_total",
+            "Body bytes sent to clients, by where they came from: cache (stored blocks) or origin (blocks being filled)."
+        )
+        servedFromCache = registry.makeCounter(descriptor: served, labels: [("source", "cache")])
+        servedFromOrigin = registry.makeCounter(descriptor: served, labels: [("source", "origin")])
+        fromOrigin = registry.makeCounter(
+            descriptor: Self.metric(
+                "origin_received_bytes_total",
+                "Body bytes received from origins to fill the cache (each block once, whatever the number of clients)."
+            )
+        )
+        originErrorsCounter = registry.makeCounter(
+            descriptor: Self.metric(
+                "origin_errors_total",
+                "Origin fetches that failed: unreachable, timed out, 5xx, a body shorter than its length, an answer the "
+                    + "cache cannot use."
+            )
+        )
+        connectionsGauge = registry.makeGauge(descriptor: Self.metric("client_connections", "Open client connections."))
+        registry.makeGauge(
+            descriptor: Self.metric("build_info", "Always 1; the engine's version in a label."),
+            labels: [("version", EngineInfo.version)]
+        ).set(Int64(1))
+        registry.makeGauge(
+            descriptor: Self.metric("start_time_seconds", "When the engine started, in seconds since the Unix epoch.")
+        ).set(Date().timeIntervalSince1970)
+    }
+
+    /// A metric's name (`cachenode_` and `name`, which ends in its unit) and its HELP text.
+    static func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "cachenode", metricName: name, unitName: "", helpText: help)
+    }
+
+    /// Sets the metrics that are read off the store at scrape time: objects and each drive's capacity, use and state.
+    func refresh(objects: Int, drives: [EngineStatus.Drive]) {
+        registry.makeGauge(descriptor: Self.metric("cache_objects", "Objects with at least one stored block."))
+            .set(Int64(objects))
+        let capacity = Self.metric("drive_capacity_bytes", "A cache drive's configured size.")
+        let used = Self.metric("drive_used_bytes", "Bytes of stored blocks on a cache drive.")
+        let writable = Self.metric("drive_writable", "1 while a cache drive takes new blocks, 0 once a write failed (full, read-only).")
+        for drive in drives {
+            let labels = [("drive", drive.path)]
+            registry.makeGauge(descriptor: capacity, labels: labels).set(drive.capacityBytes)
+            registry.makeGauge(descriptor: used, labels: labels).set(drive.usedBytes)
+            registry.makeGauge(descriptor: writable, labels: labels).set(Int64(drive.writable ? 1 : 0))
+        }
     }
 
     func request(_ outcome: Outcome, status: Int, cacheBytes: Int64, totalBytes: Int64) {
@@ -67,7 +125,7 @@ package final class EngineCounters: Sendable {
 
     /// Bytes written to clients, for the peak egress rate (one-second windows).
     func served(_ bytes: Int, fromCache cached: Bool) {
-        if cached { fromCache.increment(by: Int64(bytes)) }
+        (cached ? servedFromCache : servedFromOrigin).increment(by: Int64(bytes))
         let now = DispatchTime.now().uptimeNanoseconds
         values.withLock { values in
             values.bytesServed += Int64(bytes)
@@ -101,7 +159,7 @@ package final class EngineCounters: Sendable {
             values.connections += 1
             return values.connections
         }
-        connectionsGauge.record(count)
+        connectionsGauge.set(Int64(count))
     }
 
     func connectionClosed() {
@@ -109,7 +167,7 @@ package final class EngineCounters: Sendable {
             values.connections -= 1
             return values.connections
         }
-        connectionsGauge.record(count)
+        connectionsGauge.set(Int64(count))
     }
 
     var connections: Int { values.withLock { $0.connections } }
