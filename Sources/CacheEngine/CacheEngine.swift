@@ -3,6 +3,7 @@ import CacheNodeCore
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -14,6 +15,8 @@ package final class CacheEngine: Service, Sendable {
     package let store: BlockStore
     let cache: ContentCache
     let counters: EngineCounters
+    /// The last 24 hours, a sample a minute, for the status page.
+    let history: EngineHistory
     private let listener: HTTPListener
     private let admin: HTTPListener
     private let startedAt = Date()
@@ -36,6 +39,8 @@ package final class CacheEngine: Service, Sendable {
         self.logger = logger
         let counters = EngineCounters()
         self.counters = counters
+        let history = EngineHistory(path: configuration.storage.state + "/history.json")
+        self.history = history
         do {
             store = try BlockStore(
                 drives: configuration.storage.drives.map { BlockStore.Drive(path: $0.path, capacityBytes: $0.sizeBytes) },
@@ -93,6 +98,17 @@ package final class CacheEngine: Service, Sendable {
             limits: HTTPListener.Limits(maxConnections: 64, idleTimeout: limits.idleTimeout),
             responder: AdminResponder(
                 status: { await status.status() },
+                page: { whole in
+                    guard let snapshot = await status.status() else { return nil }
+                    let page = StatusPage(
+                        status: snapshot,
+                        history: history.samples,
+                        egressNow: history.egressNow,
+                        busiest: counters.objects.top(10),
+                        now: Date()
+                    )
+                    return whole ? page.document() : page.main()
+                },
                 metrics: {
                     guard let snapshot = await status.status() else { return nil }
                     counters.refresh(objects: snapshot.objects, drives: snapshot.drives)
@@ -110,6 +126,12 @@ package final class CacheEngine: Service, Sendable {
 
     /// Runs both listeners until graceful shutdown; in-flight responses finish first.
     package func run() async throws {
+        let recorder = Task { await self.recordHistory() }
+        defer {
+            recorder.cancel()
+            history.tick(counters.totals, at: Date())
+            history.save()
+        }
         do {
             try await runListeners()
         } catch {
@@ -121,6 +143,22 @@ package final class CacheEngine: Service, Sendable {
         await cache.idle()
         await cache.origin.shutdown()
         cache.store.closeJournals()
+    }
+
+    /// Samples the counters into the history every 10 seconds and writes it to the state directory every minute.
+    private func recordHistory() async {
+        history.tick(counters.totals, at: Date())
+        var ticks = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(10))
+            if Task.isCancelled { break }
+            history.tick(counters.totals, at: Date())
+            ticks += 1
+            if ticks % 6 == 0 {
+                let history = self.history
+                try? await NIOThreadPool.singleton.runIfActive { history.save() }
+            }
+        }
     }
 
     /// Returns once every origin fetch in flight has finished (tests use it before looking at the store).

@@ -244,19 +244,6 @@ enum TextTable {
 }
 
 /// Byte counts as people read them.
-enum ByteCount {
-    static func format(_ bytes: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB", "PB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1000 && unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
-    }
-}
-
 struct NodeEnrolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enrol",

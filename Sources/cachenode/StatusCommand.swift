@@ -26,11 +26,14 @@ struct NodeStatusReport: Codable {
     var upstreamProxy: String?
     /// The engine's own `/status` document; absent when the engine does not answer.
     var engine: EngineStatus?
+    /// The status page on the admin listener, as this machine reaches it.
+    var statusPage: String?
 
     var engineRunning: Bool { engine != nil }
 
     enum CodingKeys: String, CodingKey {
         case node, root, components, engine
+        case statusPage = "status_page"
         case upstreamProxy = "upstream_proxy"
     }
 
@@ -38,6 +41,11 @@ struct NodeStatusReport: Codable {
     static func gather(layout: InstallLayout, configuration: NodeConfiguration, now: Date = Date()) -> NodeStatusReport {
         var engine: EngineStatus?
         var components: [Component] = []
+        let page = ListenAddress(configuration.engine.admin).map { admin -> String in
+            let target = HTTPProbe.target(for: admin)
+            let host = target.host.contains(":") ? "[\(target.host)]" : target.host
+            return "http://\(host):\(target.port)/"
+        }
         let ports = "\(configuration.engine.listen) (clients), \(configuration.engine.admin) (admin)"
         if let admin = ListenAddress(configuration.engine.admin),
             let response = try? HTTPProbe.get(HTTPProbe.target(for: admin), path: "/status", timeoutSeconds: 3),
@@ -101,7 +109,8 @@ struct NodeStatusReport: Codable {
             root: layout.root,
             components: components,
             upstreamProxy: configuration.engine.upstreamProxy.map(ProxyURL.redacting),
-            engine: engine
+            engine: engine,
+            statusPage: page
         )
     }
 
@@ -142,6 +151,11 @@ struct NodeStatusReport: Codable {
         lines.append("Hit ratio:          " + String(format: "%.1f%%", engine.hitRatio * 100))
         lines.append("Served from cache:  \(ByteCount.format(engine.bytesFromCache)) (bytes saved on the internet link)")
         lines.append("Fetched from origin: \(ByteCount.format(engine.bytesFromOrigin)), \(engine.originErrors) origin errors")
+        if let statusPage {
+            lines.append("")
+            lines.append("Status page:        \(statusPage) (plots of the last 24 hours; from another machine, through")
+            lines.append("                    an SSH tunnel or with engine.admin on an address it reaches)")
+        }
         return lines.joined(separator: "\n")
     }
 }

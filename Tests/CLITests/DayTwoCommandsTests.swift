@@ -56,6 +56,7 @@ struct DayTwoCommandsTests {
         #expect(components?.first?["state"] as? String == "stopped")
         #expect(document?["engine"] == nil)
         #expect(document?["upstream_proxy"] as? String == "http://proxy-user:****@proxy.example.org:3128")
+        #expect(document?["status_page"] as? String == "http://127.0.0.1:9/")
         #expect(!result.stdout.contains("pr0xy-s3cret"))
     }
 

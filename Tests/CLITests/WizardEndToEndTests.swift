@@ -504,6 +504,11 @@ struct WizardInstallEndToEndTests {
         #expect(running.status == 0, "\(running.stdout)\(running.stderr)")
         #expect(running.stdout.hasPrefix("Node Lab-1 "))
         #expect(running.stdout.contains("Origin fetches: through the upstream proxy http://\(origin.authority)"))
+        // The status page it names answers, with the node's name.
+        let page = try #require(running.stdout.firstMatch(of: /Status page: +http:\/\/127\.0\.0\.1:(\d+)\//), "\(running.stdout)")
+        let html = try await TestHTTPClient.get(port: Int(page.output.1)!, "/")
+        #expect(html.status == 200)
+        #expect(String(decoding: html.body, as: UTF8.self).contains("<title>CacheNode Lab-1</title>"))
         let hubs = try CLIRunner.run(["hub", "list", "--root", root.path])
         #expect(hubs.stdout.contains("lab-hub"))
         let kept = try String(contentsOf: root.appendingPathComponent("var/lib/cachenode/answers.yaml"), encoding: .utf8)

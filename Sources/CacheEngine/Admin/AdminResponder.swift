@@ -4,14 +4,22 @@ import NIOCore
 import NIOHTTP1
 import Prometheus
 
-/// The admin listener: `/health`, `/status` (the `EngineStatus` JSON) and `/metrics` (Prometheus text).
+/// The admin listener: `/` (the status page), `/health`, `/status` (the `EngineStatus` JSON) and `/metrics`
+/// (Prometheus text).
 final class AdminResponder: HTTPResponder {
     let status: @Sendable () async -> EngineStatus?
+    /// The status page: the whole document, or (false) the part its script refreshes.
+    let page: @Sendable (_ whole: Bool) async -> String?
     /// The Prometheus text, with the store's figures read at the time of the scrape.
     let metrics: @Sendable () async -> String?
 
-    init(status: @escaping @Sendable () async -> EngineStatus?, metrics: @escaping @Sendable () async -> String?) {
+    init(
+        status: @escaping @Sendable () async -> EngineStatus?,
+        page: @escaping @Sendable (_ whole: Bool) async -> String?,
+        metrics: @escaping @Sendable () async -> String?
+    ) {
         self.status = status
+        self.page = page
         self.metrics = metrics
     }
 
@@ -24,6 +32,10 @@ final class AdminResponder: HTTPResponder {
         }
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         switch path {
+        case "/":
+            let whole = !head.uri.hasSuffix("?part=main")
+            guard let html = await page(whole) else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
+            return await send(writer, .ok, "text/html; charset=utf-8", html)
         case "/health":
             guard await status() != nil else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
             return await send(writer, .ok, "text/plain", "ok\n")
@@ -36,7 +48,7 @@ final class AdminResponder: HTTPResponder {
             guard let text = await metrics() else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
             return await send(writer, .ok, "text/plain; version=0.0.4; charset=utf-8", text)
         default:
-            return await send(writer, .notFound, "text/plain", "not found: try /health, /status or /metrics\n")
+            return await send(writer, .notFound, "text/plain", "not found: try /, /health, /status or /metrics\n")
         }
     }
 

@@ -33,6 +33,8 @@ package final class EngineCounters: Sendable {
     private let values = Mutex(Values())
     /// What `/metrics` shows.
     package let registry = PrometheusCollectorRegistry()
+    /// The objects that sent the most bytes, for the status page.
+    package let objects = TopObjects()
     private let requestCounters: [Outcome: Counter]
     private let statusCounters: [Int: Counter]
     private let servedFromCache: Counter
@@ -171,6 +173,20 @@ package final class EngineCounters: Sendable {
     }
 
     var connections: Int { values.withLock { $0.connections } }
+
+    /// The running totals, for the history's samples.
+    var totals: EngineHistory.Totals {
+        values.withLock { values in
+            var totals = EngineHistory.Totals()
+            totals.servedFromCache = values.bytesFromCache
+            totals.servedFromOrigin = max(0, values.bytesServed - values.bytesFromCache)
+            totals.originReceived = values.bytesFromOrigin
+            totals.requests = values.requests
+            totals.originErrors = values.originErrors
+            totals.connections = values.connections
+            return totals
+        }
+    }
 
     var snapshot: Values { values.withLock { $0 } }
 }

@@ -40,6 +40,8 @@ final class CacheResponder: HTTPResponder {
         var outcome = EngineCounters.Outcome.none
         var originStatus: String?
         var cacheBytes: Int64 = 0
+        /// The object's cache key, once the request named one.
+        var object: String?
     }
 
     func respond(to head: HTTPRequestHead, client: String, writer: ResponseWriter) async -> Bool {
@@ -50,6 +52,7 @@ final class CacheResponder: HTTPResponder {
         let completed = await handle(head, writer: writer, record: &record)
         if !completed { keepAlive = false }
         counters.request(record.outcome, status: record.status, cacheBytes: record.cacheBytes, totalBytes: writer.bodyBytes)
+        if let object = record.object { counters.objects.add(object, bytes: writer.bodyBytes, cacheBytes: record.cacheBytes) }
         accessLog.write(
             AccessLog.Entry(
                 client: client,
@@ -108,6 +111,7 @@ final class CacheResponder: HTTPResponder {
             address = addresses.first
         }
         let range = head.headers.first(name: "range").flatMap(RangeHeader.init)
+        record.object = request.cacheKey
         var known = cache.store.metadata(for: request.cacheKey) != nil
         var lookup = await cache.lookup(request, address: address, start: range?.knownStart)
         for attempt in 1...2 {
