@@ -146,24 +146,24 @@ package final class BlockStore: Sendable {
     package func open(key: String, block index: Int) -> OpenBlock? {
         let id = ObjectID(key: key)
         let opened: OpenBlock?? = state.withLock { state in
-            guard var entry = state.entries[id], entry.meta.key == key, entry.blocks[index] != nil else { return nil }
-            let path = Self.blockPath(state.drives[entry.drive].root, id, index)
+            guard let entry = state.entries[id], entry.meta.key == key, entry.blocks[index] != nil else { return nil }
+            let drive = entry.drive
+            let path = Self.blockPath(state.drives[drive].root, id, index)
             let expected = entry.meta.blockLength(index)
             let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
             var info = stat()
             if fd >= 0 && fstat(fd, &info) == 0 && Int(info.st_size) == expected {
                 state.tick += 1
-                entry.blocks[index] = state.tick
-                state.entries[id] = entry
+                // In place: a copy of the entry would copy its block table on every hit.
+                state.entries[id]?.blocks[index] = state.tick
                 return .some(OpenBlock(handle: NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd), length: expected))
             }
             if fd >= 0 { close(fd) }
             // Missing or damaged: forget it so the next request refills it.
-            entry.blocks[index] = nil
-            state.drives[entry.drive].usedBytes -= Int64(expected)
-            state.drives[entry.drive].blocks -= 1
-            state.entries[id] = entry
-            Self.append(&state.drives[entry.drive], .evicted(id, index))
+            state.entries[id]?.blocks[index] = nil
+            state.drives[drive].usedBytes -= Int64(expected)
+            state.drives[drive].blocks -= 1
+            Self.append(&state.drives[drive], .evicted(id, index))
             return .some(nil)
         }
         return opened ?? nil
@@ -232,15 +232,14 @@ package final class BlockStore: Sendable {
             return false
         }
         let kept = state.withLock { state -> Bool in
-            guard var entry = state.entries[id], entry.meta == meta || entry.meta.sameContent(as: meta),
+            guard let entry = state.entries[id], entry.meta == meta || entry.meta.sameContent(as: meta),
                 entry.drive == reservation.drive
             else {
                 state.drives[reservation.drive].usedBytes -= Int64(length)
                 return false
             }
             state.tick += 1
-            entry.blocks[index] = state.tick
-            state.entries[id] = entry
+            state.entries[id]?.blocks[index] = state.tick
             state.drives[reservation.drive].blocks += 1
             Self.append(&state.drives[reservation.drive], .block(id, index))
             return true
@@ -409,12 +408,17 @@ package final class BlockStore: Sendable {
     }
 
     private static func append(_ drive: inout DriveState, _ record: JournalRecord) {
-        guard drive.journal >= 0 else { return }
-        let line = record.line
+        append(&drive, [record])
+    }
+
+    /// Appends records with one write.
+    private static func append(_ drive: inout DriveState, _ records: [JournalRecord]) {
+        guard drive.journal >= 0, !records.isEmpty else { return }
+        let text = records.map(\.line).joined()
         do {
-            try FileIO.writeAll(drive.journal, line, path: drive.root + "/journal")
-            drive.journalBytes += Int64(line.utf8.count)
-            drive.journalRecords += 1
+            try FileIO.writeAll(drive.journal, text, path: drive.root + "/journal")
+            drive.journalBytes += Int64(text.utf8.count)
+            drive.journalRecords += records.count
         } catch {
             drive.writable = false
         }
@@ -438,33 +442,67 @@ package final class BlockStore: Sendable {
 
     /// Evicts least-recently-used blocks on one drive until `needed` more bytes fit beside everything the cache holds
     /// there (blocks, journal, format file); returns files to unlink.
-    static func evict(_ state: inout State, drive: Int, needed: Int64, keep: ObjectID? = nil) -> [String] {
+    static func evict(_ state: inout State, drive: Int, needed: Int64, keep: ObjectID? = nil, everything: Bool = false) -> [String] {
         let capacity = state.drives[drive].drive.capacityBytes
         guard state.drives[drive].footprint + needed > capacity else { return [] }
         // Free a little more than needed so eviction runs in batches, not on every block.
         let target = max(0, min(capacity - needed, capacity - capacity / 50 - needed))
+        // The oldest blocks without sorting them all (the index lock is held): a sample of the drive's use ticks
+        // gives one below which about twice the blocks to free lie, and only those are sorted. Should the sample
+        // misjudge, the rest follow in a second round.
+        let toFree = state.drives[drive].footprint - target
+        let fraction = Double(toFree) / Double(max(1, state.drives[drive].usedBytes))
+        var threshold = UInt64.max
+        let total = state.drives[drive].blocks
+        if !everything && total > 4096 && fraction < 0.25 {
+            var sample: [UInt64] = []
+            sample.reserveCapacity(1100)
+            let step = total / 1024
+            var position = 0
+            for entry in state.entries.values where entry.drive == drive {
+                for tick in entry.blocks.values {
+                    if position % step == 0 { sample.append(tick) }
+                    position += 1
+                }
+            }
+            sample.sort()
+            if !sample.isEmpty {
+                threshold = sample[min(sample.count - 1, Int(Double(sample.count) * (2 * fraction + 0.01)) + 1)]
+            }
+        }
         var candidates: [(tick: UInt64, id: ObjectID, index: Int)] = []
         for (id, entry) in state.entries where entry.drive == drive {
-            for (index, tick) in entry.blocks { candidates.append((tick, id, index)) }
+            for (index, tick) in entry.blocks where tick <= threshold { candidates.append((tick, id, index)) }
         }
         candidates.sort { $0.tick < $1.tick }
         var removed: [String] = []
         let root = state.drives[drive].root
+        // The batch's journal lines, written at once (one write, not one per block); counted as they are made.
+        var lines: [JournalRecord] = []
+        var pending: Int64 = 0
         for candidate in candidates {
-            if state.drives[drive].footprint <= target { break }
-            guard var entry = state.entries[candidate.id] else { continue }
-            entry.blocks[candidate.index] = nil
-            state.drives[drive].usedBytes -= Int64(entry.meta.blockLength(candidate.index))
+            if state.drives[drive].footprint + pending <= target { break }
+            // In place: a copy of the entry would copy its block table for every block evicted.
+            guard let length = state.entries[candidate.id]?.meta.blockLength(candidate.index),
+                state.entries[candidate.id]?.blocks.removeValue(forKey: candidate.index) != nil
+            else { continue }
+            state.drives[drive].usedBytes -= Int64(length)
             state.drives[drive].blocks -= 1
             removed.append(blockPath(root, candidate.id, candidate.index))
-            if entry.blocks.isEmpty && candidate.id != keep {
+            let record: JournalRecord
+            if state.entries[candidate.id]?.blocks.isEmpty == true && candidate.id != keep {
                 state.entries[candidate.id] = nil
                 state.drives[drive].objects -= 1
-                append(&state.drives[drive], .dropped(candidate.id))
+                record = .dropped(candidate.id)
             } else {
-                state.entries[candidate.id] = entry
-                append(&state.drives[drive], .evicted(candidate.id, candidate.index))
+                record = .evicted(candidate.id, candidate.index)
             }
+            pending += Int64(record.line.utf8.count)
+            lines.append(record)
+        }
+        append(&state.drives[drive], lines)
+        if threshold != .max && state.drives[drive].footprint > target {
+            removed += evict(&state, drive: drive, needed: needed, keep: keep, everything: true)
         }
         return removed
     }

@@ -156,6 +156,41 @@ struct BlockStoreTests {
         #expect(before.values.contains { !$0.isEmpty })
     }
 
+    /// On a drive of thousands of blocks the oldest are found from a sample of their use: still exactly the least
+    /// recently used go, the ones read since stay.
+    @Test func aLargeDriveEvictsExactlyTheLeastRecentlyUsed() throws {
+        let directory = TestCacheDirectory()
+        defer { directory.remove() }
+        let count = 6000
+        let metas = (0..<count).map { Self.meta("h/lru-\($0)", length: 4096) }
+        do {
+            let filling = try Self.open(directory)
+            for meta in metas { #expect(filling.store(meta, block: 0, chunks: Self.chunk(meta, 0))) }
+            filling.closeJournals()
+        }
+        // Opened again on a drive just large enough for what it holds.
+        let journal = try FileManager.default.attributesOfItem(atPath: directory.drive + "0/cachenode/journal")[.size] as? Int ?? 0
+        let store = try Self.open(directory, capacity: Int64(count) * 4096 + Int64(journal) + 10_000)
+        #expect(store.objectCount == count)
+        // Every third of the first 600 is read again: the most recent now.
+        for index in stride(from: 0, to: 600, by: 3) {
+            let opened = try #require(store.open(key: metas[index].key, block: 0))
+            try opened.handle.close()
+        }
+        // More objects than fit: a batch is evicted.
+        for index in 0..<50 {
+            let meta = Self.meta("h/new-\(index)", length: 4096)
+            store.store(meta, block: 0, chunks: Self.chunk(meta, 0))
+        }
+        let kept = Set(metas.indices.filter { !store.storedBlocks(key: metas[$0].key).isEmpty })
+        let gone = Set(metas.indices).subtracting(kept)
+        #expect(gone.count > 50, "no batch was evicted")
+        // What went is exactly the oldest: none of the re-read ones, and no gap before the last one gone.
+        #expect(gone.allSatisfy { $0 % 3 != 0 || $0 >= 600 })
+        let untouched = metas.indices.filter { $0 % 3 != 0 || $0 >= 600 }
+        #expect(Array(untouched.prefix(gone.count)) == gone.sorted())
+    }
+
     @Test func changedContentDropsTheOldBlocks() throws {
         let directory = TestCacheDirectory()
         defer { directory.remove() }
