@@ -1,6 +1,10 @@
 import CacheNodeTestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import CacheEngine
 
 /// Cold runs of blocks fetched over several origin connections at once, from an origin that paces every response
@@ -47,6 +51,31 @@ struct ParallelFillTests {
         let requests = harness.origin.requests("/wan.bin")
         expectBytes(try await harness.get("/wan.bin").body, bytes)
         #expect(harness.origin.requests("/wan.bin") == requests)
+        try await harness.stopAll()
+    }
+
+    /// A client that stops reading does not hold the fill back, nor make the engine keep the object in memory: the
+    /// parts go on at the origin's pace and each block is stored and let go; the client reads on later from disk.
+    @Test func aStalledClientDoesNotHoldTheFillNorItsBytes() async throws {
+        let harness = try await EngineHarness.start(configure: { $0.engine.idleTimeoutSeconds = 120 })
+        let length = max(KernelBuffers.stallingLength, Self.block * 64)
+        let bytes = harness.origin.add("/stall.bin", length: length, seed: 66)
+        harness.origin.setFault(.slow(1), for: "/stall.bin")
+        let request = Array("GET \(harness.target("/stall.bin")) HTTP/1.1\r\nHost: cache\r\nConnection: close\r\n\r\n".utf8)
+        let (fd, start) = try await TestHTTPClient.blocking { () -> (Int32, [UInt8]) in
+            let fd = try TestHTTPClient.connect(port: harness.port, receiveBuffer: KernelBuffers.clientReceiveBuffer)
+            try TestHTTPClient.send(fd, request)
+            return (fd, ClientFaultTests.receive(fd, upTo: 1000))
+        }
+        defer { close(fd) }
+        // The client reads nothing more; every fill ends anyway, each block stored.
+        await harness.engine.settle()
+        let key = "\(harness.origin.authority)/stall.bin"
+        #expect(harness.engine.store.storedBlocks(key: key).count == (length + Self.block - 1) / Self.block)
+        #expect(harness.origin.bytesSent == length)
+        let response = try await TestHTTPClient.blocking { try TestHTTPClient.parse(start + TestHTTPClient.receiveAll(fd)) }
+        #expect(response.status == 200)
+        expectBytes(response.body, bytes)
         try await harness.stopAll()
     }
 
