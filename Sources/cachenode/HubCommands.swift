@@ -29,7 +29,7 @@ struct HubCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hub",
         abstract: "Group cache nodes in hubs and see the fleet.",
-        subcommands: [HubCreateCommand.self, HubListCommand.self, HubNodesCommand.self, HubServeCommand.self]
+        subcommands: [HubCreateCommand.self, HubListCommand.self, HubNodesCommand.self, HubServeCommand.self, HubInfoCommand.self]
     )
 }
 
@@ -94,11 +94,20 @@ struct HubNodesCommand: ParsableCommand {
         do { nodes = try registry.open().nodes(hub: hub) } catch { throw CommandFailure(.failure, "\(error)") }
         let now = Date()
         if json {
+            // `node` and `state` as before, and beside them the fleet view's fields (as `/v1/fleet` gives them).
             struct Row: Encodable {
                 var node: NodeRecord
-                var state: NodeState
+                var fleet: FleetNode
+
+                enum CodingKeys: String, CodingKey { case node }
+
+                func encode(to encoder: any Encoder) throws {
+                    var container = encoder.container(keyedBy: CodingKeys.self)
+                    try container.encode(node, forKey: .node)
+                    try fleet.encode(to: encoder)
+                }
             }
-            print(String(decoding: try HubJSON.encoder.encode(nodes.map { Row(node: $0, state: $0.state(now: now)) }), as: UTF8.self))
+            print(String(decoding: try HubJSON.encoder.encode(nodes.map { Row(node: $0, fleet: FleetNode($0, now: now)) }), as: UTF8.self))
             return
         }
         var rows = [["NODE", "HUB", "STATE", "LAST REPORT", "VERSION", "HIT RATIO", "FROM CACHE", "FROM ORIGIN", "DISK USED", "PEAK EGRESS"]]
@@ -119,15 +128,61 @@ struct HubNodesCommand: ParsableCommand {
     }
 }
 
+/// The hub service's TLS files: the operator's, or the self-signed pair in the state directory.
+struct HubTLSOptions: ParsableArguments {
+    @Option(help: "The hub's TLS certificate (PEM), instead of the self-signed one made at first start.")
+    var tlsCert: String?
+
+    @Option(help: "The key of --tls-cert (PEM).")
+    var tlsKey: String?
+
+    @Option(help: "A name or address nodes reach the hub at, written into the self-signed certificate (repeatable).")
+    var tlsName: [String] = []
+
+    static func directory(_ layout: InstallLayout) -> String { layout.stateDirectory + "/hub-tls" }
+
+    func identity(_ layout: InstallLayout, listen: ListenAddress?) throws(CommandFailure) -> HubIdentity {
+        do {
+            switch (tlsCert, tlsKey) {
+            case (.some(let cert), .some(let key)):
+                return try HubIdentity.load(certificate: cert, key: key)
+            case (nil, nil):
+                var names = tlsName
+                if names.isEmpty {
+                    names = [currentHostName()]
+                    if let host = listen?.host, let address = IPAddress(host), address.scope != .unspecified { names.append(host) }
+                }
+                return try HubIdentity.loadOrCreate(directory: Self.directory(layout), names: names)
+            default:
+                throw CommandFailure(.invalid, "give --tls-cert and --tls-key together")
+            }
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
+    }
+}
+
 struct HubServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the hub as an HTTP/JSON service that nodes on other machines enrol and report to.",
-        discussion: "The admin token is kept in <state>/hub-admin-token (created on first start, mode 0600)."
+        abstract: "Run the hub as an HTTPS/JSON service that nodes on other machines enrol and report to.",
+        discussion: """
+            The admin token is kept in <state>/hub-admin-token (created on first start, mode 0600). The service speaks \
+            TLS with a self-signed certificate made at first start in <state>/hub-tls (or --tls-cert/--tls-key); it \
+            prints the certificate's fingerprint, which nodes pin with `node enrol --hub-fingerprint`. Plain HTTP \
+            (--plain-http) is allowed on loopback only.
+            """
     )
 
     @Option(help: "Address and port to listen on, as 127.0.0.1:7000 or 0.0.0.0:7000.")
     var listen: String = "127.0.0.1:7000"
+
+    @Flag(help: "Serve plain HTTP instead of TLS; only with a loopback --listen address.")
+    var plainHTTP = false
+
+    @OptionGroup var tls: HubTLSOptions
 
     @OptionGroup var registry: RegistryOptions
 
@@ -135,6 +190,13 @@ struct HubServeCommand: AsyncParsableCommand {
         guard let address = ListenAddress(listen) else {
             throw CommandFailure(.invalid, "--listen: '\(listen)' is not address:port")
         }
+        if plainHTTP && address.address?.scope != .loopback && address.host != "localhost" {
+            throw CommandFailure(
+                .invalid,
+                "--plain-http: \(listen) is not a loopback address; keys and tokens would cross the network in the clear"
+            )
+        }
+        let identity = plainHTTP ? nil : try tls.identity(registry.layout, listen: address)
         let database = try registry.open()
         let tokenPath = registry.layout.stateDirectory + "/hub-admin-token"
         var token = (try? TextFile.read(tokenPath))?.trimmingCharacters(in: " \n") ?? ""
@@ -145,10 +207,36 @@ struct HubServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "cachenode.hub")
         logger.logLevel = .info
         let service = HubService(registry: database, adminToken: token, logger: logger)
-        try await service.run(host: address.host, port: address.port) { port in
-            print("Hub service listening on \(ListenAddress(host: address.host, port: port)); admin token in \(tokenPath)")
+        try await service.run(host: address.host, port: address.port, tls: identity) { port in
+            let bound = ListenAddress(host: address.host, port: port)
+            if let identity {
+                print("Hub service listening on https://\(bound); admin token in \(tokenPath)")
+                print("Certificate \(identity.certificatePath), fingerprint \(identity.fingerprint)")
+                print("Nodes enrol with: cachenode node enrol --hub-url https://HOST:\(port) --hub-fingerprint \(identity.fingerprint) ...")
+            } else {
+                print("Hub service listening on http://\(bound) (loopback only); admin token in \(tokenPath)")
+            }
             fflush(nil)  // at once, also when the output is a file or a pipe
         }
+    }
+}
+
+struct HubInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Print the hub service's certificate fingerprint, which nodes pin when they enrol.",
+        discussion: "Makes the self-signed certificate now if `hub serve` has not yet."
+    )
+
+    @OptionGroup var tls: HubTLSOptions
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() throws {
+        let identity = try tls.identity(registry.layout, listen: nil)
+        print("Certificate: \(identity.certificatePath)")
+        print("Fingerprint: \(identity.fingerprint)")
+        print("Admin token: \(registry.layout.stateDirectory)/hub-admin-token")
     }
 }
 
@@ -243,7 +331,6 @@ enum TextTable {
     }
 }
 
-/// Byte counts as people read them.
 struct NodeEnrolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enrol",
@@ -251,8 +338,14 @@ struct NodeEnrolCommand: AsyncParsableCommand {
         discussion: "The engine then reports to the hub every interval; a hub that is down never disturbs serving."
     )
 
-    @Option(help: "The hub service, as http://hub.example.org:7000.")
+    @Option(help: "The hub service, as https://hub.example.org:7000 (http:// on loopback only).")
     var hubURL: String
+
+    @Option(help: "The hub certificate's SHA-256 fingerprint, as `cachenode hub info` prints it on the hub.")
+    var hubFingerprint: String?
+
+    @Option(help: "A CA file (PEM) that issued the hub's certificate, instead of --hub-fingerprint.")
+    var hubCa: String?
 
     @Option(help: "The hub the node was created in.")
     var hub: String
@@ -270,13 +363,15 @@ struct NodeEnrolCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard interval >= 1 else { throw CommandFailure(.invalid, "--interval must be at least 1 second") }
+        let trust: HubTrust
+        do { trust = try HubTrust.from(fingerprint: hubFingerprint, caFile: hubCa) } catch { throw CommandFailure(.invalid, "\(error)") }
         let token: String
         do {
-            token = try await HubClient(baseURL: hubURL).enrol(node: node, hub: hub, key: key)
+            token = try await HubClient(baseURL: hubURL, trust: trust).enrol(node: node, hub: hub, key: key)
         } catch {
             throw CommandFailure(.failure, "\(error)")
         }
-        let link = HubLink(url: hubURL, hub: hub, node: node, token: token, intervalSeconds: interval)
+        let link = HubLink(url: hubURL, hub: hub, node: node, token: token, intervalSeconds: interval, trust: trust)
         let path = HubLink.fileName(in: registry.layout.stateDirectory)
         try FileSystem.makeDirectories(registry.layout.stateDirectory)
         try FileSystem.writeAtomically(path, Array(try HubJSON.encoder.encode(link)), mode: 0o600)

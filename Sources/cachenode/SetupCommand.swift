@@ -46,6 +46,17 @@ struct SetupCommand: AsyncParsableCommand {
     @Option(help: "The hub service's admin token.")
     var hubToken: String?
 
+    @Option(help: "The hub certificate's SHA-256 fingerprint (`cachenode hub info` on the hub), with --hub-url.")
+    var hubFingerprint: String?
+
+    @Option(help: "A CA file (PEM) that issued the hub's certificate, instead of --hub-fingerprint.")
+    var hubCa: String?
+
+    /// How --hub-url's certificate is trusted.
+    func hubTrust() throws(CommandFailure) -> HubTrust {
+        do { return try HubTrust.from(fingerprint: hubFingerprint, caFile: hubCa) } catch { throw CommandFailure(.invalid, "\(error)") }
+    }
+
     @Option(
         help: ArgumentHelp(
             "Seconds a network change that carries your own connection waits to be confirmed before it is put back.",
@@ -218,7 +229,7 @@ struct SetupCommand: AsyncParsableCommand {
     /// The hubs to offer and their nodes: the hub service's with `--hub-url`, else the local registry's.
     private func knownHubs(layout: InstallLayout) async throws -> ([String], [String: [String]]) {
         if let hubURL {
-            let client = HubClient(baseURL: hubURL, token: hubToken)
+            let client = HubClient(baseURL: hubURL, token: hubToken, trust: try hubTrust())
             do {
                 let hubs = try await client.hubs().map(\.name)
                 var nodes: [String: [String]] = [:]
@@ -245,8 +256,9 @@ struct SetupCommand: AsyncParsableCommand {
         guard configuration.hub.mode == .create else { return }
         let name = configuration.hub.name
         if let hubURL {
+            let client = HubClient(baseURL: hubURL, token: hubToken, trust: try hubTrust())
             do {
-                _ = try await HubClient(baseURL: hubURL, token: hubToken).createHub(name)
+                _ = try await client.createHub(name)
             } catch .refused(status: 409, message: _) {
                 return
             } catch {

@@ -71,6 +71,10 @@ struct DayTwoCommandsTests {
         let node = try StoppedNode()
         defer { node.remove() }
         let output = node.root.appendingPathComponent("out")
+        // A hub's TLS key in the same state directory never goes into the bundle.
+        let info = try CLIRunner.run(["hub", "info", "--root", node.root.path])
+        #expect(info.status == 0, "\(info.stderr)")
+        #expect(info.stdout.contains("Fingerprint: SHA256:"))
         let result = try CLIRunner.run(["diagnostics", "--root", node.root.path, "--output", output.path, "--log-lines", "10"])
         #expect(result.status == 0, "\(result.stderr)")
         let path = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -98,6 +102,7 @@ struct DayTwoCommandsTests {
             if let text = try? String(contentsOf: bundle.appendingPathComponent(file), encoding: .utf8) { everything += text }
         }
         #expect(!everything.contains("pr0xy-s3cret"))
+        #expect(!everything.contains("PRIVATE KEY"))
         #expect(!everything.contains("tok-n0de-s3cret"))
         let config = try String(contentsOf: bundle.appendingPathComponent("configuration/cachenode.yaml"), encoding: .utf8)
         #expect(config.contains("upstream_proxy: http://proxy-user:<redacted>@proxy.example.org:3128"))

@@ -153,6 +153,8 @@ struct WizardEndToEndTests {
         let service = Process()
         service.executableURL = URL(fileURLWithPath: CLIRunner.binary)
         let port = freeLoopbackPort()
+        let info = try CLIRunner.run(["hub", "info", "--root", serviceRoot.path])
+        let fingerprint = try #require(info.stdout.firstMatch(of: /Fingerprint: (SHA256:[0-9A-F:]+)/)).1
         service.arguments = ["hub", "serve", "--listen", "127.0.0.1:\(port)", "--root", serviceRoot.path]
         service.standardOutput = FileHandle.nullDevice
         service.standardError = FileHandle.nullDevice
@@ -167,7 +169,7 @@ struct WizardEndToEndTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
 
         let tmux = try TmuxSession()
-        try tmux.run(setup("--dry-run --hub-url http://\(address) --hub-token \(token)"))
+        try tmux.run(setup("--dry-run --hub-url https://\(address) --hub-fingerprint \(fingerprint) --hub-token \(token)"))
         try tmux.acceptWarnings()
         try tmux.type("Remote-1")
         try tmux.send("Enter", "Enter", "Enter", "Down", "Enter", "Enter")

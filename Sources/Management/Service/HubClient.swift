@@ -1,30 +1,93 @@
 import AsyncHTTPClient
+import CacheNodeCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// Talks to a hub service: the node enrols and reports, an operator lists and creates.
+///
+/// Keys and tokens never cross a network in the clear: `http://` is for a hub on loopback only; `https://` trusts the
+/// hub's certificate as `trust` says (its pinned fingerprint, a CA file, or the system's CAs).
 package struct HubClient: Sendable {
     package var baseURL: String
     package var token: String?
     package var timeout: TimeAmount
+    package var trust: HubTrust
 
-    package init(baseURL: String, token: String? = nil, timeout: TimeAmount = .seconds(10)) {
+    package init(baseURL: String, token: String? = nil, timeout: TimeAmount = .seconds(10), trust: HubTrust = .system) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token
         self.timeout = timeout
+        self.trust = trust
     }
 
     package enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
         case unreachable(String)
         case refused(status: Int, message: String)
+        /// Nothing was sent: the connection would not be private, or not to the pinned hub.
+        case untrusted(String)
 
         package var description: String {
             switch self {
             case .unreachable(let reason): "the hub service cannot be reached: \(reason)"
             case let .refused(status, message): "the hub service answered \(status): \(message)"
+            case .untrusted(let reason): "nothing was sent to the hub service: \(reason)"
             }
         }
+    }
+
+    /// The URL's scheme, host and port, and whether it may carry secrets as it is.
+    static func endpoint(_ url: String) throws(Failure) -> (secure: Bool, host: String, port: Int) {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            let host = components.host, !host.isEmpty
+        else { throw .untrusted("'\(url)' is not a hub URL (https://hub.example.org:7000)") }
+        let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        switch scheme {
+        case "https":
+            return (true, bare, components.port ?? 443)
+        case "http":
+            let loopback = bare == "localhost" || IPAddress(bare).map { $0.scope == .loopback } == true
+            guard loopback else {
+                throw .untrusted(
+                    "\(url) is plain HTTP across the network, where keys and tokens would travel in the clear; use https:// "
+                        + "with the fingerprint `cachenode hub info` prints on the hub (--hub-fingerprint)"
+                )
+            }
+            return (false, bare, components.port ?? 80)
+        default:
+            throw .untrusted("'\(url)': the scheme must be https (or http on loopback)")
+        }
+    }
+
+    /// The TLS settings for requests to the hub, after checking a pinned certificate with a handshake of its own.
+    func tlsConfiguration(host: String, port: Int) async throws(Failure) -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        switch trust {
+        case .system:
+            break
+        case .authority(let file):
+            do {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(file))
+            } catch {
+                throw .untrusted("cannot read the CA file \(file): \(error)")
+            }
+        case .fingerprint(let fingerprint):
+            let pinned: NIOSSLCertificate
+            do {
+                pinned = try await HubCertificateProbe.pinned(host: host, port: port, fingerprint: fingerprint, timeout: timeout)
+            } catch let error as HubTLSError {
+                throw .untrusted(error.description)
+            } catch {
+                throw .untrusted("\(error)")
+            }
+            // The pinned certificate is the only one trusted; its names do not matter (a self-signed hub's rarely
+            // match every name nodes use), the key behind it does.
+            configuration.trustRoots = .certificates([pinned])
+            configuration.certificateVerification = .noHostnameVerification
+        }
+        return configuration
     }
 
     package func hubs() async throws(Failure) -> [HubRecord] {
@@ -61,8 +124,10 @@ package struct HubClient: Sendable {
         body: (any Encodable)? = nil,
         as type: Response.Type
     ) async throws(Failure) -> Response {
+        let endpoint = try Self.endpoint(baseURL)
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
+        if endpoint.secure { request.tlsConfiguration = try await tlsConfiguration(host: endpoint.host, port: endpoint.port) }
         request.headers.add(name: "Content-Type", value: "application/json")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {

@@ -9,17 +9,20 @@ package struct HubLink: Codable, Equatable, Sendable {
     package var node: String
     package var token: String
     package var intervalSeconds: Int
+    /// How the hub's certificate is trusted; absent in links to a hub on loopback over plain HTTP.
+    package var trust: HubTrust?
 
-    package init(url: String, hub: String, node: String, token: String, intervalSeconds: Int = 60) {
+    package init(url: String, hub: String, node: String, token: String, intervalSeconds: Int = 60, trust: HubTrust? = nil) {
         self.url = url
         self.hub = hub
         self.node = node
         self.token = token
         self.intervalSeconds = intervalSeconds
+        self.trust = trust
     }
 
     enum CodingKeys: String, CodingKey {
-        case url, hub, node, token
+        case url, hub, node, token, trust
         case intervalSeconds = "interval_s"
     }
 
@@ -58,7 +61,7 @@ package struct HubReporter: Sendable {
 
     /// Reports at once, then every interval, until the task is cancelled.
     package func run() async {
-        let client = HubClient(baseURL: link.url, token: link.token, timeout: .seconds(5))
+        let client = HubClient(baseURL: link.url, token: link.token, timeout: .seconds(5), trust: link.trust ?? .system)
         var lastSuccess: Date?
         while !Task.isCancelled {
             let report = await snapshot()

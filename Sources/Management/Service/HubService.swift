@@ -4,32 +4,39 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// The hub as an HTTP/JSON service, so nodes on other machines enrol and report to it.
 ///
-/// `GET /health`; with the admin token: `GET|POST /v1/hubs`, `GET|POST /v1/hubs/{hub}/nodes`;
-/// with a one-time key: `POST /v1/enrol`; with a node token: `POST /v1/reports`. A missing or wrong
-/// token gets 401 and changes nothing.
+/// `GET /health`; with the admin token: `GET|POST /v1/hubs`, `GET|POST /v1/hubs/{hub}/nodes`, `GET /v1/fleet`, and
+/// `GET /` (the fleet page; the token also as `?token=`, for a browser); with a one-time key: `POST /v1/enrol`; with
+/// a node token: `POST /v1/reports`. A missing or wrong token gets 401 and changes nothing.
 package struct HubService: Sendable {
     package var registry: Registry
     package var adminToken: String
     package var logger: Logger
     /// Request bodies larger than this are refused with 413.
     package var maximumBody = 64 * 1024
+    /// The time of each request: reports are filed under it, and node states and the fleet view are as at it.
+    package var clock: @Sendable () -> Date
 
-    package init(registry: Registry, adminToken: String, logger: Logger) {
+    package init(registry: Registry, adminToken: String, logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) {
         self.registry = registry
         self.adminToken = adminToken
         self.logger = logger
+        self.clock = clock
     }
 
-    /// Binds and serves until the task is cancelled; `onBound` receives the bound port.
-    package func run(host: String, port: Int, onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+    /// Binds and serves until the task is cancelled; `onBound` receives the bound port. With `tls`, every connection
+    /// is TLS (plain HTTP is for loopback only: the caller checks).
+    package func run(host: String, port: Int, tls identity: HubIdentity? = nil, onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+        let tls = try identity?.serverContext()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel
@@ -71,7 +78,7 @@ package struct HubService: Sendable {
                             ? HubResponse(status: .payloadTooLarge, json: ["error": "request body too large"])
                             : handle(requestHead, body: Data(body.readableBytesView))
                         var headers = HTTPHeaders()
-                        headers.add(name: "Content-Type", value: "application/json")
+                        headers.add(name: "Content-Type", value: response.contentType)
                         headers.add(name: "Content-Length", value: "\(response.body.count)")
                         if !requestHead.isKeepAlive { headers.add(name: "Connection", value: "close") }
                         try await outbound.write(.head(HTTPResponseHead(version: requestHead.version, status: response.status, headers: headers)))
@@ -88,16 +95,24 @@ package struct HubService: Sendable {
 
     /// Routes one request; pure apart from the registry, so tests call it directly too.
     package func handle(_ head: HTTPRequestHead, body: Data) -> HubResponse {
+        let now = clock()
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let query = Self.query(head.uri)
         let parts = path.split(separator: "/").map(String.init)
         let bearer = head.headers.first(name: "Authorization").flatMap { value -> String? in
             value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil
         }
+        let isAdmin = bearer.map { Self.constantTimeEqual($0, adminToken) } ?? false
         do {
             let route = (head.method, parts.joined(separator: "/"))
             switch route {
             case (.GET, "health"):
                 return HubResponse(status: .ok, json: ["status": "ok"])
+            case (.GET, ""):
+                // A browser cannot send a header when it opens an address: the token may come in the query.
+                guard isAdmin || query["token"].map({ Self.constantTimeEqual($0, adminToken) }) == true else { return .unauthorized }
+                let page = FleetPage(view: try FleetView(registry: registry, now: now))
+                return HubResponse(status: .ok, html: query["part"] == "main" ? page.main() : page.document())
             case (.POST, "v1/enrol"):
                 let request = try decode(EnrolRequest.self, body)
                 let token = try registry.enrol(node: request.node, hub: request.hub, key: request.key)
@@ -105,14 +120,17 @@ package struct HubService: Sendable {
             case (.POST, "v1/reports"):
                 guard let bearer else { return .unauthorized }
                 let report = try decode(NodeReport.self, body)
-                try registry.record(report, token: bearer)
-                return HubResponse(status: .ok, json: ["recorded": "true"])
+                try registry.record(report, token: bearer, now: now)
+                return .recorded
+            case (.GET, "v1/fleet"):
+                guard isAdmin else { return .unauthorized }
+                return try HubResponse(status: .ok, encodable: FleetView(registry: registry, now: now))
             default:
                 guard parts.count >= 2, parts[0] == "v1", parts[1] == "hubs" else {
                     return HubResponse(status: .notFound, json: ["error": "no such endpoint: \(head.method) \(path)"])
                 }
-                guard let bearer, Self.constantTimeEqual(bearer, adminToken) else { return .unauthorized }
-                return try handleAdmin(head.method, Array(parts.dropFirst(2)), body: body)
+                guard isAdmin else { return .unauthorized }
+                return try handleAdmin(head.method, Array(parts.dropFirst(2)), body: body, now: now)
             }
         } catch RegistryError.badKey {
             return HubResponse(status: .unauthorized, json: ["error": RegistryError.badKey.description])
@@ -130,20 +148,20 @@ package struct HubService: Sendable {
         }
     }
 
-    private func handleAdmin(_ method: HTTPMethod, _ rest: [String], body: Data) throws -> HubResponse {
+    private func handleAdmin(_ method: HTTPMethod, _ rest: [String], body: Data, now: Date) throws -> HubResponse {
         if rest.isEmpty, method == .GET {
             return try HubResponse(status: .ok, encodable: registry.hubs())
         }
         if rest.isEmpty, method == .POST {
             let request = try decode(NameRequest.self, body)
-            return try HubResponse(status: .created, encodable: registry.createHub(request.name))
+            return try HubResponse(status: .created, encodable: registry.createHub(request.name, now: now))
         }
         if rest.count == 2, rest[1] == "nodes", method == .GET {
             return try HubResponse(status: .ok, encodable: registry.nodes(hub: rest[0]))
         }
         if rest.count == 2, rest[1] == "nodes", method == .POST {
             let request = try decode(NameRequest.self, body)
-            let key = try registry.createNode(request.name, hub: rest[0])
+            let key = try registry.createNode(request.name, hub: rest[0], now: now)
             return HubResponse(status: .created, json: ["node": request.name, "hub": rest[0], "enrolment_key": key])
         }
         if rest.count == 3, rest[1] == "nodes", method == .DELETE {
@@ -159,6 +177,21 @@ package struct HubService: Sendable {
         } catch {
             throw HubRequestError(problem: "the request body is not a valid \(type) JSON object")
         }
+    }
+
+    /// The query's parameters, percent-decoded; the first of a repeated name wins.
+    static func query(_ uri: String) -> [String: String] {
+        guard let start = uri.firstIndex(of: "?") else { return [:] }
+        var parameters: [String: String] = [:]
+        for pair in uri[uri.index(after: start)...].split(separator: "&") {
+            let field = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (text: Substring) in
+                String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
+            }
+            let name = decode(field[0])
+            if parameters[name] == nil { parameters[name] = field.count > 1 ? decode(field[1]) : "" }
+        }
+        return parameters
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
@@ -184,9 +217,10 @@ struct NameRequest: Codable {
     var name: String
 }
 
-/// A JSON answer of the hub service.
+/// An answer of the hub service: JSON, or the fleet page's HTML.
 package struct HubResponse: Sendable {
     package var status: HTTPResponseStatus
+    package var contentType = "application/json"
     package var body: [UInt8]
 
     init(status: HTTPResponseStatus, json: [String: String]) {
@@ -199,7 +233,15 @@ package struct HubResponse: Sendable {
         body = Array(try HubJSON.encoder.encode(encodable))
     }
 
+    init(status: HTTPResponseStatus, html: String) {
+        self.status = status
+        contentType = "text/html; charset=utf-8"
+        body = Array(html.utf8)
+    }
+
     static let unauthorized = HubResponse(status: .unauthorized, json: ["error": "missing or invalid token"])
+    /// The answer to every report, made once: nodes send a report a minute each.
+    static let recorded = HubResponse(status: .ok, json: ["recorded": "true"])
 }
 
 /// One JSON style for the hub service and its clients: ISO 8601 dates, sorted keys.
