@@ -35,30 +35,7 @@ package struct StatusPage: Sendable {
 
     /// The whole document.
     package func document() -> String {
-        """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>CacheNode \(PageParts.escape(status.node))</title>
-        <style>\(Self.style)</style>
-        </head>
-        <body>
-        <main id="main">
-        \(main())
-        </main>
-        <script>
-        setInterval(function () {
-          fetch("/?part=main", {cache: "no-store"}).then(function (r) { return r.ok ? r.text() : null; })
-            .then(function (t) { if (t) { document.getElementById("main").innerHTML = t; } })
-            .catch(function () { var s = document.getElementById("state"); if (s) { s.textContent = "not answering"; s.className = "bad"; } });
-        }, 10000);
-        </script>
-        </body>
-        </html>
-
-        """
+        PageParts.document(title: "CacheNode \(status.node)", style: Self.style, main: main(), refreshSeconds: 10, failure: ("state", "not answering"))
     }
 
     /// The part that refreshes: everything but the page's frame.

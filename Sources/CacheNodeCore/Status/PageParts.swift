@@ -6,6 +6,38 @@ package enum PageParts {
     package static let plotWidth = 720.0
     package static let plotHeight = 180.0
 
+    /// A whole page: `main` in its frame, with a few lines of script that fetch the page again with `part=main` every
+    /// `refreshSeconds` and put the answer in place, without reloading; when that fails, the element `failure.id`
+    /// says `failure.text`. The page sends no referrer (a token may be in its address).
+    package static func document(title: String, style: String, main: String, refreshSeconds: Int, failure: (id: String, text: String)) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <meta name="referrer" content="no-referrer">
+        <title>\(escape(title))</title>
+        <style>\(style)</style>
+        </head>
+        <body>
+        <main id="main">
+        \(main)
+        </main>
+        <script>
+        setInterval(function () {
+          var u = new URL(location.href); u.searchParams.set("part", "main");
+          fetch(u, {cache: "no-store"}).then(function (r) { return r.ok ? r.text() : null; })
+            .then(function (t) { if (t) { document.getElementById("main").innerHTML = t; } })
+            .catch(function () { var s = document.getElementById("\(failure.id)"); if (s) { s.textContent = "\(escape(failure.text))"; s.className = "bad"; } });
+        }, \(refreshSeconds * 1000));
+        </script>
+        </body>
+        </html>
+
+        """
+    }
+
     /// An SVG area plot of values from oldest to newest, scaled to `top`, with a grid and labels at `ticks` (0 is the
     /// left edge, 1 the right).
     package static func plot(

@@ -122,32 +122,7 @@ package struct FleetPage: Sendable {
 
     /// The whole document. The script asks for the same address with `part=main`, so a `?token=` stays in it.
     package func document() -> String {
-        """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <meta name="referrer" content="no-referrer">
-        <title>CacheNode fleet</title>
-        <style>\(Self.style)</style>
-        </head>
-        <body>
-        <main id="main">
-        \(main())
-        </main>
-        <script>
-        setInterval(function () {
-          var u = new URL(location.href); u.searchParams.set("part", "main");
-          fetch(u, {cache: "no-store"}).then(function (r) { return r.ok ? r.text() : null; })
-            .then(function (t) { if (t) { document.getElementById("main").innerHTML = t; } })
-            .catch(function () { var s = document.getElementById("updated"); if (s) { s.textContent = "hub not answering"; s.className = "bad"; } });
-        }, 30000);
-        </script>
-        </body>
-        </html>
-
-        """
+        PageParts.document(title: "CacheNode fleet", style: Self.style, main: main(), refreshSeconds: 30, failure: ("updated", "hub not answering"))
     }
 
     /// The part that refreshes: everything but the page's frame.
