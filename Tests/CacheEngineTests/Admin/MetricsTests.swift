@@ -203,7 +203,7 @@ final class PrometheusServer: Sendable {
             "--config.file=\(folder)/prometheus.yml", "--storage.tsdb.path=\(folder)/data",
             "--web.listen-address=127.0.0.1:\(port)",
         ]
-        FileManager.default.createFile(atPath: folder + "/prometheus.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: folder + "/prometheus.log", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: folder + "/prometheus.log")
         try process.run()

@@ -166,6 +166,7 @@ struct StatusPageTests {
     /// Where the screenshots go, for a person to look at.
     static let screenshots = NSTemporaryDirectory() + "cachenode-status-page"
 
+    @discardableResult
     static func browse(_ arguments: [String], url: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: chromium!)
