@@ -233,7 +233,7 @@ enum HubCertificateProbe {
             if let leaf = seen.value.withLock({ $0 }) {
                 throw HubTLSError(
                     "the hub at \(host):\(port) presented a certificate with fingerprint \(HubIdentity.fingerprint(of: leaf)), "
-                        + "not the pinned \(fingerprint); nothing was sent (check `cachenode hub info` on the hub)"
+                        + "not the pinned \(fingerprint) (`cachenode hub info` on the hub prints its own)"
                 )
             }
             throw HubTLSError("no TLS handshake with \(host):\(port) (is it a hub service with TLS?): \(error)")
