@@ -33,7 +33,9 @@ final class AdminResponder: HTTPResponder {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         switch path {
         case "/":
-            let whole = !head.uri.hasSuffix("?part=main")
+            // The page's script asks for its main part alone (`part=main`, wherever it stands in the query).
+            let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
+            let whole = !query.split(separator: "&").contains("part=main")
             guard let html = await page(whole) else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
             return await send(writer, .ok, "text/html; charset=utf-8", html)
         case "/health":

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// Talks to a hub service: the node enrols and reports, an operator lists and creates.
 ///
@@ -14,6 +15,12 @@ package struct HubClient: Sendable {
     package var token: String?
     package var timeout: TimeAmount
     package var trust: HubTrust
+    /// The hub's certificate once its fingerprint was checked, shared by copies of this client.
+    private let checkedCertificate = CheckedCertificate()
+
+    final class CheckedCertificate: Sendable {
+        let value = Mutex<NIOSSLCertificate?>(nil)
+    }
 
     package init(baseURL: String, token: String? = nil, timeout: TimeAmount = .seconds(10), trust: HubTrust = .system) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -74,9 +81,15 @@ package struct HubClient: Sendable {
                 throw .untrusted("cannot read the CA file \(file): \(error)")
             }
         case .fingerprint(let fingerprint):
-            let pinned: NIOSSLCertificate
+            // Checked once per client (the reporter keeps one for the engine's life), again after a failed request.
+            var pinned: NIOSSLCertificate
             do {
-                pinned = try await HubCertificateProbe.pinned(host: host, port: port, fingerprint: fingerprint, timeout: timeout)
+                if let checked = checkedCertificate.value.withLock({ $0 }) {
+                    pinned = checked
+                } else {
+                    pinned = try await HubCertificateProbe.pinned(host: host, port: port, fingerprint: fingerprint, timeout: timeout)
+                    checkedCertificate.value.withLock { $0 = pinned }
+                }
             } catch let error as HubTLSError {
                 throw .untrusted(error.description)
             } catch {
@@ -141,6 +154,8 @@ package struct HubClient: Sendable {
             response = try await HTTPClient.shared.execute(request, timeout: timeout)
             bytes = try await response.body.collect(upTo: 16 << 20)
         } catch {
+            // The hub may have a new certificate: the next request checks the pin again.
+            checkedCertificate.value.withLock { $0 = nil }
             throw .unreachable("\(error)")
         }
         let data = Data(bytes.readableBytesView)

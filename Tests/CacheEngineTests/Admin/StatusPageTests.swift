@@ -133,6 +133,9 @@ struct StatusPageTests {
         let part = try await TestHTTPClient.get(port: harness.adminPort, "/?part=main")
         let partHTML = String(decoding: part.body, as: UTF8.self)
         #expect(partHTML.hasPrefix("<header>") && !partHTML.contains("<html"))
+        // Wherever `part=main` stands in the query (the script keeps the page's own query).
+        let later = try await TestHTTPClient.get(port: harness.adminPort, "/?view=x&part=main")
+        #expect(String(decoding: later.body, as: UTF8.self).hasPrefix("<header>"))
         try await harness.stopAll()
     }
 
