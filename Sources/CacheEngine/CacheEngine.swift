@@ -29,7 +29,8 @@ package final class CacheEngine: Service, Sendable {
         allowlist: OriginAllowlist,
         logger: Logger = Logger(label: "cachenode.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
         resolver: any HostResolver = SystemResolver(),
-        accessLogPath: String? = nil
+        accessLogPath: String? = nil,
+        healthWindowSeconds: Int = 300
     ) throws(EngineError) {
         let engine = configuration.engine
         guard let listen = Self.split(engine.listen) else { throw .invalidAddress(engine.listen) }
@@ -37,7 +38,9 @@ package final class CacheEngine: Service, Sendable {
         guard engine.blockSizeKB > 0 else { throw .resources("engine.block_size_kb must be positive") }
         self.configuration = configuration
         self.logger = logger
-        let counters = EngineCounters()
+        let health = EngineHealth(issuesPath: configuration.storage.state + "/issues.json", windowSeconds: healthWindowSeconds)
+        self.health = health
+        let counters = EngineCounters(health: health)
         self.counters = counters
         let history = EngineHistory(path: configuration.storage.state + "/history.json")
         self.history = history
@@ -112,6 +115,7 @@ package final class CacheEngine: Service, Sendable {
                 metrics: {
                     guard let snapshot = await status.status() else { return nil }
                     counters.refresh(objects: snapshot.objects, drives: snapshot.drives)
+                    counters.refresh(health: snapshot.health.state)
                     return counters.registry.emitToString()
                 }
             ),
@@ -123,6 +127,18 @@ package final class CacheEngine: Service, Sendable {
     }
 
     private let boundListen: BoundAddress
+    /// Serving, degraded or failing, from origin outcomes, drives and the hub link.
+    package let health: EngineHealth
+
+    /// Calls `observer` on every change of the health state (the hub reporter sends a report at once).
+    package func setHealthObserver(_ observer: @escaping @Sendable (NodeHealth) -> Void) {
+        health.setObserver(observer)
+    }
+
+    /// The outcome of the last report to the hub, for the health rules; `url` nil when the node is not linked.
+    package func hubReportOutcome(url: String?, error: String?) {
+        health.hubOutcome(url: url, error: error)
+    }
 
     /// Runs both listeners until graceful shutdown; in-flight responses finish first.
     package func run() async throws {
@@ -153,6 +169,7 @@ package final class CacheEngine: Service, Sendable {
             try? await Task.sleep(for: .seconds(10))
             if Task.isCancelled { break }
             history.tick(counters.totals, at: Date())
+            observeDrives()
             ticks += 1
             if ticks % 6 == 0 {
                 let history = self.history
@@ -205,6 +222,8 @@ package final class CacheEngine: Service, Sendable {
         let values = counters.snapshot
         let addresses = ready.withLock { $0 } ?? (listen: configuration.engine.listen, admin: configuration.engine.admin)
         let served = values.bytesServed
+        let drives = Self.withFreeSpace(store.driveStatus())
+        let (health, issues) = observeDrives(drives)
         return EngineStatus(
             version: EngineInfo.version,
             node: configuration.node.name,
@@ -225,8 +244,35 @@ package final class CacheEngine: Service, Sendable {
             originErrors: values.originErrors,
             connections: values.connections,
             peakEgressBitsPerSecond: values.peakEgressBitsPerSecond,
-            drives: store.driveStatus()
+            drives: drives,
+            health: health,
+            issues: issues
         )
+    }
+
+    /// Gives the health rules each drive's state and its file system's free space; returns the health now.
+    @discardableResult
+    private func observeDrives(_ drives: [EngineStatus.Drive]? = nil) -> (health: NodeHealth, issues: [NodeIssue]) {
+        let observed = (drives ?? Self.withFreeSpace(store.driveStatus())).map { drive in
+            HealthInputs.Drive(
+                path: drive.path,
+                writable: drive.writable,
+                remainingBytes: max(0, drive.capacityBytes - drive.usedBytes),
+                fileSystemFreeBytes: drive.fileSystemFreeBytes
+            )
+        }
+        health.drivesObserved(observed)
+        return health.current()
+    }
+
+    /// Each drive with the free space of its file system (`statvfs`).
+    private static func withFreeSpace(_ drives: [EngineStatus.Drive]) -> [EngineStatus.Drive] {
+        drives.map { drive in
+            var drive = drive
+            var stats = statvfs()
+            if statvfs(drive.path, &stats) == 0 { drive.fileSystemFreeBytes = Int64(stats.f_bavail) * Int64(stats.f_frsize) }
+            return drive
+        }
     }
 
     /// Whether both listeners are bound.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CacheNodeCore
+import Foundation
 import Installer
 
 struct VerifyCommand: ParsableCommand {
@@ -28,11 +29,25 @@ struct VerifyCommand: ParsableCommand {
                 failed = true
             }
         }
-        let health = try? HTTPProbe.get(HTTPProbe.target(for: admin), path: "/health", timeoutSeconds: 5)
-        if health?.status == 200 {
-            print("[ ok ] engine: /health answers on \(HTTPProbe.target(for: admin))")
-        } else {
-            print("[FAIL] engine: /health on \(HTTPProbe.target(for: admin)) does not answer 200")
+        let target = HTTPProbe.target(for: admin)
+        let answer = try? HTTPProbe.get(target, path: "/health", timeoutSeconds: 5)
+        let health = answer.flatMap { try? EngineStatus.decoder.decode(HealthDocument.self, from: Data($0.body)) }
+        switch (answer?.status, health) {
+        case (200?, let health?) where health.state == .serving:
+            print("[ ok ] engine: serving (/health on \(target))")
+        case (200?, let health?):
+            // Degraded still serves: said, not failed.
+            print("[warn] engine: \(health.state.rawValue) (/health on \(target))")
+            for reason in health.reasons { print("       - \(reason.detail); \(reason.action)") }
+        case (_?, let health?):
+            print("[FAIL] engine: \(health.state.rawValue) (/health on \(target))")
+            for reason in health.reasons { print("       - \(reason.detail); \(reason.action)") }
+            failed = true
+        case (let status?, nil):
+            print("[FAIL] engine: /health on \(target) answered \(status)")
+            failed = true
+        case (nil, _):
+            print("[FAIL] engine: /health on \(target) does not answer")
             failed = true
         }
         let outcome = SelfTest(listen: listen, origin: selfTestOrigin).run()
@@ -123,4 +138,11 @@ struct NetworkRevertCommand: ParsableCommand {
         print("The network change was not confirmed in time and was put back.")
         if !problems.isEmpty { throw CommandFailure(.failure, "") }
     }
+}
+
+/// The engine's `/health` document.
+struct HealthDocument: Decodable {
+    var state: HealthState
+    var reasons: [HealthReason]
+    var since: Date
 }

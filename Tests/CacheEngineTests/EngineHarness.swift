@@ -19,13 +19,19 @@ struct EngineHarness {
         configure: (inout NodeConfiguration) -> Void = { _ in },
         blockSize: Int = 64 * 1024,
         driveBytes: Int64 = 1 << 30,
-        resolver: any HostResolver = SystemResolver()
+        resolver: any HostResolver = SystemResolver(),
+        healthWindowSeconds: Int = 300
     ) async throws -> EngineHarness {
         let origin = if let origin { origin } else { try await TestOrigin.start() }
         var configuration = directory.configuration(driveBytes: driveBytes, blockSize: blockSize)
         configure(&configuration)
         let allowlist = OriginAllowlist(patterns: ["*.download.windowsupdate.com"], extra: configuration.engine.extraOrigins)
-        let engine = try CacheEngine(configuration: configuration, allowlist: allowlist, resolver: resolver)
+        let engine = try CacheEngine(
+            configuration: configuration,
+            allowlist: allowlist,
+            resolver: resolver,
+            healthWindowSeconds: healthWindowSeconds
+        )
         let task = Task { try await engine.run() }
         let port = try await engine.listenPort()
         let adminPort = try await engine.adminPort()

@@ -1,4 +1,5 @@
 import CacheProtocol
+import Foundation
 import CacheNodeCore
 import NIOCore
 import NIOHTTP1
@@ -39,8 +40,11 @@ final class AdminResponder: HTTPResponder {
             guard let html = await page(whole) else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
             return await send(writer, .ok, "text/html; charset=utf-8", html)
         case "/health":
-            guard await status() != nil else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
-            return await send(writer, .ok, "text/plain", "ok\n")
+            // 200 while the node serves (degraded too), 503 when it fails: a load balancer or monitor acts on the code.
+            guard let snapshot = await status(), let data = try? EngineStatus.encoder.encode(HealthAnswer(snapshot.health))
+            else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
+            let code: HTTPResponseStatus = snapshot.health.state == .failing ? .serviceUnavailable : .ok
+            return await send(writer, code, "application/json", String(decoding: data, as: UTF8.self) + "\n")
         case "/status":
             guard let snapshot = await status(), let data = try? EngineStatus.encoder.encode(snapshot) else {
                 return await send(writer, .serviceUnavailable, "text/plain", "starting\n")
@@ -68,5 +72,18 @@ final class AdminResponder: HTTPResponder {
         } catch {
             return false
         }
+    }
+}
+
+/// The `/health` document: `{"state": ..., "reasons": [...], "since": ...}`.
+struct HealthAnswer: Encodable {
+    var state: HealthState
+    var reasons: [HealthReason]
+    var since: Date
+
+    init(_ health: NodeHealth) {
+        state = health.state
+        reasons = health.reasons
+        since = health.since
     }
 }

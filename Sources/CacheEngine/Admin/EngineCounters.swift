@@ -40,10 +40,14 @@ package final class EngineCounters: Sendable {
     private let servedFromCache: Counter
     private let servedFromOrigin: Counter
     private let fromOrigin: Counter
-    private let originErrorsCounter: Counter
+    private let originErrorsCounters: [String: Counter]
+    private let healthGauge: Gauge
+    /// Origin outcomes feed the node's health.
+    package let health: EngineHealth
     private let connectionsGauge: Gauge
 
-    package init() {
+    package init(health: EngineHealth) {
+        self.health = health
         var counters: [Outcome: Counter] = [:]
         let requests = Self.metric(
             "requests_total",
@@ -73,11 +77,22 @@ package final class EngineCounters: Sendable {
                 "Body bytes received from origins to fill the cache (each block once, whatever the number of clients)."
             )
         )
-        originErrorsCounter = registry.makeCounter(
+        let originErrors = Self.metric(
+            "origin_errors_total",
+            "Origin fetches that failed, by reason: dns (the name does not resolve), connect (refused, reset), timeout, "
+                + "status (5xx), short_body, changed (ETag or length), invalid (an answer the cache cannot use), "
+                + "proxy_auth (the upstream proxy refused the engine)."
+        )
+        var byReason: [String: Counter] = [:]
+        for reason in OriginFailure.shortDescriptions {
+            byReason[reason] = registry.makeCounter(descriptor: originErrors, labels: [("reason", reason)])
+        }
+        originErrorsCounters = byReason
+        healthGauge = registry.makeGauge(
             descriptor: Self.metric(
-                "origin_errors_total",
-                "Origin fetches that failed: unreachable, timed out, 5xx, a body shorter than its length, an answer the "
-                    + "cache cannot use."
+                "health_state",
+                "The node's health: 0 serving, 1 degraded (some origin fetches fail, a drive, the hub), 2 failing "
+                    + "(no origin fetch succeeds, or no drive takes blocks). /health gives the reasons."
             )
         )
         connectionsGauge = registry.makeGauge(descriptor: Self.metric("client_connections", "Open client connections."))
@@ -102,11 +117,16 @@ package final class EngineCounters: Sendable {
         let capacity = Self.metric("drive_capacity_bytes", "A cache drive's configured size.")
         let used = Self.metric("drive_used_bytes", "Bytes of stored blocks on a cache drive.")
         let writable = Self.metric("drive_writable", "1 while a cache drive takes new blocks, 0 once a write failed (full, read-only).")
+        let free = Self.metric(
+            "drive_filesystem_free_bytes",
+            "Bytes free on a cache drive's file system (the cache also needs its size minus its use there)."
+        )
         for drive in drives {
             let labels = [("drive", drive.path)]
             registry.makeGauge(descriptor: capacity, labels: labels).set(drive.capacityBytes)
             registry.makeGauge(descriptor: used, labels: labels).set(drive.usedBytes)
             registry.makeGauge(descriptor: writable, labels: labels).set(Int64(drive.writable ? 1 : 0))
+            if let bytes = drive.fileSystemFreeBytes { registry.makeGauge(descriptor: free, labels: labels).set(bytes) }
         }
     }
 
@@ -151,9 +171,21 @@ package final class EngineCounters: Sendable {
         values.withLock { $0.bytesFromOrigin += Int64(bytes) }
     }
 
-    func originError() {
-        originErrorsCounter.increment()
+    /// An origin fetch that failed: counted by reason, and seen by the health rules.
+    func originError(_ failure: OriginFailure) {
+        originErrorsCounters[failure.shortDescription]?.increment()
         values.withLock { $0.originErrors += 1 }
+        health.originFailed(failure)
+    }
+
+    /// An origin fetch that got a usable answer (any status but 5xx).
+    func originSucceeded() {
+        health.originSucceeded()
+    }
+
+    /// Sets the health gauge (at scrape time).
+    func refresh(health state: HealthState) {
+        healthGauge.set(Int64(state.level))
     }
 
     func connectionOpened() {

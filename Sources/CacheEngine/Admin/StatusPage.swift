@@ -22,17 +22,6 @@ package struct StatusPage: Sendable {
     /// Served bytes over the last 24 hours.
     var servedToday: Int64 { history.reduce(0) { $0 + $1.served } }
 
-    /// What needs attention, worst first; empty when the node is healthy.
-    var problems: [String] {
-        var problems: [String] = []
-        for drive in status.drives where !drive.writable {
-            problems.append("cache drive \(drive.path) stores nothing new (a write failed: full or read-only)")
-        }
-        let recentErrors = history.suffix(15).reduce(0) { $0 + $1.originErrors }
-        if recentErrors > 0 { problems.append("\(recentErrors) origin errors in the last 15 minutes") }
-        return problems
-    }
-
     /// The whole document.
     package func document() -> String {
         PageParts.document(title: "CacheNode \(status.node)", style: Self.style, main: main(), refreshSeconds: 10, failure: ("state", "not answering"))
@@ -40,24 +29,34 @@ package struct StatusPage: Sendable {
 
     /// The part that refreshes: everything but the page's frame.
     package func main() -> String {
-        let problems = self.problems
-        let health = problems.isEmpty ? "serving" : "serving, with warnings"
+        let health = status.health
+        let tone = switch health.state {
+        case .serving: "good"
+        case .degraded: "warn"
+        case .failing: "bad"
+        }
         var html = """
             <header>
             <h1><span id="node">\(PageParts.escape(status.node))</span> <small>CacheNode <span id="version">\(PageParts.escape(status.version))</span></small></h1>
-            <p><span id="state" class="\(problems.isEmpty ? "good" : "warn")">\(health)</span>
+            <p><span id="state" class="\(tone)" title="since \(PageParts.iso(health.since))">\(health.state.rawValue)</span>
              · up <span id="uptime" data-value="\(status.uptimeSeconds)">\(PageParts.duration(status.uptimeSeconds))</span>
              · clients at <span id="listen">\(PageParts.escape(status.listen))</span>
              · updated <time id="updated" datetime="\(PageParts.iso(now))">\(PageParts.clock(now))</time></p>
             </header>
 
             """
-        if !problems.isEmpty {
-            html += "<ul id=\"problems\">" + problems.map { "<li>\(PageParts.escape($0))</li>" }.joined() + "</ul>\n"
+        if !health.reasons.isEmpty {
+            html += "<ul id=\"problems\">"
+            for reason in health.reasons {
+                html += "<li class=\"reason\" data-kind=\"\(reason.kind)\"><span class=\"\(reason.severity == .failing ? "bad" : "warn")\">"
+                    + "\(PageParts.escape(reason.detail))</span> <small>since \(PageParts.clock(reason.since)) · "
+                    + "\(PageParts.escape(reason.action))</small></li>"
+            }
+            html += "</ul>\n"
         }
         html += """
             <section class="figures">
-            \(figure("hit-ratio", "Hit ratio", String(format: "%.1f %%", status.hitRatio * 100), value: String(format: "%.6f", status.hitRatio), note: "bytes served from the cache"))
+            \(hitRatioFigure())
             \(figure("egress-now", "Egress now", ByteCount.bitsPerSecond(egressNow), value: String(format: "%.0f", egressNow), note: "to clients, last seconds"))
             \(figure("egress-24h", "Served, 24 h", ByteCount.format(servedToday), value: "\(servedToday)", note: "to clients"))
             \(figure("served-cache", "From cache", ByteCount.format(status.bytesFromCache), value: "\(status.bytesFromCache)", note: "since start"))
@@ -108,10 +107,36 @@ package struct StatusPage: Sendable {
             }
             html += "</tbody></table>\n"
         }
-        html += "</section>\n<footer>Block size \(ByteCount.format(Int64(status.blockSizeBytes))) · "
+        html += "</section>\n" + issuesSection()
+        html += "<footer>Block size \(ByteCount.format(Int64(status.blockSizeBytes))) · "
             + "<a href=\"/status\">/status</a> (JSON) · <a href=\"/metrics\">/metrics</a> (Prometheus) · "
             + "peak egress \(ByteCount.bitsPerSecond(status.peakEgressBitsPerSecond))</footer>\n"
         return html
+    }
+
+    /// The recent issues, newest first: what went wrong, when, and for how long.
+    private func issuesSection() -> String {
+        let recent = status.issues.suffix(10).reversed()
+        guard !recent.isEmpty else { return "<section>\n<h2>Issues</h2>\n<p id=\"issues\" class=\"quiet\">No issue so far.</p>\n</section>\n" }
+        var html = "<section>\n<h2>Issues</h2>\n<table id=\"issues\"><thead><tr><th>Issue</th><th>Started</th><th>Ended</th>"
+            + "</tr></thead><tbody>\n"
+        for issue in recent {
+            let end = issue.end.map { PageParts.iso($0) } ?? "open"
+            html += "<tr class=\"issue\" data-kind=\"\(issue.kind)\" data-open=\"\(issue.isOpen)\">"
+                + "<td class=\"\(issue.isOpen ? (issue.severity == .failing ? "bad" : "warn") : "")\">\(PageParts.escape(issue.detail))"
+                + "<br><small>\(PageParts.escape(issue.action))</small></td>"
+                + "<td>\(PageParts.iso(issue.start))</td><td>\(end)</td></tr>\n"
+        }
+        return html + "</tbody></table>\n</section>\n"
+    }
+
+    /// The hit ratio, or that there is none yet: before a byte was served from the cache or the origin, 0 % is no ratio.
+    private func hitRatioFigure() -> String {
+        let value = String(format: "%.6f", status.hitRatio)
+        guard status.bytesFromCache > 0 || status.bytesFromOrigin > 0 else {
+            return figure("hit-ratio", "Hit ratio", "no traffic yet", value: value, note: "nothing served since start")
+        }
+        return figure("hit-ratio", "Hit ratio", String(format: "%.1f %%", status.hitRatio * 100), value: value, note: "bytes served from the cache")
     }
 
     private func figure(_ id: String, _ title: String, _ text: String, value: String, note: String) -> String {

@@ -159,7 +159,7 @@ package final class SystemResolver: HostResolver {
             let status = getaddrinfo(host, String(port), &hints, &list)
             guard status == 0, let first = list else {
                 let reason = status == 0 ? "no address" : String(cString: gai_strerror(status))
-                return .failure(.unreachable("cannot resolve \(host) (\(reason))"))
+                return .failure(.unresolvable("cannot resolve \(host) (\(reason))"))
             }
             defer { freeaddrinfo(list) }
             var addresses: [IPAddress] = []
@@ -172,9 +172,9 @@ package final class SystemResolver: HostResolver {
                 }
                 current = info.pointee.ai_next
             }
-            return addresses.isEmpty ? .failure(.unreachable("cannot resolve \(host) (no address)")) : .success(addresses)
+            return addresses.isEmpty ? .failure(.unresolvable("cannot resolve \(host) (no address)")) : .success(addresses)
         }
-        return result ?? .failure(.unreachable("cannot resolve \(host) (the engine is stopping)"))
+        return result ?? .failure(.unresolvable("cannot resolve \(host) (the engine is stopping)"))
     }
 }
 

@@ -2,8 +2,10 @@ import CacheProtocol
 
 /// Why an origin fetch failed; the client gets a fast 502 or 504 and nothing is stored.
 package enum OriginFailure: Error, Equatable, Sendable, CustomStringConvertible {
-    /// Connection refused, reset, DNS failure.
+    /// Connection refused or reset.
     case unreachable(String)
+    /// The origin's name does not resolve (`cannot resolve HOST (reason)`).
+    case unresolvable(String)
     /// No answer within the connect or read timeout.
     case timeout
     /// A 5xx from the origin.
@@ -20,7 +22,7 @@ package enum OriginFailure: Error, Equatable, Sendable, CustomStringConvertible 
     /// Whether asking the origin once more may succeed: the connection failed, not the content.
     package var isWorthRetrying: Bool {
         switch self {
-        case .unreachable, .timeout, .shortBody, .status: true
+        case .unreachable, .unresolvable, .timeout, .shortBody, .status: true
         case .changed, .invalidResponse, .proxyAuthentication: false
         }
     }
@@ -33,7 +35,7 @@ package enum OriginFailure: Error, Equatable, Sendable, CustomStringConvertible 
 
     package var description: String {
         switch self {
-        case .unreachable(let reason): "origin unreachable: \(reason)"
+        case .unreachable(let reason), .unresolvable(let reason): "origin unreachable: \(reason)"
         case .timeout: "origin timed out"
         case .status(let code): "origin answered \(code)"
         case .shortBody: "origin body shorter than its length"
@@ -43,4 +45,24 @@ package enum OriginFailure: Error, Equatable, Sendable, CustomStringConvertible 
             "the upstream proxy refused the engine (407): set or correct user:password@ in engine.upstream_proxy"
         }
     }
+
+    /// A bounded label for metrics and health: `dns`, `connect`, `timeout`, `status`, `short_body`, `changed`,
+    /// `invalid`, `proxy_auth`.
+    package var shortDescription: String {
+        switch self {
+        case .unresolvable: "dns"
+        case .unreachable: "connect"
+        case .timeout: "timeout"
+        case .status: "status"
+        case .shortBody: "short_body"
+        case .changed: "changed"
+        case .invalidResponse: "invalid"
+        case .proxyAuthentication: "proxy_auth"
+        }
+    }
+
+    /// Every value `shortDescription` takes, so each metric series exists from the start.
+    package static let shortDescriptions = [
+        "dns", "connect", "timeout", "status", "short_body", "changed", "invalid", "proxy_auth",
+    ]
 }

@@ -101,7 +101,8 @@ final class CacheResponder: HTTPResponder {
                 addresses = resolved
             case .failure(let failure):
                 // A name that does not resolve is the network's problem, not the client's: 502, and Windows falls
-                // back to the CDN at once.
+                // back to the CDN at once. It counts as a failed origin fetch: the node cannot reach its origins.
+                counters.originError(failure)
                 record.originStatus = originStatus(failure)
                 return await simple(writer, record: &record, status: .badGateway, failure.description)
             }
@@ -122,9 +123,9 @@ final class CacheResponder: HTTPResponder {
             case .uncacheable(let reason):
                 if case .encoded(let coding) = reason, head.headers.contains(name: "range") {
                     // Encoded bytes are not the object's: a range of them would be spliced into the client's file.
-                    counters.originError()
-                    record.originStatus = "invalid"
                     let failure = OriginFailure(.encodedRange(coding))
+                    counters.originError(failure)
+                    record.originStatus = "invalid"
                     return await simple(writer, record: &record, status: .badGateway, failure.description)
                 }
                 return await passThrough(head, request: request, address: address, writer: writer, record: &record)
@@ -147,7 +148,7 @@ final class CacheResponder: HTTPResponder {
         switch failure {
         case .status(let code): "\(code)"
         case .timeout: "timeout"
-        case .unreachable: "unreachable"
+        case .unreachable, .unresolvable: "unreachable"
         case .shortBody: "short"
         case .changed: "changed"
         case .invalidResponse: "invalid"
@@ -293,7 +294,7 @@ final class CacheResponder: HTTPResponder {
         do {
             response = try await cache.origin.send(request, address: address, method: head.method, headers: forwarded)
         } catch {
-            counters.originError()
+            counters.originError(error)
             record.originStatus = originStatus(error)
             return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: error.clientStatus), error.description)
         }
@@ -303,9 +304,11 @@ final class CacheResponder: HTTPResponder {
             headers: response.headers.fields,
             ranged: head.headers.contains(name: "range")
         ) {
-            counters.originError()
-            return await simple(writer, record: &record, status: .badGateway, OriginFailure(refusal).description)
+            let failure = OriginFailure(refusal)
+            counters.originError(failure)
+            return await simple(writer, record: &record, status: .badGateway, failure.description)
         }
+        counters.originSucceeded()
         var headers = HTTPHeaders()
         for name in [
             "content-type", "content-length", "content-range", "content-encoding", "vary", "etag", "last-modified", "location",

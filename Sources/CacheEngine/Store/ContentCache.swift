@@ -219,7 +219,7 @@ package final class ContentCache: Sendable {
         var pending = fills
 
         func finish(_ failure: OriginFailure) {
-            counters.originError()
+            counters.originError(failure)
             logger.warning(
                 "origin fetch failed",
                 metadata: ["origin.host": "\(request.host)", "origin.failure": "\(failure)"]
@@ -249,6 +249,7 @@ package final class ContentCache: Sendable {
             requestedStart: start,
             known: known
         )
+        if case .failure = verdict {} else { counters.originSucceeded() }
         let meta: ObjectMetadata
         let bodyStart: Int64
         switch verdict {

@@ -10,19 +10,30 @@ package struct EngineStatus: Codable, Equatable, Sendable {
         package var objects: Int
         /// False after a write failed (disk full, read-only): the drive serves but stores nothing new.
         package var writable: Bool
+        /// Bytes free on the drive's file system; `nil` when unknown.
+        package var fileSystemFreeBytes: Int64?
 
-        package init(path: String, capacityBytes: Int64, usedBytes: Int64, objects: Int, writable: Bool) {
+        package init(
+            path: String,
+            capacityBytes: Int64,
+            usedBytes: Int64,
+            objects: Int,
+            writable: Bool,
+            fileSystemFreeBytes: Int64? = nil
+        ) {
             self.path = path
             self.capacityBytes = capacityBytes
             self.usedBytes = usedBytes
             self.objects = objects
             self.writable = writable
+            self.fileSystemFreeBytes = fileSystemFreeBytes
         }
 
         enum CodingKeys: String, CodingKey {
             case path, objects, writable
             case capacityBytes = "capacity_bytes"
             case usedBytes = "used_bytes"
+            case fileSystemFreeBytes = "file_system_free_bytes"
         }
     }
 
@@ -47,6 +58,10 @@ package struct EngineStatus: Codable, Equatable, Sendable {
     package var connections: Int
     package var peakEgressBitsPerSecond: Double
     package var drives: [Drive]
+    /// Serving, degraded or failing, with the reasons.
+    package var health: NodeHealth
+    /// The node's recent problems, the newest last.
+    package var issues: [NodeIssue]
 
     package init(
         version: String,
@@ -68,7 +83,9 @@ package struct EngineStatus: Codable, Equatable, Sendable {
         originErrors: Int64,
         connections: Int,
         peakEgressBitsPerSecond: Double,
-        drives: [Drive]
+        drives: [Drive],
+        health: NodeHealth = NodeHealth(state: .serving, reasons: [], since: Date(timeIntervalSince1970: 0)),
+        issues: [NodeIssue] = []
     ) {
         self.version = version
         self.node = node
@@ -90,10 +107,12 @@ package struct EngineStatus: Codable, Equatable, Sendable {
         self.connections = connections
         self.peakEgressBitsPerSecond = peakEgressBitsPerSecond
         self.drives = drives
+        self.health = health
+        self.issues = issues
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, node, pid, listen, admin, objects, requests, hits, misses, partials, connections, drives
+        case version, node, pid, listen, admin, objects, requests, hits, misses, partials, connections, drives, health, issues
         case startedAt = "started_at"
         case uptimeSeconds = "uptime_s"
         case blockSizeBytes = "block_size_bytes"

@@ -73,6 +73,7 @@ struct MetricsTests {
             "cachenode_origin_received_bytes_total", "cachenode_origin_errors_total", "cachenode_client_connections",
             "cachenode_cache_objects", "cachenode_drive_capacity_bytes", "cachenode_drive_used_bytes",
             "cachenode_drive_writable", "cachenode_build_info", "cachenode_start_time_seconds",
+            "cachenode_health_state", "cachenode_drive_filesystem_free_bytes",
         ] {
             #expect(types[expected] != nil, "\(expected) is missing")
         }
@@ -102,6 +103,22 @@ struct MetricsTests {
         let result = try await TestHTTPClient.blocking { try Self.run(Self.promtool, ["check", "metrics"], input: text) }
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "promtool: \(result.output)")
+        try await harness.stopAll()
+    }
+
+    /// The shipped alerting rules parse, their own tests pass, and they name only metrics the engine exports.
+    @Test(.enabled(if: hasPromtool, "promtool is not installed (Debian's prometheus package; .ci/run installs it)"))
+    func theAlertingRulesPassPromtoolAndNameExportedMetrics() async throws {
+        let folder = Self.repository.appendingPathComponent("Resources/monitoring").path
+        let check = try Self.run(Self.promtool, ["check", "rules", folder + "/alerts.yml"], input: "")
+        #expect(check.status == 0 && check.output.contains("SUCCESS: 6 rules found"), "\(check.output)")
+        let tests = try Self.run(Self.promtool, ["test", "rules", folder + "/alerts.test.yml"], input: "")
+        #expect(tests.status == 0 && tests.output.contains("SUCCESS"), "\(tests.output)")
+        let (harness, text) = try await Self.busyEngine()
+        let exported = Set(Self.samples(text).map(\.name))
+        let rules = try String(contentsOfFile: folder + "/alerts.yml", encoding: .utf8)
+        let named = Set(rules.matches(of: /cachenode_[a-z_]+/).map { String($0.output) })
+        #expect(!named.isEmpty && named.isSubset(of: exported), "not exported: \(named.subtracting(exported))")
         try await harness.stopAll()
     }
 

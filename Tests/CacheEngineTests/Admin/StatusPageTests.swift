@@ -146,6 +146,15 @@ struct StatusPageTests {
             bytesFromCache: 0, bytesFromOrigin: 0, originErrors: 0, connections: 0, peakEgressBitsPerSecond: 0, drives: []
         )
         status.drives = [.init(path: "/srv/\"cache\"", capacityBytes: 10, usedBytes: 5, objects: 1, writable: false)]
+        let now = Date()
+        status.health = NodeHealth(
+            state: .failing,
+            reasons: HealthRules.reasons(
+                HealthInputs(drives: [.init(path: "/srv/\"cache\"", writable: false, remainingBytes: 5, fileSystemFreeBytes: nil)]),
+                now: now
+            ),
+            since: now
+        )
         let page = StatusPage(
             status: status,
             history: [],
@@ -158,9 +167,9 @@ struct StatusPageTests {
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         #expect(html.contains("N&lt;1&gt;"))
         #expect(html.contains("/srv/&quot;cache&quot;"))
-        // A drive that stores nothing new is a warning on top.
-        #expect(Self.element("state", in: html)?.text == "serving, with warnings")
-        #expect(html.contains("stores nothing new"))
+        // The health's reasons are on top, with the state.
+        #expect(Self.element("state", in: html)?.text == "failing")
+        #expect(html.contains("no cache drive takes new blocks: /srv/&quot;cache&quot;"))
     }
 
     // MARK: In a real browser

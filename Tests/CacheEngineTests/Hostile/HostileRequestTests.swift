@@ -40,7 +40,7 @@ struct StubResolver: HostResolver {
         switch host {
         case "origin.test": return .success([IPAddress("127.0.0.1")!])
         case "private.download.windowsupdate.com": return .success([IPAddress("10.0.0.5")!])
-        default: return .failure(.unreachable("cannot resolve \(host) (Name or service not known)"))
+        default: return .failure(.unresolvable("cannot resolve \(host) (Name or service not known)"))
         }
     }
 }
