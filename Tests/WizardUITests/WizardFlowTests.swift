@@ -204,6 +204,34 @@ struct WizardFlowTests {
         #expect(wizard.step == .hub)
     }
 
+    /// A trial installed from `Resources/answers/trial.yaml` reconfigures as it is: its `test` profile is offered and
+    /// chosen, and its 1 GB drive is judged by that profile, as `setup --answers` judged it.
+    @Test func aReRunOfATrialKeepsItsTestProfileAndItsSmallDrive() throws {
+        let text = try String(
+            contentsOf: WizardFixtures.repository.appendingPathComponent("Resources/answers/trial.yaml"),
+            encoding: .utf8
+        )
+        let installed = try AnswerFile.load(text, sizing: WizardFixtures.sizing)
+        var wizard = Wizard(context: WizardFixtures.context(installed: installed, isDryRun: false))
+        #expect(wizard.options(.profile).map(\.value) == ["test", "branch", "large"])
+        #expect(wizard.draft.chosenProfile(wizard.context)?.id == "test")
+        wizard.press(.enter, .enter, .enter, .enter, .enter, .enter)
+        #expect(wizard.step == .storage)
+        #expect(wizard.stepErrors(.storage).isEmpty, "\(wizard.stepErrors(.storage))")
+        wizard.press(.enter, .enter, .enter)
+        #expect(wizard.step == .resources)
+        #expect(wizard.stepErrors(.resources).isEmpty, "\(wizard.stepErrors(.resources))")
+        wizard.press(.enter, .enter, .enter)
+        #expect(wizard.step == .hub)
+        // What the wizard would install is what the answer file installed, and the answer file's rules accept it.
+        let configuration = wizard.draft.configuration(wizard.context)
+        #expect(configuration.resources.profile == "test")
+        #expect(configuration.storage.drives.map(\.sizeGB) == [1])
+        #expect(configuration.validate(sizing: WizardFixtures.sizing).filter { !$0.keyPath.hasPrefix("hub.") } == [])
+        // A new install is offered only the profiles people choose from.
+        #expect(Wizard(context: WizardFixtures.context()).options(.profile).map(\.value) == ["branch", "large"])
+    }
+
     @Test func aNodeNameTakenInTheChosenHubIsRefused() {
         var wizard = Wizard(context: WizardFixtures.context(hubs: ["contoso-west"], nodesByHub: ["contoso-west": ["Seattle-1"]]))
         wizard.press(.char(" "), .enter)

@@ -108,13 +108,21 @@ package struct WizardContext: Sendable {
         return names.map { Choice($0) }
     }
 
-    /// The offered sizing profiles, smallest first.
-    package var profiles: [SizingTable.Profile] { sizing.offered }
+    /// The sizing profiles to pick from, smallest first: the offered ones, and a hidden one (a trial's `test`) that
+    /// the installed node or the saved answers name, so a re-run accepts what their answer file was accepted with.
+    package var profiles: [SizingTable.Profile] {
+        var profiles = sizing.offered
+        for id in [installed?.resources.profile, savedAnswers?.configuration.resources.profile].compactMap({ $0 }) {
+            guard !profiles.contains(where: { $0.id == id }), let profile = sizing.profile(named: id) else { continue }
+            profiles.append(profile)
+        }
+        return profiles.sorted { $0.throughputGbps < $1.throughputGbps }
+    }
 
-    /// The profile a new install starts from: the largest that fits the machine, else the smallest.
+    /// The profile a new install starts from: the largest that fits the machine, else the smallest offered.
     package var defaultProfile: SizingTable.Profile? {
         if let id = check.fittingProfile, let profile = sizing.profile(named: id) { return profile }
-        return profiles.first
+        return sizing.offered.first
     }
 
     /// Whole GB of memory the machine has (never more than it reports): the most the node may be given.

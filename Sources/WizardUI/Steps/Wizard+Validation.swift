@@ -74,8 +74,8 @@ extension Wizard {
         }
         var configuration = draft.configuration(context)
         if step == .storage {
-            // The profile is chosen on the next step: until then drives are judged by the smallest profile.
-            configuration.resources.profile = nil
+            // The profile is chosen on the next step: until then drives are judged by the smallest one it offers.
+            configuration.resources.profile = context.profiles.min { $0.diskGB < $1.diskGB }?.id
         }
         if let profile = draft.chosenProfile(context) {
             for (index, drive) in draft.drives.enumerated() {
