@@ -42,6 +42,13 @@ struct PolicyCommand: ParsableCommand {
             ("DHCP option 235 for ISC dhcpd", "dhcpd-option235.conf"),
         ]
         print("DOCacheHost: \(plan.cacheHost)")
+        if let port = ListenAddress(configuration.engine.listen)?.port, port != 80 {
+            print(
+                "warning: Windows clients reach a cache host on port 80 only. This node listens on port \(port), so "
+                    + "clients given \(plan.cacheHost) do not use it: set engine.listen to port 80, or give clients a "
+                    + "proxy on port 80 in front (each file below says so too)."
+            )
+        }
         print(
             "Recommended: DelayCacheServerFallbackForeground \(resources.policy.fallbackForegroundSeconds) s, "
                 + "DelayCacheServerFallbackBackground \(resources.policy.fallbackBackgroundSeconds) s"

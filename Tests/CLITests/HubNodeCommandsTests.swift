@@ -69,6 +69,32 @@ struct HubNodeCommandsTests {
         #expect(output.contains("option"))
     }
 
+    /// A node on a port other than 80 is not reached by Windows clients: the output and every policy file say so,
+    /// and a node on port 80 gets no such note.
+    @Test func policyForANodeOffPort80SaysClientsUsePort80Only() throws {
+        let trial = try CLIRunner.run(["policy", "--config", "Resources/answers/trial.yaml"])
+        #expect(trial.status == 0, "\(trial.stderr)")
+        let lines = trial.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.first == "DOCacheHost: 127.0.0.1:8080")
+        #expect(
+            lines.dropFirst().first
+                == "warning: Windows clients reach a cache host on port 80 only. This node listens on port 8080, so "
+                + "clients given 127.0.0.1:8080 do not use it: set engine.listen to port 80, or give clients a proxy on "
+                + "port 80 in front (each file below says so too)."
+        )
+        let sections = trial.stdout.components(separatedBy: "\n== ").dropFirst()
+        #expect(sections.count == 6)
+        for section in sections {
+            #expect(
+                section.contains("Windows clients reach a cache host on port 80 only. This node listens on port 8080"),
+                "\(section)"
+            )
+        }
+        let branch = try CLIRunner.run(["policy", "--config", "Resources/answers/branch-static.yaml"])
+        #expect(branch.status == 0, "\(branch.stderr)")
+        #expect(!branch.stdout.contains("port 80 only"))
+    }
+
     @Test func policyWithoutAnInstallOrAFileSaysWhatToPass() throws {
         try Self.withRoot { root in
             let result = try CLIRunner.run(["policy", "--root", root])

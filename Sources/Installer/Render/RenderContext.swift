@@ -54,6 +54,8 @@ struct RenderContext {
                 ]
             },
         ]
+        // Windows clients reach a cache host on port 80 only: the policy files say so when the node listens elsewhere.
+        if let port = listen?.port, port != 80 { values["listen_port_other"] = "\(port)" }
         if let adapter = c.network.switch.adapter, c.network.switch.mode == .create { values["adapter"] = adapter }
         if let file = installed.engine.upstreamProxyPasswordFile { values["proxy_password_file"] = file }
         switch address.mode {
