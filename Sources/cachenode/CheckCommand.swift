@@ -56,7 +56,7 @@ struct CheckCommand: ParsableCommand {
         let configuration = try networkConfiguration(sizing: sizing)
         let facts = SystemHostProbe(root: hostRoot).facts(storagePath: storage, listen: listen)
         let address = configuration?.servingAddress ?? ListenAddress(listen)?.address.flatMap { $0.scope == .unspecified ? nil : $0 }
-        let check = HostCheck(facts: facts, sizing: sizing, address: address)
+        let check = HostCheck(facts: facts, sizing: sizing, address: address, adapter: configuration?.network.switch.adapter)
         let target = profile?.rawValue ?? check.fittingProfile ?? sizing.offered.first?.id ?? ""
         var networkChecks: [NetworkCheck]?
         if network {

@@ -60,7 +60,12 @@ struct DiagnosticsCommand: ParsableCommand {
 
         let storage = node?.configuration.storage.drives.first.map { layout.onDisk($0.path) } ?? layout.stateDirectory
         let facts = SystemHostProbe(root: hostRoot).facts(storagePath: storage, listen: nil)
-        let check = HostCheck(facts: facts, sizing: resources.sizing, address: node?.configuration.servingAddress)
+        let check = HostCheck(
+            facts: facts,
+            sizing: resources.sizing,
+            address: node?.configuration.servingAddress,
+            adapter: node?.configuration.network.switch.adapter
+        )
         let target = node?.configuration.resources.profile ?? check.fittingProfile ?? resources.sizing.offered.first?.id ?? ""
         bundle.add("host-check.txt", CheckTable.render(check, sizing: resources.sizing, target: target, storage: storage))
         bundle.add("system.txt", Self.systemText(hostRoot: hostRoot))

@@ -73,7 +73,8 @@ struct InstallFlow {
             facts: facts,
             sizing: resources.sizing,
             requiredDiskGB: previous == nil ? total : nil,
-            address: configuration.servingAddress
+            address: configuration.servingAddress,
+            adapter: configuration.network.switch.adapter
         )
         let freeByDrive: [Int64?] = configuration.storage.drives.map { drive in
             if let old = previous?.configuration.storage.drives.first(where: { $0.path == drive.path }) {

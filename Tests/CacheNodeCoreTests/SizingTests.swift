@@ -162,6 +162,32 @@ struct HostCheckTests {
         #expect(!check.isBlocked)
     }
 
+    /// A booted container on an isolated segment: its only adapter is a veth with the node's address and no default
+    /// route. The adapter the answers name is judged, virtual or not; with nothing named, the address finds it.
+    @Test func theNamedAdapterIsJudgedWithoutADefaultRoute() {
+        var facts = Self.facts(nics: [])
+        facts.interfaces = [.init(name: "host0", speedMbps: 10_000, state: "up", addresses: ["198.51.100.50/24"])]
+        facts.defaultRouteInterfaces = []
+        let unnamed = HostCheck(facts: facts, sizing: TestResources.sizing)
+        #expect(unnamed.blockingReasons == ["Network adapters: 0 (no network adapter found)"])
+        let named = HostCheck(facts: facts, sizing: TestResources.sizing, adapter: "host0")
+        #expect(named.rows.first { $0.id == "nic-count" }?.measured == "1")
+        #expect(named.rows.first { $0.id == "nic-speed" }?.measured == "10 Gbps on host0")
+        #expect(!named.isBlocked, "\(named.blockingReasons)")
+        let byAddress = HostCheck(facts: facts, sizing: TestResources.sizing, address: IPAddress("198.51.100.50"))
+        #expect(byAddress.rows.first { $0.id == "nic-speed" }?.measured == "10 Gbps on host0")
+        #expect(!byAddress.isBlocked, "\(byAddress.blockingReasons)")
+    }
+
+    @Test func aNamedAdapterComesBeforeTheDefaultRoute() {
+        var facts = Self.facts(nics: [10_000, 100])
+        facts.defaultRouteInterfaces = ["eth0"]
+        let named = HostCheck(facts: facts, sizing: TestResources.sizing, adapter: "eth1")
+        #expect(named.rows.first { $0.id == "nic-speed" }?.measured == "0.1 Gbps on eth1")
+        let unknown = HostCheck(facts: facts, sizing: TestResources.sizing, adapter: "eth9")
+        #expect(unknown.rows.first { $0.id == "nic-speed" }?.measured == "10 Gbps on eth0", "falls back to the route")
+    }
+
     @Test func aBusyListenPortBlocks() {
         var facts = Self.facts()
         facts.listenPortFree = false

@@ -82,6 +82,25 @@ struct TemplateRenderingTests {
         #expect(unit.contains("ExecStart=/usr/local/bin/cachenode serve --config /var/lib/cachenode/cachenode.yaml\n"))
     }
 
+    /// An isolated segment has no router: a static address without a gateway gets no default route, in networkd's
+    /// file and in netplan's (an empty `Gateway=` or `via:` is not "no gateway").
+    @Test(arguments: [false, true])
+    func aStaticAddressWithoutAGatewayGetsNoDefaultRoute(_ netplan: Bool) throws {
+        var configuration = try InstallFixtures.answers("large-create-switch.yaml")
+        configuration.network.address = .init(mode: .static, ip: "198.51.100.50/24")
+        let plan = try InstallFixtures.planner(netplan: netplan).plan(configuration, root: "/")
+        let network = try #require(
+            plan.files.first { $0.path.hasSuffix("60-cachenode-br0.network") || $0.path.hasSuffix("60-cachenode.yaml") }
+        ).content
+        if netplan {
+            #expect(network.contains("      addresses: [198.51.100.50/24]\n      nameservers:"), "\(network)")
+            #expect(!network.contains("routes:") && !network.contains("via:"), "\(network)")
+        } else {
+            #expect(network.contains("Address=198.51.100.50/24\n"), "\(network)")
+            #expect(!network.contains("Gateway="), "\(network)")
+        }
+    }
+
     @Test func aRealInstallPlansItsCommandsAndARootInstallNone() throws {
         let configuration = try InstallFixtures.answers("large-create-switch.yaml")
         let real = try InstallFixtures.planner().plan(configuration, root: "/nonexistent-but-real")

@@ -43,8 +43,15 @@ package struct HostCheck: Equatable, Sendable {
     package var profiles: [String]
 
     /// Builds the rows; `requiredDiskGB` is what the install will put on the storage path, if known. The NIC rows
-    /// judge the adapter that carries `address` (the node's chosen address) or, without one, the default route.
-    package init(facts: HostFacts, sizing: SizingTable, requiredDiskGB: Double? = nil, address: IPAddress? = nil) {
+    /// judge `adapter` (the one the answers name), else the adapter that carries `address` (the node's chosen
+    /// address), else the default route's.
+    package init(
+        facts: HostFacts,
+        sizing: SizingTable,
+        requiredDiskGB: Double? = nil,
+        address: IPAddress? = nil,
+        adapter: String? = nil
+    ) {
         let offered = sizing.offered
         profiles = offered.map(\.id)
         var rows: [CheckRow] = []
@@ -125,7 +132,7 @@ package struct HostCheck: Equatable, Sendable {
         }
 
         // NIC count
-        let adapters = facts.adapters
+        let adapters = facts.adapters(named: adapter, carrying: address)
         row(
             "nic-count",
             "Network adapters",
@@ -139,7 +146,7 @@ package struct HostCheck: Equatable, Sendable {
         }
 
         // NIC speed: the adapter the node's traffic goes through, else the fastest adapter with a known speed.
-        let uplinks = facts.uplinks(carrying: address)
+        let uplinks = facts.uplinks(carrying: address, named: adapter)
         let judged = uplinks.contains { $0.speedMbps != nil } ? uplinks : adapters
         let fastest = judged.compactMap(\.speedMbps).filter { $0 > 0 }.max()
         let fastestGbps = fastest.map { Double($0) / 1000 }

@@ -119,16 +119,22 @@ package struct HostFacts: Equatable, Sendable {
 
     /// NICs a node could serve from: devices that are not bridges, and the adapter that carries the default route
     /// even when it is virtual (a veth in a container, a NIC whose driver shows no device).
-    package var adapters: [Interface] {
-        let uplinks = Set(uplinks(carrying: nil).map(\.name))
-        return interfaces.filter { !$0.isBridge && ($0.isPhysical || uplinks.contains($0.name)) }
+    package var adapters: [Interface] { adapters(named: nil, carrying: nil) }
+
+    /// The NICs a node could serve from, with the adapter the answers name (`network.switch.adapter`) and the one
+    /// that carries `address`, virtual or not: a container's veth on an isolated segment has no default route.
+    package func adapters(named adapter: String?, carrying address: IPAddress?) -> [Interface] {
+        let serving = Set((uplinks(carrying: address, named: adapter) + uplinks(carrying: nil)).map(\.name))
+        return interfaces.filter { !$0.isBridge && ($0.isPhysical || serving.contains($0.name)) }
     }
 
-    /// The adapters the node's traffic goes through: those behind the interface that has `address`, or, when no
-    /// interface has it yet, those behind the default route. A bridge stands for its members.
-    package func uplinks(carrying address: IPAddress?) -> [Interface] {
+    /// The adapters the node's traffic goes through: the adapter the answers name, else those behind the interface
+    /// that has `address`, or, when no interface has it yet, those behind the default route. A bridge stands for its
+    /// members.
+    package func uplinks(carrying address: IPAddress?, named adapter: String? = nil) -> [Interface] {
         var names: [String] = []
-        if let address {
+        if let adapter, interfaces.contains(where: { $0.name == adapter && !$0.isBridge }) { names = [adapter] }
+        if names.isEmpty, let address {
             names = interfaces.filter { $0.addresses.contains { IPInterface($0)?.address == address } }.map(\.name)
         }
         if names.isEmpty { names = defaultRouteInterfaces }

@@ -62,10 +62,10 @@ struct RenderContext {
         case .dhcp:
             values["dhcp"] = true
         case .static:
-            values["static"] = [
-                "ip": address.ip ?? "", "gateway": address.gateway ?? "", "dns": address.dns,
-                "dns_list": address.dns.joined(separator: ", "),
-            ] as [String: Any]
+            var fixed: [String: Any] = ["ip": address.ip ?? "", "dns": address.dns, "dns_list": address.dns.joined(separator: ", ")]
+            // An isolated segment has no router: no gateway line, no default route.
+            if let gateway = address.gateway { fixed["gateway"] = gateway }
+            values["static"] = fixed
         }
         return values
     }
