@@ -36,10 +36,16 @@ enum ProxySecret {
                 )
             }
             if let file = configuration.engine.upstreamProxyPasswordFile, !FileSystem.exists(layout.onDisk(file)) {
+                // Name the path looked at: under --root that is not the path the answers give.
+                let below =
+                    layout.isRealInstall
+                    ? ""
+                    : "with --root every path of the answers lies below \(layout.root), so \(file) is read from "
+                        + "\(layout.onDisk(file)); "
                 throw CommandFailure(
                     .invalid,
-                    "engine.upstream_proxy_password_file: \(file) does not exist (write the password there, mode 0600, "
-                        + "or give it in \(environmentVariable))"
+                    "engine.upstream_proxy_password_file: \(layout.onDisk(file)) does not exist (\(below)write the "
+                        + "password there, mode 0600, or give it in \(environmentVariable))"
                 )
             }
             return [:]

@@ -90,9 +90,46 @@ struct ProxySecretTests {
             )
         let answerFile = work.appendingPathComponent("answers.yaml").path
         try answers.write(toFile: answerFile, atomically: true, encoding: .utf8)
-        let result = try CLIRunner.run(["setup", "--answers", answerFile, "--root", work.appendingPathComponent("root").path, "--dry-run"])
+        let root = work.appendingPathComponent("root").path
+        let result = try CLIRunner.run(["setup", "--answers", answerFile, "--root", root, "--dry-run"])
         #expect(result.status == 2)
-        #expect(result.stderr.contains("engine.upstream_proxy_password_file: /etc/cachenode/proxy.password does not exist"))
+        #expect(
+            result.stderr.contains(
+                "engine.upstream_proxy_password_file: \(root)/etc/cachenode/proxy.password does not exist (with --root "
+                    + "every path of the answers lies below \(root), so /etc/cachenode/proxy.password is read from "
+                    + "\(root)/etc/cachenode/proxy.password; write the password there"
+            ),
+            "\(result.stderr)"
+        )
+    }
+
+    /// Under --root a password file that exists at the path the answers give, but not below the root, is not read:
+    /// the error names the path looked at and says why, instead of calling an existing file missing.
+    @Test func underRootThePasswordFileIsLookedUpBelowTheRootAndTheErrorSaysSo() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-secret-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let outside = work.appendingPathComponent("pw").path
+        try "secret\n".write(toFile: outside, atomically: true, encoding: .utf8)
+        let answers = try InstallEndToEndTests.answers(listen: 18080, admin: 15000)
+            .replacingOccurrences(
+                of: "upstream_proxy: null",
+                with: "upstream_proxy: http://squid-user@127.0.0.1:3128\n  upstream_proxy_password_file: \(outside)"
+            )
+        let answerFile = work.appendingPathComponent("answers.yaml").path
+        try answers.write(toFile: answerFile, atomically: true, encoding: .utf8)
+        let root = work.appendingPathComponent("root").path
+        let result = try CLIRunner.run(["setup", "--answers", answerFile, "--root", root, "--dry-run"])
+        #expect(result.status == 2)
+        #expect(
+            result.stderr.contains(
+                "engine.upstream_proxy_password_file: \(root)\(outside) does not exist (with --root every path of the "
+                    + "answers lies below \(root), so \(outside) is read from \(root)\(outside); write the password there, "
+                    + "mode 0600, or give it in CACHENODE_PROXY_PASSWORD)"
+            ),
+            "\(result.stderr)"
+        )
+        #expect(!result.stderr.contains(" \(outside) does not exist"), "the error calls the existing file missing")
     }
 
     static func files(below directory: URL) -> [String] {
