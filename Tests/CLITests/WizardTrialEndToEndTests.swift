@@ -2,7 +2,8 @@ import CacheNodeTestSupport
 import Foundation
 import Testing
 
-/// A new user's trial, in the real program in tmux: the README's answer-file trial reconfigured in the wizard.
+/// A new user's trial, in the real program in tmux: the README's answer-file trial reconfigured in the wizard, and
+/// the hardware table under a long `--root`.
 @Suite(.serialized)
 struct WizardTrialEndToEndTests {
     let root: URL
@@ -68,5 +69,24 @@ struct WizardTrialEndToEndTests {
         let status = try tmux.waitForExit()
         let pane = try tmux.capture()
         #expect(status == 0, "\(pane)")
+    }
+
+    /// At 100 columns, "Free disk at PATH" under a long `--root` stays one row: the path is shortened in the middle,
+    /// the measurement and verdicts stay beside it.
+    @Test func theHardwareTableKeepsALongRootPathOnOneRow() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let demo = root.appendingPathComponent("a-rather-long-directory-for-the-trial/demo").path
+        let tmux = try TmuxSession(cols: 100, rows: 30)
+        try tmux.run(
+            "'\(CLIRunner.binary)' setup --root '\(demo)' --host-root '\(WizardEndToEndTests.machine)' --dry-run"
+        )
+        try tmux.waitFor("Continue anyway despite the warnings")
+        let lines = try tmux.capture().split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let index = try #require(lines.firstIndex { $0.hasPrefix("Free disk at ") }, "\(lines)")
+        let row = lines[index]
+        #expect(row.hasPrefix("Free disk at /tmp/") && row.contains("…/cachenode "), "\(row)")
+        #expect(row.contains(" GB ") && row.contains(/(PASS|WARN|FAIL) *$/), "\(row)")
+        #expect(lines[index + 1].hasPrefix("Disk type"), "the row continues on the next line: \(lines[index + 1])")
+        try tmux.send("q")
     }
 }

@@ -185,7 +185,7 @@ package enum WizardRenderer {
         let check = context.check
         body.add(ScreenLine("This machine, as the probe measured it, against the sizing profiles:"))
         body.blank()
-        // Long cells wrap inside their column; a word longer than the column is shortened in the middle.
+        // A title stays on one line (a long path shortened in the middle); a measured value wraps inside its column.
         let titleWidth = min(33, (check.rows.map(\.title.count).max() ?? 10) + 2)
         let verdictWidth = 7
         let measuredWidth = max(12, wizard.cols - titleWidth - verdictWidth * check.profiles.count)
@@ -193,7 +193,7 @@ package enum WizardRenderer {
         for id in check.profiles { header += id.uppercased().padded(verdictWidth) }
         body.add(ScreenLine(header, .emphasis))
         for row in check.rows {
-            let titles = row.title.wrappedWords(titleWidth - 1)
+            let titles = [oneLine(row.title, width: titleWidth - 1)]
             let measured = row.measured.wrappedWords(measuredWidth - 1)
             for index in 0..<max(titles.count, measured.count) {
                 let title = index < titles.count ? titles[index] : ""
@@ -232,6 +232,14 @@ package enum WizardRenderer {
             body.add(ScreenLine("\(warnings.count) warning\(warnings.count == 1 ? "" : "s") for the \(profile) profile; nothing blocks.", .warning))
             fields(wizard, &body)
         }
+    }
+
+    /// A row title on one line: a long last word (the path of "Free disk at PATH") is shortened in the middle.
+    private static func oneLine(_ title: String, width: Int) -> String {
+        guard title.count > width, let space = title.lastIndex(of: " ") else { return title.shortenedInMiddle(to: width) }
+        let head = String(title[...space])
+        guard width - head.count >= 12 else { return title.shortenedInMiddle(to: width) }
+        return head + String(title[title.index(after: space)...]).shortenedInMiddle(to: width - head.count)
     }
 
     private static func form(_ wizard: Wizard, _ body: inout Body) {
