@@ -9,7 +9,8 @@ import Synchronization
 /// The hub service at fleet size: N nodes enrolled in a new registry report every simulated minute for a simulated
 /// day, through the real service over HTTP on loopback. The service's clock is simulated and moves on a minute once
 /// every report of the minute is answered, so a day takes as long as its reports do. Prints one line per figure,
-/// `name value`, for Benchmarks/hub-fleet: report latency, the registry's size, the fleet page's and /v1/fleet's time.
+/// `name value`, for Benchmarks/hub-fleet: report latency, the registry's size, the time of the fleet page, /v1/fleet, a
+/// node's page and /v1/issues. Reports carry health and issues as engines send them; one node in ten has trouble.
 ///
 /// Usage: cachenode-hub-bench [--nodes 2000] [--minutes 1440] [--connections 64] [--directory DIR] [--save-page FILE]
 struct Options {
@@ -217,12 +218,51 @@ struct SimulatedNode {
         let fromOrigin = Int64(traffic) - fromCache
         let disk = 200_000_000_000 + Int64(index) * 1_000_000_000 + Int64(minute) * 10_000_000
         let peak = (perMinute * 8 / 60 * 1.5).rounded()
+        let health = health(minute: minute)
         return """
-            {"node":"\(name)","version":"0.1.0","uptime_s":\(uptime),"health":"ok","bytes_from_cache":\(fromCache),\
-            "bytes_from_origin":\(fromOrigin),"hit_ratio":\(hitRatio),"disk_used_bytes":{"/srv/cache":\(disk)},\
-            "peak_egress_bps":\(peak),"interval_s":60}
+            {"node":"\(name)","version":"0.1.0","uptime_s":\(uptime),"health":"\(health.word)",\
+            "state":"\(health.state)","state_since":"\(health.since)","reasons":\(health.reasons),"issues":\(health.issues),\
+            "bytes_from_cache":\(fromCache),"bytes_from_origin":\(fromOrigin),"hit_ratio":\(hitRatio),\
+            "disk_used_bytes":{"/srv/cache":\(disk)},"peak_egress_bps":\(peak),"interval_s":60}
             """
     }
+
+    /// One node in ten has trouble: 30 minutes of failing origin fetches every six hours (degraded, one reason, an
+    /// issue that opens and ends); its ended issues stay in its reports, as an engine sends its recent ones.
+    func health(minute: Int) -> (word: String, state: String, since: String, reasons: String, issues: String) {
+        guard index % 10 == 0 else { return ("ok", "serving", Self.iso(0), "[]", "[]") }
+        let episode = 30
+        var start = (360 - (index * 37) % 360) % 360
+        var issues: [String] = []
+        var open: Int?
+        var lastEnd = 0
+        while start <= minute {
+            let ended = minute >= start + episode
+            if ended { lastEnd = start + episode } else { open = start }
+            issues.append(
+                #"{"kind":"origin_errors","severity":"degraded","detail":"\#(Self.detail)","action":"\#(Self.action)","#
+                    + #""start":"\#(Self.iso(start))""# + (ended ? #","end":"\#(Self.iso(start + episode))"}"# : "}")
+            )
+            start += 360
+        }
+        let list = "[" + issues.suffix(20).joined(separator: ",") + "]"
+        guard let open else { return ("ok", "serving", Self.iso(lastEnd), "[]", list) }
+        let reason =
+            #"[{"kind":"origin_errors","severity":"degraded","detail":"\#(Self.detail)","action":"\#(Self.action)","#
+            + #""since":"\#(Self.iso(open))"}]"#
+        return ("degraded", "degraded", Self.iso(open), reason, list)
+    }
+
+    static let detail = "12 of 140 origin fetches failed in the last 5 minutes (timeout 12); last: origin timed out"
+    static let action = "see the engine's log for the origins that fail; clients retry them from the CDN"
+
+    /// The day's minutes in ISO 8601, made once: the load generator should spend its time sending.
+    static let isoMinutes: [String] = {
+        let formatter = ISO8601DateFormatter()
+        return (0..<(3 * 1440)).map { formatter.string(from: Date(timeIntervalSince1970: 1_800_000_000 + Double($0 * 60))) }
+    }()
+
+    static func iso(_ minute: Int) -> String { isoMinutes[min(max(0, minute), isoMinutes.count - 1)] }
 }
 
 typealias Connection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
@@ -368,6 +408,9 @@ func benchmark(_ options: Options) async throws {
     // next ones only the rows of the last minutes (the registry keeps the sums of settled periods).
     var pageTimes: [Double] = []
     var fleetTimes: [Double] = []
+    var nodePageTimes: [Double] = []
+    var issuesTimes: [Double] = []
+    var issuesBytes = 0
     var pageBytes = 0
     var fleetBytes = 0
     do {
@@ -383,8 +426,15 @@ func benchmark(_ options: Options) async throws {
                 let json = try await exchange(&responses, outbound, .GET, "/v1/fleet", token: adminToken)
                 fleetTimes.append(milliseconds(ContinuousClock.now - sent))
                 fleetBytes = json.bytes
-                guard page.status == .ok, json.status == .ok else {
-                    fatalError("the fleet views answered \(page.status), \(json.status)")
+                sent = ContinuousClock.now
+                let node = try await exchange(&responses, outbound, .GET, "/node/bench/node-0", token: adminToken)
+                nodePageTimes.append(milliseconds(ContinuousClock.now - sent))
+                sent = ContinuousClock.now
+                let issues = try await exchange(&responses, outbound, .GET, "/v1/issues", token: adminToken)
+                issuesTimes.append(milliseconds(ContinuousClock.now - sent))
+                issuesBytes = issues.bytes
+                guard page.status == .ok, json.status == .ok, node.status == .ok, issues.status == .ok else {
+                    fatalError("the fleet views answered \(page.status), \(json.status), \(node.status), \(issues.status)")
                 }
             }
         }
@@ -419,6 +469,9 @@ func benchmark(_ options: Options) async throws {
     print("fleet_page_kib \(pageBytes / 1024)")
     print("fleet_json_ms \(String(format: "%.1f", fleetTimes.sorted()[2]))")
     print("fleet_json_kib \(fleetBytes / 1024)")
+    print("node_page_ms \(String(format: "%.1f", nodePageTimes.sorted()[2]))")
+    print("issues_json_ms \(String(format: "%.1f", issuesTimes.sorted()[2]))")
+    print("issues_json_kib \(issuesBytes / 1024)")
 }
 
 try await benchmark(Options(CommandLine.arguments))

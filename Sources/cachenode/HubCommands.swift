@@ -77,8 +77,11 @@ struct HubListCommand: ParsableCommand {
 struct HubNodesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nodes",
-        abstract: "Show the fleet: each node's state, last report, traffic and disk use.",
-        discussion: "A node silent for three report intervals shows as offline."
+        abstract: "Show the fleet: each node's state and reasons, last report, traffic and disk use.",
+        discussion: """
+            Trouble first: failing, offline, degraded, pending, serving. A node's state is the health it reports, or \
+            offline when it is silent for three report intervals. --json adds each node's issues of the last 90 days.
+            """
     )
 
     @Argument(help: "Only this hub's nodes.")
@@ -90,13 +93,25 @@ struct HubNodesCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let nodes: [NodeRecord]
-        do { nodes = try registry.open().nodes(hub: hub) } catch { throw CommandFailure(.failure, "\(error)") }
+        let records: [NodeRecord]
+        let issues: [FleetIssue]
+        do {
+            let database = try registry.open()
+            records = try database.nodes(hub: hub)
+            issues = json ? try database.issues(hub: hub, limit: .max) : []
+        } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
         let now = Date()
+        let byNode = Dictionary(grouping: issues) { "\($0.hub)/\($0.node)".lowercased() }
+        let nodes = FleetNode.troubleFirst(
+            records.map { FleetNode($0, now: now, issues: byNode["\($0.hub)/\($0.name)".lowercased(), default: []].map(\.issue)) }
+        )
+        let recordsByNode = Dictionary(records.map { ("\($0.hub)/\($0.name)", $0) }, uniquingKeysWith: { a, _ in a })
         if json {
-            // `node` and `state` as before, and beside them the fleet view's fields (as `/v1/fleet` gives them).
+            // `node` as before, and beside it the fleet view's fields (as `/v1/fleet` gives them) with the issues.
             struct Row: Encodable {
-                var node: NodeRecord
+                var node: NodeRecord?
                 var fleet: FleetNode
 
                 enum CodingKeys: String, CodingKey { case node }
@@ -107,15 +122,20 @@ struct HubNodesCommand: ParsableCommand {
                     try fleet.encode(to: encoder)
                 }
             }
-            print(String(decoding: try HubJSON.encoder.encode(nodes.map { Row(node: $0, fleet: FleetNode($0, now: now)) }), as: UTF8.self))
+            let rows = nodes.map { Row(node: recordsByNode["\($0.hub)/\($0.name)"], fleet: $0) }
+            print(String(decoding: try HubJSON.encoder.encode(rows), as: UTF8.self))
+            return
+        }
+        guard !nodes.isEmpty else {
+            print("No nodes yet: cachenode node create NAME --hub HUB")
             return
         }
         var rows = [["NODE", "HUB", "STATE", "LAST REPORT", "VERSION", "HIT RATIO", "FROM CACHE", "FROM ORIGIN", "DISK USED", "PEAK EGRESS"]]
         for node in nodes {
-            let report = node.lastReport
+            let report = recordsByNode["\(node.hub)/\(node.name)"]?.lastReport
             rows.append([
-                node.name, node.hub, node.state(now: now).rawValue,
-                node.lastReportAt.map { "\(Int(now.timeIntervalSince($0)))s ago" } ?? "never",
+                node.name, node.hub, node.state.rawValue,
+                node.lastReportAgeSeconds.map { "\($0)s ago" } ?? "never",
                 report?.version ?? "-",
                 report.map { String(format: "%.1f%%", $0.hitRatio * 100) } ?? "-",
                 report.map { ByteCount.format($0.bytesFromCache) } ?? "-",
@@ -124,7 +144,16 @@ struct HubNodesCommand: ParsableCommand {
                 report.map { String(format: "%.2f Gbps", $0.peakEgressBitsPerSecond / 1e9) } ?? "-",
             ])
         }
-        print(nodes.isEmpty ? "No nodes yet: cachenode node create NAME --hub HUB" : TextTable.render(rows))
+        print(TextTable.render(rows))
+        let reasons = nodes.filter { !$0.reasons.isEmpty }
+        guard !reasons.isEmpty else { return }
+        print("")
+        for node in reasons {
+            for reason in node.reasons {
+                print("\(node.name) (\(node.hub)), \(node.state.rawValue): \(reason.detail)")
+                print("    what to do: \(reason.action)")
+            }
+        }
     }
 }
 
@@ -186,7 +215,21 @@ struct HubServeCommand: AsyncParsableCommand {
 
     @OptionGroup var registry: RegistryOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "An address to POST a JSON alert to when a node becomes degraded, failing or offline, and when it recovers (repeatable).",
+            valueName: "url"
+        )
+    )
+    var alertWebhook: [String] = []
+
+    @Option(help: "A file holding the secret that signs each alert (X-CacheNode-Signature: sha256=HMAC-SHA256 of the body).")
+    var alertWebhookSecretFile: String?
+
     func run() async throws {
+        var logger = Logger(label: "cachenode.hub")
+        logger.logLevel = .info
+        let alerts = try alertDispatcher(logger: logger)
         guard let address = ListenAddress(listen) else {
             throw CommandFailure(.invalid, "--listen: '\(listen)' is not address:port")
         }
@@ -204,9 +247,7 @@ struct HubServeCommand: AsyncParsableCommand {
             token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
             try FileSystem.writeAtomically(tokenPath, Array((token + "\n").utf8), mode: 0o600)
         }
-        var logger = Logger(label: "cachenode.hub")
-        logger.logLevel = .info
-        let service = HubService(registry: database, adminToken: token, logger: logger)
+        let service = HubService(registry: database, adminToken: token, logger: logger, alerts: alerts)
         try await service.run(host: address.host, port: address.port, tls: identity) { port in
             let bound = ListenAddress(host: address.host, port: port)
             if let identity {
@@ -216,7 +257,25 @@ struct HubServeCommand: AsyncParsableCommand {
             } else {
                 print("Hub service listening on http://\(bound) (loopback only); admin token in \(tokenPath)")
             }
+            if let alerts {
+                print("Alerts go to \(alerts.destinations.joined(separator: ", "))\(alerts.isSigned ? ", signed" : "")")
+            }
             fflush(nil)  // at once, also when the output is a file or a pipe
+        }
+    }
+}
+
+extension HubServeCommand {
+    /// The webhooks' dispatcher, checked before anything starts; `nil` without `--alert-webhook`.
+    func alertDispatcher(logger: Logger) throws(CommandFailure) -> AlertDispatcher? {
+        if alertWebhookSecretFile != nil && alertWebhook.isEmpty {
+            throw CommandFailure(.invalid, "--alert-webhook-secret-file needs at least one --alert-webhook")
+        }
+        do {
+            let secret = try alertWebhookSecretFile.map { path throws(AlertError) in try AlertDispatcher.secret(file: path) }
+            return alertWebhook.isEmpty ? nil : try AlertDispatcher(urls: alertWebhook, secret: secret, logger: logger)
+        } catch {
+            throw CommandFailure(.invalid, "\(error)")
         }
     }
 }

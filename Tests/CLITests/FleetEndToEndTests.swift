@@ -66,11 +66,11 @@ struct FleetEndToEndTests {
         func state(of node: String, in table: String) -> String? {
             table.split(separator: "\n").first { $0.hasPrefix(node + " ") }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first.map(String.init)
         }
-        #expect(hub.wait { let t = fleet(); return state(of: "Seattle-1", in: t) == "online" && state(of: "Tacoma-1", in: t) == "online" }, "\(fleet())")
+        #expect(hub.wait { let t = fleet(); return state(of: "Seattle-1", in: t) == "serving" && state(of: "Tacoma-1", in: t) == "serving" }, "\(fleet())")
 
         #expect(engines[1].stop() == 0)
         #expect(hub.wait { state(of: "Tacoma-1", in: fleet()) == "offline" }, "\(fleet())")
-        #expect(state(of: "Seattle-1", in: fleet()) == "online")
+        #expect(state(of: "Seattle-1", in: fleet()) == "serving")
 
         // A hub restart keeps the fleet, and the running engine reports to the new process again.
         hub.stop()
@@ -78,7 +78,7 @@ struct FleetEndToEndTests {
         #expect(hub.output.contains("fingerprint \(fingerprint)"))
         let table = fleet()
         #expect(state(of: "Seattle-1", in: table) != nil && state(of: "Tacoma-1", in: table) == "offline", "\(table)")
-        #expect(hub.wait { state(of: "Seattle-1", in: fleet()) == "online" })
+        #expect(hub.wait { state(of: "Seattle-1", in: fleet()) == "serving" })
         #expect(engines[0].stop() == 0)
         hub.stop()
     }

@@ -1,3 +1,4 @@
+import CacheNodeCore
 import Foundation
 import Logging
 import NIOHTTP1
@@ -40,7 +41,7 @@ struct FleetTests {
             node: node,
             version: version,
             uptimeSeconds: uptime,
-            health: "ok",
+            health: NodeHealth(state: .serving, reasons: [], since: Date(timeIntervalSince1970: 0)),
             bytesFromCache: cache,
             bytesFromOrigin: origin,
             hitRatio: cache + origin > 0 ? Double(cache) / Double(cache + origin) : 0,
@@ -332,7 +333,9 @@ struct FleetTests {
         try Self.withFleet { service in
             let page = String(decoding: Self.get(service, "/?token=admin-secret").body, as: UTF8.self)
             #expect(page.hasPrefix("<!DOCTYPE html>"))
-            for name in ["Seattle-1", "Tacoma-2", "Spokane-3"] { #expect(page.contains("<td>\(name)</td>")) }
+            for name in ["Seattle-1", "Tacoma-2", "Spokane-3"] {
+                #expect(page.contains("<td><a href=\"/node/west/\(name)\">\(name)</a></td>"))
+            }
             #expect(page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"))
             #expect(!page.contains("<script>alert"))
             #expect(page.components(separatedBy: "<script>").count == 2)  // the page's own refresh only
@@ -343,14 +346,14 @@ struct FleetTests {
                 #expect(!page.contains(outside), "\(outside)")
             }
             // The node table: trouble first, then states and figures.
-            #expect(page.contains(#"<tr class="node" data-state="pending"><td>Spokane-3</td>"#))
-            let pending = try #require(page.range(of: "<td>Spokane-3</td>"))
-            let online = try #require(page.range(of: "<td>Seattle-1</td>"))
+            #expect(page.contains(#"<tr class="node" data-state="pending"><td><a href="/node/west/Spokane-3">Spokane-3</a></td>"#))
+            let pending = try #require(page.range(of: ">Spokane-3</a>"))
+            let online = try #require(page.range(of: ">Seattle-1</a>"))
             #expect(pending.lowerBound < online.lowerBound)
             #expect(page.contains("<td>70 s ago</td>"))
             #expect(page.contains("<td>85.7 %</td>"))  // Seattle-1's hit ratio
             #expect(page.contains("<td>18.0 MB</td>"))  // Seattle-1 saved: all three minutes, as its engine started then
-            #expect(page.contains(#"<span class="good">2 online</span>"#))
+            #expect(page.contains(#"<span class="good">2 serving</span>"#))
         }
     }
 
@@ -381,7 +384,8 @@ struct FleetTests {
         record.lastReport = Self.report("A", cache: 1, origin: 1, uptime: 30, version: "<v>")
         record.lastReportAt = Self.start
         let page = FleetPage(view: FleetView(nodes: [record], minutes: [], hours: [], now: Self.start)).document()
-        #expect(page.contains("<td>&lt;b&gt;&quot;A&quot;&amp;&#39;&lt;/b&gt;</td>"))
+        #expect(page.contains(">&lt;b&gt;&quot;A&quot;&amp;&#39;&lt;/b&gt;</a></td>"))
+        #expect(page.contains(#"<a href="/node/%3Ci%3Ewest%3C%2Fi%3E/%3Cb%3E%22A%22%26%27%3C%2Fb%3E">"#))
         #expect(page.contains("<td>&lt;i&gt;west&lt;/i&gt;</td>"))
         #expect(page.contains("<td>&lt;v&gt;</td>"))
         #expect(!page.contains("<b>") && !page.contains("<i>") && !page.contains("<v>"))
@@ -398,7 +402,7 @@ struct FleetTests {
             #expect(json["generated_at"] as? String == "2027-01-15T08:03:20Z")
             let nodes = try #require(json["nodes"] as? [[String: Any]])
             #expect(nodes.map { $0["name"] as? String } == ["Spokane-3", "Seattle-1", "Tacoma-2"])
-            #expect(nodes.map { $0["state"] as? String } == ["pending", "online", "online"])
+            #expect(nodes.map { $0["state"] as? String } == ["pending", "serving", "serving"])
             #expect(nodes[1]["bytes_saved"] as? Int == 18_000_000)
             #expect(nodes[1]["disk_used_bytes"] as? Int == 1_000)
             #expect(nodes[1]["last_report_age_s"] as? Int == 70)
@@ -439,15 +443,25 @@ struct FleetTests {
             )
             #expect(try registry.nodes().first?.lastReportAt == Self.start.addingTimeInterval(3_600))
 
-            let (page, response) = try await URLSession.shared.data(
-                from: try #require(URL(string: url + "/?token=admin-secret"))
-            )
+            // A session of its own that keeps no cookies: the cookie is sent by hand below.
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.httpShouldSetCookies = false
+            configuration.httpCookieAcceptPolicy = .never
+            let browser = URLSession(configuration: configuration)
+            let (page, response) = try await browser.data(from: try #require(URL(string: url + "/?token=admin-secret")))
             let http = try #require(response as? HTTPURLResponse)
             #expect(http.statusCode == 200)
             #expect(http.value(forHTTPHeaderField: "Content-Type") == "text/html; charset=utf-8")
-            #expect(String(decoding: page, as: UTF8.self).contains("<td>Seattle-1</td>"))
-            let (_, refused) = try await URLSession.shared.data(from: try #require(URL(string: url + "/")))
+            #expect(String(decoding: page, as: UTF8.self).contains(">Seattle-1</a></td>"))
+            let (_, refused) = try await browser.data(from: try #require(URL(string: url + "/")))
             #expect((refused as? HTTPURLResponse)?.statusCode == 401)
+            // The link to the node's page works with the cookie the first answer set.
+            let cookie = try #require(http.value(forHTTPHeaderField: "Set-Cookie")?.split(separator: ";").first)
+            var request = URLRequest(url: try #require(URL(string: url + "/node/west/Seattle-1")))
+            request.setValue(String(cookie), forHTTPHeaderField: "Cookie")
+            let (nodePage, nodeResponse) = try await browser.data(for: request)
+            #expect((nodeResponse as? HTTPURLResponse)?.statusCode == 200)
+            #expect(String(decoding: nodePage, as: UTF8.self).contains(#"<span id="state" data-state="serving""#))
             group.cancelAll()
         }
     }

@@ -42,7 +42,7 @@ struct HubServiceTests {
             let later = Date().addingTimeInterval(4)
             let registry = try Registry(path: path)
             try registry.record(RegistryTests.report("Seattle-1", interval: 1), token: tokenA, now: later)
-            #expect(try registry.nodes(hub: "contoso-west").map { $0.state(now: later) } == [.online, .offline])
+            #expect(try registry.nodes(hub: "contoso-west").map { $0.state(now: later) } == [.serving, .offline])
         }
     }
 

@@ -1,3 +1,4 @@
+import CacheNodeCore
 import Foundation
 import Testing
 
@@ -11,7 +12,7 @@ struct RegistryTests {
 
     static func report(_ node: String, interval: Int = 60, fromCache: Int64 = 900, fromOrigin: Int64 = 100) -> NodeReport {
         NodeReport(
-            node: node, version: "0.1.0", uptimeSeconds: 30, health: "ok", bytesFromCache: fromCache,
+            node: node, version: "0.1.0", uptimeSeconds: 30, health: NodeHealth(state: .serving, reasons: [], since: Date(timeIntervalSince1970: 0)), bytesFromCache: fromCache,
             bytesFromOrigin: fromOrigin, hitRatio: 0.9, diskUsedBytes: ["/srv/cache": 123], peakEgressBitsPerSecond: 1e9,
             intervalSeconds: interval
         )
@@ -114,9 +115,9 @@ struct RegistryTests {
         let reopened = try Registry(path: path)
         let fleet = try reopened.nodes(hub: "west")
         let now = start.addingTimeInterval(200)
-        #expect(fleet.map { $0.state(now: now) } == [.online, .offline])
+        #expect(fleet.map { $0.state(now: now) } == [.serving, .offline])
         #expect(fleet.first?.lastReport?.bytesFromCache == 5000)
-        #expect(fleet.first?.state(now: start.addingTimeInterval(170 + 180)) == .online)
+        #expect(fleet.first?.state(now: start.addingTimeInterval(170 + 180)) == .serving)
         #expect(fleet.first?.state(now: start.addingTimeInterval(170 + 181)) == .offline)
     }
 }

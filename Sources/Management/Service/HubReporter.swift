@@ -87,21 +87,3 @@ package struct HubReporter: Sendable {
         }
     }
 }
-
-extension NodeReport {
-    /// The report for a node from its engine's `/status`; `nil` status means the engine does not serve.
-    package init(node: String, version: String, status: EngineStatus?, intervalSeconds: Int) {
-        self.init(
-            node: node,
-            version: status?.version ?? version,
-            uptimeSeconds: status?.uptimeSeconds ?? 0,
-            health: status.map { $0.drives.allSatisfy(\.writable) ? "ok" : "degraded" } ?? "down",
-            bytesFromCache: status?.bytesFromCache ?? 0,
-            bytesFromOrigin: status?.bytesFromOrigin ?? 0,
-            hitRatio: status?.hitRatio ?? 0,
-            diskUsedBytes: Dictionary(status?.drives.map { ($0.path, $0.usedBytes) } ?? [], uniquingKeysWith: +),
-            peakEgressBitsPerSecond: status?.peakEgressBitsPerSecond ?? 0,
-            intervalSeconds: intervalSeconds
-        )
-    }
-}

@@ -8,9 +8,12 @@ import NIOSSL
 
 /// The hub as an HTTP/JSON service, so nodes on other machines enrol and report to it.
 ///
-/// `GET /health`; with the admin token: `GET|POST /v1/hubs`, `GET|POST /v1/hubs/{hub}/nodes`, `GET /v1/fleet`, and
-/// `GET /` (the fleet page; the token also as `?token=`, for a browser); with a one-time key: `POST /v1/enrol`; with
-/// a node token: `POST /v1/reports`. A missing or wrong token gets 401 and changes nothing.
+/// `GET /health`; with the admin token: `GET|POST /v1/hubs`, `GET|POST /v1/hubs/{hub}/nodes`, `GET /v1/fleet`,
+/// `GET /v1/issues`, and the pages `GET /` (the fleet) and `GET /node/{hub}/{node}` (the token also as `?token=`, for a
+/// browser, which then keeps it in a cookie for the pages only); with a one-time key: `POST /v1/enrol`; with a node
+/// token: `POST /v1/reports`. A missing or wrong token gets 401 and changes nothing.
+///
+/// A node that changes state, and one silent for three intervals (a sweep finds those), goes to `alerts`.
 package struct HubService: Sendable {
     package var registry: Registry
     package var adminToken: String
@@ -19,11 +22,22 @@ package struct HubService: Sendable {
     package var maximumBody = 64 * 1024
     /// The time of each request: reports are filed under it, and node states and the fleet view are as at it.
     package var clock: @Sendable () -> Date
+    /// Where changes of a node's state go; `nil` sends none.
+    package var alerts: AlertDispatcher?
+    /// How often the service looks for nodes that went silent.
+    package var sweepInterval: Duration = .seconds(10)
 
-    package init(registry: Registry, adminToken: String, logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) {
+    package init(
+        registry: Registry,
+        adminToken: String,
+        logger: Logger,
+        alerts: AlertDispatcher? = nil,
+        clock: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.registry = registry
         self.adminToken = adminToken
         self.logger = logger
+        self.alerts = alerts
         self.clock = clock
     }
 
@@ -45,13 +59,48 @@ package struct HubService: Sendable {
             }
         onBound(server.channel.localAddress?.port ?? port)
         logger.info("hub service listening", metadata: ["address": "\(server.channel.localAddress.map { "\($0)" } ?? "")"])
+        let started = clock()
         try await withThrowingDiscardingTaskGroup { group in
+            if let alerts { group.addTask { await alerts.run() } }
+            group.addTask { await self.sweep(notBefore: started) }
             try await server.executeThenClose { connections in
                 for try await connection in connections {
                     group.addTask { await self.serve(connection) }
                 }
             }
+            group.cancelAll()
         }
+    }
+
+    /// Every `sweepInterval` until cancelled: marks nodes silent for three intervals offline and tells the alerts.
+    /// Silence counts from the service's start at the earliest.
+    func sweep(notBefore: Date) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: sweepInterval) } catch { return }
+            sweepOnce(notBefore: notBefore)
+        }
+    }
+
+    /// One look for silent nodes.
+    package func sweepOnce(notBefore: Date) {
+        do {
+            for transition in try registry.markSilentNodesOffline(now: clock(), notBefore: notBefore) {
+                changed(transition)
+            }
+        } catch {
+            logger.error("the sweep for silent nodes failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func changed(_ transition: HealthTransition) {
+        logger.info(
+            "node state changed",
+            metadata: [
+                "hub": "\(transition.hub)", "node": "\(transition.node)", "state": "\(transition.state.rawValue)",
+                "previous": "\(transition.previous.rawValue)",
+            ]
+        )
+        alerts?.send(transition)
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
@@ -79,6 +128,7 @@ package struct HubService: Sendable {
                             : handle(requestHead, body: Data(body.readableBytesView))
                         var headers = HTTPHeaders()
                         headers.add(name: "Content-Type", value: response.contentType)
+                        for (name, value) in response.headers { headers.add(name: name, value: value) }
                         headers.add(name: "Content-Length", value: "\(response.body.count)")
                         if !requestHead.isKeepAlive { headers.add(name: "Connection", value: "close") }
                         try await outbound.write(.head(HTTPResponseHead(version: requestHead.version, status: response.status, headers: headers)))
@@ -103,16 +153,25 @@ package struct HubService: Sendable {
             value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil
         }
         let isAdmin = bearer.map { Self.constantTimeEqual($0, adminToken) } ?? false
+        // The pages: the header, the address's token (a browser cannot send a header when it opens an address), or the
+        // cookie set when the address had it, so links between the pages need no token in the page.
+        let queryToken = query["token"].map { Self.constantTimeEqual($0, adminToken) } == true
+        let pageAdmin = isAdmin || queryToken || Self.cookie(head.headers, Self.cookieName).map { Self.constantTimeEqual($0, adminToken) } == true
         do {
             let route = (head.method, parts.joined(separator: "/"))
             switch route {
             case (.GET, "health"):
                 return HubResponse(status: .ok, json: ["status": "ok"])
             case (.GET, ""):
-                // A browser cannot send a header when it opens an address: the token may come in the query.
-                guard isAdmin || query["token"].map({ Self.constantTimeEqual($0, adminToken) }) == true else { return .unauthorized }
+                guard pageAdmin else { return .unauthorized }
                 let page = FleetPage(view: try FleetView(registry: registry, now: now))
-                return HubResponse(status: .ok, html: query["part"] == "main" ? page.main() : page.document())
+                return pageResponse(query["part"] == "main" ? page.main() : page.document(), setCookie: queryToken)
+            case (.GET, _) where parts.count == 3 && parts[0] == "node":
+                guard pageAdmin else { return .unauthorized }
+                let hub = parts[1].removingPercentEncoding ?? parts[1]
+                let node = parts[2].removingPercentEncoding ?? parts[2]
+                let page = NodePage(view: try NodeView(registry: registry, hub: hub, node: node, now: now))
+                return pageResponse(query["part"] == "main" ? page.main() : page.document(), setCookie: queryToken)
             case (.POST, "v1/enrol"):
                 let request = try decode(EnrolRequest.self, body)
                 let token = try registry.enrol(node: request.node, hub: request.hub, key: request.key)
@@ -120,11 +179,16 @@ package struct HubService: Sendable {
             case (.POST, "v1/reports"):
                 guard let bearer else { return .unauthorized }
                 let report = try decode(NodeReport.self, body)
-                try registry.record(report, token: bearer, now: now)
+                if let transition = try registry.record(report, token: bearer, now: now) { changed(transition) }
                 return .recorded
             case (.GET, "v1/fleet"):
                 guard isAdmin else { return .unauthorized }
                 return try HubResponse(status: .ok, encodable: FleetView(registry: registry, now: now))
+            case (.GET, "v1/issues"):
+                guard isAdmin else { return .unauthorized }
+                let limit = query["limit"].flatMap { Int($0) } ?? 1_000
+                let issues = try registry.issues(hub: query["hub"].flatMap { $0.isEmpty ? nil : $0 }, node: query["node"].flatMap { $0.isEmpty ? nil : $0 }, now: now, limit: limit)
+                return try HubResponse(status: .ok, encodable: issues)
             default:
                 guard parts.count >= 2, parts[0] == "v1", parts[1] == "hubs" else {
                     return HubResponse(status: .notFound, json: ["error": "no such endpoint: \(head.method) \(path)"])
@@ -169,6 +233,33 @@ package struct HubService: Sendable {
             return HubResponse(status: .ok, json: ["deleted": rest[2]])
         }
         return HubResponse(status: .notFound, json: ["error": "no such endpoint"])
+    }
+
+    /// The name of the cookie that keeps the admin token for the pages.
+    static let cookieName = "cachenode_hub"
+
+    /// A page; when the address carried the token, a cookie keeps it for the links between the pages (not readable by
+    /// scripts, not sent with requests from other sites).
+    private func pageResponse(_ html: String, setCookie: Bool) -> HubResponse {
+        var response = HubResponse(status: .ok, html: html)
+        if setCookie {
+            response.headers.append(("Set-Cookie", "\(Self.cookieName)=\(adminToken); Path=/; HttpOnly; SameSite=Strict"))
+        }
+        response.headers.append(("Cache-Control", "no-store"))
+        return response
+    }
+
+    /// The value of the cookie `name` in a request's headers.
+    static func cookie(_ headers: HTTPHeaders, _ name: String) -> String? {
+        for header in headers["Cookie"] {
+            for pair in header.split(separator: ";") {
+                let field = pair.split(separator: "=", maxSplits: 1)
+                if field.count == 2, field[0].trimmingCharacters(in: .whitespaces) == name {
+                    return String(field[1]).trimmingCharacters(in: .whitespaces)
+                }
+            }
+        }
+        return nil
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws -> T {
@@ -221,6 +312,8 @@ struct NameRequest: Codable {
 package struct HubResponse: Sendable {
     package var status: HTTPResponseStatus
     package var contentType = "application/json"
+    /// Headers besides `Content-Type` and `Content-Length`.
+    package var headers: [(String, String)] = []
     package var body: [UInt8]
 
     init(status: HTTPResponseStatus, json: [String: String]) {
