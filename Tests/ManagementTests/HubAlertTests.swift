@@ -36,6 +36,17 @@ struct HubAlertTests {
         #expect((try? AlertDispatcher.label(url)) == label)
     }
 
+    @Test(arguments: [
+        (NodeState.serving, NodeState.failing, true), (.serving, .offline, true), (.degraded, .failing, true),
+        (.degraded, .offline, true), (.offline, .failing, false), (.failing, .offline, false), (.failing, .degraded, false),
+        (.degraded, .serving, false), (.offline, .serving, false), (.serving, .pending, false), (.failing, .pending, false),
+    ])
+    func aChangeForTheBetterIsARecovery(_ state: NodeState, _ previous: NodeState, _ recovery: Bool) {
+        let change = HealthTransition(hub: "h", node: "n", state: state, previous: previous, reasons: [], at: Date())
+        #expect(change.isRecovery == recovery)
+        #expect(HubAlert(change).event == (recovery ? "recovery" : "alert"))
+    }
+
     @Test func aRecoveryToServingSaysRecovered() {
         let alert = HubAlert(HealthTransition(hub: "west", node: "A", state: .serving, previous: .offline, reasons: [], at: Date()))
         #expect(alert.event == "recovery")

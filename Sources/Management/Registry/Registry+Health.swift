@@ -21,8 +21,16 @@ package struct HealthTransition: Equatable, Sendable, Codable {
         self.at = at
     }
 
-    /// Whether the node got better: back to serving, or from failing or offline to degraded.
-    package var isRecovery: Bool { state.rank > previous.rank && previous != .pending }
+    /// Whether the node got better: back to serving, or from failing or offline to degraded. A failing node that
+    /// goes silent did not.
+    package var isRecovery: Bool {
+        switch (previous, state) {
+        case (.pending, _): false
+        case (_, .serving): true
+        case (.failing, .degraded), (.offline, .degraded): true
+        default: false
+        }
+    }
 }
 
 /// One of a node's issues, with the node it belongs to: what `GET /v1/issues` lists.
