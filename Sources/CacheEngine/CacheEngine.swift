@@ -30,7 +30,7 @@ package final class CacheEngine: Service, Sendable {
         logger: Logger = Logger(label: "cachenode.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
         resolver: any HostResolver = SystemResolver(),
         accessLogPath: String? = nil,
-        healthWindowSeconds: Int = 300
+        healthClock: @escaping @Sendable () -> Date = { Date() }
     ) throws(EngineError) {
         let engine = configuration.engine
         guard let listen = Self.split(engine.listen) else { throw .invalidAddress(engine.listen) }
@@ -38,7 +38,7 @@ package final class CacheEngine: Service, Sendable {
         guard engine.blockSizeKB > 0 else { throw .resources("engine.block_size_kb must be positive") }
         self.configuration = configuration
         self.logger = logger
-        let health = EngineHealth(issuesPath: configuration.storage.state + "/issues.json", windowSeconds: healthWindowSeconds)
+        let health = EngineHealth(issuesPath: configuration.storage.state + "/issues.json", clock: healthClock)
         self.health = health
         let counters = EngineCounters(health: health)
         self.counters = counters
@@ -141,24 +141,26 @@ package final class CacheEngine: Service, Sendable {
     }
 
     /// Runs both listeners until graceful shutdown; in-flight responses finish first.
+    ///
+    /// One way out, whether the listeners stopped or failed: fills still running finish (after a clean stop, so what
+    /// they fetched is stored), then the origin client and the journals close, then the history is saved.
     package func run() async throws {
-        let recorder = Task { await self.recordHistory() }
-        defer {
-            recorder.cancel()
-            history.tick(counters.totals, at: Date())
-            history.save()
-        }
+        var failure: (any Error)?
         do {
-            try await runListeners()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await self.recordHistory() }
+                defer { group.cancelAll() }
+                try await runListeners()
+            }
         } catch {
-            await cache.origin.shutdown()
-            cache.store.closeJournals()
-            throw error
+            failure = error
         }
-        // Fills still running finish and are stored before the origin client goes away.
-        await cache.idle()
+        if failure == nil { await cache.idle() }
         await cache.origin.shutdown()
         cache.store.closeJournals()
+        history.tick(counters.totals, at: Date())
+        history.save()
+        if let failure { throw failure }
     }
 
     /// Samples the counters into the history every 10 seconds and writes it to the state directory every minute.
@@ -183,8 +185,9 @@ package final class CacheEngine: Service, Sendable {
         await cache.idle()
     }
 
+    /// Both listeners in one group: the first to fail cancels the other (which then stops as at shutdown).
     private func runListeners() async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.listener.run() }
             group.addTask { try await self.admin.run() }
             group.addTask {
@@ -194,15 +197,6 @@ package final class CacheEngine: Service, Sendable {
                 self.ready.withLock {
                     $0 = ("\(self.listener.host):\(port)", "\(self.admin.host):\(adminPort)")
                 }
-            }
-            do {
-                // `next()` throws the first failure at once; `waitForAll()` would wait for the other listener.
-                while try await group.next() != nil {}
-            } catch {
-                listener.shutdown()
-                admin.shutdown()
-                group.cancelAll()
-                throw error
             }
         }
     }
@@ -292,9 +286,18 @@ package final class CacheEngine: Service, Sendable {
 }
 
 /// Breaks the engine ⇄ admin responder cycle: the responder asks the engine through this weak reference.
-private final class StatusSource: @unchecked Sendable {
-    // Set once in the engine's initialiser, before any request can arrive.
-    weak var engine: CacheEngine?
+private final class StatusSource: Sendable {
+    private struct Weak: Sendable {
+        weak var engine: CacheEngine?
+    }
+
+    private let reference = Mutex(Weak())
+
+    /// Set once in the engine's initialiser, before any request can arrive.
+    var engine: CacheEngine? {
+        get { reference.withLock { $0.engine } }
+        set { reference.withLock { $0.engine = newValue } }
+    }
 
     func status() async -> EngineStatus? {
         guard let engine, engine.isReady else { return nil }

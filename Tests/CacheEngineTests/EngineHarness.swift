@@ -1,4 +1,5 @@
 import CacheProtocol
+import Foundation
 import CacheNodeCore
 import CacheNodeTestSupport
 
@@ -20,7 +21,7 @@ struct EngineHarness {
         blockSize: Int = 64 * 1024,
         driveBytes: Int64 = 1 << 30,
         resolver: any HostResolver = SystemResolver(),
-        healthWindowSeconds: Int = 300
+        healthClock: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> EngineHarness {
         let origin = if let origin { origin } else { try await TestOrigin.start() }
         var configuration = directory.configuration(driveBytes: driveBytes, blockSize: blockSize)
@@ -30,7 +31,7 @@ struct EngineHarness {
             configuration: configuration,
             allowlist: allowlist,
             resolver: resolver,
-            healthWindowSeconds: healthWindowSeconds
+            healthClock: healthClock
         )
         let task = Task { try await engine.run() }
         let port = try await engine.listenPort()

@@ -21,12 +21,16 @@ package final class EngineHealth: Sendable {
 
     private let state: Mutex<State>
     private let issuesPath: String?
+    /// The time now; tests pass a clock of their own.
+    private let now: @Sendable () -> Date
     /// The version of the issue history last written, so an older snapshot never overwrites a newer one.
     private let written = Mutex(0)
 
     /// `windowSeconds`: how far back origin fetches count (five minutes; tests use less).
-    package init(issuesPath: String?, windowSeconds: Int = 300, now: Date = Date()) {
+    package init(issuesPath: String?, windowSeconds: Int = 300, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.issuesPath = issuesPath
+        self.now = clock
+        let now = clock()
         let saved = issuesPath.flatMap { FileManager.default.contents(atPath: $0) }
             .flatMap { try? EngineStatus.decoder.decode([NodeIssue].self, from: $0) } ?? []
         state = Mutex(State(window: OriginWindow(windowSeconds: windowSeconds), tracker: HealthTracker(now: now, issues: saved)))
@@ -37,37 +41,38 @@ package final class EngineHealth: Sendable {
         state.withLock { $0.observer = observer }
     }
 
-    func originSucceeded(at now: Date = Date()) {
-        update(at: now) { $0.window.succeeded(at: now) }
+    func originSucceeded() {
+        update { state, now in state.window.succeeded(at: now) }
     }
 
-    func originFailed(_ failure: OriginFailure, at now: Date = Date()) {
-        update(at: now) { $0.window.failed(reason: failure.shortDescription, detail: failure.description, at: now) }
+    func originFailed(_ failure: OriginFailure) {
+        update { state, now in state.window.failed(reason: failure.shortDescription, detail: failure.description, at: now) }
     }
 
-    func drivesObserved(_ drives: [HealthInputs.Drive], at now: Date = Date()) {
-        update(at: now) { $0.drives = drives }
+    func drivesObserved(_ drives: [HealthInputs.Drive]) {
+        update { state, _ in state.drives = drives }
     }
 
     /// The outcome of the last report to the hub; `url` nil when the node is not linked.
-    func hubOutcome(url: String?, error: String?, at now: Date = Date()) {
-        update(at: now) { $0.hub = url.map { HealthInputs.Hub(url: $0, lastError: error) } }
+    func hubOutcome(url: String?, error: String?) {
+        update { state, _ in state.hub = url.map { HealthInputs.Hub(url: $0, lastError: error) } }
     }
 
     /// Reasons from other parts of the node (a certificate), judged with the rest.
-    package func setExtraReasons(_ reasons: [HealthReason], at now: Date = Date()) {
-        update(at: now) { $0.extra = reasons }
+    package func setExtraReasons(_ reasons: [HealthReason]) {
+        update { state, _ in state.extra = reasons }
     }
 
     /// The health now (the window moves on even without new fetches) and the issue history.
-    package func current(at now: Date = Date()) -> (health: NodeHealth, issues: [NodeIssue]) {
-        update(at: now) { _ in }
+    package func current() -> (health: NodeHealth, issues: [NodeIssue]) {
+        update { _, _ in }
     }
 
     @discardableResult
-    private func update(at now: Date, _ change: (inout State) -> Void) -> (health: NodeHealth, issues: [NodeIssue]) {
+    private func update(_ change: (inout State, Date) -> Void) -> (health: NodeHealth, issues: [NodeIssue]) {
+        let now = self.now()
         let (result, event, observer, version) = state.withLock { state in
-            change(&state)
+            change(&state, now)
             var inputs = state.inputs
             inputs.origin = state.window.inputs(at: now)
             let event = state.tracker.update(inputs, now: now)

@@ -3,6 +3,7 @@ import CacheNodeCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOExtras
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -14,9 +15,12 @@ protocol HTTPResponder: Sendable {
 
 /// An HTTP/1.1 listener: ServerBootstrap, keep-alive, a connection cap and timeouts.
 ///
-/// A connection is only channel handlers while it is idle; each complete request becomes a task that answers it.
-/// An idle keep-alive connection therefore costs no task and no async stream, which is most of a connection's
-/// memory when thousands of devices keep theirs open between pieces.
+/// A connection is only channel handlers while it is idle; each complete request becomes a child task of the
+/// listener's `run()` (a discarding task group fed by the connections' `RequestDispatcher`s through an `AsyncStream`),
+/// so an idle keep-alive connection costs no task, and no request outlives `run()`. Shutdown is NIO's quiescing:
+/// the server channel closes, idle connections close at once, busy ones after their response (`HTTPServerPipelineHandler`
+/// acts on `ChannelShouldQuiesceEvent`); `run()` returns once every connection has closed and every request task ended.
+/// Cancelling `run()` (the grace period is over) cancels the request tasks, which close their connections.
 final class HTTPListener: Sendable {
     struct Limits: Sendable {
         var maxConnections: Int
@@ -33,25 +37,16 @@ final class HTTPListener: Sendable {
         }
     }
 
-    private struct State {
-        var port: Int?
-        var failure: EngineError?
-        var waiters: [CheckedContinuation<Int, any Error>] = []
-        var shuttingDown = false
-        /// Open connections and the number of requests each is answering.
-        var connections: [ObjectIdentifier: (channel: any Channel, busy: Int)] = [:]
-        var drainWaiters: [CheckedContinuation<Void, Never>] = []
-        var server: (any Channel)?
-    }
-
     let host: String
     let port: Int
     let name: String
     private let limits: Limits
-    fileprivate let responder: any HTTPResponder
-    private let counters: EngineCounters?
-    fileprivate let logger: Logger
-    private let state = Mutex(State())
+    private let responder: any HTTPResponder
+    private let connections: ConnectionCount
+    private let logger: Logger
+    private let lifecycle = Mutex(ListenerLifecycle())
+    private let requests: AsyncStream<RequestJob>
+    private let submit: AsyncStream<RequestJob>.Continuation
 
     init(name: String, host: String, port: Int, limits: Limits, responder: any HTTPResponder, counters: EngineCounters?, logger: Logger) {
         self.name = name
@@ -59,145 +54,242 @@ final class HTTPListener: Sendable {
         self.port = port
         self.limits = limits
         self.responder = responder
-        self.counters = counters
+        self.connections = ConnectionCount(limit: limits.maxConnections, counters: counters)
         self.logger = logger
+        (requests, submit) = AsyncStream.makeStream(of: RequestJob.self)
     }
 
-    /// The bound port, once listening (port 0 binds an ephemeral port).
+    /// The bound port, once listening (port 0 binds an ephemeral port); throws if binding failed or on cancellation.
     func boundPort() async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
-            let result = state.withLock { state -> Result<Int, any Error>? in
-                if let port = state.port { return .success(port) }
-                if let failure = state.failure { return .failure(failure) }
-                state.waiters.append(continuation)
-                return nil
+        let id = lifecycle.withLock { $0.newWaiterID() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let result = lifecycle.withLock { $0.waitForPort(id: id, continuation) }
+                if let result { continuation.resume(with: result) }
             }
-            if let result { continuation.resume(with: result) }
+        } onCancel: {
+            lifecycle.withLock { $0.cancelWaiter(id: id) }?.resume(throwing: CancellationError())
         }
     }
 
-    private func report(_ result: Result<Int, EngineError>) {
-        let waiters = state.withLock { state in
-            switch result {
-            case .success(let port): state.port = port
-            case .failure(let error): state.failure = error
-            }
-            defer { state.waiters.removeAll() }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
-    }
-
-    /// Binds and serves until graceful shutdown, then lets in-flight responses finish.
+    /// Binds and serves until graceful shutdown (or cancellation), then returns once every connection closed.
     func run() async throws {
-        let limits = self.limits
+        let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
         let server: any Channel
         do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 1024)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.maxMessagesPerRead, value: 4)
-                // Requests are a few hundred bytes: a small first read buffer, grown when a read fills it.
-                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
-                .childChannelInitializer { [self] channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(RequestBytesObserver())
-                        // `RequestDispatcher` answers protocol errors: it knows whether a refusal is on its way.
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                            withPipeliningAssistance: true,
-                            withErrorHandling: false
-                        )
-                        try channel.pipeline.syncOperations.addHandler(
-                            ConnectionGuard(idleTimeout: limits.idleTimeout, requestTimeout: limits.requestTimeout)
-                        )
-                        try channel.pipeline.syncOperations.addHandler(RequestDispatcher(listener: self))
-                    }
-                }
-                .bind(host: host, port: port)
-                .get()
+            server = try await bootstrap(quiescing).bind(host: host, port: port).get()
         } catch {
             let failure = EngineError.bindFailed(address: "\(host):\(port)", reason: "\(error)")
-            report(.failure(failure))
+            for (waiter, result) in lifecycle.withLock({ $0.bindFailed(failure) }) { waiter.resume(with: result) }
+            submit.finish()
             throw failure
         }
         let bound = server.localAddress?.port ?? port
-        let stopNow = state.withLock { state in
-            state.server = server
-            return state.shuttingDown
-        }
-        if stopNow { server.close(promise: nil) }
-        report(.success(bound))
+        let (waiters, stopNow) = lifecycle.withLock { $0.bound(port: bound, quiescing: quiescing) }
+        for (waiter, result) in waiters { waiter.resume(with: result) }
         logger.info("listening", metadata: ["listener": "\(name)", "address": "\(host):\(bound)"])
+        if stopNow { quiesce(quiescing) }
 
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                try? await server.closeFuture.get()
-                await drained()
-            } onGracefulShutdown: {
+        await withDiscardingTaskGroup { group in
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    // Ends once every connection has closed (after `shutdown()`), or at cancellation.
+                    for await job in requests {
+                        group.addTask { await self.answer(job) }
+                    }
+                } onGracefulShutdown: {
+                    self.shutdown()
+                }
+            } onCancel: {
                 self.shutdown()
             }
-        } onCancel: {
-            self.shutdown()
         }
     }
 
-    /// Stops accepting, closes idle keep-alive connections; busy ones close after their response.
+    /// Stops accepting; idle connections close now, busy ones after their response; then `run()` returns.
     func shutdown() {
-        let (server, idle) = state.withLock { state in
-            state.shuttingDown = true
-            return (state.server, state.connections.values.filter { $0.busy == 0 }.map(\.channel))
-        }
-        server?.close(promise: nil)
-        for channel in idle { channel.close(promise: nil) }
+        let quiescing = lifecycle.withLock { $0.stop() }
+        if let quiescing { quiesce(quiescing) }
     }
 
-    /// Returns once every connection has closed (after `shutdown`, busy ones close when their response ends).
-    private func drained() async {
-        await withCheckedContinuation { continuation in
-            let now = state.withLock { state -> Bool in
-                if state.connections.isEmpty { return true }
-                state.drainWaiters.append(continuation)
-                return false
+    private func quiesce(_ quiescing: ServerQuiescingHelper) {
+        let closed = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
+        quiescing.initiateShutdown(promise: closed)
+        let submit = self.submit
+        closed.futureResult.whenComplete { _ in submit.finish() }
+    }
+
+    private func bootstrap(_ quiescing: ServerQuiescingHelper) -> ServerBootstrap {
+        let limits = self.limits
+        let connections = self.connections
+        let submit = self.submit
+        let logger = self.logger
+        return ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
             }
-            if now { continuation.resume() }
-        }
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            // Requests are a few hundred bytes: a small first read buffer, grown when a read fills it.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RequestBytesObserver())
+                    // `RequestDispatcher` answers protocol errors: it knows whether a refusal is on its way.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true,
+                        withErrorHandling: false
+                    )
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionGuard(idleTimeout: limits.idleTimeout, requestTimeout: limits.requestTimeout)
+                    )
+                    try channel.pipeline.syncOperations.addHandler(
+                        RequestDispatcher(connections: connections, logger: logger) { job in
+                            if case .terminated = submit.yield(job) { return false }
+                            return true
+                        }
+                    )
+                }
+            }
     }
 
-    /// A new connection: counted, or refused (closed before anything is read) over the cap or while stopping.
-    fileprivate func admit(_ channel: any Channel) -> Bool {
-        let admitted = state.withLock { state -> Bool in
-            guard !state.shuttingDown, state.connections.count < limits.maxConnections else { return false }
-            state.connections[ObjectIdentifier(channel)] = (channel, 0)
-            return true
+    /// Answers one request in the listener's task group; the connection closes afterwards when it must.
+    private func answer(_ job: RequestJob) async {
+        let channel = job.channel
+        let keepAlive = await withTaskCancellationHandler {
+            await responder.respond(to: job.head, client: job.client, writer: ResponseWriter(channel: channel))
+        } onCancel: {
+            // The grace period is over: the response is cut.
+            channel.close(promise: nil)
         }
-        if admitted { counters?.connectionOpened() }
-        return admitted
-    }
-
-    fileprivate func release(_ channel: any Channel) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.connections[ObjectIdentifier(channel)] = nil
-            guard state.connections.isEmpty else { return [] }
-            defer { state.drainWaiters.removeAll() }
-            return state.drainWaiters
-        }
-        counters?.connectionClosed()
-        waiters.forEach { $0.resume() }
-    }
-
-    /// Counts a request starting (`+1`) or ending (`-1`) on `channel`; returns whether the listener is stopping.
-    fileprivate func busy(_ channel: any Channel, _ change: Int) -> Bool {
-        state.withLock { state in
-            let id = ObjectIdentifier(channel)
-            state.connections[id]?.busy += change
-            return state.shuttingDown
+        if job.closeAfter || !keepAlive || !job.head.isKeepAlive {
+            try? await channel.close()
         }
     }
 }
 
-/// Turns the request parts of one connection into requests for the responder, one task per request. With
-/// pipelining assistance the next request's parts arrive only once the previous response has ended.
+/// One complete request, handed from a connection's handlers to the listener's task group.
+struct RequestJob: Sendable {
+    var head: HTTPRequestHead
+    var channel: any Channel
+    var client: String
+    /// Answered from its head (it announced a body): the connection closes after the answer.
+    var closeAfter: Bool
+}
+
+/// The listener's life as a value: binding, the port's waiters, stopping. Decides; the listener acts.
+struct ListenerLifecycle {
+    typealias Waiter = CheckedContinuation<Int, any Error>
+
+    private enum Phase {
+        case starting(stopRequested: Bool)
+        case listening(port: Int, quiescing: ServerQuiescingHelper)
+        case stopping(port: Int)
+        case failed(EngineError)
+    }
+
+    private var phase = Phase.starting(stopRequested: false)
+    private var waiters: [Int: Waiter] = [:]
+    private var nextID = 0
+
+    mutating func newWaiterID() -> Int {
+        nextID += 1
+        return nextID
+    }
+
+    /// The bound port or the failure once binding ended; `nil` while starting.
+    var outcome: Result<Int, any Error>? {
+        switch phase {
+        case .listening(let port, _), .stopping(let port): .success(port)
+        case .failed(let error): .failure(error)
+        case .starting: nil
+        }
+    }
+
+    /// The port at once when known, or `nil` with the waiter kept until binding ends.
+    mutating func waitForPort(id: Int, _ waiter: Waiter) -> Result<Int, any Error>? {
+        if let outcome { return outcome }
+        waiters[id] = waiter
+        return nil
+    }
+
+    /// A waiter whose task was cancelled, to resume with `CancellationError`; `nil` when it was already resumed.
+    mutating func cancelWaiter(id: Int) -> Waiter? {
+        waiters.removeValue(forKey: id)
+    }
+
+    /// Bound: the waiters to resume, and whether a stop was asked for meanwhile.
+    mutating func bound(port: Int, quiescing: ServerQuiescingHelper) -> ([(Waiter, Result<Int, any Error>)], Bool) {
+        guard case .starting(let stopRequested) = phase else { return ([], false) }
+        phase = stopRequested ? .stopping(port: port) : .listening(port: port, quiescing: quiescing)
+        return (takeWaiters(.success(port)), stopRequested)
+    }
+
+    mutating func bindFailed(_ error: EngineError) -> [(Waiter, Result<Int, any Error>)] {
+        phase = .failed(error)
+        return takeWaiters(.failure(error))
+    }
+
+    /// Asks to stop; returns the quiescing helper to start when the listener is bound and not yet stopping.
+    mutating func stop() -> ServerQuiescingHelper? {
+        switch phase {
+        case .starting:
+            phase = .starting(stopRequested: true)
+            return nil
+        case .listening(let port, let quiescing):
+            phase = .stopping(port: port)
+            return quiescing
+        case .stopping, .failed:
+            return nil
+        }
+    }
+
+    private mutating func takeWaiters(_ result: Result<Int, any Error>) -> [(Waiter, Result<Int, any Error>)] {
+        defer { waiters.removeAll() }
+        return waiters.values.map { ($0, result) }
+    }
+}
+
+/// Open connections against the cap, and the connection gauge.
+final class ConnectionCount: Sendable {
+    private let open = Atomic<Int>(0)
+    let limit: Int
+    private let counters: EngineCounters?
+
+    init(limit: Int, counters: EngineCounters?) {
+        self.limit = limit
+        self.counters = counters
+    }
+
+    /// Counts a new connection, or refuses it over the cap.
+    func admit() -> Bool {
+        var current = open.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = open.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged {
+                counters?.connectionOpened()
+                return true
+            }
+            current = original
+        }
+        return false
+    }
+
+    func release() {
+        open.subtract(1, ordering: .relaxed)
+        counters?.connectionClosed()
+    }
+
+    /// Connections open now.
+    var count: Int { open.load(ordering: .relaxed) }
+}
+
+/// Turns the request parts of one connection into requests for the listener's task group. With pipelining
+/// assistance the next request's parts arrive only once the previous response has ended.
 ///
 /// A head that announces a body is answered at once (the engine takes no request bodies) and the connection closes
 /// after that answer: nothing after the head is read or dispatched.
@@ -205,19 +297,24 @@ final class RequestDispatcher: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let listener: HTTPListener
+    private let connections: ConnectionCount
+    private let logger: Logger
+    /// Hands a request to the listener's task group; false once the listener no longer takes any.
+    private let submit: @Sendable (RequestJob) -> Bool
     private var head: HTTPRequestHead?
     private var admitted = false
     /// Set once the connection only waits to close: a request was answered from its head, or was malformed.
     private var closing = false
 
-    init(listener: HTTPListener) {
-        self.listener = listener
+    init(connections: ConnectionCount, logger: Logger, submit: @escaping @Sendable (RequestJob) -> Bool) {
+        self.connections = connections
+        self.logger = logger
+        self.submit = submit
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        admitted = listener.admit(context.channel)
-        // Over the cap or stopping: closed at once, before reading anything, so the client falls back to the CDN.
+        admitted = connections.admit()
+        // Over the cap: closed at once, before reading anything, so the client falls back to the CDN.
         if !admitted { context.close(promise: nil) }
         context.fireChannelActive()
     }
@@ -225,7 +322,7 @@ final class RequestDispatcher: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if admitted {
             admitted = false
-            listener.release(context.channel)
+            connections.release()
         }
         context.fireChannelInactive()
     }
@@ -251,17 +348,9 @@ final class RequestDispatcher: ChannelInboundHandler {
 
     private func dispatch(_ request: HTTPRequestHead, context: ChannelHandlerContext, closeAfter: Bool) {
         let channel = context.channel
-        let client = channel.remoteAddress?.ipAddress ?? "-"
-        _ = listener.busy(channel, 1)
-        let listener = self.listener
-        Task {
-            let writer = ResponseWriter(channel: channel)
-            let keepAlive = await listener.responder.respond(to: request, client: client, writer: writer)
-            let stopping = listener.busy(channel, -1)
-            if closeAfter || !keepAlive || !request.isKeepAlive || stopping {
-                try? await channel.close()
-            }
-        }
+        let job = RequestJob(head: request, channel: channel, client: channel.remoteAddress?.ipAddress ?? "-", closeAfter: closeAfter)
+        // A listener past its grace period takes no more requests: the client retries elsewhere.
+        if !submit(job) { context.close(promise: nil) }
     }
 
     /// A malformed request gets a 400 and the connection closes, as NIO's `HTTPServerProtocolErrorHandler` does;
@@ -269,7 +358,7 @@ final class RequestDispatcher: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let malformed = error is HTTPParserError || error is ByteToMessageDecoderError
         if closing && malformed { return }
-        listener.logger.debug("connection ended", metadata: ["error": "\(error)"])
+        logger.debug("connection ended", metadata: ["error": "\(error)"])
         guard malformed, admitted else {
             context.close(promise: nil)
             return

@@ -52,3 +52,38 @@ struct ConnectionLimitTests {
         try await harness.stopAll()
     }
 }
+
+/// The order of a graceful stop, end to end: idle connections close at once, a response in flight finishes whole,
+/// nothing new is accepted, and `run()` returns after that.
+struct GracefulShutdownTests {
+    @Test func idleClosesAtOnceTheBusyResponseFinishesThenRunReturns() async throws {
+        let harness = try await EngineHarness.start()
+        let bytes = harness.origin.add("/slow.bin", length: 600_000, seed: 9)
+        harness.origin.setFault(.slow(150), for: "/slow.bin")
+        let port = harness.port
+        // An idle kept-alive connection: one request answered, then nothing.
+        harness.origin.add("/small.bin", length: 100, seed: 3)
+        let idle = try await TestHTTPClient.blocking { try TestHTTPClient.connect(port: port) }
+        defer { close(idle) }
+        try TestHTTPClient.send(idle, Array("GET \(harness.target("/small.bin")) HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        let busy = Task { try await harness.get("/slow.bin") }
+        // Wait until the slow response is under way.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while harness.origin.mostPacedAtOnce == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        harness.engine.shutdown()
+        // The idle connection is closed by the engine: its read ends after the one response.
+        let idleBytes = try await TestHTTPClient.blocking { try TestHTTPClient.receiveAll(idle) }
+        #expect(try TestHTTPClient.parseAll(idleBytes).count == 1)
+        // Nothing new is accepted.
+        await #expect(throws: (any Error).self) { _ = try await TestHTTPClient.get(port: port, harness.target("/small.bin")) }
+        // The response in flight is whole.
+        let response = try await busy.value
+        #expect(response.status == 200 && response.complete)
+        expectBytes(response.body, bytes)
+        try await harness.task.value
+        await harness.origin.stop()
+        harness.directory.remove()
+    }
+}
