@@ -24,7 +24,7 @@ final class AdminResponder: HTTPResponder {
         self.metrics = metrics
     }
 
-    func respond(to head: HTTPRequestHead, client: String, writer: ResponseWriter) async -> Bool {
+    func respond(to head: HTTPRequestHead, client: String, writer: consuming ResponseWriter) async -> Bool {
         writer.suppressBody = head.method == .HEAD
         if let refusal = head.judged.refusal {
             let status = HTTPResponseStatus(statusCode: refusal.status)
@@ -58,16 +58,16 @@ final class AdminResponder: HTTPResponder {
         }
     }
 
-    private func send(_ writer: ResponseWriter, _ status: HTTPResponseStatus, _ type: String, _ text: String) async -> Bool {
+    private func send(_ writer: consuming ResponseWriter, _ status: HTTPResponseStatus, _ type: String, _ text: String) async -> Bool {
         let body = ByteBuffer(string: text)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: type)
         headers.add(name: "Content-Length", value: "\(body.readableBytes)")
         headers.add(name: "Cache-Control", value: "no-store")
-        writer.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
+        var response = writer.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
         do {
-            try await writer.body(body)
-            try await writer.end()
+            try await response.write(body)
+            _ = try await response.end()
             return true
         } catch {
             return false

@@ -40,19 +40,44 @@ final class CacheResponder: HTTPResponder {
         var outcome = EngineCounters.Outcome.none
         var originStatus: String?
         var cacheBytes: Int64 = 0
+        /// Body bytes sent.
+        var bytes: Int64 = 0
         /// The object's cache key, once the request named one.
         var object: String?
     }
 
-    func respond(to head: HTTPRequestHead, client: String, writer: ResponseWriter) async -> Bool {
+    /// A request answered before the cache is asked: a status, its reason in words, and whether the connection closes.
+    struct Refusal {
+        var status: HTTPResponseStatus
+        var reason: String
+        var extra: [(String, String)] = []
+        var closesConnection = false
+
+        init(_ status: HTTPResponseStatus, _ reason: String, extra: [(String, String)] = [], closesConnection: Bool = false) {
+            self.status = status
+            self.reason = reason
+            self.extra = extra
+            self.closesConnection = closesConnection
+        }
+
+        init(_ failure: OriginFailure) {
+            self.init(HTTPResponseStatus(statusCode: failure.clientStatus), failure.description)
+        }
+    }
+
+    func respond(to head: HTTPRequestHead, client: String, writer: consuming ResponseWriter) async -> Bool {
         let started = DispatchTime.now().uptimeNanoseconds
         var record = Record()
-        var keepAlive = head.isKeepAlive
         writer.suppressBody = head.method == .HEAD
-        let completed = await handle(head, writer: writer, record: &record)
-        if !completed { keepAlive = false }
-        counters.request(record.outcome, status: record.status, cacheBytes: record.cacheBytes, totalBytes: writer.bodyBytes)
-        if let object = record.object { counters.objects.add(object, bytes: writer.bodyBytes, cacheBytes: record.cacheBytes) }
+        let completed: Bool
+        switch await route(head, record: &record) {
+        case .refuse(let refusal):
+            completed = await simple(writer, record: &record, refusal) && !refusal.closesConnection
+        case .fetch(let request, let address):
+            completed = await answer(head, request: request, address: address, writer: writer, record: &record)
+        }
+        counters.request(record.outcome, status: record.status, cacheBytes: record.cacheBytes, totalBytes: record.bytes)
+        if let object = record.object { counters.objects.add(object, bytes: record.bytes, cacheBytes: record.cacheBytes) }
         accessLog.write(
             AccessLog.Entry(
                 client: client,
@@ -60,91 +85,108 @@ final class CacheResponder: HTTPResponder {
                 target: String(head.uri.prefix(512)),
                 range: head.headers.first(name: "range"),
                 status: record.status,
-                bytes: writer.bodyBytes,
+                bytes: record.bytes,
                 outcome: record.outcome,
                 milliseconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6,
                 originStatus: record.originStatus
             )
         )
-        return keepAlive
+        return completed && head.isKeepAlive
     }
 
-    /// Returns false when the response was cut short (the connection must close).
-    private func handle(_ head: HTTPRequestHead, writer: ResponseWriter, record: inout Record) async -> Bool {
+    /// Where a request goes: refused (with why), or to the cache for an origin and its address.
+    enum Route {
+        case refuse(Refusal)
+        case fetch(CacheRequest, address: IPAddress?)
+    }
+
+    /// The checks before the cache is asked: the request's form and size, the origin policy, the origin's address.
+    func route(_ head: HTTPRequestHead, record: inout Record) async -> Route {
         if let refusal = head.judged.refusal {
             let extra = refusal.status == 405 ? [("Allow", "GET, HEAD")] : []
-            let status = HTTPResponseStatus(statusCode: refusal.status)
-            let answered = await simple(writer, record: &record, status: status, refusal.reason, extra: extra)
-            return answered && !refusal.closesConnection
+            return .refuse(
+                Refusal(HTTPResponseStatus(statusCode: refusal.status), refusal.reason, extra: extra,
+                    closesConnection: refusal.closesConnection)
+            )
         }
         if head.uri.utf8.count > Self.maximumTargetBytes {
-            return await simple(writer, record: &record, status: .uriTooLong, "the request target is longer than \(Self.maximumTargetBytes) bytes")
+            return .refuse(Refusal(.uriTooLong, "the request target is longer than \(Self.maximumTargetBytes) bytes"))
         }
         if head.headers.reduce(0, { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }) > Self.maximumHeaderBytes {
-            return await simple(writer, record: &record, status: .requestHeaderFieldsTooLarge, "the request headers are larger than \(Self.maximumHeaderBytes) bytes")
+            return .refuse(
+                Refusal(.requestHeaderFieldsTooLarge, "the request headers are larger than \(Self.maximumHeaderBytes) bytes")
+            )
         }
         let request: CacheRequest
         do {
             request = try CacheRequest.parse(target: head.uri, hostHeader: head.headers.first(name: "host"))
         } catch {
-            return await simple(writer, record: &record, status: .badRequest, error.description)
+            return .refuse(Refusal(.badRequest, error.description))
         }
         let policy = policy()
-        if case .refuse(let reason) = policy.check(request) {
-            return await simple(writer, record: &record, status: .forbidden, reason)
-        }
-        var address: IPAddress?
-        if !cache.origin.usesProxy {
-            let addresses: [IPAddress]
-            switch await resolver.resolve(request.host, port: request.effectivePort) {
-            case .success(let resolved):
-                addresses = resolved
-            case .failure(let failure):
-                // A name that does not resolve is the network's problem, not the client's: 502, and Windows falls
-                // back to the CDN at once. It counts as a failed origin fetch: the node cannot reach its origins.
-                counters.originError(failure)
-                record.originStatus = originStatus(failure)
-                return await simple(writer, record: &record, status: .badGateway, failure.description)
-            }
+        if case .refuse(let reason) = policy.check(request) { return .refuse(Refusal(.forbidden, reason)) }
+        // Through an upstream proxy the proxy resolves names.
+        guard !cache.origin.usesProxy else { return .fetch(request, address: nil) }
+        switch await resolver.resolve(request.host, port: request.effectivePort) {
+        case .success(let addresses):
             if case .refuse(let reason) = policy.check(request, resolved: addresses) {
-                return await simple(writer, record: &record, status: .forbidden, reason)
+                return .refuse(Refusal(.forbidden, reason))
             }
-            address = addresses.first
+            return .fetch(request, address: addresses.first)
+        case .failure(let failure):
+            // A name that does not resolve is the network's problem, not the client's: 502, and Windows falls
+            // back to the CDN at once. It counts as a failed origin fetch: the node cannot reach its origins.
+            counters.originError(failure)
+            record.originStatus = originStatus(failure)
+            return .refuse(Refusal(.badGateway, failure.description))
         }
+    }
+
+    /// Asks the cache and answers from it: an object (from disk and fills), a relayed answer, or a failure.
+    private func answer(
+        _ head: HTTPRequestHead,
+        request: CacheRequest,
+        address: IPAddress?,
+        writer: consuming ResponseWriter,
+        record: inout Record
+    ) async -> Bool {
         let range = head.headers.first(name: "range").flatMap(RangeHeader.init)
         record.object = request.cacheKey
         var known = cache.store.metadata(for: request.cacheKey) != nil
+        var mayLookAgain = true
         var lookup = await cache.lookup(request, address: address, start: range?.knownStart)
-        for attempt in 1...2 {
+        while true {
             switch lookup {
             case .failed(let failure):
                 record.originStatus = originStatus(failure)
-                return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: failure.clientStatus), failure.description)
+                return await simple(writer, record: &record, Refusal(failure))
             case .uncacheable(let reason):
                 if case .encoded(let coding) = reason, head.headers.contains(name: "range") {
                     // Encoded bytes are not the object's: a range of them would be spliced into the client's file.
                     let failure = OriginFailure(.encodedRange(coding))
                     counters.originError(failure)
                     record.originStatus = "invalid"
-                    return await simple(writer, record: &record, status: .badGateway, failure.description)
+                    return await simple(writer, record: &record, Refusal(.badGateway, failure.description))
                 }
                 return await passThrough(head, request: request, address: address, writer: writer, record: &record)
             case .object(let meta):
-                let served = await serve(
-                    head, request: request, address: address, meta: meta, known: known, writer: writer, record: &record,
-                    mayLookAgain: attempt == 1
-                )
-                guard case .objectChanged = served else { return served == .keepAlive }
-                // The origin's copy changed (ETag or length) before a byte was sent: the stored copy is dropped,
-                // and the new one is served instead of a 502.
-                known = false
-                lookup = await cache.lookup(request, address: address, start: range?.knownStart)
+                let object = Object(request: request, address: address, meta: meta)
+                switch await serve(head, object, known: known, writer: writer, record: &record, mayLookAgain: mayLookAgain) {
+                case .answered(let keepAlive):
+                    return keepAlive
+                case .objectChanged(let unused):
+                    // The origin's copy changed (ETag or length) before a byte was sent: the stored copy is dropped,
+                    // and the new one is served instead of a 502.
+                    writer = unused
+                    known = false
+                    mayLookAgain = false
+                    lookup = await cache.lookup(request, address: address, start: range?.knownStart)
+                }
             }
         }
-        return false
     }
 
-    private func originStatus(_ failure: OriginFailure) -> String {
+    func originStatus(_ failure: OriginFailure) -> String {
         switch failure {
         case .status(let code): "\(code)"
         case .timeout: "timeout"
@@ -156,133 +198,13 @@ final class CacheResponder: HTTPResponder {
         }
     }
 
-    private func serve(
-        _ head: HTTPRequestHead,
-        request: CacheRequest,
-        address: IPAddress?,
-        meta: ObjectMetadata,
-        known: Bool,
-        writer: ResponseWriter,
-        record: inout Record,
-        mayLookAgain: Bool
-    ) async -> Served {
-        let response = ObjectResponse(
-            object: meta.object,
-            range: head.headers.first(name: "range"),
-            conditional: ConditionalRequest(
-                ifNoneMatch: head.headers.first(name: "if-none-match"),
-                ifModifiedSince: head.headers.first(name: "if-modified-since"),
-                ifRange: head.headers.first(name: "if-range")
-            )
-        )
-        let status = HTTPResponseStatus(statusCode: response.status)
-        if response.status == 416 {
-            let reason = "the range is outside the object (\(meta.length) bytes)"
-            return Served(await simple(writer, record: &record, status: status, reason, extra: response.headers.map { ($0.name, $0.value) }))
-        }
-        let headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
-        let responseHead = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
-        record.status = response.status
-        guard let span = response.span, head.method == .GET else {
-            record.outcome = .hit
-            writer.head(responseHead)
-            return Served((try? await writer.end()) != nil)
-        }
-        let pieces = meta.layout.pieces(of: span)
-        let blocks = pieces[0].block...pieces[pieces.count - 1].block
-        // An object unknown when the request arrived had no block stored, whatever its probe stored since.
-        let stored = known ? blocks.filter { cache.store.contains(key: meta.key, block: $0) }.count : 0
-        record.outcome = stored == blocks.count ? .hit : (stored == 0 ? .miss : .partial)
-        if stored < blocks.count {
-            record.originStatus = "206"
-            cache.prefetch(request, address: address, meta: meta, blocks: blocks)
-        }
-        cache.readAhead(request, address: address, meta: meta, blocks: blocks)
-        for piece in pieces {
-            let block = piece.block
-            let until = piece.bytes.upperBound
-            var sent = piece.bytes.lowerBound
-            var source = cache.source(request, address: address, meta: meta, block: block)
-            // A fill that fails after the response started is asked for once more (a new origin request for the
-            // block; the client goes on from where it was) before the response is cut.
-            var retried = false
-            do {
-                reading: while sent < until {
-                    switch source {
-                    case .disk(let opened):
-                        if !writer.headSent { writer.head(responseHead) }
-                        try await writer.file(opened.handle, offset: sent, length: until - sent)
-                        record.cacheBytes += Int64(until - sent)
-                        counters.served(until - sent, fromCache: true)
-                        sent = until
-                    case .fill(let fill):
-                        writer.flush()
-                        switch await fill.next(from: sent) {
-                        case .bytes(var bytes):
-                            if bytes.readableBytes > until - sent { bytes = bytes.getSlice(at: bytes.readerIndex, length: until - sent)! }
-                            if !writer.headSent { writer.head(responseHead) }
-                            let count = bytes.readableBytes
-                            try await writer.body(bytes)
-                            counters.served(count, fromCache: false)
-                            sent += count
-                        case .stored, .end:
-                            source = cache.source(request, address: address, meta: meta, block: block)
-                            if case .fill(let again) = source, again === fill { break reading }
-                        case .failed(let failure):
-                            if writer.headSent, !retried, failure.isWorthRetrying {
-                                // The failed fill's part is asked for again from this block on, in parts as before.
-                                retried = true
-                                cache.prefetch(request, address: address, meta: meta, blocks: block...blocks.upperBound)
-                                source = cache.source(request, address: address, meta: meta, block: block)
-                                continue reading
-                            }
-                            record.originStatus = originStatus(failure)
-                            if !writer.headSent {
-                                if failure == .changed && mayLookAgain { return .objectChanged }
-                                return Served(await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: failure.clientStatus), failure.description))
-                            }
-                            logger.warning("origin failed after the response started; closing the connection", metadata: ["origin.host": "\(request.host)", "origin.failure": "\(failure)"])
-                            await writer.abort()
-                            return .close
-                        }
-                    }
-                }
-            } catch {
-                await writer.abort()
-                return .close
-            }
-            if sent < until {
-                await writer.abort()
-                return .close
-            }
-        }
-        do {
-            try await writer.end()
-        } catch {
-            return .close
-        }
-        return .keepAlive
-    }
-
-    /// How `serve` ended: the connection may stay open, must close, or nothing was sent because the object changed
-    /// on the origin (the caller looks it up again).
-    private enum Served: Equatable {
-        case keepAlive
-        case close
-        case objectChanged
-
-        init(_ keepAlive: Bool) {
-            self = keepAlive ? .keepAlive : .close
-        }
-    }
-
     /// Relays an uncacheable answer (3xx, 4xx, `no-store`, `private`, `Vary`, a content coding) with the client's own
     /// range and its `Content-Encoding` and `Vary`; nothing is stored, and encoded bytes never answer a range.
     private func passThrough(
         _ head: HTTPRequestHead,
         request: CacheRequest,
         address: IPAddress?,
-        writer: ResponseWriter,
+        writer: consuming ResponseWriter,
         record: inout Record
     ) async -> Bool {
         var forwarded: [(String, String)] = [("User-Agent", EngineInfo.userAgent)]
@@ -296,7 +218,7 @@ final class CacheResponder: HTTPResponder {
         } catch {
             counters.originError(error)
             record.originStatus = originStatus(error)
-            return await simple(writer, record: &record, status: HTTPResponseStatus(statusCode: error.clientStatus), error.description)
+            return await simple(writer, record: &record, Refusal(error))
         }
         record.originStatus = "\(response.status.code)"
         if let refusal = OriginAnswer.relayRefusal(
@@ -306,7 +228,7 @@ final class CacheResponder: HTTPResponder {
         ) {
             let failure = OriginFailure(refusal)
             counters.originError(failure)
-            return await simple(writer, record: &record, status: .badGateway, failure.description)
+            return await simple(writer, record: &record, Refusal(.badGateway, failure.description))
         }
         counters.originSucceeded()
         var headers = HTTPHeaders()
@@ -319,44 +241,49 @@ final class CacheResponder: HTTPResponder {
         // Without Content-Length (chunked or read to the close) the body is relayed chunked: a `Content-Length: 0` here
         // would leave the origin's bytes on the connection to be read as the next response.
         record.status = Int(response.status.code)
-        writer.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
+        var body = writer.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
         do {
             if head.method != .HEAD {
                 for try await chunk in response.body {
                     counters.addFromOrigin(chunk.readableBytes)
                     counters.served(chunk.readableBytes, fromCache: false)
-                    try await writer.body(chunk)
+                    try await body.write(chunk)
                 }
             }
-            try await writer.end()
         } catch {
-            await writer.abort()
+            record.bytes = await body.abort()
             return false
         }
-        return true
+        return await finish(body, record: &record)
     }
 
     /// A short text response: errors, refusals, 405, 416.
-    private func simple(
-        _ writer: ResponseWriter,
-        record: inout Record,
-        status: HTTPResponseStatus,
-        _ message: String,
-        extra: [(String, String)] = []
-    ) async -> Bool {
-        record.status = Int(status.code)
-        var body = ByteBuffer(string: message + "\n")
-        var headers = HTTPHeaders(extra.filter { $0.0.lowercased() != "content-length" && $0.0.lowercased() != "content-type" })
+    func simple(_ writer: consuming ResponseWriter, record: inout Record, _ refusal: Refusal) async -> Bool {
+        record.status = Int(refusal.status.code)
+        var text = ByteBuffer(string: refusal.reason + "\n")
+        let own = ["content-length", "content-type"]
+        var headers = HTTPHeaders(refusal.extra.filter { !own.contains($0.0.lowercased()) })
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-        headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+        headers.add(name: "Content-Length", value: "\(text.readableBytes)")
         headers.add(name: "Cache-Control", value: "no-store")
-        writer.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
+        var body = writer.head(HTTPResponseHead(version: .http1_1, status: refusal.status, headers: headers))
         do {
-            try await writer.body(body.readSlice(length: body.readableBytes)!)
-            try await writer.end()
+            try await body.write(text.readSlice(length: text.readableBytes)!)
+        } catch {
+            record.bytes = await body.abort()
+            return false
+        }
+        return await finish(body, record: &record)
+    }
+
+    /// Ends a response; false when the client went away before it ended.
+    func finish(_ body: consuming ResponseBody, record: inout Record) async -> Bool {
+        record.bytes = body.bytes
+        do {
+            _ = try await body.end()
+            return true
         } catch {
             return false
         }
-        return true
     }
 }

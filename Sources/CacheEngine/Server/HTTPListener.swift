@@ -10,7 +10,7 @@ import Synchronization
 
 /// Answers one request; returns whether the connection may stay open.
 protocol HTTPResponder: Sendable {
-    func respond(to head: HTTPRequestHead, client: String, writer: ResponseWriter) async -> Bool
+    func respond(to head: HTTPRequestHead, client: String, writer: consuming ResponseWriter) async -> Bool
 }
 
 /// An HTTP/1.1 listener: ServerBootstrap, keep-alive, a connection cap and timeouts.

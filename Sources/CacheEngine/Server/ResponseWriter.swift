@@ -2,14 +2,12 @@ import CacheProtocol
 import NIOCore
 import NIOHTTP1
 
-/// Writes one response to a channel with a small window of writes in flight (backpressure without stalls).
-final class ResponseWriter: @unchecked Sendable {
-    // Used from one task at a time: the connection's.
+/// The start of one response: it can send the head once, by construction.
+///
+/// `head(_:)` consumes the writer and returns the `ResponseBody` that sends the body, so a second head, or a body
+/// before the head, does not compile. Used by the one task that answers the request.
+struct ResponseWriter: ~Copyable {
     private let channel: any Channel
-    private var inFlight: [(EventLoopFuture<Void>, NIOFileHandle?)] = []
-    private(set) var headSent = false
-    private(set) var bodyBytes: Int64 = 0
-    private let window = 4
     /// Set for `HEAD`: bodies are dropped, the head keeps its `Content-Length`.
     var suppressBody = false
 
@@ -18,9 +16,26 @@ final class ResponseWriter: @unchecked Sendable {
     }
 
     /// Queues the head; it leaves with the first body write (one syscall fewer per response).
-    func head(_ head: HTTPResponseHead) {
-        headSent = true
-        inFlight.append((channel.write(HTTPServerResponsePart.head(head)), nil))
+    consuming func head(_ head: HTTPResponseHead) -> ResponseBody {
+        let written = channel.write(HTTPServerResponsePart.head(head))
+        return ResponseBody(channel: channel, head: written, suppressBody: suppressBody)
+    }
+}
+
+/// The body of one response, with a small window of writes in flight (backpressure without stalls). Ends once:
+/// `end()` or `abort()` consume it.
+struct ResponseBody: ~Copyable {
+    private let channel: any Channel
+    private var inFlight: [(EventLoopFuture<Void>, NIOFileHandle?)]
+    private let suppressBody: Bool
+    /// Body bytes written so far (none for `HEAD`).
+    private(set) var bytes: Int64 = 0
+    private static let window = 4
+
+    fileprivate init(channel: any Channel, head: EventLoopFuture<Void>, suppressBody: Bool) {
+        self.channel = channel
+        self.inFlight = [(head, nil)]
+        self.suppressBody = suppressBody
     }
 
     /// Sends what is queued (before waiting for a fill, so the client is not kept waiting for bytes it could have).
@@ -28,38 +43,44 @@ final class ResponseWriter: @unchecked Sendable {
         channel.flush()
     }
 
-    func body(_ buffer: ByteBuffer) async throws {
+    mutating func write(_ buffer: ByteBuffer) async throws {
         if suppressBody { return }
-        bodyBytes += Int64(buffer.readableBytes)
+        bytes += Int64(buffer.readableBytes)
         inFlight.append((channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer))), nil))
-        try await drain(to: window)
+        try await drain(to: Self.window)
     }
 
     /// Sends `length` bytes of a stored block from `offset`; the handle is closed once written.
-    func file(_ handle: NIOFileHandle, offset: Int, length: Int) async throws {
-        bodyBytes += Int64(length)
+    mutating func write(file handle: NIOFileHandle, offset: Int, length: Int) async throws {
+        if suppressBody {
+            try? handle.close()
+            return
+        }
+        bytes += Int64(length)
         let region = FileRegion(fileHandle: handle, readerIndex: offset, endIndex: offset + length)
         inFlight.append((channel.write(HTTPServerResponsePart.body(.fileRegion(region))), handle))
-        try await drain(to: window)
+        try await drain(to: Self.window)
     }
 
-    func end() async throws {
+    /// Ends the response; returns the body bytes written, or throws when the client went away.
+    consuming func end() async throws -> Int64 {
         inFlight.append((channel.writeAndFlush(HTTPServerResponsePart.end(nil)), nil))
         try await drain(to: 0)
+        return bytes
     }
 
-    /// Closes the connection: the only way to signal a failure after the head was sent.
-    func abort() async {
+    /// Closes the connection: the only way to signal a failure after the head was sent. Returns the bytes written.
+    consuming func abort() async -> Int64 {
         try? await channel.close()
         // Pending writes failed with the close; their descriptors can go now.
         for (future, handle) in inFlight {
             _ = try? await future.get()
             try? handle?.close()
         }
-        inFlight = []
+        return bytes
     }
 
-    private func drain(to limit: Int) async throws {
+    private mutating func drain(to limit: Int) async throws {
         if inFlight.count > limit { channel.flush() }
         while inFlight.count > limit {
             let (future, handle) = inFlight.removeFirst()
