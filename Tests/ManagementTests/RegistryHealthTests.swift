@@ -54,6 +54,23 @@ struct RegistryHealthTests {
         }
     }
 
+    /// A node whose last report failed says the hub cannot be reached; the report that arrives shows otherwise, so a
+    /// hub that restarts does not see (and alert) its fleet degraded for an interval.
+    @Test func aReportThatArrivedDropsTheHubUnreachableReason() throws {
+        try FleetTests.withRegistry { registry in
+            let token = try #require(try FleetTests.enrol(["A"], in: registry)["A"])
+            try registry.record(Self.report("A"), token: token, now: Self.at(0))
+            let hub = Self.reason("hub_unreachable", .degraded, since: Self.at(30))
+            let drive = Self.reason("drive_nearly_full", .degraded, since: Self.at(40))
+            #expect(try registry.record(Self.report("A", .degraded, reasons: [hub], since: Self.at(30)), token: token, now: Self.at(60)) == nil)
+            #expect(try registry.nodes().first?.state(now: Self.at(61)) == .serving)
+            #expect(try registry.nodes().first?.stateSince == Self.at(0))
+            let change = try registry.record(Self.report("A", .degraded, reasons: [hub, drive], since: Self.at(30)), token: token, now: Self.at(120))
+            #expect(change?.reasons == [drive])
+            #expect(try registry.nodes().first?.reasons(now: Self.at(121)) == [drive])
+        }
+    }
+
     @Test func aFirstReportThatIsNotServingIsAChange() throws {
         try FleetTests.withRegistry { registry in
             let token = try #require(try FleetTests.enrol(["A"], in: registry)["A"])

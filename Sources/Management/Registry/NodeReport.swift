@@ -138,7 +138,23 @@ package struct NodeReport: Equatable, Sendable, Codable {
     }
 }
 
+extension NodeReport {
+    /// The report as the hub takes it: a report that arrived shows the hub can be reached, so a `hub_unreachable`
+    /// reason (left from the node's last failed try) goes, and the state is that of the reasons left.
+    package func received() -> NodeReport {
+        guard health.reasons.contains(where: { $0.kind == HealthReason.hubUnreachableKind }) else { return self }
+        var report = self
+        report.health.reasons.removeAll { $0.kind == HealthReason.hubUnreachableKind }
+        let state = report.health.reasons.map(\.severity).max() ?? .serving
+        if state != health.state { report.health = NodeHealth(state: state, reasons: report.health.reasons, since: .distantPast) }
+        return report
+    }
+}
+
 extension HealthReason {
+    /// The kind of the reason a node gives when its last report did not reach the hub.
+    package static let hubUnreachableKind = "hub_unreachable"
+
     /// The node's reporter runs, but its engine does not answer `/status`.
     package static func engineNotAnswering(since: Date) -> HealthReason {
         HealthReason(

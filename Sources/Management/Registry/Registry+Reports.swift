@@ -12,6 +12,7 @@ extension Registry {
     @discardableResult
     package func record(_ report: NodeReport, token: String, now: Date = Date()) throws(RegistryError) -> HealthTransition? {
         let digest = Self.digest(token)
+        let report = report.received()
         var latest = report
         latest.issues = []
         let issues = report.issues
