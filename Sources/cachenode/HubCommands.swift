@@ -394,7 +394,11 @@ struct NodeEnrolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enrol",
         abstract: "Link this node to a hub service with the one-time key from `node create`.",
-        discussion: "The engine then reports to the hub every interval; a hub that is down never disturbs serving."
+        discussion: """
+            The running engine takes the link at once (a reload: systemctl reload cachenode, or a signal to the \
+            engine of a --root install): its first report goes out now, then one every interval. A hub that is down \
+            never disturbs serving.
+            """
     )
 
     @Option(help: "The hub service, as https://hub.example.org:7000 (http:// on loopback only).")
@@ -431,9 +435,23 @@ struct NodeEnrolCommand: AsyncParsableCommand {
             throw CommandFailure(.failure, "\(error)")
         }
         let link = HubLink(url: hubURL, hub: hub, node: node, token: token, intervalSeconds: interval, trust: trust)
-        let path = HubLink.fileName(in: registry.layout.stateDirectory)
-        try FileSystem.makeDirectories(registry.layout.stateDirectory)
-        try FileSystem.writeAtomically(path, Array(try HubJSON.encoder.encode(link)), mode: 0o600)
-        print("Node \(node) is enrolled in hub \(hub) at \(hubURL); the engine reports every \(interval) s (restart it to start).")
+        let layout = registry.layout
+        let path = HubLink.fileName(in: layout.stateDirectory)
+        let since = Date().timeIntervalSince1970
+        try FileSystem.makeDirectories(layout.stateDirectory)
+        let bytes = Array(try HubJSON.encoder.encode(link))
+        try FileSystem.writeAtomically(path, bytes, mode: 0o600)
+        // The engine runs as the service account on a real install: it must read the link.
+        if layout.isRealInstall, let account = ServiceAccount.lookup() { try account.share(path, mode: 0o640) }
+        print("Node \(node) is enrolled in hub \(hub) at \(hubURL); the engine reports every \(interval) s.")
+        switch EngineReload.reload(layout: layout) {
+        case .reloaded(let how):
+            let first = HubLinker(firstReportSeconds: 10).firstReport(HubLinkPlan(linkFile: bytes, detail: ""), layout: layout, since: since)
+            print("The running engine took the link (\(how)): \(first).")
+        case .notRunning:
+            print("The engine is not running: it reports from its start.")
+        case .failed(let problem):
+            throw CommandFailure(.failure, "the link is written, but the engine could not be reloaded: \(problem)")
+        }
     }
 }

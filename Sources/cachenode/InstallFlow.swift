@@ -15,6 +15,8 @@ struct InstallFlow {
     var hostRoot = "/"
     /// How long a network change that carries the operator's connection waits for confirmation; `nil`: not at all.
     var networkConfirmSeconds: Int? = 120
+    /// The key or token that joins a hub service (from a file, the environment or the wizard); never written.
+    var hubCredential: HubCredential?
 
     /// Loads the templates and resources this binary ships with.
     static func resources() throws(CommandFailure) -> InstallResources {
@@ -104,7 +106,16 @@ struct InstallFlow {
         } catch {
             throw CommandFailure(.invalid, "\(error)")
         }
-        let isNoOp = plan.isNoOp && (ownEngineRunning || layout.isRealInstall)
+        let linked = HubLinker.isUpToDate(configuration, layout: layout)
+        if !linked, configuration.hub.url != nil, hubCredential == nil {
+            throw CommandFailure(
+                .invalid,
+                "hub.url: joining hub \(configuration.hub.name) at \(configuration.hub.url ?? "") needs a one-time key "
+                    + "(hub.enrolment_key_file, or \(HubSecret.keyVariable) in the environment) or the hub's admin token "
+                    + "(hub.admin_token_file, or \(HubSecret.tokenVariable))"
+            )
+        }
+        let isNoOp = plan.isNoOp && linked && (ownEngineRunning || layout.isRealInstall)
         return Prepared(configuration: configuration, plan: plan, previous: previous, layout: layout, isNoOp: isNoOp)
     }
 
@@ -115,7 +126,8 @@ struct InstallFlow {
             selfTestOrigin: selfTestOrigin,
             networkConfirmSeconds: networkConfirmSeconds,
             sshServerAddress: OperatorLink.sshServerAddress(getenv("SSH_CONNECTION").map { String(cString: $0) }),
-            confirmOnTerminal: isatty(STDIN_FILENO) == 1
+            confirmOnTerminal: isatty(STDIN_FILENO) == 1,
+            hubLink: HubLinker(credential: hubCredential)
         )
         do {
             return try applier.apply(prepared.plan, options: options, progress: progress)

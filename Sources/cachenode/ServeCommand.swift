@@ -4,6 +4,7 @@ import CacheNodeCore
 import Installer
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// `cachenode serve --config FILE`: runs the cache engine and its admin listener in the foreground.
 struct ServeCommand: AsyncParsableCommand {
@@ -12,7 +13,9 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the cache engine in the foreground with an installed configuration.",
         discussion: """
             Serves Delivery Optimization clients on engine.listen and /health, /status and /metrics on \
-            engine.admin. SIGTERM or SIGINT stops it gracefully: in-flight responses finish, then it exits 0.
+            engine.admin. SIGTERM or SIGINT stops it gracefully: in-flight responses finish, then it exits 0. \
+            SIGHUP (systemctl reload cachenode) reads <state>/hub-link.json again: the reporter starts, moves or stops \
+            without a restart.
             Exit status: 0 after a graceful stop, 1 when it cannot start (a port in use), 2 for an invalid configuration.
             """
     )
@@ -21,6 +24,8 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
+        // First of all: a reload (SIGHUP) that comes early must find it trapped, not end the process.
+        let reloads = await UnixSignalsSequence(trapping: .sighup)
         let configuration = try AnswerFileInput.load(config, sizing: try ResourceLocator.sizingTable())
         let originsPath = try ResourceLocator.resourcesDirectory() + "/origins.txt"
         let allowlist: OriginAllowlist
@@ -44,7 +49,15 @@ struct ServeCommand: AsyncParsableCommand {
             throw CommandFailure(.failure, "\(error)")
         }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: engine)] + Self.hubReporter(state: configuration.storage.state, engine: engine, logger: logger),
+            services: [
+                .init(service: engine),
+                // Stops with the engine; a hub that is down only logs, it never stops serving.
+                .init(
+                    service: HubLinkService(state: configuration.storage.state, engine: engine, logger: logger, reloads: reloads),
+                    successTerminationBehavior: .ignore,
+                    failureTerminationBehavior: .ignore
+                ),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

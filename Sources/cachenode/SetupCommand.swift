@@ -40,10 +40,15 @@ struct SetupCommand: AsyncParsableCommand {
     @Option(help: "The origin the self-test fetches through the node, as HOST[:PORT] (a local mirror on an offline network).")
     var selfTestOrigin: String = SelfTest.defaultOrigin
 
-    @Option(help: "A hub service to list and create hubs with, instead of the local registry.")
+    @Option(help: "A hub service on another machine to join (hub.url of the answers), as https://HOST:PORT.")
     var hubURL: String?
 
-    @Option(help: "The hub service's admin token.")
+    @Option(
+        help: ArgumentHelp(
+            "The hub service's admin token: setup creates this node there and enrols it.",
+            discussion: "Other users can see command lines: prefer CACHENODE_HUB_TOKEN, or hub.admin_token_file (0600)."
+        )
+    )
     var hubToken: String?
 
     @Option(help: "The hub certificate's SHA-256 fingerprint (`cachenode hub info` on the hub), with --hub-url.")
@@ -73,7 +78,7 @@ struct SetupCommand: AsyncParsableCommand {
     var hostRoot: String = "/"
 
     func validate() throws {
-        if hubToken != nil && hubURL == nil {
+        if hubToken != nil && hubURL == nil && answers == nil {
             throw ValidationError("--hub-token needs --hub-url")
         }
         guard (10...3600).contains(networkConfirmTimeout) else {
@@ -115,18 +120,27 @@ struct SetupCommand: AsyncParsableCommand {
 
     /// The non-interactive install: every problem of the file at once (exit 2), then the install flow.
     private func runAnswerFile(_ file: String) async throws {
-        let configuration = try AnswerFileInput.load(file, sizing: try ResourceLocator.sizingTable())
+        let sizing = try ResourceLocator.sizingTable()
+        var configuration = try AnswerFileInput.load(file, sizing: sizing)
+        try HubSecret.fold(url: hubURL, fingerprint: hubFingerprint, caFile: hubCa, into: &configuration.hub)
+        let issues = configuration.validate(sizing: sizing).filter { $0.keyPath.hasPrefix("hub.") }
+        if !issues.isEmpty {
+            throw CommandFailure(.invalid, issues.map { "--hub-url: \($0)" }.joined(separator: "\n"))
+        }
         try saveAnswers(configuration)
+        var flow = self.flow
+        flow.hubCredential = try HubSecret.credential(for: configuration.hub, token: hubToken)
         try flow.run(configuration, confirm: { _ in askYesNo("Apply these changes?") })
         guard !dryRun else { return }
         // Installed: answers an earlier wizard run kept are done with (the wizard looks in the default state).
         draft(installed: nil).remove()
-        try await ensureHub(configuration)
     }
 
     /// The wizard: probe, ask, then install through the same flow as answer files.
     private func runWizard() async throws {
-        let flow = self.flow
+        var flow = self.flow
+        // A key or token typed on the hub step comes first; else --hub-token or the environment.
+        flow.hubCredential = try HubSecret.credential(for: .unlinked, token: hubToken)
         let sizing = try ResourceLocator.sizingTable()
         let installed = try flow.installed(state: NodeConfiguration.Storage.defaultState, sizing: sizing)
         let draft = self.draft(installed: installed)
@@ -136,7 +150,10 @@ struct SetupCommand: AsyncParsableCommand {
         let listen = installed?.configuration.engine.listen
             ?? (isTrial ? "0.0.0.0:8080" : NodeConfiguration.Engine.defaultListen)
         let facts = probe.facts(storagePath: layout.stateDirectory, listen: installed == nil ? listen : nil)
-        let (hubs, nodesByHub) = try await knownHubs(layout: layout)
+        let (hubs, nodesByHub) = try knownHubs(layout: layout)
+        let prefill = hubURL.map { url in
+            HubServicePrefill(url: url, certificate: hubFingerprint ?? hubCa.map(FileSystem.absolute) ?? "", adminToken: hubToken)
+        }
         let context = WizardContext(
             facts: facts,
             check: HostCheck(facts: facts, sizing: sizing),
@@ -156,7 +173,9 @@ struct SetupCommand: AsyncParsableCommand {
                 guard !isTrial else { return [NetworkChecker.listenPort(configuration.engine.listen)] }
                 let password = getenv(ProxySecret.environmentVariable).map { String(cString: $0) }
                 return NetworkChecker().run(configuration, facts: probe.facts(storagePath: "/", listen: nil), proxyPassword: password)
-            }
+            },
+            hubService: prefill,
+            checkHub: { request in Self.checkHub(request) }
         )
         let writeAnswers = self.writeAnswers
         let result: Result<WizardSession.Result, any Error> = await MainActor.run {
@@ -192,7 +211,10 @@ struct SetupCommand: AsyncParsableCommand {
                 print("Node \(configuration.node.name) is installed\(isTrial ? " under \(flow.root)" : "").")
                 print("Point clients at it: DOCacheHost = \(cacheHost)")
                 print("Client policy files: \(policyDirectory)")
-                try await ensureHub(configuration)
+                if configuration.hub.mode != .unlinked {
+                    let place = configuration.hub.url ?? "this machine"
+                    print("Hub: \(configuration.hub.name) at \(place); `cachenode status` shows the reports.")
+                }
             case .unchanged(let message, _):
                 print(message)
             case let .failed(_, message, code):
@@ -226,19 +248,8 @@ struct SetupCommand: AsyncParsableCommand {
         }
     }
 
-    /// The hubs to offer and their nodes: the hub service's with `--hub-url`, else the local registry's.
-    private func knownHubs(layout: InstallLayout) async throws -> ([String], [String: [String]]) {
-        if let hubURL {
-            let client = HubClient(baseURL: hubURL, token: hubToken, trust: try hubTrust())
-            do {
-                let hubs = try await client.hubs().map(\.name)
-                var nodes: [String: [String]] = [:]
-                for hub in hubs { nodes[hub] = try await client.nodes(hub: hub).map(\.name) }
-                return (hubs, nodes)
-            } catch {
-                throw CommandFailure(.failure, "\(hubURL): \(error)")
-            }
-        }
+    /// The hubs on this machine to offer, and their nodes (a hub service's are listed on the hub step).
+    private func knownHubs(layout: InstallLayout) throws -> ([String], [String: [String]]) {
         let path = layout.stateDirectory + "/registry.sqlite"
         guard FileSystem.exists(path) else { return ([], [:]) }
         do {
@@ -251,31 +262,36 @@ struct SetupCommand: AsyncParsableCommand {
         }
     }
 
-    /// A hub the answers create is created once the node is installed; an existing one is left alone.
-    private func ensureHub(_ configuration: NodeConfiguration) async throws {
-        guard configuration.hub.mode == .create else { return }
-        let name = configuration.hub.name
-        if let hubURL {
-            let client = HubClient(baseURL: hubURL, token: hubToken, trust: try hubTrust())
-            do {
-                _ = try await client.createHub(name)
-            } catch .refused(status: 409, message: _) {
-                return
+    /// The hub step's check at once: the service answers, its certificate is the pinned one (no secret is sent before
+    /// that), and an admin token lists its hubs. A one-time key is never sent: it works once, at the install.
+    static func checkHub(_ request: HubCheckRequest) -> HubCheckResult {
+        let trust: HubTrust
+        do {
+            trust = try HubTrust.from(fingerprint: request.fingerprint, caFile: request.caFile)
+        } catch {
+            return HubCheckResult(trustProblem: "\(error)")
+        }
+        return runBlocking {
+            let client = HubClient(baseURL: request.url, token: request.adminToken, timeout: .seconds(5), trust: trust)
+            do throws(HubClient.Failure) {
+                try await client.checkReachable()
+            } catch .untrusted(let reason) {
+                return HubCheckResult(trustProblem: reason)
             } catch {
-                throw CommandFailure(.failure, "the node is installed, but creating hub \(name) failed: \(error)")
+                return HubCheckResult(urlProblem: "\(error)")
             }
-        } else {
-            let layout = InstallLayout(root: flow.root, state: configuration.storage.state)
-            do {
-                _ = try FileSystem.makeDirectories(layout.stateDirectory)
-                try Registry(path: layout.stateDirectory + "/registry.sqlite").createHub(name)
-            } catch RegistryError.hubExists {
-                return
+            guard request.adminToken != nil else { return HubCheckResult() }
+            do throws(HubClient.Failure) {
+                let hubs = try await client.hubs().map(\.name)
+                var nodes: [String: [String]] = [:]
+                for hub in hubs { nodes[hub] = try await client.nodes(hub: hub).map(\.name) }
+                return HubCheckResult(hubs: hubs, nodesByHub: nodes)
+            } catch .refused(status: 401, _) {
+                return HubCheckResult(secretProblem: "the hub service refused this admin token")
             } catch {
-                throw CommandFailure(.failure, "the node is installed, but creating hub \(name) failed: \(error)")
+                return HubCheckResult(urlProblem: "\(error)")
             }
         }
-        print("Created hub \(name).")
     }
 }
 
@@ -284,6 +300,12 @@ struct WizardInstaller: WizardApplying {
     var flow: InstallFlow
 
     func apply(_ configuration: NodeConfiguration, progress: (ApplyProgress) -> Void) -> ApplyOutcome {
+        apply(configuration, hubCredential: nil, progress: progress)
+    }
+
+    func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void) -> ApplyOutcome {
+        var flow = self.flow
+        if let hubCredential { flow.hubCredential = hubCredential }
         var configuration = configuration
         // A self-test origin the operator named (a local mirror) must be fetchable: it joins extra_origins.
         if flow.selfTestOrigin != SelfTest.defaultOrigin {

@@ -28,11 +28,15 @@ struct NodeStatusReport: Codable {
     var engine: EngineStatus?
     /// The status page on the admin listener, as this machine reaches it.
     var statusPage: String?
+    /// The engine's health: serving, degraded or failing, with the reasons; absent when the engine does not answer.
+    var health: NodeHealth?
+    /// The link to the hub and how its reports go.
+    var hub: HubState
 
     var engineRunning: Bool { engine != nil }
 
     enum CodingKeys: String, CodingKey {
-        case node, root, components, engine
+        case node, root, components, engine, health, hub
         case statusPage = "status_page"
         case upstreamProxy = "upstream_proxy"
     }
@@ -70,53 +74,42 @@ struct NodeStatusReport: Codable {
             components.append(Component(name: "engine", state: "stopped", detail: ports))
         }
 
-        let linkFile = HubLink.fileName(in: layout.stateDirectory)
-        if let data = FileManager.default.contents(atPath: linkFile), let link = try? HubJSON.decoder.decode(HubLink.self, from: data) {
-            let target = "\(link.url) hub \(link.hub) node \(link.node)"
-            var state = "waiting"
-            var detail = "\(target), no report yet"
-            if let data = FileManager.default.contents(atPath: HubLink.statusFileName(in: layout.stateDirectory)),
-                let status = try? HubJSON.decoder.decode(HubLinkStatus.self, from: data)
-            {
-                let silentFor = status.lastSuccess.map { Int(now.timeIntervalSince($0)) }
-                if let error = status.error {
-                    state = "failing"
-                    detail = "\(target), last attempt failed: \(error)"
-                } else if let silentFor, silentFor > 3 * link.intervalSeconds {
-                    state = "stale"
-                    detail = "\(target), last report \(Elapsed.describe(seconds: silentFor)) ago"
-                } else {
-                    state = "ok"
-                    detail = "\(target), last report \(Elapsed.describe(seconds: silentFor ?? 0)) ago"
-                }
-            }
-            components.append(Component(name: "hub link", state: state, detail: detail))
-            components.append(
-                Component(
-                    name: "reporter",
-                    state: engine == nil ? "stopped" : "running",
-                    pid: engine?.pid,
-                    uptimeSeconds: engine?.uptimeSeconds,
-                    detail: "every \(link.intervalSeconds) s, inside the engine"
-                )
+        let hub = HubState.gather(state: layout.stateDirectory, engineRunning: engine != nil, now: now)
+        components.append(Component(name: "hub link", state: hub.linkState, detail: hub.linkDetail))
+        components.append(
+            Component(
+                name: "reporter",
+                state: hub.reporter,
+                pid: hub.reporter == "off" ? nil : engine?.pid,
+                uptimeSeconds: hub.reporter == "off" ? nil : engine?.uptimeSeconds,
+                detail: hub.reporterDetail
             )
-        } else {
-            components.append(Component(name: "hub link", state: "not enrolled", detail: "cachenode node enrol links this node to a hub"))
-            components.append(Component(name: "reporter", state: "off", detail: "starts with the engine once the node is enrolled"))
-        }
+        )
         return NodeStatusReport(
             node: configuration.node.name,
             root: layout.root,
             components: components,
             upstreamProxy: configuration.engine.upstreamProxy.map(ProxyURL.redacting),
             engine: engine,
-            statusPage: page
+            statusPage: page,
+            health: engine?.health,
+            hub: hub
         )
     }
 
     /// The table a person reads.
-    func render() -> String {
+    func render(now: Date = Date()) -> String {
         var lines: [String] = ["Node \(node)\(root == "/" ? "" : " (installed under \(root))")", ""]
+        if let health {
+            let since = Elapsed.describe(seconds: Int(now.timeIntervalSince(health.since)))
+            lines.append("Health: \(health.state.rawValue) (for \(since))")
+            for reason in health.reasons {
+                let age = Elapsed.describe(seconds: Int(now.timeIntervalSince(reason.since)))
+                lines.append("  - [\(reason.severity.rawValue)] \(reason.detail) (for \(age))")
+                lines.append("    what to do: \(reason.action)")
+            }
+            lines.append("")
+        }
         lines.append(
             TextTable.render(
                 [["COMPONENT", "STATE", "PID", "UPTIME", "DETAIL"]]
@@ -193,5 +186,93 @@ struct StatusCommand: ParsableCommand {
             print(report.render())
         }
         if !report.engineRunning { throw CommandFailure(.failure, "") }
+    }
+}
+
+/// The hub link and its reporter as `cachenode status` tells them: the reporter is "running" only while a link exists
+/// and its reports go through.
+struct HubState: Codable, Equatable {
+    var linked: Bool
+    var hub: String?
+    var node: String?
+    /// The hub service's URL, or the registry on this machine.
+    var destination: String?
+    var intervalSeconds: Int?
+    /// off (no link), stopped (the engine is down), waiting (no report over this link yet), running, failing, stale.
+    var reporter: String
+    var lastReport: Date?
+    var lastAttempt: Date?
+    var lastError: String?
+    var lastErrorAt: Date?
+    /// Why the link cannot be read, when it cannot.
+    var problem: String?
+
+    enum CodingKeys: String, CodingKey {
+        case linked, hub, node, destination, reporter, problem
+        case intervalSeconds = "interval_s"
+        case lastReport = "last_report"
+        case lastAttempt = "last_attempt"
+        case lastError = "last_error"
+        case lastErrorAt = "last_error_at"
+    }
+
+    static func gather(state: String, engineRunning: Bool, now: Date) -> HubState {
+        let link: HubLink?
+        do {
+            link = try HubLink.read(state: state)
+        } catch {
+            return HubState(linked: false, reporter: "off", problem: "\(HubLink.fileName(in: state)) cannot be read: \(error)")
+        }
+        guard let link else { return HubState(linked: false, reporter: "off") }
+        var result = HubState(
+            linked: true,
+            hub: link.hub,
+            node: link.node,
+            destination: link.destination,
+            intervalSeconds: link.intervalSeconds,
+            reporter: engineRunning ? "waiting" : "stopped"
+        )
+        guard let status = HubLinkStatus.read(state: state), status.belongs(to: link) else { return result }
+        result.lastReport = status.lastSuccess
+        result.lastAttempt = status.lastAttempt
+        result.lastError = status.lastError
+        result.lastErrorAt = status.lastErrorAt
+        guard engineRunning else { return result }
+        if status.error != nil {
+            result.reporter = "failing"
+        } else if let success = status.lastSuccess, now.timeIntervalSince(success) <= Double(3 * link.intervalSeconds) {
+            result.reporter = "running"
+        } else {
+            result.reporter = "stale"
+        }
+        return result
+    }
+
+    var linkState: String { problem != nil ? "unreadable" : linked ? "linked" : "not linked" }
+
+    var linkDetail: String {
+        if let problem { return problem }
+        guard linked else { return "the node joins no hub: cachenode setup (the hub step), or cachenode node enrol" }
+        return "hub \(hub ?? "-"), node \(node ?? "-"), at \(destination ?? "-")"
+    }
+
+    var reporterDetail: String {
+        let now = Date()
+        func ago(_ date: Date?) -> String {
+            date.map { "\(Elapsed.describe(seconds: Int(now.timeIntervalSince($0)))) ago" } ?? "never"
+        }
+        let every = "every \(intervalSeconds ?? 60) s, inside the engine"
+        var detail: String
+        switch reporter {
+        case "off": return "reports once the node is linked to a hub"
+        case "stopped": detail = "the engine is not running; " + every
+        case "waiting":
+            detail = "no report over this link yet: the engine takes a new link on a reload "
+                + "(systemctl reload cachenode; under --root, setup and node enrol signal it)"
+        default: detail = every
+        }
+        detail += "; last report \(ago(lastReport))"
+        if let lastError { detail += "; last error \(ago(lastErrorAt)): \(lastError)" }
+        return detail
     }
 }

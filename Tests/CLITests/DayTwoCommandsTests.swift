@@ -38,8 +38,9 @@ struct DayTwoCommandsTests {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "Node Trial-1 (installed under \(node.root.path))")
         #expect(lines.contains { $0.hasPrefix("engine ") && $0.contains(" stopped ") && $0.contains("127.0.0.1:8080 (clients), 127.0.0.1:9 (admin)") })
-        #expect(lines.contains { $0.hasPrefix("hub link ") && $0.contains("waiting") && $0.contains("hub trial-hub node Trial-1") })
-        #expect(lines.contains { $0.hasPrefix("reporter ") && $0.contains("stopped") })
+        #expect(lines.contains { $0.hasPrefix("hub link ") && $0.contains("linked") && $0.contains("hub trial-hub, node Trial-1, at http://127.0.0.1:9") })
+        // A link without a running engine reports nothing: the reporter is not said to run.
+        #expect(lines.contains { $0.hasPrefix("reporter ") && $0.contains("stopped") && $0.contains("last report never") })
         #expect(result.stdout.contains("The engine is not running: cache figures are unavailable."))
         #expect(lines.contains("Origin fetches: through the upstream proxy http://proxy-user:****@proxy.example.org:3128"))
         #expect(!result.stdout.contains("pr0xy-s3cret"))

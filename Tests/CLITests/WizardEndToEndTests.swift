@@ -145,7 +145,7 @@ struct WizardEndToEndTests {
         try expectFile(answers, equals: "wizard-new-switch-dhcp-existing-hub.yaml")
     }
 
-    /// With --hub-url the hub step lists the hub service's hubs.
+    /// With --hub-url the hub step starts from that hub service, checks it and lists its hubs.
     @Test func hubsComeFromTheHubServiceWithHubURL() throws {
         let serviceRoot = root.appendingPathComponent("hub-service")
         let created = try CLIRunner.run(["hub", "create", "remote-west", "--root", serviceRoot.path])
@@ -179,9 +179,13 @@ struct WizardEndToEndTests {
         try tmux.waitFor("This machine: 16 cores")
         try tmux.send("Enter", "Enter", "Enter")
         try tmux.waitFor("Do you already have a hub?")
+        // The flags fill in the hub service; Enter on the token checks it at once and lists its hubs.
+        try tmux.waitFor("(*) 3  A hub service on another machine")
+        try tmux.waitFor("[https://\(address)]")
+        try tmux.send("Enter", "Enter", "Enter", "Enter", "Enter")
         try tmux.waitFor("(*) 1  remote-west")
-        try tmux.send("Enter", "Enter")
-        try tmux.waitFor("7 Hub         existing remote-west")
+        try tmux.send("Enter")
+        try tmux.waitFor("7 Hub         existing remote-west at https://\(address)")
         try tmux.send("q")
         try tmux.waitFor("Quit setup?")
         try tmux.send("y")

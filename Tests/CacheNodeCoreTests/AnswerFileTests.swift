@@ -128,7 +128,7 @@ struct AnswerFileTests {
                 ]
         )
         #expect(issues.first { $0.keyPath == "storage.drives[0].size_gb" }?.line == 8)
-        #expect(issues.first { $0.keyPath == "hub.mode" }?.hint == "existing or create")
+        #expect(issues.first { $0.keyPath == "hub.mode" }?.hint == "existing or create or none")
         #expect(issues.first { $0.keyPath == "resources.memory_gb" }?.message == "expected a whole number, found '8'")
     }
 

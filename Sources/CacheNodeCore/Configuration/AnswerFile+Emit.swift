@@ -39,7 +39,12 @@ extension AnswerFile {
         out.append("# Step 7: hub")
         out.append("hub:")
         out.append("  mode: \(c.hub.mode.rawValue)")
-        out.append("  name: \(scalar(c.hub.name))")
+        if c.hub.mode != .unlinked || !c.hub.name.isEmpty { out.append("  name: \(scalar(c.hub.name))") }
+        let hubKeys: [(String, String?)] = [
+            ("url", c.hub.url), ("fingerprint", c.hub.fingerprint), ("ca_file", c.hub.caFile),
+            ("enrolment_key_file", c.hub.enrolmentKeyFile), ("admin_token_file", c.hub.adminTokenFile),
+        ]
+        for case let (key, value?) in hubKeys { out.append("  \(key): \(scalar(value))") }
         out.append("# The cache engine")
         out.append("engine:")
         out.append("  listen: \(scalar(c.engine.listen))")

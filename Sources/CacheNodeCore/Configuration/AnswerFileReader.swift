@@ -70,11 +70,7 @@ struct AnswerFileReader {
             profile: string(resourceKeys?["profile"], at: "resources.profile")
         )
 
-        let hubKeys = mapping(top["hub"], at: "hub", keys: ["mode", "name"], required: true)
-        let hub = NodeConfiguration.Hub(
-            mode: choice(hubKeys?["mode"], at: "hub.mode", required: hubKeys != nil) ?? .create,
-            name: string(hubKeys?["name"], at: "hub.name", required: hubKeys != nil) ?? ""
-        )
+        let hub = hub(top["hub"])
 
         return NodeConfiguration(
             version: version,
@@ -84,6 +80,25 @@ struct AnswerFileReader {
             resources: resources,
             hub: hub,
             engine: engine(top["engine"])
+        )
+    }
+
+    private mutating func hub(_ node: Yams.Node?) -> NodeConfiguration.Hub {
+        let keys = mapping(
+            node,
+            at: "hub",
+            keys: ["mode", "name", "url", "fingerprint", "ca_file", "enrolment_key_file", "admin_token_file"],
+            required: true
+        )
+        let mode: NodeConfiguration.Hub.Mode = choice(keys?["mode"], at: "hub.mode", required: keys != nil) ?? .create
+        return NodeConfiguration.Hub(
+            mode: mode,
+            name: string(keys?["name"], at: "hub.name", required: keys != nil && mode != .unlinked) ?? "",
+            url: string(keys?["url"], at: "hub.url"),
+            fingerprint: string(keys?["fingerprint"], at: "hub.fingerprint"),
+            caFile: string(keys?["ca_file"], at: "hub.ca_file"),
+            enrolmentKeyFile: string(keys?["enrolment_key_file"], at: "hub.enrolment_key_file"),
+            adminTokenFile: string(keys?["admin_token_file"], at: "hub.admin_token_file")
         )
     }
 

@@ -11,9 +11,7 @@ extension NodeConfiguration {
         issues += validateNetwork()
         issues += validateStorage(sizing: sizing)
         issues += validateResources(sizing: sizing)
-        if let problem = NameRules.hubNameProblem(hub.name) {
-            issues.append(.init("hub.name", problem, hint: NameRules.hubNameRule))
-        }
+        issues += validateHub()
         issues += validateEngine()
         return issues
     }

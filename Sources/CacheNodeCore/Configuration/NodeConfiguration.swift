@@ -134,19 +134,52 @@ extension NodeConfiguration {
         }
     }
 
+    /// The hub the node joins: one in the local registry (no `url`), or on a hub service elsewhere; or none.
     package struct Hub: Equatable, Sendable {
         package enum Mode: String, CaseIterable, Sendable {
             case existing
             case create
+            /// The node joins no hub (`mode: none`): a re-run with it unlinks the node.
+            case unlinked = "none"
         }
 
         package var mode: Mode
+        /// Empty with `.unlinked`.
         package var name: String
+        /// A hub service elsewhere, as `https://hub.example.org:7000`; `nil` for the registry on this machine.
+        package var url: String?
+        /// The hub certificate's SHA-256 fingerprint (`cachenode hub info` prints it), pinned.
+        package var fingerprint: String?
+        /// A CA file (PEM) that issued the hub's certificate, instead of a fingerprint.
+        package var caFile: String?
+        /// A file (0600) holding a one-time key from `cachenode node create`; read by setup, never copied.
+        package var enrolmentKeyFile: String?
+        /// A file (0600) holding the hub service's admin token: setup creates the node on the hub and enrols it.
+        package var adminTokenFile: String?
 
-        package init(mode: Mode, name: String) {
+        package init(
+            mode: Mode,
+            name: String,
+            url: String? = nil,
+            fingerprint: String? = nil,
+            caFile: String? = nil,
+            enrolmentKeyFile: String? = nil,
+            adminTokenFile: String? = nil
+        ) {
             self.mode = mode
             self.name = name
+            self.url = url
+            self.fingerprint = fingerprint
+            self.caFile = caFile
+            self.enrolmentKeyFile = enrolmentKeyFile
+            self.adminTokenFile = adminTokenFile
         }
+
+        /// The node joins no hub.
+        package static let unlinked = Hub(mode: .unlinked, name: "")
+
+        /// The hub is the registry on this machine.
+        package var isLocal: Bool { url == nil }
     }
 
     /// The cache engine's listeners, origin access and tuning.

@@ -18,6 +18,8 @@ package struct Applier: Sendable {
         package var sshServerAddress: IPAddress?
         /// Whether Enter on standard input confirms (a terminal the operator watches).
         package var confirmOnTerminal: Bool
+        /// Links the node to its hub after the self-test; `nil` skips the step.
+        package var hubLink: (any HubLinking)?
 
         package init(
             selfTestOrigin: String = SelfTest.defaultOrigin,
@@ -25,8 +27,10 @@ package struct Applier: Sendable {
             networkConfirmSeconds: Int? = 120,
             sshServerAddress: IPAddress? = nil,
             confirmOnTerminal: Bool = false,
+            hubLink: (any HubLinking)? = nil,
             beforeStep: @escaping @Sendable (ApplyStep) throws -> Void = { _ in }
         ) {
+            self.hubLink = hubLink
             self.selfTestOrigin = selfTestOrigin
             self.graceSeconds = graceSeconds
             self.networkConfirmSeconds = networkConfirmSeconds
@@ -109,6 +113,10 @@ package struct Applier: Sendable {
             let outcome = try run.selfTest()
             progress(.finished(.selfTest, outcome.description))
 
+            step = .hub
+            try run.begin(step, progress)
+            progress(.finished(.hub, try run.linkHub()))
+
             let manifest = try run.recordManifest()
             return Report(selfTest: outcome, enginePID: run.newEngine, manifest: manifest, warnings: run.warnings)
         } catch {
@@ -146,6 +154,10 @@ private struct ApplyRun {
     var networkTrialArmed = false
     /// Owners and modes of directories that were there before this run handed them to the service.
     var previousOwnership: [ServiceAccount.Ownership] = []
+    /// Takes back what the hub step did at the hub.
+    var hubUndo: (@Sendable () -> [String])?
+    /// `hub-link.json` before the hub step wrote it (`.some(nil)`: there was none); `nil` until the step wrote.
+    var previousHubLink: [UInt8]??
 
     var layout: InstallLayout { plan.layout }
 
@@ -346,6 +358,46 @@ private struct ApplyRun {
         }
     }
 
+    /// Links the node to its hub and has the running engine pick the link up without a restart (a reload).
+    mutating func linkHub() throws(InstallError) -> String {
+        guard let linker = options.hubLink else { return "skipped" }
+        let plan = try linker.prepare(plan.configuration, layout: layout)
+        hubUndo = plan.undo
+        guard !plan.unchanged else { return plan.detail }
+        let path = layout.stateDirectory + "/hub-link.json"
+        let since = timeNow()
+        previousHubLink = .some(try FileSystem.contents(path))
+        if let content = plan.linkFile {
+            try FileSystem.writeAtomically(path, content, mode: 0o600)
+        } else if FileSystem.exists(path) {
+            try FileSystem.remove(path)
+        }
+        if layout.isRealInstall, let account = ServiceAccount.lookup() {
+            // The engine runs as the service account: it reads the link and writes into a registry on this machine.
+            if plan.linkFile != nil { try account.share(path, mode: 0o640) }
+            if let registry = plan.registry {
+                for file in [registry, registry + "-wal", registry + "-shm"] where FileSystem.exists(file) { try account.give(file) }
+            }
+        }
+        var detail = plan.detail
+        switch EngineReload.reload(layout: layout, runner: runner) {
+        case .reloaded:
+            detail += plan.linkFile == nil ? "; the engine stopped reporting" : "; " + linker.firstReport(plan, layout: layout, since: since)
+        case .notRunning:
+            detail += "; the engine reads the link when it starts"
+        case .failed(let problem):
+            throw .command(step: ApplyStep.hub.rawValue, problem: "the engine could not be reloaded: \(problem)")
+        }
+        if let note = plan.finish() { detail += "; " + note }
+        return detail
+    }
+
+    private func timeNow() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
     mutating func recordManifest() throws(InstallError) -> InstallManifest {
         let existing = try InstallManifest.read(layout.installManifest)
         var entries = existing?.files ?? []
@@ -377,6 +429,24 @@ private struct ApplyRun {
     /// Undoes this run in reverse; returns what could not be undone.
     mutating func rollBack() -> [String] {
         var problems: [String] = []
+        // The hub first: a node this run created there is deleted again, and the link is as it was.
+        problems += hubUndo?() ?? []
+        if let previousHubLink {
+            let path = layout.stateDirectory + "/hub-link.json"
+            do {
+                if let previous = previousHubLink {
+                    try FileSystem.writeAtomically(path, previous, mode: 0o600)
+                    if layout.isRealInstall, let account = ServiceAccount.lookup() { try account.share(path, mode: 0o640) }
+                } else if FileSystem.exists(path) {
+                    try FileSystem.remove(path)
+                }
+            } catch {
+                problems.append("\(error)")
+            }
+            if newEngine == nil, case .failed(let problem) = EngineReload.reload(layout: layout, runner: runner) {
+                problems.append(problem)
+            }
+        }
         if let newEngine {
             EngineProcess.stop(pid: newEngine, graceSeconds: options.graceSeconds)
         }

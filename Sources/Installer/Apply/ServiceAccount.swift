@@ -65,10 +65,15 @@ package struct ServiceAccount: Sendable, Equatable {
     }
 
     /// Makes a file written by setup (owned by root) readable by the account's group.
-    func share(_ path: String, mode: mode_t = 0o640) throws(InstallError) {
+    package func share(_ path: String, mode: mode_t = 0o640) throws(InstallError) {
         guard chown(path, 0, gid) == 0, chmod(path, mode) == 0 else {
             throw .file(path: path, problem: FileSystem.reason())
         }
+    }
+
+    /// Gives one file to the account (the registry the engine writes its reports into), keeping its mode.
+    func give(_ path: String) throws(InstallError) {
+        try own(path, mode: nil)
     }
 
     private func own(_ path: String, mode: mode_t?) throws(InstallError) {

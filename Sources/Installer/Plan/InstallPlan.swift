@@ -56,4 +56,6 @@ package enum ApplyStep: String, CaseIterable, Sendable {
     case firewall = "firewall"
     case engine = "start the engine"
     case selfTest = "self-test"
+    /// Registers and enrols the node in its hub and has the engine report there (last: an unused key stays usable).
+    case hub = "link to the hub"
 }

@@ -127,6 +127,18 @@ package struct HubClient: Sendable {
         return answer["token"] ?? ""
     }
 
+    /// Removes a node from a hub (a node this setup created, when the run is rolled back).
+    package func deleteNode(_ name: String, hub: String) async throws(Failure) {
+        _ = try await send(.DELETE, "/v1/hubs/\(Self.escape(hub))/nodes/\(Self.escape(name))", as: [String: String].self)
+    }
+
+    /// Checks that the hub service answers over a connection trusted as `trust` says; sends no key or token.
+    package func checkReachable() async throws(Failure) {
+        var anonymous = self
+        anonymous.token = nil
+        _ = try await anonymous.send(.GET, "/health", as: [String: String].self)
+    }
+
     package func report(_ report: NodeReport) async throws(Failure) {
         _ = try await send(.POST, "/v1/reports", body: report, as: [String: String].self)
     }

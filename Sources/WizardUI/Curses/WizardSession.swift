@@ -56,7 +56,7 @@ package enum WizardSession {
                 beforeApply(configuration)
                 applied = configuration
                 terminal.draw(WizardRenderer.render(wizard))
-                let outcome = applier.apply(configuration) { progress in
+                let outcome = applier.apply(configuration, hubCredential: wizard.draft.hubCredentialGiven) { progress in
                     wizard.record(progress)
                     terminal.draw(WizardRenderer.render(wizard))
                 }
@@ -67,6 +67,11 @@ package enum WizardSession {
                 let results = wizard.context.checkNetwork?(configuration) ?? []
                 wizard.message = nil
                 _ = wizard.recordNetworkChecks(results, for: configuration)
+            case .checkHub(let request):
+                terminal.draw(WizardRenderer.render(wizard))
+                let result = wizard.context.checkHub?(request) ?? HubCheckResult()
+                wizard.message = nil
+                _ = wizard.recordHubCheck(result, for: request)
             case .exit(let outcome):
                 guard let applied else { return .quit(keep: nil) }
                 let failed = if case .failed = outcome { true } else { false }

@@ -34,4 +34,13 @@ package enum ApplyOutcome: Equatable, Sendable {
 package protocol WizardApplying {
     /// Installs `configuration`, reporting each action as it starts and ends.
     func apply(_ configuration: NodeConfiguration, progress: (ApplyProgress) -> Void) -> ApplyOutcome
+
+    /// Installs `configuration` with the key or token typed on the hub step (never part of the configuration).
+    func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void) -> ApplyOutcome
+}
+
+extension WizardApplying {
+    package func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void) -> ApplyOutcome {
+        apply(configuration, progress: progress)
+    }
 }

@@ -35,6 +35,10 @@ package struct WizardContext: Sendable {
     /// Checks the network of the answers before anything changes (address free, gateway, DNS, proxy, listen port);
     /// `nil` when the wizard does not check.
     package var checkNetwork: (@Sendable (NodeConfiguration) -> [NetworkCheck])?
+    /// The hub service the command line names, to start the hub step from.
+    package var hubService: HubServicePrefill?
+    /// Checks a hub service's address, certificate and admin token at once; `nil` when the wizard does not check.
+    package var checkHub: (@Sendable (HubCheckRequest) -> HubCheckResult)?
 
     /// Answers saved by a run that did not finish, as read back from their file.
     package struct SavedAnswers: Sendable {
@@ -62,8 +66,12 @@ package struct WizardContext: Sendable {
         measure: @escaping @Sendable (String) -> HostFacts.Storage? = { _ in nil },
         savedAnswers: SavedAnswers? = nil,
         draftPath: String? = nil,
-        checkNetwork: (@Sendable (NodeConfiguration) -> [NetworkCheck])? = nil
+        checkNetwork: (@Sendable (NodeConfiguration) -> [NetworkCheck])? = nil,
+        hubService: HubServicePrefill? = nil,
+        checkHub: (@Sendable (HubCheckRequest) -> HubCheckResult)? = nil
     ) {
+        self.hubService = hubService
+        self.checkHub = checkHub
         self.facts = facts
         self.check = check
         self.sizing = sizing
@@ -101,10 +109,10 @@ package struct WizardContext: Sendable {
         return choices
     }
 
-    /// The hubs to pick from, the installed node's hub included.
+    /// The hubs on this machine to pick from, the installed node's hub included when it is one of them.
     package var hubChoices: [Choice] {
         var names = hubs
-        if let hub = installed?.hub.name, !names.contains(hub) { names.append(hub) }
+        if let hub = installed?.hub, hub.isLocal, hub.mode != .unlinked, !names.contains(hub.name) { names.append(hub.name) }
         return names.map { Choice($0) }
     }
 

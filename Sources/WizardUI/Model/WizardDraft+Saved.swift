@@ -33,7 +33,9 @@ extension WizardDraft {
         switch saved.hub.mode {
         case .existing: existingHub = context.hubChoices.firstIndex { $0.value == saved.hub.name } ?? 0
         case .create: newHub = TextField(saved.hub.name)
+        case .unlinked: break
         }
+        prefillService(saved.hub)
         engine = saved.engine
         for path in [state.value] + drives.map(\.path.value) { measure(path, context: context) }
     }
@@ -72,6 +74,12 @@ extension Wizard {
             header.append(
                 "The upstream proxy's password is never saved: the wizard asks for it again; "
                     + "with --answers give it in CACHENODE_PROXY_PASSWORD."
+            )
+        }
+        if configuration.hub.url != nil, configuration.hub.enrolmentKeyFile == nil, configuration.hub.adminTokenFile == nil {
+            header.append(
+                "The hub's key or token is never saved: the wizard asks for it again; with --answers give it in "
+                    + "hub.enrolment_key_file or CACHENODE_HUB_KEY (or the admin token: hub.admin_token_file, CACHENODE_HUB_TOKEN)."
             )
         }
         let issues = configuration.validate(sizing: sizing)

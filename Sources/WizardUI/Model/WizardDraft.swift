@@ -37,6 +37,17 @@ package struct WizardDraft: Equatable, Sendable {
     package var hubMode = NodeConfiguration.Hub.Mode.existing
     package var existingHub = 0
     package var newHub = TextField()
+    package var hubPlace = HubPlace.local
+    package var hubURL = TextField()
+    /// A fingerprint, or the path of a CA file.
+    package var hubCertificate = TextField()
+    package var hubJoin = HubJoin.enrolmentKey
+    /// The one-time key or admin token as typed: only the install sees it.
+    package var hubSecret = TextField()
+    package var keyHub = TextField()
+    /// The hubs the hub service listed for the admin token, with their nodes.
+    package var serviceHubs: [String] = []
+    package var serviceNodesByHub: [String: [String]] = [:]
     package var engine = NodeConfiguration.Engine()
     /// Free space and disk type measured at each path typed, so the screen shows it live.
     package var measured: [String: HostFacts.Storage] = [:]
@@ -58,6 +69,15 @@ package struct WizardDraft: Equatable, Sendable {
             drives = [DriveDraft(path: "/srv/cache", size: HostCheck.format(profile?.diskGB ?? 50))]
             hubMode = context.hubChoices.isEmpty ? .create : .existing
             engine = NodeConfiguration.Engine(listen: context.proposedListen)
+            if let service = context.hubService {
+                hubPlace = .service
+                hubURL = TextField(service.url)
+                hubCertificate = TextField(service.certificate)
+                if let token = service.adminToken {
+                    hubJoin = .adminToken
+                    hubSecret = TextField(token)
+                }
+            }
         }
         for path in [state.value] + drives.map(\.path.value) { measure(path, context: context) }
     }
@@ -89,8 +109,55 @@ package struct WizardDraft: Equatable, Sendable {
         hubMode = .existing
         existingHub = context.hubChoices.firstIndex { $0.value == old.hub.name } ?? 0
         newHub = TextField()
+        prefillService(old.hub)
         engine = old.engine
         continueAnyway = true
+    }
+
+    /// A hub service the answers name: its address and certificate, and the hub as a one-time key's (a re-run that
+    /// stays in it needs no key).
+    mutating func prefillService(_ hub: NodeConfiguration.Hub) {
+        guard let url = hub.url else { return }
+        hubPlace = .service
+        hubURL = TextField(url)
+        hubCertificate = TextField(hub.fingerprint ?? hub.caFile ?? "")
+        hubJoin = hub.mode == .create ? .adminTokenNewHub : hub.adminTokenFile != nil ? .adminToken : .enrolmentKey
+        keyHub = TextField(hub.name)
+        if hub.mode == .create { newHub = TextField(hub.name) }
+    }
+
+    /// The hub the answers join: on this machine, or at a hub service.
+    func hub(_ context: WizardContext) -> NodeConfiguration.Hub {
+        guard hubPlace == .service else {
+            let hubs = context.hubChoices
+            switch hubMode {
+            case .existing: return .init(mode: .existing, name: hubs.indices.contains(existingHub) ? hubs[existingHub].value : "")
+            case .create: return .init(mode: .create, name: newHub.value)
+            case .unlinked: return .unlinked
+            }
+        }
+        let certificate = hubCertificate.value
+        let isFile = certificate.hasPrefix("/")
+        var hub = NodeConfiguration.Hub(
+            mode: hubJoin == .adminTokenNewHub ? .create : .existing,
+            name: "",
+            url: hubURL.value.isEmpty ? nil : hubURL.value,
+            fingerprint: certificate.isEmpty || isFile ? nil : HubFingerprint.normalised(certificate) ?? certificate,
+            caFile: isFile ? certificate : nil
+        )
+        switch hubJoin {
+        case .adminTokenNewHub: hub.name = newHub.value
+        case .enrolmentKey: hub.name = keyHub.value
+        case .adminToken: hub.name = serviceHubs.indices.contains(existingHub) ? serviceHubs[existingHub] : ""
+        }
+        return hub
+    }
+
+    /// The key or token typed on the hub step, for the install alone; `nil` for a hub on this machine.
+    package var hubCredentialGiven: HubCredential? {
+        guard hubPlace == .service, !hubSecret.text.isEmpty else { return nil }
+        let secret = hubSecret.value
+        return hubJoin == .enrolmentKey ? .enrolmentKey(secret) : .adminToken(secret)
     }
 
     /// `br0`, or the first `brN` the machine does not have yet.
@@ -115,7 +182,6 @@ package struct WizardDraft: Equatable, Sendable {
     package func configuration(_ context: WizardContext) -> NodeConfiguration {
         let switches = context.switches
         let adapters = context.adapters
-        let hubs = context.hubChoices
         let networkSwitch: NodeConfiguration.Switch
         switch switchMode {
         case .existing:
@@ -141,11 +207,6 @@ package struct WizardDraft: Equatable, Sendable {
         // Never a password: `secretConfiguration` adds it for the install alone.
         engine.upstreamProxy = upstreamProxy.value.isEmpty ? nil : ProxyURL.removingPassword(upstreamProxy.value)
         if engine.upstreamProxy == nil { engine.upstreamProxyPasswordFile = nil }
-        let hubName: String
-        switch hubMode {
-        case .existing: hubName = hubs.indices.contains(existingHub) ? hubs[existingHub].value : ""
-        case .create: hubName = newHub.value
-        }
         return NodeConfiguration(
             node: .init(name: context.installed?.node.name ?? nodeName.value),
             network: .init(switch: networkSwitch, address: address),
@@ -158,7 +219,7 @@ package struct WizardDraft: Equatable, Sendable {
                 cores: Int(cores.value) ?? 0,
                 profile: chosenProfile(context)?.id ?? context.installed?.resources.profile
             ),
-            hub: .init(mode: hubMode, name: hubName),
+            hub: hub(context),
             engine: engine
         )
     }

@@ -323,7 +323,7 @@ package enum WizardRenderer {
                 // value still too long shows the part around the cursor (focused) or is shortened in the middle.
                 let room = wizard.cols - label.count - 2
                 let infoFits = info.map { value.text.count + $0.count <= room } ?? true
-                let shown = fit(value, width: room, focused: isFocused, hidden: field == .proxyPassword)
+                let shown = fit(value, width: room, focused: isFocused, hidden: field == .proxyPassword || field == .hubSecret)
                 var spans = [
                     Span(label, isFocused ? .emphasis : .plain),
                     Span("[" + shown.text + "]", isFocused ? .selected : .plain),
@@ -472,7 +472,12 @@ package enum WizardRenderer {
         case .resources:
             return "\(c.resources.profile ?? "-") profile, \(c.resources.memoryGB) GB memory, \(c.resources.cores) cores"
         default:
-            return "\(c.hub.mode == .existing ? "existing" : "create") \(c.hub.name)"
+            let hub = c.hub
+            guard hub.mode != .unlinked else { return "none: this node joins no hub" }
+            let verb = hub.mode == .existing ? "existing" : "create"
+            guard let url = hub.url else { return "\(verb) \(hub.name) on this machine" }
+            let trust = hub.fingerprint.map { " (certificate \($0.prefix(20))...)" } ?? hub.caFile.map { " (CA \($0))" } ?? ""
+            return "\(verb) \(hub.name) at \(url)\(trust)"
         }
     }
 

@@ -63,15 +63,12 @@ extension Wizard {
         if Int(draft.cores.value) == nil { add(.cores, "'\(draft.cores.value)' is not a whole number") }
         if context.switches.isEmpty { add(.existingSwitch, "this machine has no switch: create one") }
         if context.adapters.isEmpty { add(.adapter, "no network adapter found") }
-        if context.hubChoices.isEmpty { add(.existingHub, "no hub is known yet: create one") }
         if draft.switchMode == .create, context.facts.interfaces.contains(where: { $0.name == draft.newSwitch.value }),
             context.installed?.network.switch.name != draft.newSwitch.value
         {
             add(.newSwitch, "'\(draft.newSwitch.value)' already exists on this machine (pick it as an existing switch)")
         }
-        if draft.hubMode == .create, context.hubs.contains(where: { $0.lowercased() == draft.newHub.value.lowercased() }) {
-            add(.newHub, "a hub named '\(draft.newHub.value)' already exists (answer yes and pick it)")
-        }
+        for (field, message) in hubErrors() { add(field, message) }
         var configuration = draft.configuration(context)
         if step == .storage {
             // The profile is chosen on the next step: until then drives are judged by the smallest one it offers.
@@ -88,7 +85,7 @@ extension Wizard {
             }
         }
         if context.installed == nil, configuration.hub.mode == .existing,
-            context.nodesByHub[configuration.hub.name]?.contains(where: { $0.lowercased() == configuration.node.name.lowercased() }) == true
+            hubNodes[configuration.hub.name]?.contains(where: { $0.lowercased() == configuration.node.name.lowercased() }) == true
         {
             add(.existingHub, "hub '\(configuration.hub.name)' already has a node named '\(configuration.node.name)' (a name is unique in its hub)")
         }
@@ -142,7 +139,7 @@ extension Wizard {
         case "storage.state": return .state
         case "resources.memory_gb": return .memory
         case "resources.cores": return .cores
-        case "hub.name": return draft.hubMode == .existing ? .existingHub : .newHub
+        case _ where keyPath.hasPrefix("hub."): return hubField(for: keyPath)
         default: return nil
         }
     }
@@ -165,7 +162,7 @@ extension Wizard {
             "GB, at least \(HostCheck.format(context.sizing.minimumDriveGB(profile: draft.chosenProfile(context)?.id)))"
         case .memory: context.machineMemoryGB.map { "whole GB, at most \($0)" } ?? "whole GB"
         case .cores: context.facts.cores.map { "at most \($0)" }
-        default: nil
+        default: hubRule(field)
         }
     }
 }

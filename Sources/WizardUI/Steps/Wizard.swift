@@ -14,6 +14,8 @@ package enum WizardAction: Equatable, Sendable {
     case exit(ApplyOutcome)
     /// Check the network of these answers, then hand the results to `recordNetworkChecks(_:for:)`.
     case checkNetwork(NodeConfiguration)
+    /// Check the hub service at once, then hand the result to `recordHubCheck(_:for:)`.
+    case checkHub(HubCheckRequest)
 }
 
 /// The whole wizard as a value-type state machine: keys in, the next action out; rendering is separate.
@@ -81,6 +83,53 @@ package struct Wizard: Sendable {
         return networkChecks.results
     }
 
+    /// The hub service check and the answers it ran for.
+    package private(set) var hubCheck: (request: HubCheckRequest, result: HubCheckResult)?
+
+    /// The hub service check to run for the answers as they are now.
+    package var hubCheckRequest: HubCheckRequest {
+        let hub = draft.hub(context)
+        var adminToken: String?
+        if case .adminToken(let token) = draft.hubCredentialGiven { adminToken = token }
+        return HubCheckRequest(url: hub.url ?? "", fingerprint: hub.fingerprint, caFile: hub.caFile, adminToken: adminToken)
+    }
+
+    /// The hub service check's result for the answers as they are now; `nil` until it ran for them.
+    package var currentHubCheck: HubCheckResult? {
+        guard let hubCheck, hubCheck.request == hubCheckRequest else { return nil }
+        return hubCheck.result
+    }
+
+    /// The result of `.checkHub`: a problem shows on its field; an admin token's hubs become the list to pick from.
+    package mutating func recordHubCheck(_ result: HubCheckResult, for request: HubCheckRequest) -> WizardAction {
+        hubCheck = (request, result)
+        if let hubs = result.hubs {
+            let chosen = draft.hub(context).name
+            draft.serviceHubs = hubs
+            draft.serviceNodesByHub = result.nodesByHub
+            draft.existingHub = hubs.firstIndex(of: chosen) ?? min(draft.existingHub, max(0, hubs.count - 1))
+        }
+        guard step == .hub else { return .none }
+        attempted.insert(.hub)
+        let problems: [(WizardField, String?)] = [
+            (.hubURL, result.urlProblem), (.hubCertificate, result.trustProblem), (.hubSecret, result.secretProblem),
+        ]
+        if let field = problems.first(where: { $0.1 != nil })?.0 {
+            focusIndex = fields(step).firstIndex(of: field) ?? focusIndex
+            message = "The hub service check failed: see the field marked 'error'."
+            return .none
+        }
+        if draft.hubPlace == .service, draft.hubJoin == .adminToken, focusedField != .existingHub,
+            let pick = fields(step).firstIndex(of: .existingHub)
+        {
+            // The hubs are known now: pick one.
+            focusIndex = pick
+            message = nil
+            return .none
+        }
+        return submit()
+    }
+
     /// The network checks that warn, for the answers as they are now.
     package var networkWarnings: [NetworkCheck] { currentNetworkChecks?.filter { $0.status == .warning } ?? [] }
 
@@ -129,7 +178,7 @@ package struct Wizard: Sendable {
         case .resources:
             return [.profile, .memory, .cores] + (resourceWarnings.isEmpty ? [] : [.belowProfileAccepted])
         case .hub:
-            return draft.hubMode == .existing ? [.hubMode, .existingHub] : [.hubMode, .newHub]
+            return hubFields
         case .review, .apply, .done:
             return []
         }
@@ -138,12 +187,13 @@ package struct Wizard: Sendable {
     package func kind(_ field: WizardField) -> WizardField.Kind {
         switch field {
         case .nodeName, .newSwitch, .ip, .gateway, .dns, .upstreamProxy, .proxyPassword, .state, .drivePath, .driveSize,
-            .memory, .cores, .newHub:
+            .memory, .cores, .newHub, .hubURL, .hubCertificate, .hubSecret, .keyHub:
             .text
-        case .switchMode, .addressMode, .hubMode: .choice(2)
+        case .switchMode, .addressMode: .choice(2)
+        case .hubMode, .hubJoin: .choice(3)
         case .existingSwitch: .choice(context.switches.count)
         case .adapter: .choice(context.adapters.count)
-        case .existingHub: .choice(context.hubChoices.count)
+        case .existingHub: .choice(hubOptions.count)
         case .profile: .choice(context.profiles.count)
         case .continueAnyway, .restartUnderstood, .belowProfileAccepted, .networkWarningsAccepted: .checkbox
         case .addDrive: .button
@@ -156,10 +206,21 @@ package struct Wizard: Sendable {
         case .switchMode: [.init("Use an existing switch"), .init("Create a new switch")]
         case .addressMode:
             [.init("Static", detail: "recommended"), .init("Dynamic (DHCP)", detail: "the address can change on restart")]
-        case .hubMode: [.init("Yes, use a hub I have"), .init("No, create a new hub")]
+        case .hubMode:
+            [
+                .init("Yes, use a hub I have", detail: "on this machine"),
+                .init("No, create a new hub", detail: "on this machine"),
+                .init("A hub service on another machine", detail: "its address and certificate, then a key or token"),
+            ]
+        case .hubJoin:
+            [
+                .init("A one-time key", detail: "from `cachenode node create` on the hub"),
+                .init("The admin token, and one of its hubs", detail: "setup creates this node there"),
+                .init("The admin token, and a new hub", detail: "setup creates the hub and this node"),
+            ]
         case .existingSwitch: context.switches
         case .adapter: context.adapters
-        case .existingHub: context.hubChoices
+        case .existingHub: hubOptions
         case .profile:
             context.profiles.map { profile in
                 let fits = profile.id == context.check.fittingProfile ? ", fits this machine" : ""
@@ -178,7 +239,8 @@ package struct Wizard: Sendable {
         switch field {
         case .switchMode: draft.switchMode == .existing ? 0 : 1
         case .addressMode: draft.addressMode == .static ? 0 : 1
-        case .hubMode: draft.hubMode == .existing ? 0 : 1
+        case .hubMode: draft.hubPlace == .service ? 2 : draft.hubMode == .existing ? 0 : 1
+        case .hubJoin: [HubJoin.enrolmentKey, .adminToken, .adminTokenNewHub].firstIndex(of: draft.hubJoin) ?? 0
         case .existingSwitch: draft.existingSwitch
         case .adapter: draft.adapter
         case .existingHub: draft.existingHub
@@ -191,7 +253,10 @@ package struct Wizard: Sendable {
         switch field {
         case .switchMode: draft.switchMode = index == 0 ? .existing : .create
         case .addressMode: draft.addressMode = index == 0 ? .static : .dhcp
-        case .hubMode: draft.hubMode = index == 0 ? .existing : .create
+        case .hubMode:
+            draft.hubPlace = index == 2 ? .service : .local
+            if index < 2 { draft.hubMode = index == 0 ? .existing : .create }
+        case .hubJoin: draft.hubJoin = [HubJoin.enrolmentKey, .adminToken, .adminTokenNewHub][min(index, 2)]
         case .existingSwitch: draft.existingSwitch = index
         case .adapter: draft.adapter = index
         case .existingHub: draft.existingHub = index
@@ -232,6 +297,10 @@ package struct Wizard: Sendable {
         case .memory: draft.memory
         case .cores: draft.cores
         case .newHub: draft.newHub
+        case .hubURL: draft.hubURL
+        case .hubCertificate: draft.hubCertificate
+        case .hubSecret: draft.hubSecret
+        case .keyHub: draft.keyHub
         default: TextField()
         }
     }
@@ -251,6 +320,10 @@ package struct Wizard: Sendable {
         case .memory: draft.memory = value
         case .cores: draft.cores = value
         case .newHub: draft.newHub = value
+        case .hubURL: draft.hubURL = value
+        case .hubCertificate: draft.hubCertificate = value
+        case .hubSecret: draft.hubSecret = value
+        case .keyHub: draft.keyHub = value
         default: break
         }
     }
@@ -459,6 +532,11 @@ package struct Wizard: Sendable {
         if step == .address, context.checkNetwork != nil, currentNetworkChecks == nil {
             // Nothing has changed yet: the network of these answers is checked before the wizard goes on.
             return .checkNetwork(draft.configuration(context))
+        }
+        if step == .hub, draft.hubPlace == .service, context.checkHub != nil, currentHubCheck == nil {
+            // The address, the certificate and an admin token are checked before the wizard goes on.
+            message = "Checking the hub service..."
+            return .checkHub(hubCheckRequest)
         }
         if returnToReview {
             returnToReview = false

@@ -25,6 +25,15 @@ package enum WizardField: Hashable, Sendable {
     /// Ticked once the operator read the network checks' warnings.
     case networkWarningsAccepted
     case hubMode
+    case hubURL
+    /// The hub certificate's fingerprint, or the path of a CA file.
+    case hubCertificate
+    /// A one-time key, or the admin token.
+    case hubJoin
+    /// The key or token itself: shown as asterisks, never saved.
+    case hubSecret
+    /// The hub a one-time key's node was created in.
+    case keyHub
     case existingHub
     case newHub
 
@@ -63,6 +72,11 @@ package enum WizardField: Hashable, Sendable {
         case .belowProfileAccepted: "Continue anyway below the profile"
         case .networkWarningsAccepted: "Continue anyway: I have read the network warnings"
         case .hubMode: "Do you already have a hub?"
+        case .hubURL: "Hub service address"
+        case .hubCertificate: "Certificate"
+        case .hubJoin: "Join with"
+        case .hubSecret: "Key or token"
+        case .keyHub: "Hub the node is in"
         case .existingHub: "Hub"
         case .newHub: "New hub name"
         }

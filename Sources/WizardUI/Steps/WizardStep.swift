@@ -84,6 +84,11 @@ package enum WizardStep: Int, CaseIterable, Comparable, Sendable {
                 "A hub groups cache nodes and collects their reports.",
                 "Yes: pick a known hub. No: name a new one; it is created when the node is installed. "
                     + "Hub names never contain \"microsoft\".",
+                "On this machine: the local registry (cachenode hub ...). A hub service on another machine: its "
+                    + "address and certificate fingerprint (`cachenode hub info` there) or a CA file, checked at once; "
+                    + "then a one-time key from `cachenode node create`, or the admin token (setup creates the node).",
+                "Either way the install registers and enrols the node, and the engine reports from its first minute. "
+                    + "Keys and tokens are never saved.",
             ]
         case .review:
             [
