@@ -4,6 +4,7 @@ import Foundation
 import Installer
 import Logging
 import Management
+import ServiceLifecycle
 
 /// Where the local registry lives: `<root><state>/registry.sqlite`.
 struct RegistryOptions: ParsableArguments {
@@ -248,7 +249,7 @@ struct HubServeCommand: AsyncParsableCommand {
             try FileSystem.writeAtomically(tokenPath, Array((token + "\n").utf8), mode: 0o600)
         }
         let service = HubService(registry: database, adminToken: token, logger: logger, alerts: alerts)
-        try await service.run(host: address.host, port: address.port, tls: identity) { port in
+        let runner = HubServiceRunner(service: service, address: address, tls: identity) { port in
             let bound = ListenAddress(host: address.host, port: port)
             if let identity {
                 print("Hub service listening on https://\(bound); admin token in \(tokenPath)")
@@ -262,6 +263,26 @@ struct HubServeCommand: AsyncParsableCommand {
             }
             fflush(nil)  // at once, also when the output is a file or a pipe
         }
+        // SIGTERM or SIGINT: stop accepting, answer the requests in flight (at most 10 s), then exit 0.
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: runner)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = .seconds(10)
+        try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+/// The hub service as a `Service` of `hub serve`'s group.
+struct HubServiceRunner: Service {
+    var service: HubService
+    var address: ListenAddress
+    var tls: HubIdentity?
+    var onBound: @Sendable (Int) -> Void
+
+    func run() async throws {
+        try await service.run(host: address.host, port: address.port, tls: tls, onBound: onBound)
     }
 }
 

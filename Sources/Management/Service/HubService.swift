@@ -5,6 +5,8 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
+import Synchronization
 
 /// The hub as an HTTP/JSON service, so nodes on other machines enrol and report to it.
 ///
@@ -41,8 +43,11 @@ package struct HubService: Sendable {
         self.clock = clock
     }
 
-    /// Binds and serves until the task is cancelled; `onBound` receives the bound port. With `tls`, every connection
-    /// is TLS (plain HTTP is for loopback only: the caller checks).
+    /// Binds and serves until graceful shutdown or cancellation; `onBound` receives the bound port. With `tls`, every
+    /// connection is TLS (plain HTTP is for loopback only: the caller checks).
+    ///
+    /// At graceful shutdown (SIGTERM in `hub serve`) it stops accepting, closes idle connections, lets each request
+    /// in flight be answered, then returns; cancellation (the grace period is over) cuts what is left.
     package func run(host: String, port: Int, tls identity: HubIdentity? = nil, onBound: @Sendable (Int) -> Void = { _ in }) async throws {
         let tls = try identity?.serverContext()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -60,16 +65,25 @@ package struct HubService: Sendable {
         onBound(server.channel.localAddress?.port ?? port)
         logger.info("hub service listening", metadata: ["address": "\(server.channel.localAddress.map { "\($0)" } ?? "")"])
         let started = clock()
-        try await withThrowingDiscardingTaskGroup { group in
-            if let alerts { group.addTask { await alerts.run() } }
-            group.addTask { await self.sweep(notBefore: started) }
-            try await server.executeThenClose { connections in
-                for try await connection in connections {
-                    group.addTask { await self.serve(connection) }
+        try await withThrowingDiscardingTaskGroup { background in
+            if let alerts { background.addTask { await alerts.run() } }
+            background.addTask { await self.sweep(notBefore: started) }
+            // The connections' own group: left once every connection has ended.
+            try await withThrowingDiscardingTaskGroup { connections in
+                try await withGracefulShutdownHandler {
+                    try await server.executeThenClose { accepted in
+                        for try await connection in accepted {
+                            connections.addTask { await self.serve(connection) }
+                        }
+                    }
+                } onGracefulShutdown: {
+                    // Ends the accept loop; the connections close as they become idle.
+                    server.channel.close(promise: nil)
                 }
             }
-            group.cancelAll()
+            background.cancelAll()
         }
+        logger.info("hub service stopped")
     }
 
     /// Every `sweepInterval` until cancelled: marks nodes silent for three intervals offline and tells the alerts.
@@ -104,14 +118,33 @@ package struct HubService: Sendable {
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let busy = ConnectionBusy()
+        let channel = connection.channel
         do {
-            try await connection.executeThenClose { inbound, outbound in
+            try await withGracefulShutdownHandler {
+                try await answer(connection, busy: busy)
+            } onGracefulShutdown: {
+                // An idle connection closes now; a busy one after its answer.
+                if busy.markStopping() { channel.close(promise: nil) }
+            }
+        } catch {
+            logger.debug("hub connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Answers the requests of one connection in turn; returns after the one in flight when shutdown began.
+    private func answer(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+        busy: ConnectionBusy
+    ) async throws {
+        try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
                 var body = ByteBuffer()
                 var tooLarge = false
                 for try await part in inbound {
                     switch part {
                     case .head(let requestHead):
+                        busy.begin()
                         head = requestHead
                         body.clear()
                         tooLarge = false
@@ -123,9 +156,12 @@ package struct HubService: Sendable {
                         }
                     case .end:
                         guard let requestHead = head else { continue }
+                        let received = Data(body.readableBytesView)
+                        // The registry's work (SQLite) runs on NIO's blocking pool, off the event loops and the
+                        // tasks' threads.
                         let response = tooLarge
                             ? HubResponse(status: .payloadTooLarge, json: ["error": "request body too large"])
-                            : handle(requestHead, body: Data(body.readableBytesView))
+                            : try await NIOThreadPool.singleton.runIfActive { handle(requestHead, body: received) }
                         var headers = HTTPHeaders()
                         headers.add(name: "Content-Type", value: response.contentType)
                         for (name, value) in response.headers { headers.add(name: name, value: value) }
@@ -134,12 +170,9 @@ package struct HubService: Sendable {
                         try await outbound.write(.head(HTTPResponseHead(version: requestHead.version, status: response.status, headers: headers)))
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
                         try await outbound.write(.end(nil))
-                        if !requestHead.isKeepAlive { return }
+                        if !requestHead.isKeepAlive || busy.end() { return }
                     }
                 }
-            }
-        } catch {
-            logger.debug("hub connection ended", metadata: ["error": "\(error)"])
         }
     }
 
@@ -350,5 +383,33 @@ package enum HubJSON {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
+    }
+}
+
+/// Whether a hub connection is answering a request, so a graceful shutdown closes it only between requests.
+final class ConnectionBusy: Sendable {
+    private struct State {
+        var busy = false
+        var stopping = false
+    }
+
+    private let state = Mutex(State())
+
+    func begin() { state.withLock { $0.busy = true } }
+
+    /// A request was answered; returns whether the connection should close (shutdown began meanwhile).
+    func end() -> Bool {
+        state.withLock { state in
+            state.busy = false
+            return state.stopping
+        }
+    }
+
+    /// Shutdown began; returns whether the connection is idle and may be closed now.
+    func markStopping() -> Bool {
+        state.withLock { state in
+            state.stopping = true
+            return !state.busy
+        }
     }
 }
