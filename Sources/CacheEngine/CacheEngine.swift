@@ -142,20 +142,20 @@ package final class CacheEngine: Service, Sendable {
 
     /// Runs both listeners until graceful shutdown; in-flight responses finish first.
     ///
-    /// One way out, whether the listeners stopped or failed: fills still running finish (after a clean stop, so what
-    /// they fetched is stored), then the origin client and the journals close, then the history is saved.
+    /// One way out, whether the listeners stopped or failed: the origin fetches end (after a clean stop they finish,
+    /// so what they fetched is stored; after a failure they are cancelled), then the origin client and the journals
+    /// close, then the history is saved.
     package func run() async throws {
         var failure: (any Error)?
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await self.recordHistory() }
                 defer { group.cancelAll() }
-                try await runListeners()
+                try await runListenersAndFetches()
             }
         } catch {
             failure = error
         }
-        if failure == nil { await cache.idle() }
         await cache.origin.shutdown()
         cache.store.closeJournals()
         history.tick(counters.totals, at: Date())
@@ -180,9 +180,19 @@ package final class CacheEngine: Service, Sendable {
         }
     }
 
-    /// Returns once every origin fetch in flight has finished (tests use it before looking at the store).
+    /// Returns once no origin fetch is in flight (tests use it before looking at the store); cancelled, at once.
     package func settle() async {
         await cache.idle()
+    }
+
+    /// The origin fetches run beside the listeners; once the listeners have stopped, no fetch starts and those in
+    /// flight finish. A listener's failure (or cancellation) cancels the fetches.
+    private func runListenersAndFetches() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.cache.run() }
+            defer { cache.finishFetches() }
+            try await runListeners()
+        }
     }
 
     /// Both listeners in one group: the first to fail cancels the other (which then stops as at shutdown).

@@ -24,7 +24,7 @@ package final class BlockFill: Sendable {
         var chunks: [ByteBuffer] = []
         var received = 0
         var phase = Phase.filling
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters = Waiters<Void>()
     }
 
     package let index: Int
@@ -39,8 +39,7 @@ package final class BlockFill: Sendable {
         let waiters = state.withLock { state in
             state.chunks.append(buffer)
             state.received += buffer.readableBytes
-            defer { state.waiters.removeAll() }
-            return state.waiters
+            return state.waiters.removeAll()
         }
         waiters.forEach { $0.resume() }
     }
@@ -53,8 +52,7 @@ package final class BlockFill: Sendable {
         let waiters = state.withLock { state in
             state.phase = .complete(stored: stored)
             if stored { state.chunks = [] }
-            defer { state.waiters.removeAll() }
-            return state.waiters
+            return state.waiters.removeAll()
         }
         waiters.forEach { $0.resume() }
     }
@@ -63,18 +61,19 @@ package final class BlockFill: Sendable {
         let waiters = state.withLock { state in
             if case .filling = state.phase { state.phase = .failed(failure) }
             state.chunks = []
-            defer { state.waiters.removeAll() }
-            return state.waiters
+            return state.waiters.removeAll()
         }
         waiters.forEach { $0.resume() }
     }
 
     /// Bytes from `offset` within the block, waiting until some arrive or the fill ends.
+    ///
+    /// A reader whose task is cancelled while it waits gets `.failed(.cancelled)`.
     package func next(from offset: Int) async -> Next {
         while true {
             enum Step {
                 case result(Next)
-                case wait
+                case wait(id: Int)
             }
             let step: Step = state.withLock { state in
                 switch state.phase {
@@ -92,22 +91,32 @@ package final class BlockFill: Sendable {
                         }
                     }
                     if case .complete = state.phase { return .result(.end) }
-                    return .wait
+                    return .wait(id: state.waiters.nextID())
                 }
             }
-            if case .result(let next) = step { return next }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    if case .filling = state.phase, state.received <= offset {
-                        state.waiters.append(continuation)
-                        return false
+            switch step {
+            case .result(let next):
+                return next
+            case .wait where Task.isCancelled:
+                return .failed(.cancelled)
+            case .wait(let id):
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        let waits = state.withLock { state -> Bool in
+                            guard case .filling = state.phase, state.received <= offset else { return false }
+                            return state.waiters.add(continuation, id: id)
+                        }
+                        if !waits { continuation.resume() }
                     }
-                    return true
+                } onCancel: {
+                    state.withLock { $0.waiters.remove(id: id) }?.resume()
                 }
-                if resumeNow { continuation.resume() }
             }
         }
     }
+
+    /// Readers waiting now (tests).
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
 }
 
 /// The first origin answer for an object not yet known: waiters share it instead of asking the origin again.
@@ -121,7 +130,7 @@ package final class MetadataProbe: Sendable {
 
     struct State {
         var outcome: Outcome?
-        var waiters: [CheckedContinuation<Outcome, Never>] = []
+        var waiters = Waiters<Outcome>()
     }
 
     private let state = Mutex(State())
@@ -129,23 +138,41 @@ package final class MetadataProbe: Sendable {
     package init() {}
 
     func resolve(_ outcome: Outcome) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Outcome, Never>] in
+        let waiters = state.withLock { state -> [Waiters<Outcome>.Continuation] in
             guard state.outcome == nil else { return [] }
             state.outcome = outcome
-            defer { state.waiters.removeAll() }
-            return state.waiters
+            return state.waiters.removeAll()
         }
         waiters.forEach { $0.resume(returning: outcome) }
     }
 
+    /// The probe's outcome once it is known; `.failed(.cancelled)` for a waiter whose task is cancelled.
     package func outcome() async -> Outcome {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> Outcome? in
-                if let outcome = state.outcome { return outcome }
-                state.waiters.append(continuation)
-                return nil
+        enum Step {
+            case ready(Outcome)
+            case wait(id: Int)
+        }
+        let id: Int
+        switch state.withLock({ state -> Step in
+            if let outcome = state.outcome { return .ready(outcome) }
+            return .wait(id: state.waiters.nextID())
+        }) {
+        case .ready(let outcome): return outcome
+        case .wait(let waiter): id = waiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> Outcome? in
+                    if let outcome = state.outcome { return outcome }
+                    return state.waiters.add(continuation, id: id) ? nil : .failed(.cancelled)
+                }
+                if let ready { continuation.resume(returning: ready) }
             }
-            if let ready { continuation.resume(returning: ready) }
+        } onCancel: {
+            state.withLock { $0.waiters.remove(id: id) }?.resume(returning: .failed(.cancelled))
         }
     }
+
+    /// Requests waiting now (tests).
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
 }

@@ -20,6 +20,8 @@ package enum BlockSource: Sendable {
 /// `fillConnections` origin connections at once, each for its own contiguous part, and every reader of a block in
 /// flight streams from its `BlockFill`: a client gets its bytes in order while the later parts fill beside it.
 /// A client that reads an object in sequence gets the next blocks started before it asks (read-ahead).
+///
+/// Every origin fetch is a child task of `run()`, which takes them from a stream until `finishFetches()`.
 package final class ContentCache: Sendable {
     struct Inflight {
         var meta: ObjectMetadata?
@@ -34,7 +36,11 @@ package final class ContentCache: Sendable {
     let counters: EngineCounters
     let logger: Logger
     private let inflight = Mutex<[String: Inflight]>([:])
-    private let fetches = Mutex<(running: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+    /// Fetches launched and not yet ended, and the tasks waiting for none to be.
+    private let fetches = Mutex(FetchCount())
+    /// The fetches for `run()` to start, in the order they were launched.
+    private let jobs: AsyncStream<FetchJob>
+    private let newJobs: AsyncStream<FetchJob>.Continuation
     /// Origin connections the missing blocks of one request are fetched over at once.
     let fillConnections: Int
     /// Where the last request for each recently read object ended, to see a client reading in sequence.
@@ -48,6 +54,30 @@ package final class ContentCache: Sendable {
         self.counters = counters
         self.logger = logger
         self.fillConnections = max(1, fillConnections)
+        (jobs, newJobs) = AsyncStream.makeStream(of: FetchJob.self)
+    }
+
+    /// Runs the origin fetches as child tasks, until `finishFetches()` and then the end of every fetch launched.
+    ///
+    /// Cancelled, it cancels the fetches in flight: their readers get a failure. Call it once.
+    package func run() async {
+        await withDiscardingTaskGroup { group in
+            for await job in jobs {
+                group.addTask {
+                    if Task.isCancelled {
+                        self.abandon(job, .cancelled)
+                    } else {
+                        await self.fetch(job)
+                    }
+                    self.fetchEnded()
+                }
+            }
+        }
+    }
+
+    /// Ends the stream of fetches: `run()` returns once those launched have ended; one launched later fails at once.
+    package func finishFetches() {
+        newJobs.finish()
     }
 
     var blockSize: Int { store.blockSize }
@@ -79,7 +109,7 @@ package final class ContentCache: Sendable {
         case .wait(let probe):
             return await probe.outcome()
         case .launch(let probe, let fill):
-            launch { await self.fetch(request, address: address, known: nil, fills: [fill][...], probe: probe) }
+            launch(FetchJob(request: request, address: address, known: nil, fills: [fill][...], probe: probe))
             return await probe.outcome()
         }
     }
@@ -88,7 +118,7 @@ package final class ContentCache: Sendable {
     /// parts over up to `fillConnections` connections.
     package func prefetch(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, blocks: ClosedRange<Int>) {
         for part in Self.split(missingRuns(request.cacheKey, meta: meta, blocks: blocks), into: fillConnections) {
-            launch { await self.fetch(request, address: address, known: meta, fills: part, probe: nil) }
+            launch(FetchJob(request: request, address: address, known: meta, fills: part, probe: nil))
         }
     }
 
@@ -107,7 +137,7 @@ package final class ContentCache: Sendable {
         guard sequential, first < meta.blockCount else { return }
         let ahead = first...min(meta.blockCount - 1, blocks.upperBound + min(blocks.count, fillConnections))
         for part in Self.split(missingRuns(key, meta: meta, blocks: ahead), into: fillConnections) {
-            launch { await self.fetch(request, address: address, known: meta, fills: part, probe: nil) }
+            launch(FetchJob(request: request, address: address, known: meta, fills: part, probe: nil))
         }
     }
 
@@ -170,46 +200,56 @@ package final class ContentCache: Sendable {
         case .source(let source):
             return source
         case .launch(let fill):
-            launch { await self.fetch(request, address: address, known: meta, fills: [fill][...], probe: nil) }
+            launch(FetchJob(request: request, address: address, known: meta, fills: [fill][...], probe: nil))
             return .fill(fill)
         }
     }
 
-    /// Runs one origin fetch as a task that `idle()` waits for.
-    private func launch(_ work: @escaping @Sendable () async -> Void) {
-        fetches.withLock { $0.running += 1 }
-        Task {
-            await work()
-            let waiters = fetches.withLock { state -> [CheckedContinuation<Void, Never>] in
-                state.running -= 1
-                guard state.running == 0 else { return [] }
-                defer { state.waiters.removeAll() }
-                return state.waiters
+    /// Hands one origin fetch to `run()`; counted from now until it ends, for `idle()`.
+    private func launch(_ job: FetchJob) {
+        fetches.withLock { $0.launched() }
+        if case .enqueued = newJobs.yield(job) { return }
+        // The stream has ended (the engine is stopping): nothing new reaches the origin.
+        abandon(job, .cancelled)
+        fetchEnded()
+    }
+
+    private func fetchEnded() {
+        fetches.withLock { $0.ended() }.forEach { $0.resume() }
+    }
+
+    /// Fails a fetch that does not run: its fills and probe are forgotten, then their readers wake with `failure`.
+    private func abandon(_ job: FetchJob, _ failure: OriginFailure) {
+        release(key: job.request.cacheKey, fills: Array(job.fills), probe: job.probe, meta: nil)
+        for fill in job.fills { fill.fail(failure) }
+        job.probe?.resolve(.failed(failure))
+    }
+
+    /// Returns once no origin fetch is running: fills in flight are stored (or failed). A cancelled waiter returns
+    /// at once.
+    package func idle() async {
+        let id = fetches.withLock { $0.waiters.nextID() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = fetches.withLock { state -> Bool in
+                    state.running == 0 || !state.waiters.add(continuation, id: id)
+                }
+                if now { continuation.resume() }
             }
-            waiters.forEach { $0.resume() }
+        } onCancel: {
+            fetches.withLock { $0.waiters.remove(id: id) }?.resume()
         }
     }
 
-    /// Returns once no origin fetch is running: fills in flight are stored (or failed).
-    package func idle() async {
-        await withCheckedContinuation { continuation in
-            let now = fetches.withLock { state -> Bool in
-                if state.running == 0 { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
+    /// Fetches launched and not yet ended (tests).
+    var fetchesRunning: Int { fetches.withLock { $0.running } }
+
+    /// Tasks waiting in `idle()` (tests).
+    var idleWaiterCount: Int { fetches.withLock { $0.waiters.count } }
 
     /// Fetches a contiguous run of blocks with one range request and feeds, stores and completes each fill in turn.
-    private func fetch(
-        _ request: CacheRequest,
-        address: IPAddress?,
-        known: ObjectMetadata?,
-        fills: ArraySlice<BlockFill>,
-        probe: MetadataProbe?
-    ) async {
+    private func fetch(_ job: FetchJob) async {
+        let (request, address, known, fills, probe) = (job.request, job.address, job.known, job.fills, job.probe)
         let key = request.cacheKey
         let first = fills.first!.index
         let last = fills.last!.index
@@ -340,5 +380,30 @@ package final class ContentCache: Sendable {
                 table[key] = entry
             }
         }
+    }
+}
+
+/// One origin request for `ContentCache.run()`: a contiguous run of fills, and the probe of an object not yet known.
+struct FetchJob: Sendable {
+    var request: CacheRequest
+    var address: IPAddress?
+    var known: ObjectMetadata?
+    var fills: ArraySlice<BlockFill>
+    var probe: MetadataProbe?
+}
+
+/// The origin fetches launched and not yet ended, and the tasks waiting for there to be none.
+struct FetchCount {
+    private(set) var running = 0
+    var waiters = Waiters<Void>()
+
+    mutating func launched() {
+        running += 1
+    }
+
+    /// One fetch ended: the waiters to resume when it was the last.
+    mutating func ended() -> [Waiters<Void>.Continuation] {
+        running -= 1
+        return running == 0 ? waiters.removeAll() : []
     }
 }
