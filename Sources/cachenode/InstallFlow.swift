@@ -107,7 +107,7 @@ struct InstallFlow {
             throw CommandFailure(.invalid, "\(error)")
         }
         let linked = HubLinker.isUpToDate(configuration, layout: layout)
-        if !linked, configuration.hub.url != nil, hubCredential == nil {
+        if !linked, !dryRun, configuration.hub.url != nil, hubCredential == nil {
             throw CommandFailure(
                 .invalid,
                 "hub.url: joining hub \(configuration.hub.name) at \(configuration.hub.url ?? "") needs a one-time key "

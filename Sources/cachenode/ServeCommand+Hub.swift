@@ -54,7 +54,10 @@ struct HubLinkService: Service {
         do {
             return try HubLink.read(state: state)
         } catch {
-            logger.error("hub link unreadable; not reporting", metadata: ["file": "\(HubLink.fileName(in: state))", "error": "\(error)"])
+            logger.error(
+                "hub link unreadable; not reporting",
+                metadata: ["file": "\(HubLink.fileName(in: state))", "error": "\(error)"]
+            )
             return nil
         }
     }
@@ -72,7 +75,10 @@ struct HubLinkService: Service {
         }
         if let previous {
             previous.task.cancel()
-            logger.info("hub link changed; the old reporter stops", metadata: ["hub.destination": "\(previous.link.destination)"])
+            logger.info(
+                "hub link changed; the old reporter stops",
+                metadata: ["hub.destination": "\(previous.link.destination)"]
+            )
         }
         if link == nil, previous != nil {
             try? FileManager.default.removeItem(atPath: HubLink.statusFileName(in: state))
@@ -84,19 +90,28 @@ struct HubLinkService: Service {
     private func start(_ link: HubLink) -> Current.Running {
         logger.info(
             "reporting to hub",
-            metadata: ["hub.destination": "\(link.destination)", "hub": "\(link.hub)", "interval_s": "\(link.intervalSeconds)"]
+            metadata: [
+                "hub.destination": "\(link.destination)", "hub": "\(link.hub)", "interval_s": "\(link.intervalSeconds)",
+            ]
         )
         let engine = self.engine
         let statusFile = HubLink.statusFileName(in: state)
         // A status of the link before belongs to it, not to this one.
-        if let old = HubLinkStatus.read(state: state), !old.belongs(to: link) { try? FileManager.default.removeItem(atPath: statusFile) }
+        if let old = HubLinkStatus.read(state: state), !old.belongs(to: link) {
+            try? FileManager.default.removeItem(atPath: statusFile)
+        }
         let reporter = HubReporter(
             link: link,
             statusFile: statusFile,
             logger: logger,
             onOutcome: { destination, error in engine.hubReportOutcome(url: destination, error: error) }
         ) {
-            NodeReport(node: link.node, version: CacheNodeVersion.current, status: await engine.status(), intervalSeconds: link.intervalSeconds)
+            NodeReport(
+                node: link.node,
+                version: CacheNodeVersion.current,
+                status: await engine.status(),
+                intervalSeconds: link.intervalSeconds
+            )
         }
         return Current.Running(link: link, task: Task { await reporter.run() }, wakeup: reporter.wakeup)
     }

@@ -5,7 +5,7 @@ import Installer
 import Management
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The secret that joins a node to a hub service, from where setup may take it: the answers' files (each of its own,
@@ -23,8 +23,12 @@ enum HubSecret {
         if let file = hub.enrolmentKeyFile { return .enrolmentKey(try read(file, key: "hub.enrolment_key_file")) }
         if let file = hub.adminTokenFile { return .adminToken(try read(file, key: "hub.admin_token_file")) }
         if let flag, !flag.isEmpty { return .adminToken(flag) }
-        if let key = environment[keyVariable], !key.isEmpty { return .enrolmentKey(key.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        if let token = environment[tokenVariable], !token.isEmpty { return .adminToken(token.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        if let key = environment[keyVariable], !key.isEmpty {
+            return .enrolmentKey(key.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        if let token = environment[tokenVariable], !token.isEmpty {
+            return .adminToken(token.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         return nil
     }
 
@@ -51,10 +55,15 @@ enum HubSecret {
     }
 
     /// Folds `--hub-url`, `--hub-fingerprint` and `--hub-ca` into answers that name no hub service themselves.
-    static func fold(url: String?, fingerprint: String?, caFile: String?, into hub: inout NodeConfiguration.Hub) throws(CommandFailure) {
+    static func fold(url: String?, fingerprint: String?, caFile: String?, into hub: inout NodeConfiguration.Hub)
+        throws(CommandFailure)
+    {
         guard let url, hub.mode != .unlinked else { return }
         if let named = hub.url, named != url {
-            throw CommandFailure(.invalid, "--hub-url \(url) differs from hub.url \(named) of the answers; give one of them")
+            throw CommandFailure(
+                .invalid,
+                "--hub-url \(url) differs from hub.url \(named) of the answers; give one of them"
+            )
         }
         hub.url = url
         if hub.fingerprint == nil && hub.caFile == nil {
@@ -97,7 +106,8 @@ struct HubLinker: HubLinking {
         let link = try? HubLink.read(state: layout.stateDirectory)
         let hub = configuration.hub
         guard hub.mode != .unlinked else { return link == nil }
-        guard let link, link.hub.lowercased() == hub.name.lowercased(), link.node.lowercased() == configuration.node.name.lowercased()
+        guard let link, link.hub.lowercased() == hub.name.lowercased(),
+            link.node.lowercased() == configuration.node.name.lowercased()
         else { return false }
         return link.url == hub.url && (hub.url != nil || link.registry == registryPath(layout))
     }
@@ -109,7 +119,10 @@ struct HubLinker: HubLinking {
         let node = configuration.node.name
         let existing = try? HubLink.read(state: layout.stateDirectory)
         if Self.isUpToDate(configuration, layout: layout) {
-            let detail = hub.mode == .unlinked ? "this node joins no hub" : "node \(node) stays linked to hub \(hub.name) at \(existing?.destination ?? "-")"
+            let detail =
+                hub.mode == .unlinked
+                ? "this node joins no hub"
+                : "node \(node) stays linked to hub \(hub.name) at \(existing?.destination ?? "-")"
             return HubLinkPlan(linkFile: nil, detail: detail, unchanged: true)
         }
         // The hub it leaves: a record on this machine is removed once the engine took the new link; a hub service's
@@ -119,19 +132,27 @@ struct HubLinker: HubLinking {
         if let existing {
             if let path = existing.registry {
                 finish = {
-                    do { try Registry(path: path).deleteNode(existing.node, hub: existing.hub) } catch RegistryError.noSuchNode {
+                    do { try Registry(path: path).deleteNode(existing.node, hub: existing.hub) } catch RegistryError
+                        .noSuchNode
+                    {
                         return nil
                     } catch {
-                        return "node \(existing.node) could not be removed from hub \(existing.hub) on this machine: \(error)"
+                        return
+                            "node \(existing.node) could not be removed from hub \(existing.hub) on this machine: \(error)"
                     }
                     return "node \(existing.node) left hub \(existing.hub) on this machine"
                 }
             } else {
-                leaving = " (its record in hub \(existing.hub) at \(existing.destination) stays, offline, until deleted there)"
+                leaving =
+                    " (its record in hub \(existing.hub) at \(existing.destination) stays, offline, until deleted there)"
             }
         }
         guard hub.mode != .unlinked else {
-            return HubLinkPlan(linkFile: nil, detail: "unlinked from hub \(existing?.hub ?? "-")" + leaving, finish: finish)
+            return HubLinkPlan(
+                linkFile: nil,
+                detail: "unlinked from hub \(existing?.hub ?? "-")" + leaving,
+                finish: finish
+            )
         }
         let link: HubLink
         let detail: String
@@ -150,13 +171,18 @@ struct HubLinker: HubLinking {
             bytes = Array(try HubJSON.encoder.encode(link))
         } catch {
             let problems = undo()
-            throw .command(step: ApplyStep.hub.rawValue, problem: "cannot encode the hub link: \(error)" + problems.map { "; \($0)" }.joined())
+            throw .command(
+                step: ApplyStep.hub.rawValue,
+                problem: "cannot encode the hub link: \(error)" + problems.map { "; \($0)" }.joined()
+            )
         }
         return HubLinkPlan(linkFile: bytes, detail: detail + leaving, registry: registry, undo: undo, finish: finish)
     }
 
     /// Registers the node in the registry on this machine (creating the hub when asked) and enrols it there.
-    private func local(_ configuration: NodeConfiguration, layout: InstallLayout) throws(InstallError) -> (HubLink, @Sendable () -> [String]) {
+    private func local(_ configuration: NodeConfiguration, layout: InstallLayout) throws(InstallError) -> (
+        HubLink, @Sendable () -> [String]
+    ) {
         let hub = configuration.hub.name
         let node = configuration.node.name
         let path = Self.registryPath(layout)
@@ -169,7 +195,8 @@ struct HubLinker: HubLinking {
             throw failure(error)
         }
         if configuration.hub.mode == .create {
-            do { try registry.createHub(hub) } catch RegistryError.hubExists { /* made by an earlier run: joined as it is */ } catch {
+            do { try registry.createHub(hub) } catch RegistryError.hubExists
+            { /* made by an earlier run: joined as it is */  } catch {
                 throw failure(error)
             }
         }
@@ -179,14 +206,17 @@ struct HubLinker: HubLinking {
         } catch RegistryError.nodeExists {
             throw .command(
                 step: ApplyStep.hub.rawValue,
-                problem: "hub \(hub) already has a node named \(node); if that is this node's old record, remove it with "
+                problem:
+                    "hub \(hub) already has a node named \(node); if that is this node's old record, remove it with "
                     + "`cachenode node delete \(node) --hub \(hub)` and run setup again"
             )
         } catch {
             throw failure(error)
         }
         let undo: @Sendable () -> [String] = {
-            do { try Registry(path: path).deleteNode(node, hub: hub) } catch { return ["deleting node \(node) from hub \(hub): \(error)"] }
+            do { try Registry(path: path).deleteNode(node, hub: hub) } catch {
+                return ["deleting node \(node) from hub \(hub): \(error)"]
+            }
             return []
         }
         do {
@@ -200,7 +230,8 @@ struct HubLinker: HubLinking {
 
     /// Joins a hub service: with its admin token the node is created there (and the hub, when asked) and enrolled;
     /// with a one-time key it is enrolled. The certificate is checked before any secret is sent.
-    private func service(_ configuration: NodeConfiguration) throws(InstallError) -> (HubLink, @Sendable () -> [String]) {
+    private func service(_ configuration: NodeConfiguration) throws(InstallError) -> (HubLink, @Sendable () -> [String])
+    {
         let hub = configuration.hub
         let node = configuration.node.name
         let url = hub.url ?? ""
@@ -222,7 +253,12 @@ struct HubLinker: HubLinking {
             do throws(HubClient.Failure) {
                 switch credential {
                 case .enrolmentKey(let key):
-                    return .success((try await HubClient(baseURL: url, trust: trust).enrol(node: node, hub: hub.name, key: key), false))
+                    return .success(
+                        (
+                            try await HubClient(baseURL: url, trust: trust).enrol(node: node, hub: hub.name, key: key),
+                            false
+                        )
+                    )
                 case .adminToken(let token):
                     let admin = HubClient(baseURL: url, token: token, trust: trust)
                     if hub.mode == .create {
@@ -248,7 +284,14 @@ struct HubLinker: HubLinking {
         case .failure(let error):
             throw failure("hub \(hub.name) at \(url): \(error)")
         case .success(let (token, created)):
-            let link = HubLink(url: url, hub: hub.name, node: node, token: token, intervalSeconds: interval, trust: trust)
+            let link = HubLink(
+                url: url,
+                hub: hub.name,
+                node: node,
+                token: token,
+                intervalSeconds: interval,
+                trust: trust
+            )
             guard created, case .adminToken(let admin) = credential else { return (link, { [] }) }
             let undo: @Sendable () -> [String] = {
                 runBlocking {
@@ -275,7 +318,8 @@ struct HubLinker: HubLinking {
             {
                 let time = Self.clock(status.lastAttempt)
                 if let error = status.error {
-                    return "the first report (\(time)) failed: \(error); the engine tries again every \(link.intervalSeconds) s"
+                    return
+                        "the first report (\(time)) failed: \(error); the engine tries again every \(link.intervalSeconds) s"
                 }
                 return "first report accepted at \(time), then every \(link.intervalSeconds) s"
             }

@@ -19,7 +19,8 @@ extension WizardInstallEndToEndTests {
             let table = (try? CLIRunner.run(["hub", "nodes", "--root", root]).stdout) ?? ""
             return table.split(separator: "\n").first { $0.hasPrefix(node + " ") }.map(String.init) ?? table
         }
-        let setup = "'\(CLIRunner.binary)' setup --root '\(root)' --host-root '\(WizardEndToEndTests.machine)' --self-test-origin 127.0.0.1:1"
+        let setup =
+            "'\(CLIRunner.binary)' setup --root '\(root)' --host-root '\(WizardEndToEndTests.machine)' --self-test-origin 127.0.0.1:1"
 
         // First run: "No, create a new hub" on this machine.
         let tmux = try TmuxSession()
@@ -40,7 +41,10 @@ extension WizardInstallEndToEndTests {
         try tmux.finishReview()
         // Long progress lines wrap on the screen: compared as words.
         let done = try tmux.waitFor("Press Enter to exit.").split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        #expect(done.contains("link to the hub: node Oslo-1 registered in hub hub-oslo on this machine; first report"), "\(done)")
+        #expect(
+            done.contains("link to the hub: node Oslo-1 registered in hub hub-oslo on this machine; first report"),
+            "\(done)"
+        )
         #expect(done.contains("first report accepted at"), "\(done)")
         try tmux.send("Enter")
         let firstExit = try tmux.waitForExit()
@@ -100,8 +104,13 @@ extension WizardInstallEndToEndTests {
         try tmux.send("Enter", "Enter", "Enter", "Enter")
         try tmux.waitFor("7 Hub         existing remote-west at https://127.0.0.1:\(port)")
         try tmux.finishReview()
-        let moved = try tmux.waitFor("Press Enter to exit.").split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        #expect(moved.contains("link to the hub: node Oslo-1 enrolled in hub remote-west at https://127.0.0.1:\(port)"), "\(moved)")
+        let moved = try tmux.waitFor("Press Enter to exit.").split(whereSeparator: \.isWhitespace).joined(
+            separator: " "
+        )
+        #expect(
+            moved.contains("link to the hub: node Oslo-1 enrolled in hub remote-west at https://127.0.0.1:\(port)"),
+            "\(moved)"
+        )
         #expect(moved.contains("first report accepted at"), "\(moved)")
         try tmux.send("Enter")
         let secondExit = try tmux.waitForExit(2)

@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The apply step "link to the hub": it comes after the engine is verified, writes the link the engine reloads, and
@@ -33,14 +33,20 @@ struct HubLinkStepTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let linker = FakeLinker()
         var events: [Applier.Event] = []
-        let report = try Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) { events.append($0) }
+        let report = try Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) {
+            events.append($0)
+        }
         defer { report.enginePID.map { EngineProcess.stop(pid: $0, graceSeconds: 5) } }
-        let steps = events.compactMap { event -> ApplyStep? in if case .started(let step) = event { step } else { nil } }
+        let steps = events.compactMap { event -> ApplyStep? in if case .started(let step) = event { step } else { nil }
+        }
         #expect(steps.last == .hub && steps.dropLast().last == .selfTest)
         #expect(events.contains(.finished(.hub, "node Trial-1 registered in hub trial-hub; first report accepted")))
         #expect(linker.calls.all == ["prepare trial-hub", "first report", "finish"])
         let link = root + "/var/lib/cachenode/hub-link.json"
-        #expect(FileManager.default.contents(atPath: link) == Data(#"{"hub":"trial-hub","node":"Trial-1","token":"t"}"#.utf8))
+        #expect(
+            FileManager.default.contents(atPath: link)
+                == Data(#"{"hub":"trial-hub","node":"Trial-1","token":"t"}"#.utf8)
+        )
         var info = stat()
         #expect(stat(link, &info) == 0 && info.st_mode & 0o777 == 0o600, "the link holds the node's token")
         // The running engine was told (SIGHUP) and logged that it read the link again; it did not restart.
@@ -54,10 +60,14 @@ struct HubLinkStepTests {
         let root = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let before = InstallFixtures.snapshot(root)
-        let linker = FakeLinker(failure: .command(step: "link to the hub", problem: "hub trial-hub: the key is not valid"))
+        let linker = FakeLinker(
+            failure: .command(step: "link to the hub", problem: "hub trial-hub: the key is not valid")
+        )
         var events: [Applier.Event] = []
         #expect(throws: Applier.Failure.self) {
-            try Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) { events.append($0) }
+            try Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) {
+                events.append($0)
+            }
         }
         #expect(events.contains(.failed(.hub, "link to the hub: hub trial-hub: the key is not valid")))
         #expect(events.last == .rolledBack([]))
@@ -69,13 +79,21 @@ struct HubLinkStepTests {
         let root = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         // A directory where the link goes: writing it fails after the hub registered the node.
-        try FileManager.default.createDirectory(atPath: root + "/var/lib/cachenode/hub-link.json/x", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: root + "/var/lib/cachenode/hub-link.json/x",
+            withIntermediateDirectories: true
+        )
         let linker = FakeLinker()
         var events: [Applier.Event] = []
         #expect(throws: Applier.Failure.self) {
-            try Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) { events.append($0) }
+            try Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) {
+                events.append($0)
+            }
         }
-        #expect(linker.calls.all == ["prepare trial-hub", "undo"], "the node the run created at the hub is deleted again")
+        #expect(
+            linker.calls.all == ["prepare trial-hub", "undo"],
+            "the node the run created at the hub is deleted again"
+        )
         #expect(events.contains { if case .failed(.hub, _) = $0 { true } else { false } })
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/cachenode/cachenode.pid"))
     }

@@ -24,7 +24,10 @@ struct WizardHubTests {
         #expect(wizard.fields(.hub) == [.hubMode, .hubURL, .hubCertificate, .hubJoin, .hubSecret, .keyHub])
         wizard.press(.enter)
         wizard.type("http://198.51.100.9:7000")
-        #expect(wizard.visibleErrors(.hub)[.hubURL]?.hasPrefix("http://198.51.100.9:7000 is plain HTTP across the network") == true)
+        #expect(
+            wizard.visibleErrors(.hub)[.hubURL]?.hasPrefix("http://198.51.100.9:7000 is plain HTTP across the network")
+                == true
+        )
         wizard.clearField()
         wizard.type("https://hub.example.org:7000")
         wizard.press(.enter)
@@ -45,12 +48,17 @@ struct WizardHubTests {
         let request = HubCheckRequest(url: "https://hub.example.org:7000", fingerprint: Self.pinned)
         #expect(check == .checkHub(request))
         let refused = HubCheckResult(
-            trustProblem: "the hub at hub.example.org:7000 presented a certificate with fingerprint \(Self.presented), not the pinned \(Self.pinned)"
+            trustProblem:
+                "the hub at hub.example.org:7000 presented a certificate with fingerprint \(Self.presented), not the pinned \(Self.pinned)"
         )
         #expect(wizard.recordHubCheck(refused, for: request) == .none)
         #expect(wizard.step == .hub)
         #expect(wizard.focusedField == .hubCertificate)
-        #expect(wizard.visibleErrors(.hub)[.hubCertificate]?.contains("fingerprint \(Self.presented), not the pinned \(Self.pinned)") == true)
+        #expect(
+            wizard.visibleErrors(.hub)[.hubCertificate]?.contains(
+                "fingerprint \(Self.presented), not the pinned \(Self.pinned)"
+            ) == true
+        )
 
         // The right certificate: on to Review, which shows the link and not the key.
         wizard.clearField()
@@ -62,7 +70,15 @@ struct WizardHubTests {
         #expect(wizard.screen.contains("7 Hub         existing contoso-west at https://hub.example.org:7000"))
         #expect(wizard.screen.contains("(certificate SHA256:CD:CD:CD:CD:C...)"))
         let configuration = wizard.draft.configuration(wizard.context)
-        #expect(configuration.hub == .init(mode: .existing, name: "contoso-west", url: "https://hub.example.org:7000", fingerprint: Self.presented))
+        #expect(
+            configuration.hub
+                == .init(
+                    mode: .existing,
+                    name: "contoso-west",
+                    url: "https://hub.example.org:7000",
+                    fingerprint: Self.presented
+                )
+        )
         #expect(wizard.draft.hubCredentialGiven == .enrolmentKey("one-time-key-123"))
         let draft = Wizard.draftText(configuration, sizing: WizardFixtures.sizing)
         #expect(!draft.contains("one-time-key-123"))
@@ -78,11 +94,20 @@ struct WizardHubTests {
         wizard.press(.enter, .char("2"), .enter)
         wizard.type("admin-token-456")
         #expect(wizard.fields(.hub).last == .hubSecret, "the hubs are not known before the check")
-        let request = HubCheckRequest(url: "https://hub.example.org:7000", fingerprint: Self.pinned, adminToken: "admin-token-456")
+        let request = HubCheckRequest(
+            url: "https://hub.example.org:7000",
+            fingerprint: Self.pinned,
+            adminToken: "admin-token-456"
+        )
         #expect(wizard.press(.enter) == .checkHub(request))
 
         // A refused token shows on its field.
-        #expect(wizard.recordHubCheck(HubCheckResult(secretProblem: "the hub service refused this admin token"), for: request) == .none)
+        #expect(
+            wizard.recordHubCheck(
+                HubCheckResult(secretProblem: "the hub service refused this admin token"),
+                for: request
+            ) == .none
+        )
         #expect(wizard.focusedField == .hubSecret)
         #expect(wizard.visibleErrors(.hub)[.hubSecret] == "the hub service refused this admin token")
 
@@ -91,7 +116,10 @@ struct WizardHubTests {
         #expect(wizard.focusedField == .existingHub)
         #expect(wizard.screen.contains("(*) 1  remote-east"))
         wizard.press(.char("2"))
-        #expect(wizard.visibleErrors(.hub)[.existingHub] == "hub 'remote-west' already has a node named 'Seattle-1' (a name is unique in its hub)")
+        #expect(
+            wizard.visibleErrors(.hub)[.existingHub]
+                == "hub 'remote-west' already has a node named 'Seattle-1' (a name is unique in its hub)"
+        )
         wizard.press(.char("1"), .enter)
         #expect(wizard.step == .review)
         #expect(wizard.draft.configuration(wizard.context).hub.name == "remote-east")

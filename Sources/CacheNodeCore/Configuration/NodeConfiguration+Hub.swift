@@ -8,7 +8,9 @@ extension NodeConfiguration {
             ("hub.enrolment_key_file", hub.enrolmentKeyFile), ("hub.admin_token_file", hub.adminTokenFile),
         ]
         if hub.mode == .unlinked {
-            if !hub.name.isEmpty { issues.append(.init("hub.name", "not used with mode: none", hint: "remove it, or use mode: existing")) }
+            if !hub.name.isEmpty {
+                issues.append(.init("hub.name", "not used with mode: none", hint: "remove it, or use mode: existing"))
+            }
             for case let (key, _?) in given {
                 issues.append(.init(key, "not used with mode: none", hint: "remove it, or use mode: existing"))
             }
@@ -39,28 +41,52 @@ extension NodeConfiguration {
             issues.append(.init("hub.ca_file", problem, hint: "an absolute path of a PEM file"))
         }
         if hub.fingerprint != nil, hub.caFile != nil {
-            issues.append(.init("hub.ca_file", "set together with hub.fingerprint", hint: "one of them: the fingerprint, or a CA file"))
+            issues.append(
+                .init(
+                    "hub.ca_file",
+                    "set together with hub.fingerprint",
+                    hint: "one of them: the fingerprint, or a CA file"
+                )
+            )
         }
         for (key, value) in given where trustKeys.contains(key) && value != nil {
             if hub.url == nil {
-                issues.append(.init(key, "only for a hub service elsewhere", hint: "set hub.url, or remove it for the hub on this machine"))
+                issues.append(
+                    .init(
+                        key,
+                        "only for a hub service elsewhere",
+                        hint: "set hub.url, or remove it for the hub on this machine"
+                    )
+                )
             } else if !secure {
-                issues.append(.init(key, "not used with http:// (a hub on loopback, no TLS)", hint: "remove it, or use https://"))
+                issues.append(
+                    .init(key, "not used with http:// (a hub on loopback, no TLS)", hint: "remove it, or use https://")
+                )
             }
         }
         for key in ["hub.enrolment_key_file", "hub.admin_token_file"] {
-            guard let file = key == "hub.enrolment_key_file" ? hub.enrolmentKeyFile : hub.adminTokenFile else { continue }
+            guard let file = key == "hub.enrolment_key_file" ? hub.enrolmentKeyFile : hub.adminTokenFile else {
+                continue
+            }
             if let problem = PathRules.problem(file) {
                 issues.append(.init(key, problem, hint: "an absolute path of a file of its own (mode 0600)"))
             } else if hub.url == nil {
                 issues.append(
-                    .init(key, "a hub on this machine needs no key or token", hint: "remove it: setup registers the node itself")
+                    .init(
+                        key,
+                        "a hub on this machine needs no key or token",
+                        hint: "remove it: setup registers the node itself"
+                    )
                 )
             }
         }
         if hub.enrolmentKeyFile != nil, hub.adminTokenFile != nil {
             issues.append(
-                .init("hub.admin_token_file", "set together with hub.enrolment_key_file", hint: "one of them: a one-time key, or the admin token")
+                .init(
+                    "hub.admin_token_file",
+                    "set together with hub.enrolment_key_file",
+                    hint: "one of them: a one-time key, or the admin token"
+                )
             )
         }
         if hub.enrolmentKeyFile != nil, hub.mode == .create {

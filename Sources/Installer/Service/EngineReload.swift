@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Asks the running engine to read its hub link again (SIGHUP): through systemd on a real install

@@ -18,7 +18,14 @@ package struct HubLink: Codable, Equatable, Sendable {
     /// How the hub's certificate is trusted; absent in links to a hub on loopback over plain HTTP or on this machine.
     package var trust: HubTrust?
 
-    package init(url: String, hub: String, node: String, token: String, intervalSeconds: Int = 60, trust: HubTrust? = nil) {
+    package init(
+        url: String,
+        hub: String,
+        node: String,
+        token: String,
+        intervalSeconds: Int = 60,
+        trust: HubTrust? = nil
+    ) {
         self.url = url
         self.hub = hub
         self.node = node
@@ -201,7 +208,10 @@ package struct HubReporter: Sendable {
                 try await sender.send(report)
             } catch {
                 problem = "\(error)"
-                logger.warning("hub report failed", metadata: ["hub.destination": "\(link.destination)", "error": "\(error)"])
+                logger.warning(
+                    "hub report failed",
+                    metadata: ["hub.destination": "\(link.destination)", "error": "\(error)"]
+                )
             }
             guard !Task.isCancelled else { return }
             let next = HubLinkStatus(
@@ -243,7 +253,9 @@ struct ReportSender: Sendable {
     init(link: HubLink) {
         token = link.token
         if let url = link.url {
-            route = .service(HubClient(baseURL: url, token: link.token, timeout: .seconds(5), trust: link.trust ?? .system))
+            route = .service(
+                HubClient(baseURL: url, token: link.token, timeout: .seconds(5), trust: link.trust ?? .system)
+            )
         } else {
             route = .registry(path: link.registry ?? "", opened: OpenedRegistry())
         }

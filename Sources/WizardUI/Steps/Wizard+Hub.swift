@@ -42,7 +42,11 @@ extension Wizard {
         var errors: [(WizardField, String)] = []
         if hubOptions.isEmpty {
             errors.append(
-                (.existingHub, draft.hubPlace == .local ? "no hub is known yet: create one" : "the hub service has no hub yet: create one")
+                (
+                    .existingHub,
+                    draft.hubPlace == .local
+                        ? "no hub is known yet: create one" : "the hub service has no hub yet: create one"
+                )
             )
         }
         let creating = draft.hubPlace == .local ? draft.hubMode == .create : draft.hubJoin == .adminTokenNewHub
@@ -54,12 +58,19 @@ extension Wizard {
             errors.append((.hubURL, "type the hub service's address, as https://hub.example.org:7000"))
         }
         if draft.hubCertificate.value.isEmpty, HubURL(draft.hubURL.value)?.isSecure != false {
-            errors.append((.hubCertificate, "give the fingerprint `cachenode hub info` prints on the hub, or a CA file"))
+            errors.append(
+                (.hubCertificate, "give the fingerprint `cachenode hub info` prints on the hub, or a CA file")
+            )
         }
         if draft.hubSecret.text.isEmpty, !hubLinkUnchanged {
             let admin = draft.hubJoin != .enrolmentKey
             errors.append(
-                (.hubSecret, admin ? "type the hub's admin token (<state>/hub-admin-token on the hub)" : "type the one-time key `cachenode node create` printed")
+                (
+                    .hubSecret,
+                    admin
+                        ? "type the hub's admin token (<state>/hub-admin-token on the hub)"
+                        : "type the one-time key `cachenode node create` printed"
+                )
             )
         }
         if let check = currentHubCheck {
@@ -94,7 +105,8 @@ extension Wizard {
         case .hubCertificate: "the SHA-256 fingerprint (`cachenode hub info` on the hub), or the path of a CA file"
         case .hubSecret:
             (draft.hubJoin != .enrolmentKey
-                ? "the admin token, from <state>/hub-admin-token on the hub" : "the one-time key `cachenode node create` printed")
+                ? "the admin token, from <state>/hub-admin-token on the hub"
+                : "the one-time key `cachenode node create` printed")
                 + (hubLinkUnchanged ? "; blank keeps the current link" : "; never saved")
         case .keyHub: "the hub the node was created in (node create --hub)"
         default: nil
