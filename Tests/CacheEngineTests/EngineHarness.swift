@@ -6,6 +6,9 @@ import CacheNodeTestSupport
 @testable import CacheEngine
 
 /// An engine on 127.0.0.1:0 over a temporary cache directory, with a test origin beside it.
+///
+/// Scoped by a closure, as Hummingbird's `testServer`: `with { harness in ... }` stops the engine, the origin and
+/// removes the folder whether the body returns or throws.
 struct EngineHarness {
     let engine: CacheEngine
     let task: Task<Void, any Error>
@@ -14,19 +17,87 @@ struct EngineHarness {
     let directory: TestCacheDirectory
     let origin: TestOrigin
 
-    static func start(
+    /// Runs `body` with an engine and, unless given, a new test origin and temporary folder; afterwards (returned or
+    /// thrown) the engine stops and what was created here is stopped and removed. A given origin or folder is the
+    /// caller's (scope it with `withOrigin`/`withDirectory`), so an engine can restart on the same folder.
+    @discardableResult
+    static func with<T>(
         origin: TestOrigin? = nil,
-        directory: TestCacheDirectory = TestCacheDirectory(),
+        directory: TestCacheDirectory? = nil,
         configure: (inout NodeConfiguration) -> Void = { _ in },
         blockSize: Int = 64 * 1024,
         driveBytes: Int64 = 1 << 30,
         resolver: any HostResolver = SystemResolver(),
-        healthClock: @escaping @Sendable () -> Date = { Date() }
+        healthClock: @escaping @Sendable () -> Date = { Date() },
+        _ body: (EngineHarness) async throws -> T
+    ) async throws -> T {
+        try await withDirectory(directory) { directory in
+            try await withOrigin(origin) { origin in
+                let harness = try await start(
+                    origin: origin,
+                    directory: directory,
+                    configure: configure,
+                    blockSize: blockSize,
+                    driveBytes: driveBytes,
+                    resolver: resolver,
+                    healthClock: healthClock
+                )
+                let result: T
+                do {
+                    result = try await body(harness)
+                } catch {
+                    try? await harness.stop()
+                    throw error
+                }
+                try await harness.stop()
+                return result
+            }
+        }
+    }
+
+    /// Runs `body` with `origin`, or with a new test origin that is stopped afterwards, returned or thrown.
+    @discardableResult
+    static func withOrigin<T>(_ origin: TestOrigin? = nil, _ body: (TestOrigin) async throws -> T) async throws -> T {
+        if let origin { return try await body(origin) }
+        let created = try await TestOrigin.start()
+        let result: T
+        do {
+            result = try await body(created)
+        } catch {
+            await created.stop()
+            throw error
+        }
+        await created.stop()
+        return result
+    }
+
+    /// Runs `body` with `directory`, or with a new temporary folder that is removed afterwards, returned or thrown.
+    @discardableResult
+    static func withDirectory<T>(
+        _ directory: TestCacheDirectory? = nil,
+        _ body: (TestCacheDirectory) async throws -> T
+    ) async throws -> T {
+        if let directory { return try await body(directory) }
+        let created = TestCacheDirectory()
+        defer { created.remove() }
+        return try await body(created)
+    }
+
+    private static func start(
+        origin: TestOrigin,
+        directory: TestCacheDirectory,
+        configure: (inout NodeConfiguration) -> Void,
+        blockSize: Int,
+        driveBytes: Int64,
+        resolver: any HostResolver,
+        healthClock: @escaping @Sendable () -> Date
     ) async throws -> EngineHarness {
-        let origin = if let origin { origin } else { try await TestOrigin.start() }
         var configuration = directory.configuration(driveBytes: driveBytes, blockSize: blockSize)
         configure(&configuration)
-        let allowlist = OriginAllowlist(patterns: ["*.download.windowsupdate.com"], extra: configuration.engine.extraOrigins)
+        let allowlist = OriginAllowlist(
+            patterns: ["*.download.windowsupdate.com"],
+            extra: configuration.engine.extraOrigins
+        )
         let engine = try CacheEngine(
             configuration: configuration,
             allowlist: allowlist,
@@ -36,7 +107,14 @@ struct EngineHarness {
         let task = Task { try await engine.run() }
         let port = try await engine.listenPort()
         let adminPort = try await engine.adminPort()
-        return EngineHarness(engine: engine, task: task, port: port, adminPort: adminPort, directory: directory, origin: origin)
+        return EngineHarness(
+            engine: engine,
+            task: task,
+            port: port,
+            adminPort: adminPort,
+            directory: directory,
+            origin: origin
+        )
     }
 
     /// The target for `path` on the test origin.
@@ -49,16 +127,11 @@ struct EngineHarness {
         try await TestHTTPClient.get(port: port, target(path), method: method, headers: headers)
     }
 
-    /// Graceful stop: in-flight responses finish, then `run()` returns.
+    /// Graceful stop: in-flight responses finish, then `run()` returns. `with` stops the engine again at its end,
+    /// which then does nothing.
     func stop() async throws {
         engine.shutdown()
         try await task.value
-    }
-
-    func stopAll() async throws {
-        try await stop()
-        await origin.stop()
-        directory.remove()
     }
 }
 

@@ -16,67 +16,72 @@ struct OriginFaultTests {
     @Test(arguments: faults, [false, true])
     func faultNeverGivesWrongBytesAndOthersAreServed(fault: TestOrigin.Fault, warm: Bool) async throws {
         // Short enough for the hang case, long enough that the healthy object's fill survives a busy machine.
-        let harness = try await EngineHarness.start(configure: { $0.engine.originReadTimeoutSeconds = 5 })
-        let healthy = harness.origin.add("/healthy.bin", length: 400_000, seed: 71)
-        let bytes = harness.origin.add("/f.bin", length: 300_000, seed: 73)
-        if warm {
-            expectBytes(try await harness.get("/f.bin", headers: [("Range", "bytes=0-100")]).body, bytes[0...100])
-            await harness.engine.settle()
-        }
-        harness.origin.setFault(fault, for: "/f.bin")
-        let requests: [(String?, ArraySlice<UInt8>)] = [
-            (nil, bytes[...]), ("bytes=0-100", bytes[0...100]), ("bytes=200000-250000", bytes[200_000...250_000]),
-            ("bytes=-1000", bytes[299_000...]),
-        ]
-        let allowed: Set<Int> = if case .redirect = fault { [302] } else { [] }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (range, expected) in requests {
-                group.addTask {
-                    let response = await harness.attempt("/f.bin", headers: range.map { [("Range", $0)] } ?? [])
-                    FaultChecks.expectNeverWrong(
-                        response, expected: Array(expected), ranged: range != nil, allowed: allowed, "\(fault) \(range ?? "whole")")
-                }
+        try await EngineHarness.with(configure: { $0.engine.originReadTimeoutSeconds = 5 }) { harness in
+            let healthy = harness.origin.add("/healthy.bin", length: 400_000, seed: 71)
+            let bytes = harness.origin.add("/f.bin", length: 300_000, seed: 73)
+            if warm {
+                expectBytes(try await harness.get("/f.bin", headers: [("Range", "bytes=0-100")]).body, bytes[0...100])
+                await harness.engine.settle()
             }
-            group.addTask { try await harness.expectHealthy("/healthy.bin", healthy) }
-            try await group.waitForAll()
+            harness.origin.setFault(fault, for: "/f.bin")
+            let requests: [(String?, ArraySlice<UInt8>)] = [
+                (nil, bytes[...]), ("bytes=0-100", bytes[0...100]), ("bytes=200000-250000", bytes[200_000...250_000]),
+                ("bytes=-1000", bytes[299_000...]),
+            ]
+            let allowed: Set<Int> = if case .redirect = fault { [302] } else { [] }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (range, expected) in requests {
+                    group.addTask {
+                        let response = await harness.attempt("/f.bin", headers: range.map { [("Range", $0)] } ?? [])
+                        FaultChecks.expectNeverWrong(
+                            response,
+                            expected: Array(expected),
+                            ranged: range != nil,
+                            allowed: allowed,
+                            "\(fault) \(range ?? "whole")"
+                        )
+                    }
+                }
+                group.addTask { try await harness.expectHealthy("/healthy.bin", healthy) }
+                try await group.waitForAll()
+            }
+            // Once the origin recovers, the object is fetched again and exact.
+            harness.origin.setFault(nil, for: "/f.bin")
+            var recovered = try await harness.get("/f.bin")
+            if fault == .changedETag, !recovered.complete {
+                // A block fetched during the fault was stored under the fault's ETag, so the origin's own ETag is a
+                // change again. Met before the head, the engine serves the new version; met after blocks of the old
+                // one were sent, it can only cut that response (never mixing), once.
+                recovered = try await harness.get("/f.bin")
+            }
+            #expect(recovered.status == 200)
+            #expect(recovered.complete)
+            expectBytes(recovered.body, bytes)
         }
-        // Once the origin recovers, the object is fetched again and exact.
-        harness.origin.setFault(nil, for: "/f.bin")
-        var recovered = try await harness.get("/f.bin")
-        if fault == .changedETag, !recovered.complete {
-            // A block fetched during the fault was stored under the fault's ETag, so the origin's own ETag is a
-            // change again. Met before the head, the engine serves the new version; met after blocks of the old
-            // one were sent, it can only cut that response (never mixing), once.
-            recovered = try await harness.get("/f.bin")
-        }
-        #expect(recovered.status == 200)
-        #expect(recovered.complete)
-        expectBytes(recovered.body, bytes)
-        try await harness.stopAll()
     }
 
     /// An object replaced on the origin (new ETag and length): every response is one version whole, never a mix.
     @Test func replacedObjectIsNeverMixed() async throws {
-        let harness = try await EngineHarness.start()
-        let healthy = harness.origin.add("/healthy.bin", length: 400_000, seed: 71)
-        let old = harness.origin.add("/r.bin", length: 300_000, seed: 75)
-        expectBytes(try await harness.get("/r.bin", headers: [("Range", "bytes=0-100")]).body, old[0...100])
-        await harness.engine.settle()
-        let new = harness.origin.add("/r.bin", length: 250_000, seed: 76)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<3 {
-                group.addTask {
-                    guard let response = await harness.attempt("/r.bin"), response.status == 200 else { return }
-                    let version = response.header("Content-Length") == "\(new.count)" ? new : old
-                    FaultChecks.expectNeverWrong(response, expected: version)
+        try await EngineHarness.with { harness in
+            let healthy = harness.origin.add("/healthy.bin", length: 400_000, seed: 71)
+            let old = harness.origin.add("/r.bin", length: 300_000, seed: 75)
+            expectBytes(try await harness.get("/r.bin", headers: [("Range", "bytes=0-100")]).body, old[0...100])
+            await harness.engine.settle()
+            let new = harness.origin.add("/r.bin", length: 250_000, seed: 76)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        guard let response = await harness.attempt("/r.bin"), response.status == 200 else { return }
+                        let version = response.header("Content-Length") == "\(new.count)" ? new : old
+                        FaultChecks.expectNeverWrong(response, expected: version)
+                    }
                 }
+                group.addTask { try await harness.expectHealthy("/healthy.bin", healthy) }
+                try await group.waitForAll()
             }
-            group.addTask { try await harness.expectHealthy("/healthy.bin", healthy) }
-            try await group.waitForAll()
+            expectBytes(try await harness.get("/r.bin").body, new)
+            let tail = try await harness.get("/r.bin", headers: [("Range", "bytes=200000-")])
+            expectBytes(tail.body, new[200_000...])
         }
-        expectBytes(try await harness.get("/r.bin").body, new)
-        let tail = try await harness.get("/r.bin", headers: [("Range", "bytes=200000-")])
-        expectBytes(tail.body, new[200_000...])
-        try await harness.stopAll()
     }
 }

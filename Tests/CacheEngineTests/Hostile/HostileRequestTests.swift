@@ -71,7 +71,11 @@ struct HostileRequestTests {
         .get("decimal IP", "/h.bin?cacheHostOrigin=2130706433:{P}", 403),
         .get("octal IP", "/h.bin?cacheHostOrigin=0177.0.0.1:{P}", 403),
         .get("hex IP", "/h.bin?cacheHostOrigin=0x7f.0.0.1:{P}", 403),
-        .get("allowed name resolving to a private address", "/h.bin?cacheHostOrigin=private.download.windowsupdate.com", 403),
+        .get(
+            "allowed name resolving to a private address",
+            "/h.bin?cacheHostOrigin=private.download.windowsupdate.com",
+            403
+        ),
         // An allowed name that does not resolve is the network's fault: 502, so Windows falls back at once.
         .get("allowed name that does not resolve", "/h.bin?cacheHostOrigin=gone.download.windowsupdate.com", 502),
         .get("userinfo trick", "/h.bin?cacheHostOrigin=au.download.windowsupdate.com@127.0.0.1:{P}", 400),
@@ -81,45 +85,111 @@ struct HostileRequestTests {
         // CRLF injection into what would go to the origin.
         .get("encoded CRLF in the origin", "/h.bin?cacheHostOrigin={O}%0d%0aX-Injected:%20yes", 400),
         .get("encoded CRLF in the path", "/h.bin%0d%0aX-Injected:%20yes?cacheHostOrigin={O}", 400),
-        HostileRequest("raw CR in the target", "GET /h.bin?cacheHostOrigin={O}\rX-Injected: yes HTTP/1.1\r\nHost: c\r\n\r\n", 400),
-        HostileRequest("raw LF in the target", "GET /h.bin?cacheHostOrigin={O}\nX-Injected: yes HTTP/1.1\r\nHost: c\r\n\r\n", 400),
-        HostileRequest("raw CR in a header", "GET /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: c\rX-Injected: yes\r\n\r\n", 400),
+        HostileRequest(
+            "raw CR in the target",
+            "GET /h.bin?cacheHostOrigin={O}\rX-Injected: yes HTTP/1.1\r\nHost: c\r\n\r\n",
+            400
+        ),
+        HostileRequest(
+            "raw LF in the target",
+            "GET /h.bin?cacheHostOrigin={O}\nX-Injected: yes HTTP/1.1\r\nHost: c\r\n\r\n",
+            400
+        ),
+        HostileRequest(
+            "raw CR in a header",
+            "GET /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: c\rX-Injected: yes\r\n\r\n",
+            400
+        ),
         // Request smuggling forms and methods.
-        .get("Content-Length with chunked", "/h.bin?cacheHostOrigin={O}", 400, headers: "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")
-            .withBody("0\r\n\r\n"),
-        .get("two Content-Lengths", "/h.bin?cacheHostOrigin={O}", 400, headers: "Content-Length: 5\r\nContent-Length: 6\r\n")
-            .withBody("hello!"),
-        HostileRequest("POST", "POST /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: c\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 405),
-        HostileRequest("TRACE", "TRACE /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n", 405),
+        .get(
+            "Content-Length with chunked",
+            "/h.bin?cacheHostOrigin={O}",
+            400,
+            headers: "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+        )
+        .withBody("0\r\n\r\n"),
+        .get(
+            "two Content-Lengths",
+            "/h.bin?cacheHostOrigin={O}",
+            400,
+            headers: "Content-Length: 5\r\nContent-Length: 6\r\n"
+        )
+        .withBody("hello!"),
+        HostileRequest(
+            "POST",
+            "POST /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: c\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            405
+        ),
+        HostileRequest(
+            "TRACE",
+            "TRACE /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n",
+            405
+        ),
         // Request bodies: the engine takes none. A head that announces one is answered at once and the connection
         // closes, so a body that never ends cannot hold it. Kept-alive cases end only because the engine closes.
         .get("body on GET hiding a request", "/h.bin?cacheHostOrigin={O}", 400, headers: "Content-Length: 28\r\n")
             .withBody("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"),
-        .get("Content-Length: 100 with 10 bytes sent", "/h.bin?cacheHostOrigin={O}", 400, headers: "Content-Length: 100\r\n")
-            .withBody("0123456789"),
-        HostileRequest("Content-Length: 100 with 10 bytes sent, kept alive",
-            "GET /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: cache\r\nContent-Length: 100\r\n\r\n0123456789", 400),
-        HostileRequest("chunk size FFFFFFFFFFFFFFED, kept alive",
-            "GET /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: cache\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFED\r\nabc", 400),
+        .get(
+            "Content-Length: 100 with 10 bytes sent",
+            "/h.bin?cacheHostOrigin={O}",
+            400,
+            headers: "Content-Length: 100\r\n"
+        )
+        .withBody("0123456789"),
+        HostileRequest(
+            "Content-Length: 100 with 10 bytes sent, kept alive",
+            "GET /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: cache\r\nContent-Length: 100\r\n\r\n0123456789",
+            400
+        ),
+        HostileRequest(
+            "chunk size FFFFFFFFFFFFFFED, kept alive",
+            "GET /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: cache\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFED\r\nabc",
+            400
+        ),
         .get("whole chunked body on GET", "/h.bin?cacheHostOrigin={O}", 400, headers: "Transfer-Encoding: chunked\r\n")
             .withBody("5\r\nhello\r\n0\r\n\r\n"),
-        .get("Transfer-Encoding other than chunked", "/h.bin?cacheHostOrigin={O}", 400, headers: "Transfer-Encoding: gzip\r\n"),
-        .get("Expect: 100-continue with a body", "/h.bin?cacheHostOrigin={O}", 400, headers: "Expect: 100-continue\r\nContent-Length: 10\r\n"),
-        HostileRequest("HEAD with a body, kept alive",
-            "HEAD /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: cache\r\nContent-Length: 5\r\n\r\nhe", 400),
-        HostileRequest("POST with a body that never ends, kept alive",
-            "POST /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: cache\r\nContent-Length: 1000\r\n\r\nx", 405),
-        HostileRequest("HTTP/1.0 GET with a body, kept alive",
-            "GET /h.bin?cacheHostOrigin={O} HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 10\r\n\r\nx", 400),
+        .get(
+            "Transfer-Encoding other than chunked",
+            "/h.bin?cacheHostOrigin={O}",
+            400,
+            headers: "Transfer-Encoding: gzip\r\n"
+        ),
+        .get(
+            "Expect: 100-continue with a body",
+            "/h.bin?cacheHostOrigin={O}",
+            400,
+            headers: "Expect: 100-continue\r\nContent-Length: 10\r\n"
+        ),
+        HostileRequest(
+            "HEAD with a body, kept alive",
+            "HEAD /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: cache\r\nContent-Length: 5\r\n\r\nhe",
+            400
+        ),
+        HostileRequest(
+            "POST with a body that never ends, kept alive",
+            "POST /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nHost: cache\r\nContent-Length: 1000\r\n\r\nx",
+            405
+        ),
+        HostileRequest(
+            "HTTP/1.0 GET with a body, kept alive",
+            "GET /h.bin?cacheHostOrigin={O} HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 10\r\n\r\nx",
+            400
+        ),
         .get("Content-Length: 0 is no body", "/h.bin?cacheHostOrigin={O}", 200, headers: "Content-Length: 0\r\n"),
         .get("Content-Length: 000 is no body", "/h.bin?cacheHostOrigin={O}", 200, headers: "Content-Length: 000\r\n"),
         // Host (RFC 9112 3.2): one on every HTTP/1.1 request, never two, a valid host[:port], and the origin an
         // absolute-form target names. Two readers of one request must never disagree on where it goes.
-        HostileRequest("HTTP/1.1 without Host", "GET /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nConnection: close\r\n\r\n", 400),
+        HostileRequest(
+            "HTTP/1.1 without Host",
+            "GET /h.bin?cacheHostOrigin={O} HTTP/1.1\r\nConnection: close\r\n\r\n",
+            400
+        ),
         .get("two Host lines, same value", "/h.bin?cacheHostOrigin={O}", 400, headers: "Host: cache\r\n"),
         .get("two Host lines, different values", "/h.bin?cacheHostOrigin={O}", 400, headers: "Host: elsewhere\r\n"),
         .get("two Host lines, names in other cases", "/h.bin?cacheHostOrigin={O}", 400, headers: "host: cache\r\n"),
-        .get("two Host lines, the first naming the origin", "/h.bin", 400, headers: "Host: 127.0.0.1:{P}\r\n").withHost("{O}"),
+        .get("two Host lines, the first naming the origin", "/h.bin", 400, headers: "Host: 127.0.0.1:{P}\r\n").withHost(
+            "{O}"
+        ),
         .get("Host with user information", "/h.bin?cacheHostOrigin={O}", 400).withHost("user@cache"),
         .get("Host with a path", "/h.bin?cacheHostOrigin={O}", 400).withHost("cache/x"),
         .get("Host with a bad port", "/h.bin?cacheHostOrigin={O}", 400).withHost("cache:80x"),
@@ -147,36 +217,49 @@ struct HostileRequestTests {
 
     @Test(arguments: cases)
     func hostileRequestIsRefusedWithoutReachingTheOrigin(request: HostileRequest) async throws {
-        let harness = try await EngineHarness.start(
+        try await EngineHarness.with(
             configure: { $0.engine.extraOrigins = ["origin.test"] },
             resolver: StubResolver()
-        )
-        let origin = "origin.test:\(harness.origin.port)"
-        let bytes = harness.origin.add("/h.bin", length: Self.length, seed: 61)
-        let warm = try await TestHTTPClient.get(port: harness.port, "/h.bin?cacheHostOrigin=\(origin)")
-        expectBytes(warm.body, bytes)
-        await harness.engine.settle()
-        let before = harness.origin.hostHeaders.count
+        ) { harness in
+            let origin = "origin.test:\(harness.origin.port)"
+            let bytes = harness.origin.add("/h.bin", length: Self.length, seed: 61)
+            let warm = try await TestHTTPClient.get(port: harness.port, "/h.bin?cacheHostOrigin=\(origin)")
+            expectBytes(warm.body, bytes)
+            await harness.engine.settle()
+            let before = harness.origin.hostHeaders.count
 
-        let answer = try await TestHTTPClient.raw(port: harness.port, request.bytes(origin: origin, port: harness.origin.port))
-        let response = try TestHTTPClient.parse(answer)
-        #expect(response.status == request.status)
-        if response.status == 200 { expectBytes(response.body, bytes) }
-        if response.status == 502 {
-            #expect(String(decoding: response.body, as: UTF8.self).contains("cannot resolve gone.download.windowsupdate.com"))
-        }
-        if response.status == 206 {
-            let range = try #require(response.header("Content-Range")?.dropFirst("bytes ".count).split(separator: "/").first)
-            let ends = range.split(separator: "-").compactMap { Int($0) }
-            #expect(ends.count == 2)
-            if ends.count == 2 { expectBytes(response.body, bytes[ends[0]...ends[1]]) }
-        }
-        #expect(harness.origin.hostHeaders.count == before, "the request reached the origin")
+            let answer = try await TestHTTPClient.raw(
+                port: harness.port,
+                request.bytes(origin: origin, port: harness.origin.port)
+            )
+            let response = try TestHTTPClient.parse(answer)
+            #expect(response.status == request.status)
+            if response.status == 200 { expectBytes(response.body, bytes) }
+            if response.status == 502 {
+                #expect(
+                    String(decoding: response.body, as: UTF8.self).contains(
+                        "cannot resolve gone.download.windowsupdate.com"
+                    )
+                )
+            }
+            if response.status == 206 {
+                let range = try #require(
+                    response.header("Content-Range")?.dropFirst("bytes ".count).split(separator: "/").first
+                )
+                let ends = range.split(separator: "-").compactMap { Int($0) }
+                #expect(ends.count == 2)
+                if ends.count == 2 { expectBytes(response.body, bytes[ends[0]...ends[1]]) }
+            }
+            #expect(harness.origin.hostHeaders.count == before, "the request reached the origin")
 
-        let healthy = try await TestHTTPClient.get(port: harness.port, "/h.bin?cacheHostOrigin=\(origin)", headers: [("Range", "bytes=10-99")])
-        #expect(healthy.status == 206)
-        expectBytes(healthy.body, bytes[10...99])
-        try await harness.stopAll()
+            let healthy = try await TestHTTPClient.get(
+                port: harness.port,
+                "/h.bin?cacheHostOrigin=\(origin)",
+                headers: [("Range", "bytes=10-99")]
+            )
+            #expect(healthy.status == 206)
+            expectBytes(healthy.body, bytes[10...99])
+        }
     }
 }
 

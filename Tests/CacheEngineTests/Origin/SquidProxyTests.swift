@@ -5,7 +5,7 @@ import Testing
 @testable import CacheEngine
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real Squid on loopback as `engine.upstream_proxy`, with basic authentication and Squid's default rule that
@@ -13,46 +13,44 @@ import Glibc
 @Suite(.enabled(if: SquidProxy.installed, "squid is not installed (.ci/run installs it)"))
 struct SquidProxyTests {
     @Test func engineFillsThroughSquidWithBasicAuthentication() async throws {
-        let origin = try await TestOrigin.start()
-        let bytes = origin.add("/squid.bin", length: 700_000, seed: 51)
         let squid = try await SquidProxy.start(user: "cache", password: "s3cret")
         defer { squid.stop() }
-        let harness = try await EngineHarness.start(
-            origin: origin,
+        try await EngineHarness.with(
             configure: { $0.engine.upstreamProxy = "http://cache:s3cret@127.0.0.1:\(squid.port)" }
-        )
-        for _ in 0..<2 {
-            for (start, end) in [(0, 99), (100_000, 299_999), (650_000, 699_999)] {
-                let response = try await harness.get("/squid.bin", headers: [("Range", "bytes=\(start)-\(end)")])
-                #expect(response.status == 206, "\(String(decoding: response.body.prefix(300), as: UTF8.self))")
-                expectBytes(response.body, bytes[start...end])
+        ) { harness in
+            let origin = harness.origin
+            let bytes = origin.add("/squid.bin", length: 700_000, seed: 51)
+            for _ in 0..<2 {
+                for (start, end) in [(0, 99), (100_000, 299_999), (650_000, 699_999)] {
+                    let response = try await harness.get("/squid.bin", headers: [("Range", "bytes=\(start)-\(end)")])
+                    #expect(response.status == 206, "\(String(decoding: response.body.prefix(300), as: UTF8.self))")
+                    expectBytes(response.body, bytes[start...end])
+                }
             }
+            expectBytes(try await harness.get("/squid.bin").body, bytes)
+            let log = squid.accessLog()
+            #expect(log.contains("GET http://\(origin.authority)/squid.bin"), "\(log)")
+            #expect(log.contains(" cache "), "Squid did not log the authenticated user: \(log)")
+            #expect(!log.contains("CONNECT"), "\(log)")
+            #expect(!log.contains("TCP_DENIED"), "\(log)")
+            #expect(origin.requests("/squid.bin") >= 3)
         }
-        expectBytes(try await harness.get("/squid.bin").body, bytes)
-        let log = squid.accessLog()
-        #expect(log.contains("GET http://\(origin.authority)/squid.bin"), "\(log)")
-        #expect(log.contains(" cache "), "Squid did not log the authenticated user: \(log)")
-        #expect(!log.contains("CONNECT"), "\(log)")
-        #expect(!log.contains("TCP_DENIED"), "\(log)")
-        #expect(origin.requests("/squid.bin") >= 3)
-        try await harness.stopAll()
     }
 
     @Test func wrongPasswordGivesBadGatewayNamingTheSetting() async throws {
-        let origin = try await TestOrigin.start()
-        origin.add("/squid.bin", length: 100_000, seed: 53)
         let squid = try await SquidProxy.start(user: "cache", password: "s3cret")
         defer { squid.stop() }
-        let harness = try await EngineHarness.start(
-            origin: origin,
+        try await EngineHarness.with(
             configure: { $0.engine.upstreamProxy = "http://cache:wrong@127.0.0.1:\(squid.port)" }
-        )
-        let response = try await harness.get("/squid.bin", headers: [("Range", "bytes=0-999")])
-        #expect(response.status == 502)
-        #expect(String(decoding: response.body, as: UTF8.self).contains("engine.upstream_proxy"))
-        #expect(origin.requests("/squid.bin") == 0)
-        #expect(squid.accessLog().contains("TCP_DENIED/407"))
-        try await harness.stopAll()
+        ) { harness in
+            let origin = harness.origin
+            origin.add("/squid.bin", length: 100_000, seed: 53)
+            let response = try await harness.get("/squid.bin", headers: [("Range", "bytes=0-999")])
+            #expect(response.status == 502)
+            #expect(String(decoding: response.body, as: UTF8.self).contains("engine.upstream_proxy"))
+            #expect(origin.requests("/squid.bin") == 0)
+            #expect(squid.accessLog().contains("TCP_DENIED/407"))
+        }
     }
 }
 
@@ -80,7 +78,9 @@ final class SquidProxy: Sendable {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // Squid drops to its own user when started as root: it must be able to write its logs here.
         chmod(folder, 0o777)
-        let hash = try run("/usr/bin/openssl", ["passwd", "-apr1", password]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let hash = try run("/usr/bin/openssl", ["passwd", "-apr1", password]).trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
         try "\(user):\(hash)\n".write(toFile: folder + "/passwd", atomically: true, encoding: .utf8)
         chmod(folder + "/passwd", 0o644)
         let port = freeLoopbackPort()
@@ -127,7 +127,9 @@ final class SquidProxy: Sendable {
     func accessLog() -> String {
         // Squid writes its access log through a buffer: ask for a rotation-free flush by waiting a little.
         for _ in 0..<40 {
-            if let text = try? String(contentsOfFile: folder + "/access.log", encoding: .utf8), !text.isEmpty { return text }
+            if let text = try? String(contentsOfFile: folder + "/access.log", encoding: .utf8), !text.isEmpty {
+                return text
+            }
             usleep(50_000)
         }
         return (try? String(contentsOfFile: folder + "/access.log", encoding: .utf8)) ?? ""

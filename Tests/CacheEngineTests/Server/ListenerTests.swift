@@ -4,52 +4,54 @@ import CacheNodeTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @testable import CacheEngine
 
 struct ListenerTests {
     @Test func portInUseFailsRun() async throws {
-        let first = try await EngineHarness.start()
-        let directory = TestCacheDirectory()
-        let configuration = directory.configuration(listen: "127.0.0.1:\(first.port)")
-        let second = try CacheEngine(configuration: configuration, allowlist: OriginAllowlist(patterns: []))
-        await #expect(throws: EngineError.self) { try await second.run() }
-        await #expect(throws: EngineError.self) { try await second.listenPort() }
-        directory.remove()
-        try await first.stopAll()
+        try await EngineHarness.with { first in
+            try await EngineHarness.withDirectory { directory in
+                let configuration = directory.configuration(listen: "127.0.0.1:\(first.port)")
+                let second = try CacheEngine(configuration: configuration, allowlist: OriginAllowlist(patterns: []))
+                await #expect(throws: EngineError.self) { try await second.run() }
+                await #expect(throws: EngineError.self) { try await second.listenPort() }
+            }
+        }
     }
 }
 
 struct ConnectionLimitTests {
     @Test func idleConnectionsAreClosed() async throws {
-        let harness = try await EngineHarness.start(configure: { $0.engine.idleTimeoutSeconds = 1 })
-        let port = harness.port
-        let received = try await TestHTTPClient.blocking {
-            let fd = try TestHTTPClient.connect(port: port)
-            defer { close(fd) }
-            // Half a request line, then silence: the engine closes the connection.
-            try TestHTTPClient.send(fd, Array("GET /slow".utf8))
-            return try TestHTTPClient.receiveAll(fd)
+        try await EngineHarness.with(configure: { $0.engine.idleTimeoutSeconds = 1 }) { harness in
+            let port = harness.port
+            let received = try await TestHTTPClient.blocking {
+                let fd = try TestHTTPClient.connect(port: port)
+                defer { close(fd) }
+                // Half a request line, then silence: the engine closes the connection.
+                try TestHTTPClient.send(fd, Array("GET /slow".utf8))
+                return try TestHTTPClient.receiveAll(fd)
+            }
+            #expect(received.isEmpty)
         }
-        #expect(received.isEmpty)
-        try await harness.stopAll()
     }
 
     @Test func connectionsBeyondTheCapAreRefused() async throws {
-        let harness = try await EngineHarness.start(configure: { $0.engine.maxConnections = 2 })
-        harness.origin.add("/cap.bin", length: 10, seed: 1)
-        let port = harness.port
-        let held = try await TestHTTPClient.blocking { [try TestHTTPClient.connect(port: port), try TestHTTPClient.connect(port: port)] }
-        // connect() returns once the kernel has the connection; wait until the engine has accepted both.
-        #expect(try await harness.eventually { await harness.engine.status().connections == 2 })
-        let third = try await TestHTTPClient.raw(port: port, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-        #expect(third.isEmpty)
-        held.forEach { close($0) }
-        // Once the held connections close, requests are served again.
-        #expect(try await harness.eventually { (try? await harness.get("/cap.bin").status) == 200 })
-        try await harness.stopAll()
+        try await EngineHarness.with(configure: { $0.engine.maxConnections = 2 }) { harness in
+            harness.origin.add("/cap.bin", length: 10, seed: 1)
+            let port = harness.port
+            let held = try await TestHTTPClient.blocking {
+                [try TestHTTPClient.connect(port: port), try TestHTTPClient.connect(port: port)]
+            }
+            // connect() returns once the kernel has the connection; wait until the engine has accepted both.
+            #expect(try await harness.eventually { await harness.engine.status().connections == 2 })
+            let third = try await TestHTTPClient.raw(port: port, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(third.isEmpty)
+            held.forEach { close($0) }
+            // Once the held connections close, requests are served again.
+            #expect(try await harness.eventually { (try? await harness.get("/cap.bin").status) == 200 })
+        }
     }
 }
 
@@ -57,33 +59,34 @@ struct ConnectionLimitTests {
 /// nothing new is accepted, and `run()` returns after that.
 struct GracefulShutdownTests {
     @Test func idleClosesAtOnceTheBusyResponseFinishesThenRunReturns() async throws {
-        let harness = try await EngineHarness.start()
-        let bytes = harness.origin.add("/slow.bin", length: 600_000, seed: 9)
-        harness.origin.setFault(.slow(150), for: "/slow.bin")
-        let port = harness.port
-        // An idle kept-alive connection: one request answered, then nothing.
-        harness.origin.add("/small.bin", length: 100, seed: 3)
-        let idle = try await TestHTTPClient.blocking { try TestHTTPClient.connect(port: port) }
-        defer { close(idle) }
-        try TestHTTPClient.send(idle, Array("GET \(harness.target("/small.bin")) HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-        let busy = Task { try await harness.get("/slow.bin") }
-        // Wait until the slow response is under way.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while harness.origin.mostPacedAtOnce == 0 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        try await EngineHarness.with { harness in
+            let bytes = harness.origin.add("/slow.bin", length: 600_000, seed: 9)
+            harness.origin.setFault(.slow(150), for: "/slow.bin")
+            let port = harness.port
+            // An idle kept-alive connection: one request answered, then nothing.
+            harness.origin.add("/small.bin", length: 100, seed: 3)
+            let idle = try await TestHTTPClient.blocking { try TestHTTPClient.connect(port: port) }
+            defer { close(idle) }
+            try TestHTTPClient.send(idle, Array("GET \(harness.target("/small.bin")) HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            let busy = Task { try await harness.get("/slow.bin") }
+            // Wait until the slow response is under way.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while harness.origin.mostPacedAtOnce == 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            harness.engine.shutdown()
+            // The idle connection is closed by the engine: its read ends after the one response.
+            let idleBytes = try await TestHTTPClient.blocking { try TestHTTPClient.receiveAll(idle) }
+            #expect(try TestHTTPClient.parseAll(idleBytes).count == 1)
+            // Nothing new is accepted.
+            await #expect(throws: (any Error).self) {
+                _ = try await TestHTTPClient.get(port: port, harness.target("/small.bin"))
+            }
+            // The response in flight is whole.
+            let response = try await busy.value
+            #expect(response.status == 200 && response.complete)
+            expectBytes(response.body, bytes)
+            try await harness.task.value
         }
-        harness.engine.shutdown()
-        // The idle connection is closed by the engine: its read ends after the one response.
-        let idleBytes = try await TestHTTPClient.blocking { try TestHTTPClient.receiveAll(idle) }
-        #expect(try TestHTTPClient.parseAll(idleBytes).count == 1)
-        // Nothing new is accepted.
-        await #expect(throws: (any Error).self) { _ = try await TestHTTPClient.get(port: port, harness.target("/small.bin")) }
-        // The response in flight is whole.
-        let response = try await busy.value
-        #expect(response.status == 200 && response.complete)
-        expectBytes(response.body, bytes)
-        try await harness.task.value
-        await harness.origin.stop()
-        harness.directory.remove()
     }
 }

@@ -83,42 +83,33 @@ struct FetchLifecycleTests {
         readTimeout: TimeAmount = .seconds(60),
         _ body: (ContentCache, TestOrigin, TestCacheDirectory) async throws -> Void
     ) async throws {
-        let directory = TestCacheDirectory()
-        defer { directory.remove() }
-        let origin = try await TestOrigin.start()
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let client = OriginClient(connectTimeout: .seconds(10), readTimeout: readTimeout, proxy: nil)
-        let cache: ContentCache
-        do {
-            let store = try BlockStore(
-                drives: [BlockStore.Drive(path: directory.drive, capacityBytes: 1 << 30)],
-                blockSize: block,
-                logger: logger
-            )
-            cache = ContentCache(
-                store: store,
-                origin: client,
-                counters: EngineCounters(health: EngineHealth(issuesPath: nil)),
-                logger: logger
-            )
-        } catch {
-            await client.shutdown()
-            await origin.stop()
-            throw error
+        try await EngineHarness.withDirectory { directory in
+            try await EngineHarness.withOrigin { origin in
+                let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+                let store = try BlockStore(
+                    drives: [BlockStore.Drive(path: directory.drive, capacityBytes: 1 << 30)],
+                    blockSize: block,
+                    logger: logger
+                )
+                defer { store.closeJournals() }
+                let client = OriginClient(connectTimeout: .seconds(10), readTimeout: readTimeout, proxy: nil)
+                let cache = ContentCache(
+                    store: store,
+                    origin: client,
+                    counters: EngineCounters(health: EngineHealth(issuesPath: nil)),
+                    logger: logger
+                )
+                do {
+                    try await body(cache, origin, directory)
+                } catch {
+                    cache.finishFetches()
+                    await client.shutdown()
+                    throw error
+                }
+                cache.finishFetches()
+                await client.shutdown()
+            }
         }
-        do {
-            try await body(cache, origin, directory)
-        } catch {
-            cache.finishFetches()
-            await client.shutdown()
-            cache.store.closeJournals()
-            await origin.stop()
-            throw error
-        }
-        cache.finishFetches()
-        await client.shutdown()
-        cache.store.closeJournals()
-        await origin.stop()
     }
 
     static func request(_ origin: TestOrigin, _ path: String) -> CacheRequest {
@@ -230,34 +221,33 @@ struct FetchLifecycleTests {
 /// origin client and the journals close.
 struct EngineStopOrderTests {
     @Test func listenersStopThenFetchesFinishThenTheJournalsClose() async throws {
-        let harness = try await EngineHarness.start()
-        let block = 64 * 1024
-        harness.origin.add("/seq.bin", length: 4 * block, seed: 12)
-        // The read-ahead of block 2 is answered late: it is still in flight when the listeners stop.
-        harness.origin.setFault(.delay(1500), for: "/seq.bin", rangeStartingAt: 2 * block)
-        let first = try await harness.get("/seq.bin", headers: [("Range", "bytes=0-\(block - 1)")])
-        #expect(first.status == 206)
-        let second = try await harness.get("/seq.bin", headers: [("Range", "bytes=\(block)-\(2 * block - 1)")])
-        #expect(second.status == 206)
-        harness.engine.shutdown()
-        // Nothing new is accepted while the fetch goes on.
-        #expect(
-            try await harness.eventually {
-                (try? await TestHTTPClient.get(port: harness.port, harness.target("/seq.bin"))) == nil
-            }
-        )
-        try await harness.task.value
-        #expect(harness.engine.cache.fetchesRunning == 0)
-        // Stored and journaled before the journals closed: a store opened anew finds the block.
-        let key = CacheRequest(host: "127.0.0.1", port: harness.origin.port, path: "/seq.bin").cacheKey
-        let reopened = try BlockStore(
-            drives: [BlockStore.Drive(path: harness.directory.drive, capacityBytes: 1 << 30)],
-            blockSize: block,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        )
-        #expect(reopened.storedBlocks(key: key) == [0, 1, 2])
-        reopened.closeJournals()
-        await harness.origin.stop()
-        harness.directory.remove()
+        try await EngineHarness.with { harness in
+            let block = 64 * 1024
+            harness.origin.add("/seq.bin", length: 4 * block, seed: 12)
+            // The read-ahead of block 2 is answered late: it is still in flight when the listeners stop.
+            harness.origin.setFault(.delay(1500), for: "/seq.bin", rangeStartingAt: 2 * block)
+            let first = try await harness.get("/seq.bin", headers: [("Range", "bytes=0-\(block - 1)")])
+            #expect(first.status == 206)
+            let second = try await harness.get("/seq.bin", headers: [("Range", "bytes=\(block)-\(2 * block - 1)")])
+            #expect(second.status == 206)
+            harness.engine.shutdown()
+            // Nothing new is accepted while the fetch goes on.
+            #expect(
+                try await harness.eventually {
+                    (try? await TestHTTPClient.get(port: harness.port, harness.target("/seq.bin"))) == nil
+                }
+            )
+            try await harness.task.value
+            #expect(harness.engine.cache.fetchesRunning == 0)
+            // Stored and journaled before the journals closed: a store opened anew finds the block.
+            let key = CacheRequest(host: "127.0.0.1", port: harness.origin.port, path: "/seq.bin").cacheKey
+            let reopened = try BlockStore(
+                drives: [BlockStore.Drive(path: harness.directory.drive, capacityBytes: 1 << 30)],
+                blockSize: block,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+            #expect(reopened.storedBlocks(key: key) == [0, 1, 2])
+            reopened.closeJournals()
+        }
     }
 }

@@ -2,7 +2,7 @@ import CacheNodeTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @testable import CacheEngine
@@ -23,145 +23,167 @@ struct ParallelFillTests {
     }
 
     @Test func aColdObjectIsFetchedOverSeveralConnectionsAtOnceEachByteOnce() async throws {
-        let harness = try await EngineHarness.start()
-        let length = Self.block * 32
-        let bytes = harness.origin.add("/wan.bin", length: length, seed: 61)
-        harness.origin.setFault(.slow(10), for: "/wan.bin")
-        let response = try await harness.get("/wan.bin")
-        #expect(response.status == 200)
-        #expect(response.complete)
-        expectBytes(response.body, bytes)
-        await harness.engine.settle()
+        try await EngineHarness.with { harness in
+            let length = Self.block * 32
+            let bytes = harness.origin.add("/wan.bin", length: length, seed: 61)
+            harness.origin.setFault(.slow(10), for: "/wan.bin")
+            let response = try await harness.get("/wan.bin")
+            #expect(response.status == 200)
+            #expect(response.complete)
+            expectBytes(response.body, bytes)
+            await harness.engine.settle()
 
-        let connections = harness.engine.cache.fillConnections
-        #expect(connections == 4, "the default")
-        #expect(harness.origin.mostPacedAtOnce >= 2, "the run was fetched over one connection at a time")
-        #expect(harness.origin.mostPacedAtOnce <= connections)
-        // The probe and the parts: disjoint ranges that cover the object once.
-        let ranges = Self.ranges(harness.origin, "/wan.bin").sorted { $0.0 < $1.0 }
-        #expect(ranges.count <= 1 + connections)
-        var next = 0
-        for (first, last) in ranges {
-            #expect(first == next, "\(ranges)")
-            next = last + 1
+            let connections = harness.engine.cache.fillConnections
+            #expect(connections == 4, "the default")
+            #expect(harness.origin.mostPacedAtOnce >= 2, "the run was fetched over one connection at a time")
+            #expect(harness.origin.mostPacedAtOnce <= connections)
+            // The probe and the parts: disjoint ranges that cover the object once.
+            let ranges = Self.ranges(harness.origin, "/wan.bin").sorted { $0.0 < $1.0 }
+            #expect(ranges.count <= 1 + connections)
+            var next = 0
+            for (first, last) in ranges {
+                #expect(first == next, "\(ranges)")
+                next = last + 1
+            }
+            #expect(next == length)
+            #expect(harness.origin.bytesSent == length)
+            // Every block was stored whole: the next read is a hit.
+            let requests = harness.origin.requests("/wan.bin")
+            expectBytes(try await harness.get("/wan.bin").body, bytes)
+            #expect(harness.origin.requests("/wan.bin") == requests)
         }
-        #expect(next == length)
-        #expect(harness.origin.bytesSent == length)
-        // Every block was stored whole: the next read is a hit.
-        let requests = harness.origin.requests("/wan.bin")
-        expectBytes(try await harness.get("/wan.bin").body, bytes)
-        #expect(harness.origin.requests("/wan.bin") == requests)
-        try await harness.stopAll()
     }
 
     /// A client that stops reading does not hold the fill back, nor make the engine keep the object in memory: the
     /// parts go on at the origin's pace and each block is stored and let go; the client reads on later from disk.
     @Test func aStalledClientDoesNotHoldTheFillNorItsBytes() async throws {
-        let harness = try await EngineHarness.start(configure: { $0.engine.idleTimeoutSeconds = 120 })
-        let length = max(KernelBuffers.stallingLength, Self.block * 64)
-        let bytes = harness.origin.add("/stall.bin", length: length, seed: 66)
-        harness.origin.setFault(.slow(1), for: "/stall.bin")
-        let request = Array("GET \(harness.target("/stall.bin")) HTTP/1.1\r\nHost: cache\r\nConnection: close\r\n\r\n".utf8)
-        let (fd, start) = try await TestHTTPClient.blocking { () -> (Int32, [UInt8]) in
-            let fd = try TestHTTPClient.connect(port: harness.port, receiveBuffer: KernelBuffers.clientReceiveBuffer)
-            try TestHTTPClient.send(fd, request)
-            return (fd, ClientFaultTests.receive(fd, upTo: 1000))
+        try await EngineHarness.with(configure: { $0.engine.idleTimeoutSeconds = 120 }) { harness in
+            let length = max(KernelBuffers.stallingLength, Self.block * 64)
+            let bytes = harness.origin.add("/stall.bin", length: length, seed: 66)
+            harness.origin.setFault(.slow(1), for: "/stall.bin")
+            let request = Array(
+                "GET \(harness.target("/stall.bin")) HTTP/1.1\r\nHost: cache\r\nConnection: close\r\n\r\n".utf8
+            )
+            let (fd, start) = try await TestHTTPClient.blocking { () -> (Int32, [UInt8]) in
+                let fd = try TestHTTPClient.connect(
+                    port: harness.port,
+                    receiveBuffer: KernelBuffers.clientReceiveBuffer
+                )
+                try TestHTTPClient.send(fd, request)
+                return (fd, ClientFaultTests.receive(fd, upTo: 1000))
+            }
+            defer { close(fd) }
+            // The client reads nothing more; every fill ends anyway, each block stored.
+            await harness.engine.settle()
+            let key = "\(harness.origin.authority)/stall.bin"
+            #expect(harness.engine.store.storedBlocks(key: key).count == (length + Self.block - 1) / Self.block)
+            #expect(harness.origin.bytesSent == length)
+            let response = try await TestHTTPClient.blocking {
+                try TestHTTPClient.parse(start + TestHTTPClient.receiveAll(fd))
+            }
+            #expect(response.status == 200)
+            expectBytes(response.body, bytes)
         }
-        defer { close(fd) }
-        // The client reads nothing more; every fill ends anyway, each block stored.
-        await harness.engine.settle()
-        let key = "\(harness.origin.authority)/stall.bin"
-        #expect(harness.engine.store.storedBlocks(key: key).count == (length + Self.block - 1) / Self.block)
-        #expect(harness.origin.bytesSent == length)
-        let response = try await TestHTTPClient.blocking { try TestHTTPClient.parse(start + TestHTTPClient.receiveAll(fd)) }
-        #expect(response.status == 200)
-        expectBytes(response.body, bytes)
-        try await harness.stopAll()
     }
 
     @Test func oneFillConnectionFetchesTheRunWithOneRequest() async throws {
-        let harness = try await EngineHarness.start(configure: { $0.engine.fillConnections = 1 })
-        let bytes = harness.origin.add("/one.bin", length: Self.block * 12, seed: 62)
-        harness.origin.setFault(.slow(2), for: "/one.bin")
-        expectBytes(try await harness.get("/one.bin").body, bytes)
-        await harness.engine.settle()
-        #expect(harness.origin.requests("/one.bin") == 2, "the probe and one run")
-        #expect(harness.origin.mostPacedAtOnce == 1)
-        try await harness.stopAll()
+        try await EngineHarness.with(configure: { $0.engine.fillConnections = 1 }) { harness in
+            let bytes = harness.origin.add("/one.bin", length: Self.block * 12, seed: 62)
+            harness.origin.setFault(.slow(2), for: "/one.bin")
+            expectBytes(try await harness.get("/one.bin").body, bytes)
+            await harness.engine.settle()
+            #expect(harness.origin.requests("/one.bin") == 2, "the probe and one run")
+            #expect(harness.origin.mostPacedAtOnce == 1)
+        }
     }
 
     /// The connection of the part the client is reading breaks mid-way: the engine asks for that part again from
     /// the block the client is in, and the client gets every byte; what is stored is right.
     @Test func aPartThatFailsOnceIsAskedForAgain() async throws {
-        let harness = try await EngineHarness.start()
-        let length = Self.block * 32
-        let bytes = harness.origin.add("/part.bin", length: length, seed: 63)
-        harness.origin.setFault(.slow(5), for: "/part.bin")
-        // The first part after the probe: the client reads it as it arrives.
-        let start = Self.block
-        harness.origin.setFault(.resetAfter(1000), for: "/part.bin", rangeStartingAt: start)
-        let response = try await harness.get("/part.bin")
-        #expect(Self.ranges(harness.origin, "/part.bin").filter { $0.0 == start }.count == 2, "the part was not asked for again")
-        #expect(response.status == 200)
-        let complete = response.complete
-        #expect(complete)
-        expectBytes(response.body, bytes)
-        await harness.engine.settle()
-        // The failed part's first 1000 bytes are the only ones asked for twice.
-        #expect(harness.origin.bytesSent == length + 1000)
-        harness.origin.setFault(.hang, for: "/part.bin")
-        expectBytes(try await harness.get("/part.bin").body, bytes, "from the cache")
-        try await harness.stopAll()
+        try await EngineHarness.with { harness in
+            let length = Self.block * 32
+            let bytes = harness.origin.add("/part.bin", length: length, seed: 63)
+            harness.origin.setFault(.slow(5), for: "/part.bin")
+            // The first part after the probe: the client reads it as it arrives.
+            let start = Self.block
+            harness.origin.setFault(.resetAfter(1000), for: "/part.bin", rangeStartingAt: start)
+            let response = try await harness.get("/part.bin")
+            #expect(
+                Self.ranges(harness.origin, "/part.bin").filter { $0.0 == start }.count == 2,
+                "the part was not asked for again"
+            )
+            #expect(response.status == 200)
+            let complete = response.complete
+            #expect(complete)
+            expectBytes(response.body, bytes)
+            await harness.engine.settle()
+            // The failed part's first 1000 bytes are the only ones asked for twice.
+            #expect(harness.origin.bytesSent == length + 1000)
+            harness.origin.setFault(.hang, for: "/part.bin")
+            expectBytes(try await harness.get("/part.bin").body, bytes, "from the cache")
+        }
     }
 
     /// A part that fails again when asked once more: the response is cut (never wrong), nothing wrong is stored, and
     /// once the origin recovers the object is exact.
     @Test func aPartThatKeepsFailingCutsTheResponseAndStoresNothingWrong() async throws {
-        let harness = try await EngineHarness.start()
-        let length = Self.block * 32
-        let bytes = harness.origin.add("/cut.bin", length: length, seed: 64)
-        harness.origin.setFault(.slow(5), for: "/cut.bin")
-        let start = Self.block
-        harness.origin.setFault(.resetAfter(1000), for: "/cut.bin", rangeStartingAt: start, times: 100)
-        let response = try await harness.get("/cut.bin")
-        // Asked once more when the client meets the failure; once more again when the part failed before the client
-        // reached it (the block is fetched afresh then, and that fetch's failure is the one the client meets).
-        #expect((2...3).contains(Self.ranges(harness.origin, "/cut.bin").filter { $0.0 == start }.count))
-        let complete = response.complete
-        #expect(!complete)
-        expectPrefix(response.body, of: bytes)
-        await harness.engine.settle()
-        #expect(!harness.engine.store.storedBlocks(key: "\(harness.origin.authority)/cut.bin").contains(1))
-        harness.origin.setFault(nil, for: "/cut.bin")
-        expectBytes(try await harness.get("/cut.bin").body, bytes)
-        try await harness.stopAll()
+        try await EngineHarness.with { harness in
+            let length = Self.block * 32
+            let bytes = harness.origin.add("/cut.bin", length: length, seed: 64)
+            harness.origin.setFault(.slow(5), for: "/cut.bin")
+            let start = Self.block
+            harness.origin.setFault(.resetAfter(1000), for: "/cut.bin", rangeStartingAt: start, times: 100)
+            let response = try await harness.get("/cut.bin")
+            // Asked once more when the client meets the failure; once more again when the part failed before the client
+            // reached it (the block is fetched afresh then, and that fetch's failure is the one the client meets).
+            #expect((2...3).contains(Self.ranges(harness.origin, "/cut.bin").filter { $0.0 == start }.count))
+            let complete = response.complete
+            #expect(!complete)
+            expectPrefix(response.body, of: bytes)
+            await harness.engine.settle()
+            #expect(!harness.engine.store.storedBlocks(key: "\(harness.origin.authority)/cut.bin").contains(1))
+            harness.origin.setFault(nil, for: "/cut.bin")
+            expectBytes(try await harness.get("/cut.bin").body, bytes)
+        }
     }
 
     /// A client that asks for the pieces of an object in order gets the next ones started before it asks; one that
     /// jumps around gets nothing it did not ask for.
     @Test func aSequentialReaderGetsTheNextBlocksStartedBeforeItAsks() async throws {
-        let harness = try await EngineHarness.start()
-        let bytes = harness.origin.add("/seq.bin", length: Self.block * 16, seed: 65)
-        func piece(_ index: Int) async throws {
-            let range = index * Self.block...(index + 1) * Self.block - 1
-            let response = try await harness.get("/seq.bin", headers: [("Range", "bytes=\(range.lowerBound)-\(range.upperBound)")])
-            #expect(response.status == 206)
-            expectBytes(response.body, bytes[range], "piece \(index)")
-        }
-        try await piece(0)
-        try await piece(1)
-        await harness.engine.settle()
-        #expect(Self.ranges(harness.origin, "/seq.bin").contains { $0.0 == 2 * Self.block }, "piece 2 was not read ahead")
-        let requests = harness.origin.requests("/seq.bin")
-        try await piece(2)
-        await harness.engine.settle()
-        #expect(harness.origin.requests("/seq.bin") == requests + 1, "piece 2 was not there, or piece 3 was not read ahead")
+        try await EngineHarness.with { harness in
+            let bytes = harness.origin.add("/seq.bin", length: Self.block * 16, seed: 65)
+            func piece(_ index: Int) async throws {
+                let range = index * Self.block...(index + 1) * Self.block - 1
+                let response = try await harness.get(
+                    "/seq.bin",
+                    headers: [("Range", "bytes=\(range.lowerBound)-\(range.upperBound)")]
+                )
+                #expect(response.status == 206)
+                expectBytes(response.body, bytes[range], "piece \(index)")
+            }
+            try await piece(0)
+            try await piece(1)
+            await harness.engine.settle()
+            #expect(
+                Self.ranges(harness.origin, "/seq.bin").contains { $0.0 == 2 * Self.block },
+                "piece 2 was not read ahead"
+            )
+            let requests = harness.origin.requests("/seq.bin")
+            try await piece(2)
+            await harness.engine.settle()
+            #expect(
+                harness.origin.requests("/seq.bin") == requests + 1,
+                "piece 2 was not there, or piece 3 was not read ahead"
+            )
 
-        try await piece(9)
-        try await piece(5)
-        await harness.engine.settle()
-        let asked = Set(Self.ranges(harness.origin, "/seq.bin").map { $0.0 / Self.block })
-        #expect(!asked.contains(10) && !asked.contains(6), "a reader out of order got read-ahead: \(asked.sorted())")
-        try await harness.stopAll()
+            try await piece(9)
+            try await piece(5)
+            await harness.engine.settle()
+            let asked = Set(Self.ranges(harness.origin, "/seq.bin").map { $0.0 / Self.block })
+            #expect(
+                !asked.contains(10) && !asked.contains(6),
+                "a reader out of order got read-ahead: \(asked.sorted())"
+            )
+        }
     }
 }
