@@ -64,7 +64,11 @@ final class HTTPListener: Sendable {
         let id = lifecycle.withLock { $0.newWaiterID() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let result = lifecycle.withLock { $0.waitForPort(id: id, continuation) }
+                // Checked under the lock the cancellation handler takes: a task cancelled before it waits never does.
+                let result = lifecycle.withLock { lifecycle -> Result<Int, any Error>? in
+                    if Task.isCancelled { return lifecycle.outcome ?? .failure(CancellationError()) }
+                    return lifecycle.waitForPort(id: id, continuation)
+                }
                 if let result { continuation.resume(with: result) }
             }
         } onCancel: {
