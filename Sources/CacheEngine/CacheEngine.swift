@@ -46,7 +46,9 @@ package final class CacheEngine: Service, Sendable {
         self.history = history
         do {
             store = try BlockStore(
-                drives: configuration.storage.drives.map { BlockStore.Drive(path: $0.path, capacityBytes: $0.sizeBytes) },
+                drives: configuration.storage.drives.map {
+                    BlockStore.Drive(path: $0.path, capacityBytes: $0.sizeBytes)
+                },
                 blockSize: engine.blockSizeKB * 1024,
                 logger: logger
             )
@@ -63,7 +65,11 @@ package final class CacheEngine: Service, Sendable {
             proxy: proxy
         )
         cache = ContentCache(
-            store: store, origin: origin, counters: counters, logger: logger, fillConnections: engine.fillConnections
+            store: store,
+            origin: origin,
+            counters: counters,
+            logger: logger,
+            fillConnections: engine.fillConnections
         )
         let log: AccessLog
         do {
@@ -224,7 +230,8 @@ package final class CacheEngine: Service, Sendable {
     /// The `/status` document; `nil` fields are never left: listen/admin are the configured ones until bound.
     package func status() async -> EngineStatus {
         let values = counters.snapshot
-        let addresses = ready.withLock { $0 } ?? (listen: configuration.engine.listen, admin: configuration.engine.admin)
+        let addresses =
+            ready.withLock { $0 } ?? (listen: configuration.engine.listen, admin: configuration.engine.admin)
         let served = values.bytesServed
         let drives = Self.withFreeSpace(store.driveStatus())
         let (health, issues) = observeDrives(drives)
@@ -274,7 +281,9 @@ package final class CacheEngine: Service, Sendable {
         drives.map { drive in
             var drive = drive
             var stats = statvfs()
-            if statvfs(drive.path, &stats) == 0 { drive.fileSystemFreeBytes = Int64(stats.f_bavail) * Int64(stats.f_frsize) }
+            if statvfs(drive.path, &stats) == 0 {
+                drive.fileSystemFreeBytes = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+            }
             return drive
         }
     }

@@ -1,7 +1,7 @@
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where two byte sequences first differ; `nil` when they are equal.
@@ -44,7 +44,8 @@ package struct ByteMismatch: Sendable, Equatable, CustomStringConvertible {
     package var description: String {
         let got = actual.map { "0x" + String($0, radix: 16) } ?? "the end"
         let wanted = expected.map { "0x" + String($0, radix: 16) } ?? "the end"
-        return "bytes differ at offset \(offset): \(got) instead of \(wanted) (\(actualCount) bytes, expected \(expectedCount))"
+        return
+            "bytes differ at offset \(offset): \(got) instead of \(wanted) (\(actualCount) bytes, expected \(expectedCount))"
     }
 }
 
@@ -71,6 +72,9 @@ package func expectPrefix(
     let prefix = Array(actual)
     expectBytes(prefix, expected.prefix(prefix.count), comment, sourceLocation: sourceLocation)
     if prefix.count > expected.count {
-        Issue.record(Comment(rawValue: "\(prefix.count) bytes, more than the \(expected.count) expected"), sourceLocation: sourceLocation)
+        Issue.record(
+            Comment(rawValue: "\(prefix.count) bytes, more than the \(expected.count) expected"),
+            sourceLocation: sourceLocation
+        )
     }
 }

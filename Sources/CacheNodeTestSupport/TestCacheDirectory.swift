@@ -2,7 +2,7 @@ import Foundation
 import CacheNodeCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A temporary state directory and cache drive, with an engine configuration bound to 127.0.0.1:0.

@@ -1,7 +1,7 @@
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A response read off the wire by `TestHTTPClient`.
@@ -70,7 +70,9 @@ package enum TestHTTPClient {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             let code = errno
@@ -83,7 +85,9 @@ package enum TestHTTPClient {
     package static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let count = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let count = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard count > 0 else { throw TestHTTPError.socket(errno) }
             offset += count
         }
@@ -122,17 +126,25 @@ package enum TestHTTPClient {
     }
 
     /// One response and the number of bytes it took.
-    private static func parseOne(_ bytes: ArraySlice<UInt8>, head isHead: Bool) throws -> (response: TestResponse, consumed: Int) {
+    private static func parseOne(_ bytes: ArraySlice<UInt8>, head isHead: Bool) throws -> (
+        response: TestResponse, consumed: Int
+    ) {
         let bytes = Array(bytes)
-        guard let end = find([13, 10, 13, 10], in: bytes) else { throw TestHTTPError.malformed(String(decoding: bytes.prefix(200), as: UTF8.self)) }
+        guard let end = find([13, 10, 13, 10], in: bytes) else {
+            throw TestHTTPError.malformed(String(decoding: bytes.prefix(200), as: UTF8.self))
+        }
         let text = String(decoding: bytes[..<end], as: UTF8.self)
         let lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
         let statusParts = lines[0].split(separator: " ")
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw TestHTTPError.malformed(String(lines[0])) }
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            throw TestHTTPError.malformed(String(lines[0]))
+        }
         var headers: [(String, String)] = []
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+            headers.append(
+                (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            )
         }
         var body = Array(bytes[(end + 4)...])
         var consumed = bytes.count
@@ -140,7 +152,9 @@ package enum TestHTTPClient {
         if isHead {
             body = []
             consumed = end + 4
-        } else if headers.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().hasSuffix("chunked") }) {
+        } else if headers.contains(where: {
+            $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().hasSuffix("chunked")
+        }) {
             let (data, used, whole) = dechunk(body)
             body = data
             complete = whole
@@ -161,8 +175,12 @@ package enum TestHTTPClient {
         var data: [UInt8] = []
         var position = 0
         while let lineEnd = find([13, 10], in: Array(bytes[position...])) {
-            let sizeText = String(decoding: bytes[position..<(position + lineEnd)], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return (data, position, false) }
+            let sizeText =
+                String(decoding: bytes[position..<(position + lineEnd)], as: UTF8.self).split(separator: ";").first
+                ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
+                return (data, position, false)
+            }
             position += lineEnd + 2
             if size == 0 {
                 // The last chunk, then an empty trailer section.

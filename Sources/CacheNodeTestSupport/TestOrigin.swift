@@ -4,7 +4,7 @@ import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real HTTP origin on 127.0.0.1:0 for tests: deterministic objects, ranges, request counts and injected faults.
@@ -127,7 +127,13 @@ package final class TestOrigin: Sendable {
 
     /// Adds an object of deterministic bytes at `path` and returns them.
     @discardableResult
-    package func add(_ path: String, length: Int, seed: UInt8 = 1, etag: String? = nil, contentType: String = "application/octet-stream") -> [UInt8] {
+    package func add(
+        _ path: String,
+        length: Int,
+        seed: UInt8 = 1,
+        etag: String? = nil,
+        contentType: String = "application/octet-stream"
+    ) -> [UInt8] {
         let bytes = Self.bytes(length: length, seed: seed)
         state.withLock {
             $0.objects[path] = Object(bytes: bytes, etag: etag ?? "\"\(seed)-\(length)\"", contentType: contentType)
@@ -213,7 +219,9 @@ package final class TestOrigin: Sendable {
     /// What the origin sends for `bytes` under a content or transfer coding: other bytes, a third as many (as a
     /// compressor would), never a prefix or slice of the object.
     package static func encoded(_ bytes: [UInt8]) -> [UInt8] {
-        Self.bytes(length: max(1, bytes.count / 3), seed: 0xE5).enumerated().map { $0.element ^ bytes[$0.offset] ^ 0x5A }
+        Self.bytes(length: max(1, bytes.count / 3), seed: 0xE5).enumerated().map {
+            $0.element ^ bytes[$0.offset] ^ 0x5A
+        }
     }
 
     /// Deterministic, position-dependent bytes: a wrong offset never matches.
@@ -302,7 +310,12 @@ final class OriginHandler: ChannelInboundHandler {
         if origin.proxyAuthorizationMissing(head) {
             var headers = HTTPHeaders()
             headers.add(name: "Proxy-Authenticate", value: "Basic realm=\"proxy\"")
-            writeSimple(context, status: .proxyAuthenticationRequired, body: "proxy credentials required\n", headers: headers)
+            writeSimple(
+                context,
+                status: .proxyAuthenticationRequired,
+                body: "proxy credentials required\n",
+                headers: headers
+            )
             return
         }
         let (object, fault) = origin.record(head)
@@ -322,7 +335,13 @@ final class OriginHandler: ChannelInboundHandler {
         answer(context: context, head: head, object: object, fault: fault, origin: origin)
     }
 
-    private func answer(context: ChannelHandlerContext, head: HTTPRequestHead, object: TestOrigin.Object?, fault: TestOrigin.Fault?, origin: TestOrigin) {
+    private func answer(
+        context: ChannelHandlerContext,
+        head: HTTPRequestHead,
+        object: TestOrigin.Object?,
+        fault: TestOrigin.Fault?,
+        origin: TestOrigin
+    ) {
         var headers = HTTPHeaders()
         switch fault {
         case .refuse:
@@ -348,14 +367,16 @@ final class OriginHandler: ChannelInboundHandler {
         case .transferEncoding(let coding):
             let encoded = TestOrigin.encoded(object.bytes)
             let chunk = String(encoded.count, radix: 16)
-            let text = "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\n"
+            let text =
+                "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\n"
                 + "Transfer-Encoding: \(coding), chunked\r\n\r\n"
             let body = head.method == .HEAD ? [] : Array("\(chunk)\r\n".utf8) + encoded + Array("\r\n0\r\n\r\n".utf8)
             writeRaw(context, Array(text.utf8) + body)
             origin.sent(encoded.count)
             return
         case .closeDelimited:
-            let text = "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\nConnection: close\r\n\r\n"
+            let text =
+                "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\nConnection: close\r\n\r\n"
             writeRaw(context, Array(text.utf8) + (head.method == .HEAD ? [] : object.bytes))
             origin.sent(object.bytes.count)
             return
@@ -378,7 +399,9 @@ final class OriginHandler: ChannelInboundHandler {
         if fault == .noStore { headers.add(name: "Cache-Control", value: "no-store") }
         var status = HTTPResponseStatus.ok
         var range = 0..<length
-        if fault != .ignoreRange, let value = head.headers.first(name: "range"), let parsed = Self.parseRange(value, length: length) {
+        if fault != .ignoreRange, let value = head.headers.first(name: "range"),
+            let parsed = Self.parseRange(value, length: length)
+        {
             guard let parsed = parsed else {
                 headers.add(name: "Content-Range", value: "bytes */\(length)")
                 writeSimple(context, status: .rangeNotSatisfiable, body: "", headers: headers)
@@ -389,7 +412,10 @@ final class OriginHandler: ChannelInboundHandler {
             headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(length)")
         }
         headers.add(name: "Content-Length", value: "\(range.count)")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+            promise: nil
+        )
         if head.method == .HEAD {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             return
@@ -451,7 +477,10 @@ final class OriginHandler: ChannelInboundHandler {
             return
         }
         let next = min(end, offset + 65_536)
-        context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes[offset..<next])))), promise: nil)
+        context.writeAndFlush(
+            handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes[offset..<next])))),
+            promise: nil
+        )
         origin.sent(next - offset)
         context.eventLoop.scheduleTask(in: .milliseconds(Int64(pause))) {
             trickle(loopBound, bytes: bytes, from: next, to: end, pause: pause, origin: origin)
@@ -468,10 +497,18 @@ final class OriginHandler: ChannelInboundHandler {
         encoder.writeAndFlush(NIOAny(ByteBuffer(bytes: bytes))).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    private func writeSimple(_ context: ChannelHandlerContext, status: HTTPResponseStatus, body: String, headers: HTTPHeaders = HTTPHeaders()) {
+    private func writeSimple(
+        _ context: ChannelHandlerContext,
+        status: HTTPResponseStatus,
+        body: String,
+        headers: HTTPHeaders = HTTPHeaders()
+    ) {
         var headers = headers
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+            promise: nil
+        )
         if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }

@@ -120,7 +120,9 @@ extension CacheRequest {
         var host: Substring
         var portText: Substring?
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw .badOrigin("the origin \(quoted(text)) is not a host name") }
+            guard let close = text.firstIndex(of: "]") else {
+                throw .badOrigin("the origin \(quoted(text)) is not a host name")
+            }
             host = text[text.index(after: text.startIndex)..<close]
             let rest = text[text.index(after: close)...]
             if !rest.isEmpty {
@@ -128,7 +130,9 @@ extension CacheRequest {
                 portText = rest.dropFirst()
             }
         } else if let colon = text.lastIndex(of: ":") {
-            guard text.firstIndex(of: ":") == colon else { throw .badOrigin("the origin \(quoted(text)) is not a host name") }
+            guard text.firstIndex(of: ":") == colon else {
+                throw .badOrigin("the origin \(quoted(text)) is not a host name")
+            }
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
         } else {

@@ -58,7 +58,9 @@ package struct RangeHeader: Equatable, Sendable {
 
     /// What to send for an object of `length` bytes.
     package func resolve(length: Int64) -> RangeResolution {
-        let satisfiable = specs.compactMap { Self.bounds(of: $0, length: length) }.sorted { $0.lowerBound < $1.lowerBound }
+        let satisfiable = specs.compactMap { Self.bounds(of: $0, length: length) }.sorted {
+            $0.lowerBound < $1.lowerBound
+        }
         guard let first = satisfiable.first else { return .unsatisfiable }
         // Coalesce overlapping or adjacent ranges; several disjoint ones are answered with the whole object.
         var merged = first

@@ -51,7 +51,11 @@ struct FuzzTarget: Sendable {
         },
         FuzzTarget(name: "request-target") { bytes in
             // First line: the request target; second line, when present: the Host header.
-            let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+            let lines = String(decoding: bytes, as: UTF8.self).split(
+                separator: "\n",
+                maxSplits: 1,
+                omittingEmptySubsequences: false
+            )
             let target = String(lines.first ?? "")
             let host = lines.count > 1 ? String(lines[1]) : nil
             guard let request = try? CacheRequest.parse(target: target, hostHeader: host) else { return }
@@ -59,7 +63,10 @@ struct FuzzTarget: Sendable {
             let segments = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             precondition(request.path.hasPrefix("/"), "path \(request.path) is not absolute")
             precondition(!segments.contains(".."), "path \(request.path) climbs")
-            precondition(!request.originURL.contains("\r") && !request.originURL.contains("\n"), "CR or LF in \(request.originURL)")
+            precondition(
+                !request.originURL.contains("\r") && !request.originURL.contains("\n"),
+                "CR or LF in \(request.originURL)"
+            )
             precondition(!request.host.isEmpty, "empty host")
             _ = policy.check(request)
         },
@@ -83,7 +90,8 @@ struct FuzzTarget: Sendable {
     /// The sizing table of this source tree (fuzzing runs from a checkout).
     static let sizing: SizingTable = {
         let resources = repository.appendingPathComponent("Resources/sizing.yaml")
-        guard let text = try? String(contentsOf: resources, encoding: .utf8), let table = try? SizingTable(yaml: text) else {
+        guard let text = try? String(contentsOf: resources, encoding: .utf8), let table = try? SizingTable(yaml: text)
+        else {
             fatalError("cannot load \(resources.path)")
         }
         return table

@@ -259,7 +259,9 @@ struct SimulatedNode {
     /// The day's minutes in ISO 8601, made once: the load generator should spend its time sending.
     static let isoMinutes: [String] = {
         let formatter = ISO8601DateFormatter()
-        return (0..<(3 * 1440)).map { formatter.string(from: Date(timeIntervalSince1970: 1_800_000_000 + Double($0 * 60))) }
+        return (0..<(3 * 1440)).map {
+            formatter.string(from: Date(timeIntervalSince1970: 1_800_000_000 + Double($0 * 60)))
+        }
     }()
 
     static func iso(_ minute: Int) -> String { isoMinutes[min(max(0, minute), isoMinutes.count - 1)] }
@@ -434,7 +436,9 @@ func benchmark(_ options: Options) async throws {
                 issuesTimes.append(milliseconds(ContinuousClock.now - sent))
                 issuesBytes = issues.bytes
                 guard page.status == .ok, json.status == .ok, node.status == .ok, issues.status == .ok else {
-                    fatalError("the fleet views answered \(page.status), \(json.status), \(node.status), \(issues.status)")
+                    fatalError(
+                        "the fleet views answered \(page.status), \(json.status), \(node.status), \(issues.status)"
+                    )
                 }
             }
         }

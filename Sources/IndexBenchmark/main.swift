@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The block index at a production size: a journal of N blocks of 1 MiB over several drives (a full 1 TB cache at a
@@ -61,10 +61,15 @@ var journals = [String](repeating: "", count: options.drives)
 for object in 0..<objects {
     let drive = object % options.drives
     let count = min(blocksPerObject, options.blocks - object * blocksPerObject)
-    let key = "au.download.windowsupdate.com/filestreamingservice/files/\(UUID().uuidString.lowercased())?P1=1700000000&P2=404"
+    let key =
+        "au.download.windowsupdate.com/filestreamingservice/files/\(UUID().uuidString.lowercased())?P1=1700000000&P2=404"
     let meta = ObjectMetadata(
-        key: key, etag: "\"0x8DB\(object)\"", lastModified: "Tue, 14 Nov 2023 18:00:00 GMT",
-        contentType: "application/octet-stream", length: Int64(count * blockSize), blockSize: blockSize
+        key: key,
+        etag: "\"0x8DB\(object)\"",
+        lastModified: "Tue, 14 Nov 2023 18:00:00 GMT",
+        contentType: "application/octet-stream",
+        length: Int64(count * blockSize),
+        blockSize: blockSize
     )
     let id = ObjectID(key: key)
     journals[drive] += JournalRecord.object(id, meta).line
@@ -75,7 +80,11 @@ let journalBytes = journals.reduce(0) { $0 + $1.utf8.count }
 for (index, journal) in journals.enumerated() {
     let root = "\(options.directory)/drive\(index)/cachenode"
     try FileManager.default.createDirectory(atPath: root + "/blocks", withIntermediateDirectories: true)
-    try "cachenode-store 1\nblock_size \(blockSize)\n".write(toFile: root + "/format", atomically: true, encoding: .utf8)
+    try "cachenode-store 1\nblock_size \(blockSize)\n".write(
+        toFile: root + "/format",
+        atomically: true,
+        encoding: .utf8
+    )
     try journal.write(toFile: root + "/journal", atomically: true, encoding: .utf8)
 }
 journals = []
@@ -84,8 +93,14 @@ defer { try? FileManager.default.removeItem(atPath: options.directory) }
 // Full drives: the blocks, their journal and 2 MiB more.
 @MainActor func drives() -> [BlockStore.Drive] {
     (0..<options.drives).map { index in
-        let journal = (try? FileManager.default.attributesOfItem(atPath: "\(options.directory)/drive\(index)/cachenode/journal")[.size] as? NSNumber)?.int64Value ?? 0
-        return BlockStore.Drive(path: "\(options.directory)/drive\(index)", capacityBytes: Int64(perDrive[index] * blockSize) + journal + 2 << 20)
+        let journal =
+            (try? FileManager.default.attributesOfItem(atPath: "\(options.directory)/drive\(index)/cachenode/journal")[
+                .size
+            ] as? NSNumber)?.int64Value ?? 0
+        return BlockStore.Drive(
+            path: "\(options.directory)/drive\(index)",
+            capacityBytes: Int64(perDrive[index] * blockSize) + journal + 2 << 20
+        )
     }
 }
 
@@ -106,7 +121,14 @@ var batch: (seconds: Double, blocks: Int)?
 let payload = [ByteBuffer(repeating: 0x5A, count: blockSize)]
 for round in 0..<64 where batch == nil {
     let key = "au.download.windowsupdate.com/filestreamingservice/files/new-\(round)"
-    let meta = ObjectMetadata(key: key, etag: "\"n\(round)\"", lastModified: nil, contentType: nil, length: Int64(blockSize), blockSize: blockSize)
+    let meta = ObjectMetadata(
+        key: key,
+        etag: "\"n\(round)\"",
+        lastModified: nil,
+        contentType: nil,
+        length: Int64(blockSize),
+        blockSize: blockSize
+    )
     let held = store!.driveStatus().reduce(0) { $0 + $1.usedBytes }
     let elapsed = seconds { store!.store(meta, block: 0, chunks: payload) }
     let freed = held + Int64(blockSize) - store!.driveStatus().reduce(0) { $0 + $1.usedBytes }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CacheNodeCore
 
@@ -51,7 +51,10 @@ package struct InstalledNode: Sendable {
         do {
             installed = try AnswerFile.load(text, sizing: sizing)
         } catch {
-            throw .file(path: layout.configuration, problem: "the installed configuration is damaged:\n" + error.formatted(file: layout.configuration))
+            throw .file(
+                path: layout.configuration,
+                problem: "the installed configuration is damaged:\n" + error.formatted(file: layout.configuration)
+            )
         }
         return InstalledNode(
             configuration: installed.mappingPaths(layout.logical),
@@ -71,5 +74,6 @@ package func currentHostName() -> String {
 /// Whether netplan manages the network of the machine under `root`.
 package func usesNetplan(root: String) -> Bool {
     let layout = InstallLayout(root: root, state: "/")
-    return FileSystem.isDirectory(layout.onDisk("/etc/netplan")) && FileSystem.exists(layout.onDisk("/usr/sbin/netplan"))
+    return FileSystem.isDirectory(layout.onDisk("/etc/netplan"))
+        && FileSystem.exists(layout.onDisk("/usr/sbin/netplan"))
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import CacheNodeCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct CacheNodeCommand: AsyncParsableCommand {

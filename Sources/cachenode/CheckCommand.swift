@@ -28,7 +28,8 @@ struct CheckCommand: ParsableCommand {
     @Flag(
         help: ArgumentHelp(
             "Check the network too: the address is free, the gateway answers, DNS resolves the Delivery Optimization hosts, the proxy forwards, the listen port.",
-            discussion: "The address, gateway, DNS servers and proxy come from --answers, else from the installed node, else from this machine."
+            discussion:
+                "The address, gateway, DNS servers and proxy come from --answers, else from the installed node, else from this machine."
         )
     )
     var network = false
@@ -55,15 +56,29 @@ struct CheckCommand: ParsableCommand {
         }
         let configuration = try networkConfiguration(sizing: sizing)
         let facts = SystemHostProbe(root: hostRoot).facts(storagePath: storage, listen: listen)
-        let address = configuration?.servingAddress ?? ListenAddress(listen)?.address.flatMap { $0.scope == .unspecified ? nil : $0 }
-        let check = HostCheck(facts: facts, sizing: sizing, address: address, adapter: configuration?.network.switch.adapter)
+        let address =
+            configuration?.servingAddress
+            ?? ListenAddress(listen)?.address.flatMap { $0.scope == .unspecified ? nil : $0 }
+        let check = HostCheck(
+            facts: facts,
+            sizing: sizing,
+            address: address,
+            adapter: configuration?.network.switch.adapter
+        )
         let target = profile?.rawValue ?? check.fittingProfile ?? sizing.offered.first?.id ?? ""
         var networkChecks: [NetworkCheck]?
         if network {
             let checked = configuration ?? Self.thisMachine(facts: facts, listen: listen)
-            let password = getenv(ProxySecret.environmentVariable).map { String(cString: $0) }
-                ?? checked.engine.upstreamProxyPasswordFile.flatMap { try? TextFile.read($0) }?.trimmingCharacters(in: .newlines)
-            networkChecks = NetworkChecker(timeoutSeconds: networkTimeout).run(checked, facts: facts, proxyPassword: password)
+            let password =
+                getenv(ProxySecret.environmentVariable).map { String(cString: $0) }
+                ?? checked.engine.upstreamProxyPasswordFile.flatMap { try? TextFile.read($0) }?.trimmingCharacters(
+                    in: .newlines
+                )
+            networkChecks = NetworkChecker(timeoutSeconds: networkTimeout).run(
+                checked,
+                facts: facts,
+                proxyPassword: password
+            )
         }
         if json {
             print(try CheckReport(check: check, profile: target, storage: storage, network: networkChecks).json())
@@ -82,14 +97,18 @@ extension CheckCommand {
     func networkConfiguration(sizing: SizingTable) throws -> NodeConfiguration? {
         if let answers { return try AnswerFileInput.load(answers, sizing: sizing) }
         guard network else { return nil }
-        return try? InstalledNode.find(root: "/", state: NodeConfiguration.Storage.defaultState, sizing: sizing)?.configuration
+        return try? InstalledNode.find(root: "/", state: NodeConfiguration.Storage.defaultState, sizing: sizing)?
+            .configuration
     }
 
     /// This machine as it is: its default-route interface with the address it has by DHCP or by hand.
     static func thisMachine(facts: HostFacts, listen: String) -> NodeConfiguration {
         NodeConfiguration(
             node: .init(name: "this-machine"),
-            network: .init(switch: .init(mode: .existing, name: facts.defaultRouteInterfaces.first ?? "-"), address: .init(mode: .dhcp)),
+            network: .init(
+                switch: .init(mode: .existing, name: facts.defaultRouteInterfaces.first ?? "-"),
+                address: .init(mode: .dhcp)
+            ),
             storage: .init(drives: []),
             resources: .init(memoryGB: 1, cores: 1),
             hub: .init(mode: .create, name: "-"),
@@ -107,7 +126,8 @@ enum NetworkTable {
             out += "  \(check.status == .pass ? "PASS" : "WARN")  \(check.title): \(check.detail)\(waits)\n"
         }
         let warnings = checks.filter { $0.status == .warning }.count
-        out += warnings == 0
+        out +=
+            warnings == 0
             ? "Every network check passes.\n"
             : "\(warnings) network warning\(warnings == 1 ? "" : "s"): read them before you install; none stops an install.\n"
         return out

@@ -66,15 +66,22 @@ struct DiagnosticsCommand: ParsableCommand {
             address: node?.configuration.servingAddress,
             adapter: node?.configuration.network.switch.adapter
         )
-        let target = node?.configuration.resources.profile ?? check.fittingProfile ?? resources.sizing.offered.first?.id ?? ""
-        bundle.add("host-check.txt", CheckTable.render(check, sizing: resources.sizing, target: target, storage: storage))
+        let target =
+            node?.configuration.resources.profile ?? check.fittingProfile ?? resources.sizing.offered.first?.id ?? ""
+        bundle.add(
+            "host-check.txt",
+            CheckTable.render(check, sizing: resources.sizing, target: target, storage: storage)
+        )
         bundle.add("system.txt", Self.systemText(hostRoot: hostRoot))
 
         if layout.isRealInstall {
             // The real unit: what systemd runs and says of it, and its journal.
             bundle.addFile("configuration/cachenode.service", from: layout.unit)
             let runner = SystemCommandRunner()
-            bundle.add("service.txt", runner.run(["systemctl", "status", "--no-pager", "--full", ServiceState.unit]).output)
+            bundle.add(
+                "service.txt",
+                runner.run(["systemctl", "status", "--no-pager", "--full", ServiceState.unit]).output
+            )
             bundle.add(
                 "logs/journal.log",
                 runner.run(["journalctl", "--no-pager", "--unit", ServiceState.unit, "--lines", "\(logLines)"]).output

@@ -30,7 +30,9 @@ struct HubCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hub",
         abstract: "Group cache nodes in hubs and see the fleet.",
-        subcommands: [HubCreateCommand.self, HubListCommand.self, HubNodesCommand.self, HubServeCommand.self, HubInfoCommand.self]
+        subcommands: [
+            HubCreateCommand.self, HubListCommand.self, HubNodesCommand.self, HubServeCommand.self, HubInfoCommand.self,
+        ]
     )
 }
 
@@ -71,7 +73,12 @@ struct HubListCommand: ParsableCommand {
             print("No hubs yet: cachenode hub create NAME")
             return
         }
-        print(TextTable.render([["HUB", "NODES", "CREATED"]] + hubs.map { [$0.name, "\($0.nodes)", ISO8601DateFormatter().string(from: $0.createdAt)] }))
+        print(
+            TextTable.render(
+                [["HUB", "NODES", "CREATED"]]
+                    + hubs.map { [$0.name, "\($0.nodes)", ISO8601DateFormatter().string(from: $0.createdAt)] }
+            )
+        )
     }
 }
 
@@ -106,7 +113,9 @@ struct HubNodesCommand: ParsableCommand {
         let now = Date()
         let byNode = Dictionary(grouping: issues) { "\($0.hub)/\($0.node)".lowercased() }
         let nodes = FleetNode.troubleFirst(
-            records.map { FleetNode($0, now: now, issues: byNode["\($0.hub)/\($0.name)".lowercased(), default: []].map(\.issue)) }
+            records.map {
+                FleetNode($0, now: now, issues: byNode["\($0.hub)/\($0.name)".lowercased(), default: []].map(\.issue))
+            }
         )
         let recordsByNode = Dictionary(records.map { ("\($0.hub)/\($0.name)", $0) }, uniquingKeysWith: { a, _ in a })
         if json {
@@ -131,7 +140,12 @@ struct HubNodesCommand: ParsableCommand {
             print("No nodes yet: cachenode node create NAME --hub HUB")
             return
         }
-        var rows = [["NODE", "HUB", "STATE", "LAST REPORT", "VERSION", "HIT RATIO", "FROM CACHE", "FROM ORIGIN", "DISK USED", "PEAK EGRESS"]]
+        var rows = [
+            [
+                "NODE", "HUB", "STATE", "LAST REPORT", "VERSION", "HIT RATIO", "FROM CACHE", "FROM ORIGIN", "DISK USED",
+                "PEAK EGRESS",
+            ]
+        ]
         for node in nodes {
             let report = recordsByNode["\(node.hub)/\(node.name)"]?.lastReport
             rows.append([
@@ -180,7 +194,9 @@ struct HubTLSOptions: ParsableArguments {
                 var names = tlsName
                 if names.isEmpty {
                     names = [currentHostName()]
-                    if let host = listen?.host, let address = IPAddress(host), address.scope != .unspecified { names.append(host) }
+                    if let host = listen?.host, let address = IPAddress(host), address.scope != .unspecified {
+                        names.append(host)
+                    }
                 }
                 return try HubIdentity.loadOrCreate(directory: Self.directory(layout), names: names)
             default:
@@ -224,7 +240,9 @@ struct HubServeCommand: AsyncParsableCommand {
     )
     var alertWebhook: [String] = []
 
-    @Option(help: "A file holding the secret that signs each alert (X-CacheNode-Signature: sha256=HMAC-SHA256 of the body).")
+    @Option(
+        help: "A file holding the secret that signs each alert (X-CacheNode-Signature: sha256=HMAC-SHA256 of the body)."
+    )
     var alertWebhookSecretFile: String?
 
     func run() async throws {
@@ -254,7 +272,9 @@ struct HubServeCommand: AsyncParsableCommand {
             if let identity {
                 print("Hub service listening on https://\(bound); admin token in \(tokenPath)")
                 print("Certificate \(identity.certificatePath), fingerprint \(identity.fingerprint)")
-                print("Nodes enrol with: cachenode node enrol --hub-url https://HOST:\(port) --hub-fingerprint \(identity.fingerprint) ...")
+                print(
+                    "Nodes enrol with: cachenode node enrol --hub-url https://HOST:\(port) --hub-fingerprint \(identity.fingerprint) ..."
+                )
             } else {
                 print("Hub service listening on http://\(bound) (loopback only); admin token in \(tokenPath)")
             }
@@ -293,7 +313,9 @@ extension HubServeCommand {
             throw CommandFailure(.invalid, "--alert-webhook-secret-file needs at least one --alert-webhook")
         }
         do {
-            let secret = try alertWebhookSecretFile.map { path throws(AlertError) in try AlertDispatcher.secret(file: path) }
+            let secret = try alertWebhookSecretFile.map { path throws(AlertError) in
+                try AlertDispatcher.secret(file: path)
+            }
             return alertWebhook.isEmpty ? nil : try AlertDispatcher(urls: alertWebhook, secret: secret, logger: logger)
         } catch {
             throw CommandFailure(.invalid, "\(error)")
@@ -363,7 +385,12 @@ struct NodeListCommand: ParsableCommand {
         let nodes: [NodeRecord]
         do { nodes = try registry.open().nodes(hub: hub) } catch { throw CommandFailure(.failure, "\(error)") }
         let now = Date()
-        print(TextTable.render([["NODE", "HUB", "STATE", "ENROLLED"]] + nodes.map { [$0.name, $0.hub, $0.state(now: now).rawValue, $0.enrolled ? "yes" : "no"] }))
+        print(
+            TextTable.render(
+                [["NODE", "HUB", "STATE", "ENROLLED"]]
+                    + nodes.map { [$0.name, $0.hub, $0.state(now: now).rawValue, $0.enrolled ? "yes" : "no"] }
+            )
+        )
     }
 }
 
@@ -387,7 +414,9 @@ struct NodeDeleteCommand: ParsableCommand {
     func run() throws {
         let database = try registry.open()
         if !yes {
-            print("Deleting node \(name) of hub \(hub) is irreversible: its registration and reports are removed for good.")
+            print(
+                "Deleting node \(name) of hub \(hub) is irreversible: its registration and reports are removed for good."
+            )
             print("Type the node's name to confirm: ", terminator: "")
             guard readLine()?.trimmingCharacters(in: " ") == name else {
                 throw CommandFailure(.failure, "the name did not match; nothing was deleted")
@@ -448,7 +477,9 @@ struct NodeEnrolCommand: AsyncParsableCommand {
     func run() async throws {
         guard interval >= 1 else { throw CommandFailure(.invalid, "--interval must be at least 1 second") }
         let trust: HubTrust
-        do { trust = try HubTrust.from(fingerprint: hubFingerprint, caFile: hubCa) } catch { throw CommandFailure(.invalid, "\(error)") }
+        do { trust = try HubTrust.from(fingerprint: hubFingerprint, caFile: hubCa) } catch {
+            throw CommandFailure(.invalid, "\(error)")
+        }
         let token: String
         do {
             token = try await HubClient(baseURL: hubURL, trust: trust).enrol(node: node, hub: hub, key: key)
@@ -467,7 +498,11 @@ struct NodeEnrolCommand: AsyncParsableCommand {
         print("Node \(node) is enrolled in hub \(hub) at \(hubURL); the engine reports every \(interval) s.")
         switch EngineReload.reload(layout: layout) {
         case .reloaded(let how):
-            let first = HubLinker(firstReportSeconds: 10).firstReport(HubLinkPlan(linkFile: bytes, detail: ""), layout: layout, since: since)
+            let first = HubLinker(firstReportSeconds: 10).firstReport(
+                HubLinkPlan(linkFile: bytes, detail: ""),
+                layout: layout,
+                since: since
+            )
             print("The running engine took the link (\(how)): \(first).")
         case .notRunning:
             print("The engine is not running: it reports from its start.")

@@ -2,7 +2,7 @@ import CacheNodeCore
 import Installer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The non-interactive install: check the host, plan, show, confirm, apply. The wizard hands its result here too.
@@ -58,10 +58,14 @@ struct InstallFlow {
         let layout = InstallLayout(root: root, state: configuration.storage.state)
         // The proxy's password goes to a file of its own, never into a configuration.
         let secrets = try ProxySecret.separate(&configuration, layout: layout)
-        let pathProblems = PathRules.ownershipProblems(configuration.storage)
+        let pathProblems =
+            PathRules.ownershipProblems(configuration.storage)
             + DriveDirectory.problems(configuration, layout: layout, previous: previous?.configuration)
         if !pathProblems.isEmpty {
-            throw CommandFailure(.invalid, "the service cannot take over these paths:\n" + pathProblems.map { "  - \($0)" }.joined(separator: "\n"))
+            throw CommandFailure(
+                .invalid,
+                "the service cannot take over these paths:\n" + pathProblems.map { "  - \($0)" }.joined(separator: "\n")
+            )
         }
 
         // The host: blocking rows, and resources or drives beyond what the machine has.
@@ -82,14 +86,25 @@ struct InstallFlow {
             if let old = previous?.configuration.storage.drives.first(where: { $0.path == drive.path }) {
                 // Cached content already counts against the free space: only growth needs room.
                 let growth = drive.sizeBytes - old.sizeBytes
-                return growth <= 0 ? nil : probe.facts(storagePath: layout.onDisk(drive.path), listen: nil).storage?.freeBytes.map { $0 + old.sizeBytes }
+                return growth <= 0
+                    ? nil
+                    : probe.facts(storagePath: layout.onDisk(drive.path), listen: nil).storage?.freeBytes.map {
+                        $0 + old.sizeBytes
+                    }
             }
             return probe.facts(storagePath: layout.onDisk(drive.path), listen: nil).storage?.freeBytes
         }
-        let hostProblems = configuration.hostProblems(facts: facts, freeBytesByDrive: freeByDrive, sizing: resources.sizing)
+        let hostProblems = configuration.hostProblems(
+            facts: facts,
+            freeBytesByDrive: freeByDrive,
+            sizing: resources.sizing
+        )
         if check.isBlocked || !hostProblems.isEmpty {
             let lines = check.blockingReasons.map { "  - \($0)" } + hostProblems.map { "  - \($0)" }
-            throw CommandFailure(.blocked, "this machine cannot run the node as configured:\n" + lines.joined(separator: "\n"))
+            throw CommandFailure(
+                .blocked,
+                "this machine cannot run the node as configured:\n" + lines.joined(separator: "\n")
+            )
         }
 
         let planner = InstallPlanner(

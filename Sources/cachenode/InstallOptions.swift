@@ -25,7 +25,10 @@ struct InstallOptions: ParsableArguments {
     /// The installed node; a clear error when there is none.
     func installed() throws(CommandFailure) -> InstalledNode {
         guard let node = try find() else {
-            throw CommandFailure(.failure, "no CacheNode install found under \(FileSystem.absolute(root)) (state \(state))")
+            throw CommandFailure(
+                .failure,
+                "no CacheNode install found under \(FileSystem.absolute(root)) (state \(state))"
+            )
         }
         return node
     }

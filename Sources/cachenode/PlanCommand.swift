@@ -55,7 +55,8 @@ struct PlanCommand: ParsableCommand {
     static func render(_ plan: CapacityPlan) -> String {
         let f = HostCheck.format
         var out = ""
-        out += "Load:        \(plan.devices.formatted()) devices x \(f(plan.payloadGB)) GB within \(f(plan.windowHours)) h "
+        out +=
+            "Load:        \(plan.devices.formatted()) devices x \(f(plan.payloadGB)) GB within \(f(plan.windowHours)) h "
         out += "(\(f(plan.totalBytes / 1e12)) TB)\n"
         out += "Throughput:  \(String(format: "%.2f", plan.requiredGbps)) Gbps sustained"
         out += " (about \(String(format: "%.1f", plan.requiredGbps)) Gbps)\n"
@@ -63,7 +64,8 @@ struct PlanCommand: ParsableCommand {
         out += "Per node:    \(f(plan.perNodeGbps)) Gbps usable on a \(f(plan.nicGbps)) Gbps NIC\n"
         out += "Nodes:       \(plan.nodes)\n"
         if plan.nodes > 1 {
-            out += "Note:        one \(f(plan.nicGbps)) Gbps node cannot carry \(String(format: "%.1f", plan.requiredGbps)) Gbps; "
+            out +=
+                "Note:        one \(f(plan.nicGbps)) Gbps node cannot carry \(String(format: "%.1f", plan.requiredGbps)) Gbps; "
             out += "use \(plan.nodes) nodes or faster NICs (--nic-gbps).\n"
         }
         return out

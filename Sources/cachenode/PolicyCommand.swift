@@ -22,7 +22,10 @@ struct PolicyCommand: ParsableCommand {
         } else if let node = try install.find() {
             configuration = node.configuration
         } else {
-            throw CommandFailure(.failure, "no CacheNode install found under \(install.layout.root) (state \(install.state)); pass --config FILE")
+            throw CommandFailure(
+                .failure,
+                "no CacheNode install found under \(install.layout.root) (state \(install.state)); pass --config FILE"
+            )
         }
         let planner = InstallPlanner(
             templates: resources.templates,
@@ -32,7 +35,9 @@ struct PolicyCommand: ParsableCommand {
             version: CacheNodeVersion.current
         )
         let plan: InstallPlan
-        do { plan = try planner.plan(configuration, root: install.layout.root) } catch { throw CommandFailure(.failure, "\(error)") }
+        do { plan = try planner.plan(configuration, root: install.layout.root) } catch {
+            throw CommandFailure(.failure, "\(error)")
+        }
         let sections: [(String, String)] = [
             ("Registry file (import with regedit)", "DOCacheHost.reg"),
             ("Command line (run as administrator)", "reg-add.cmd"),
@@ -54,7 +59,9 @@ struct PolicyCommand: ParsableCommand {
                 + "DelayCacheServerFallbackBackground \(resources.policy.fallbackBackgroundSeconds) s"
         )
         for (title, name) in sections {
-            guard let file = plan.files.first(where: { $0.path == plan.layout.policyDirectory + "/" + name }) else { continue }
+            guard let file = plan.files.first(where: { $0.path == plan.layout.policyDirectory + "/" + name }) else {
+                continue
+            }
             print("\n== \(title): \(plan.layout.logical(file.path))\n")
             print(file.content, terminator: file.content.hasSuffix("\n") ? "" : "\n")
         }

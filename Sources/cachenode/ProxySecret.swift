@@ -2,7 +2,7 @@ import CacheNodeCore
 import Installer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keeps the upstream proxy's password out of every configuration: setup writes it to a file of its own (0600) that

@@ -2,7 +2,7 @@ import CacheNodeCore
 import Installer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Finds `Resources/` and `Templates/`: `CACHENODE_RESOURCES`, then `<binary>/../share/cachenode`,
@@ -74,7 +74,10 @@ enum AnswerFileInput {
         do {
             text = try TextFile.read(file, limit: AnswerFile.maximumBytes)
         } catch .tooLarge(_, let bytes, let limit) {
-            throw CommandFailure(.invalid, "\(file):1: the file is \(bytes) bytes, too large for an answer file (at most \(limit) bytes)")
+            throw CommandFailure(
+                .invalid,
+                "\(file):1: the file is \(bytes) bytes, too large for an answer file (at most \(limit) bytes)"
+            )
         } catch .notText {
             throw CommandFailure(.invalid, "\(file):1: the file holds binary data, not YAML text")
         } catch {

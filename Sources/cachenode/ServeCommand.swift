@@ -30,7 +30,10 @@ struct ServeCommand: AsyncParsableCommand {
         let originsPath = try ResourceLocator.resourcesDirectory() + "/origins.txt"
         let allowlist: OriginAllowlist
         do {
-            allowlist = try OriginAllowlist(text: try TextFile.read(originsPath), extra: configuration.engine.extraOrigins)
+            allowlist = try OriginAllowlist(
+                text: try TextFile.read(originsPath),
+                extra: configuration.engine.extraOrigins
+            )
         } catch {
             throw CommandFailure(.failure, "\(originsPath): \(error)")
         }
@@ -53,7 +56,12 @@ struct ServeCommand: AsyncParsableCommand {
                 .init(service: engine),
                 // Stops with the engine; a hub that is down only logs, it never stops serving.
                 .init(
-                    service: HubLinkService(state: configuration.storage.state, engine: engine, logger: logger, reloads: reloads),
+                    service: HubLinkService(
+                        state: configuration.storage.state,
+                        engine: engine,
+                        logger: logger,
+                        reloads: reloads
+                    ),
                     successTerminationBehavior: .ignore,
                     failureTerminationBehavior: .ignore
                 ),

@@ -5,7 +5,7 @@ import Management
 import WizardUI
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct SetupCommand: AsyncParsableCommand {
@@ -37,7 +37,10 @@ struct SetupCommand: AsyncParsableCommand {
     @Option(help: "Save the answers to FILE, an answer file that `setup --answers FILE` replays.")
     var writeAnswers: String?
 
-    @Option(help: "The origin the self-test fetches through the node, as HOST[:PORT] (a local mirror on an offline network).")
+    @Option(
+        help:
+            "The origin the self-test fetches through the node, as HOST[:PORT] (a local mirror on an offline network)."
+    )
     var selfTestOrigin: String = SelfTest.defaultOrigin
 
     @Option(help: "A hub service on another machine to join (hub.url of the answers), as https://HOST:PORT.")
@@ -59,7 +62,9 @@ struct SetupCommand: AsyncParsableCommand {
 
     /// How --hub-url's certificate is trusted.
     func hubTrust() throws(CommandFailure) -> HubTrust {
-        do { return try HubTrust.from(fingerprint: hubFingerprint, caFile: hubCa) } catch { throw CommandFailure(.invalid, "\(error)") }
+        do { return try HubTrust.from(fingerprint: hubFingerprint, caFile: hubCa) } catch {
+            throw CommandFailure(.invalid, "\(error)")
+        }
     }
 
     @Option(
@@ -147,12 +152,17 @@ struct SetupCommand: AsyncParsableCommand {
         let layout = draft.layout
         let probe = SystemHostProbe(root: hostRoot)
         let isTrial = !layout.isRealInstall
-        let listen = installed?.configuration.engine.listen
+        let listen =
+            installed?.configuration.engine.listen
             ?? (isTrial ? "0.0.0.0:8080" : NodeConfiguration.Engine.defaultListen)
         let facts = probe.facts(storagePath: layout.stateDirectory, listen: installed == nil ? listen : nil)
         let (hubs, nodesByHub) = try knownHubs(layout: layout)
         let prefill = hubURL.map { url in
-            HubServicePrefill(url: url, certificate: hubFingerprint ?? hubCa.map(FileSystem.absolute) ?? "", adminToken: hubToken)
+            HubServicePrefill(
+                url: url,
+                certificate: hubFingerprint ?? hubCa.map(FileSystem.absolute) ?? "",
+                adminToken: hubToken
+            )
         }
         let context = WizardContext(
             facts: facts,
@@ -172,7 +182,11 @@ struct SetupCommand: AsyncParsableCommand {
                 // machine. A real install probes the address, gateway, DNS servers and proxy it is about to use.
                 guard !isTrial else { return [NetworkChecker.listenPort(configuration.engine.listen)] }
                 let password = getenv(ProxySecret.environmentVariable).map { String(cString: $0) }
-                return NetworkChecker().run(configuration, facts: probe.facts(storagePath: "/", listen: nil), proxyPassword: password)
+                return NetworkChecker().run(
+                    configuration,
+                    facts: probe.facts(storagePath: "/", listen: nil),
+                    proxyPassword: password
+                )
             },
             hubService: prefill,
             checkHub: { request in Self.checkHub(request) }
@@ -237,7 +251,8 @@ struct SetupCommand: AsyncParsableCommand {
         var header = "CacheNode answers, written by `cachenode setup`.\nReplay with: cachenode setup --answers FILE"
         if let proxy = configuration.engine.upstreamProxy, ProxyURL(proxy)?.password != nil {
             configuration.engine.upstreamProxy = ProxyURL.removingPassword(proxy)
-            header += "\nThe upstream proxy password is not in this file: "
+            header +=
+                "\nThe upstream proxy password is not in this file: "
                 + "give it in \(ProxySecret.environmentVariable) when replaying."
         }
         let text = AnswerFile.emit(configuration, header: header)
@@ -303,7 +318,9 @@ struct WizardInstaller: WizardApplying {
         apply(configuration, hubCredential: nil, progress: progress)
     }
 
-    func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void) -> ApplyOutcome {
+    func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void)
+        -> ApplyOutcome
+    {
         var flow = self.flow
         if let hubCredential { flow.hubCredential = hubCredential }
         var configuration = configuration
@@ -317,7 +334,8 @@ struct WizardInstaller: WizardApplying {
             let prepared = try flow.prepare(configuration)
             if prepared.isNoOp {
                 return .unchanged(
-                    message: "Node \(configuration.node.name) is already installed with these answers: nothing to change.",
+                    message:
+                        "Node \(configuration.node.name) is already installed with these answers: nothing to change.",
                     exitCode: 0
                 )
             }

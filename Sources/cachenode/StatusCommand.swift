@@ -42,7 +42,8 @@ struct NodeStatusReport: Codable {
     }
 
     /// Reads the install under `layout`: the engine's admin listener, its pid file and the hub link files.
-    static func gather(layout: InstallLayout, configuration: NodeConfiguration, now: Date = Date()) -> NodeStatusReport {
+    static func gather(layout: InstallLayout, configuration: NodeConfiguration, now: Date = Date()) -> NodeStatusReport
+    {
         var engine: EngineStatus?
         var components: [Component] = []
         let page = ListenAddress(configuration.engine.admin).map { admin -> String in
@@ -60,15 +61,33 @@ struct NodeStatusReport: Codable {
         let service = layout.isRealInstall ? ServiceState.read() : nil
         if let service {
             components.append(
-                Component(name: "service", state: service.isActive ? "active" : service.activeState, pid: service.mainPID, detail: service.summary)
+                Component(
+                    name: "service",
+                    state: service.isActive ? "active" : service.activeState,
+                    pid: service.mainPID,
+                    detail: service.summary
+                )
             )
         }
         let recordedPid = EngineProcess.running(pidFile: layout.pidFile) ?? service?.mainPID
         if let engine {
-            components.append(Component(name: "engine", state: "running", pid: engine.pid, uptimeSeconds: engine.uptimeSeconds, detail: ports))
+            components.append(
+                Component(
+                    name: "engine",
+                    state: "running",
+                    pid: engine.pid,
+                    uptimeSeconds: engine.uptimeSeconds,
+                    detail: ports
+                )
+            )
         } else if let recordedPid {
             components.append(
-                Component(name: "engine", state: "not responding", pid: recordedPid, detail: "\(ports); /status does not answer")
+                Component(
+                    name: "engine",
+                    state: "not responding",
+                    pid: recordedPid,
+                    detail: "\(ports); /status does not answer"
+                )
             )
         } else {
             components.append(Component(name: "engine", state: "stopped", detail: ports))
@@ -114,12 +133,17 @@ struct NodeStatusReport: Codable {
             TextTable.render(
                 [["COMPONENT", "STATE", "PID", "UPTIME", "DETAIL"]]
                     + components.map {
-                        [$0.name, $0.state, $0.pid.map(String.init) ?? "-", $0.uptimeSeconds.map(Elapsed.describe(seconds:)) ?? "-", $0.detail]
+                        [
+                            $0.name, $0.state, $0.pid.map(String.init) ?? "-",
+                            $0.uptimeSeconds.map(Elapsed.describe(seconds:)) ?? "-", $0.detail,
+                        ]
                     }
             )
         )
         lines.append("")
-        lines.append("Origin fetches: " + (upstreamProxy.map { "through the upstream proxy \($0)" } ?? "straight to the CDN"))
+        lines.append(
+            "Origin fetches: " + (upstreamProxy.map { "through the upstream proxy \($0)" } ?? "straight to the CDN")
+        )
         guard let engine else {
             lines.append("")
             lines.append("The engine is not running: cache figures are unavailable.")
@@ -130,7 +154,8 @@ struct NodeStatusReport: Codable {
             TextTable.render(
                 [["DRIVE", "SIZE", "USED", "USE%", "OBJECTS", "WRITABLE"]]
                     + engine.drives.map { drive in
-                        let percent = drive.capacityBytes > 0 ? Double(drive.usedBytes) * 100 / Double(drive.capacityBytes) : 0
+                        let percent =
+                            drive.capacityBytes > 0 ? Double(drive.usedBytes) * 100 / Double(drive.capacityBytes) : 0
                         return [
                             drive.path, ByteCount.format(drive.capacityBytes), ByteCount.format(drive.usedBytes),
                             String(format: "%.0f%%", percent), "\(drive.objects)", drive.writable ? "yes" : "no",
@@ -140,10 +165,16 @@ struct NodeStatusReport: Codable {
         )
         lines.append("")
         lines.append("Objects:            \(engine.objects)")
-        lines.append("Requests:           \(engine.requests) (\(engine.hits) hits, \(engine.partials) partial, \(engine.misses) misses)")
+        lines.append(
+            "Requests:           \(engine.requests) (\(engine.hits) hits, \(engine.partials) partial, \(engine.misses) misses)"
+        )
         lines.append("Hit ratio:          " + String(format: "%.1f%%", engine.hitRatio * 100))
-        lines.append("Served from cache:  \(ByteCount.format(engine.bytesFromCache)) (bytes saved on the internet link)")
-        lines.append("Fetched from origin: \(ByteCount.format(engine.bytesFromOrigin)), \(engine.originErrors) origin errors")
+        lines.append(
+            "Served from cache:  \(ByteCount.format(engine.bytesFromCache)) (bytes saved on the internet link)"
+        )
+        lines.append(
+            "Fetched from origin: \(ByteCount.format(engine.bytesFromOrigin)), \(engine.originErrors) origin errors"
+        )
         if let statusPage {
             lines.append("")
             lines.append("Status page:        \(statusPage) (plots of the last 24 hours; from another machine, through")
@@ -221,7 +252,11 @@ struct HubState: Codable, Equatable {
         do {
             link = try HubLink.read(state: state)
         } catch {
-            return HubState(linked: false, reporter: "off", problem: "\(HubLink.fileName(in: state)) cannot be read: \(error)")
+            return HubState(
+                linked: false,
+                reporter: "off",
+                problem: "\(HubLink.fileName(in: state)) cannot be read: \(error)"
+            )
         }
         guard let link else { return HubState(linked: false, reporter: "off") }
         var result = HubState(
@@ -267,7 +302,8 @@ struct HubState: Codable, Equatable {
         case "off": return "reports once the node is linked to a hub"
         case "stopped": detail = "the engine is not running; " + every
         case "waiting":
-            detail = "no report over this link yet: the engine takes a new link on a reload "
+            detail =
+                "no report over this link yet: the engine takes a new link on a reload "
                 + "(systemctl reload cachenode; under --root, setup and node enrol signal it)"
         default: detail = every
         }

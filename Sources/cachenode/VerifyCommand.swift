@@ -17,7 +17,9 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try install.installed().configuration
-        guard let admin = ListenAddress(configuration.engine.admin), let listen = ListenAddress(configuration.engine.listen) else {
+        guard let admin = ListenAddress(configuration.engine.admin),
+            let listen = ListenAddress(configuration.engine.listen)
+        else {
             throw CommandFailure(.failure, "the installed configuration has no usable listen or admin address")
         }
         var failed = false
@@ -25,7 +27,9 @@ struct VerifyCommand: ParsableCommand {
             if let service = ServiceState.read(), service.isActive {
                 print("[ ok ] service: \(service.summary)")
             } else {
-                print("[FAIL] service: \(ServiceState.read()?.summary ?? "\(ServiceState.unit) is not installed"); see journalctl -u cachenode")
+                print(
+                    "[FAIL] service: \(ServiceState.read()?.summary ?? "\(ServiceState.unit) is not installed"); see journalctl -u cachenode"
+                )
                 failed = true
             }
         }

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A long-running `cachenode` command (serve, hub serve) with its output in a file the test can wait on.

@@ -32,7 +32,9 @@ struct CLIRunner {
     /// `ip ARGUMENTS...` for a test network in namespaces the test makes; a failure stops the test with ip's reason.
     static func ip(_ arguments: String...) throws {
         let result = try execute("ip", arguments)
-        guard result.status == 0 else { throw Failure(description: "ip \(arguments.joined(separator: " ")): \(result.stderr)") }
+        guard result.status == 0 else {
+            throw Failure(description: "ip \(arguments.joined(separator: " ")): \(result.stderr)")
+        }
     }
 
     struct Failure: Error, CustomStringConvertible {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `cachenode serve` as a child process: configuration errors, ports in use, SIGTERM and kill -9 mid-fill.
@@ -47,7 +47,6 @@ struct EngineCLITests {
             }
         }
     }
-
 
     static func writeConfig(_ directory: TestCacheDirectory, listen: Int, admin: Int) throws -> String {
         let path = directory.root + "/cachenode.yaml"
@@ -102,7 +101,10 @@ struct EngineCLITests {
         origin.setFault(.slow(100), for: "/slow.bin")
         let port = freeLoopbackPort()
         let admin = freeLoopbackPort()
-        let child = try Child(config: try Self.writeConfig(directory, listen: port, admin: admin), log: URL(fileURLWithPath: directory.root + "/engine.log"))
+        let child = try Child(
+            config: try Self.writeConfig(directory, listen: port, admin: admin),
+            log: URL(fileURLWithPath: directory.root + "/engine.log")
+        )
         #expect(try await child.waitUntilHealthy(adminPort: admin), "\(child.output)")
         // A response in flight when SIGTERM arrives still finishes whole.
         async let inFlight = TestHTTPClient.get(port: port, "/slow.bin?cacheHostOrigin=\(origin.authority)")

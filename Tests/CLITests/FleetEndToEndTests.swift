@@ -13,7 +13,8 @@ struct FleetEndToEndTests {
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains("not a loopback address; keys and tokens would cross the network in the clear"))
         let enrol = try CLIRunner.run([
-            "node", "enrol", "--hub-url", "http://198.51.100.9:7000", "--hub", "h", "--node", "n", "--key", "k", "--root", root,
+            "node", "enrol", "--hub-url", "http://198.51.100.9:7000", "--hub", "h", "--node", "n", "--key", "k",
+            "--root", root,
         ])
         #expect(enrol.status == 1)
         #expect(enrol.stderr.contains("nothing was sent to the hub service"), "\(enrol.stderr)")
@@ -34,7 +35,10 @@ struct FleetEndToEndTests {
                 ["hub", "serve", "--listen", "127.0.0.1:\(port)", "--root", hubRoot],
                 outputPath: work.appendingPathComponent("hub-\(UUID().uuidString).log").path
             )
-            #expect(hub.wait { hub.output.contains("Hub service listening on https://127.0.0.1:\(port)") }, "\(hub.output)")
+            #expect(
+                hub.wait { hub.output.contains("Hub service listening on https://127.0.0.1:\(port)") },
+                "\(hub.output)"
+            )
             return hub
         }
         var hub = try startHub()
@@ -51,22 +55,38 @@ struct FleetEndToEndTests {
             let directory = TestCacheDirectory(prefix: "fleet-\(name)")
             let config = directory.state + "/cachenode.yaml"
             try FileManager.default.createDirectory(atPath: directory.state, withIntermediateDirectories: true)
-            try directory.yaml(listenPort: freeLoopbackPort(), adminPort: freeLoopbackPort()).write(toFile: config, atomically: true, encoding: .utf8)
+            try directory.yaml(listenPort: freeLoopbackPort(), adminPort: freeLoopbackPort()).write(
+                toFile: config,
+                atomically: true,
+                encoding: .utf8
+            )
             directories.append(directory)
             let enrolled = try CLIRunner.run([
-                "node", "enrol", "--hub-url", url, "--hub-fingerprint", String(fingerprint), "--hub", "contoso-west", "--node", name,
+                "node", "enrol", "--hub-url", url, "--hub-fingerprint", String(fingerprint), "--hub", "contoso-west",
+                "--node", name,
                 "--key", String(key),
                 "--interval", "1", "--root", "/", "--state", directory.state,
             ])
             #expect(enrolled.status == 0, "\(enrolled.stderr)")
-            engines.append(try BackgroundProcess(["serve", "--config", config], outputPath: directory.root + "/engine.log"))
+            engines.append(
+                try BackgroundProcess(["serve", "--config", config], outputPath: directory.root + "/engine.log")
+            )
         }
 
         func fleet() -> String { (try? CLIRunner.run(["hub", "nodes", "--root", hubRoot]).stdout) ?? "" }
         func state(of node: String, in table: String) -> String? {
-            table.split(separator: "\n").first { $0.hasPrefix(node + " ") }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first.map(String.init)
+            table.split(separator: "\n").first { $0.hasPrefix(node + " ") }?.split(
+                separator: " ",
+                omittingEmptySubsequences: true
+            ).dropFirst(2).first.map(String.init)
         }
-        #expect(hub.wait { let t = fleet(); return state(of: "Seattle-1", in: t) == "serving" && state(of: "Tacoma-1", in: t) == "serving" }, "\(fleet())")
+        #expect(
+            hub.wait {
+                let t = fleet();
+                return state(of: "Seattle-1", in: t) == "serving" && state(of: "Tacoma-1", in: t) == "serving"
+            },
+            "\(fleet())"
+        )
 
         #expect(engines[1].stop() == 0)
         #expect(hub.wait { state(of: "Tacoma-1", in: fleet()) == "offline" }, "\(fleet())")

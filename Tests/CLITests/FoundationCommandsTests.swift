@@ -41,9 +41,15 @@ struct ValidateCommandTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let cases: [(String, Data, String)] = [
-            ("empty.yaml", Data(), "empty.yaml:1: the answer file is empty (start from an example in Resources/answers/)\n"),
+            (
+                "empty.yaml", Data(),
+                "empty.yaml:1: the answer file is empty (start from an example in Resources/answers/)\n"
+            ),
             ("list.yaml", Data("- a\n- b\n".utf8), "list.yaml:1: expected a mapping of keys, found a list\n"),
-            ("binary.yaml", Data([0x00, 0xFF, 0x13, 0x37, 0x00]), "binary.yaml:1: the file holds binary data, not YAML text\n"),
+            (
+                "binary.yaml", Data([0x00, 0xFF, 0x13, 0x37, 0x00]),
+                "binary.yaml:1: the file holds binary data, not YAML text\n"
+            ),
             (
                 "garbage.yaml", Data(repeating: 0x61, count: 10_000_000),
                 "garbage.yaml:1: the file is 10000000 bytes, too large for an answer file (at most 1048576 bytes)\n"
@@ -67,7 +73,9 @@ struct ValidateCommandTests {
 
 struct PlanCommandTests {
     @Test func theRequirementsLoad() throws {
-        let result = try CLIRunner.run(["plan", "--devices", "35000", "--payload-gb", "2", "--window-hours", "24", "--nic-gbps", "10"])
+        let result = try CLIRunner.run([
+            "plan", "--devices", "35000", "--payload-gb", "2", "--window-hours", "24", "--nic-gbps", "10",
+        ])
         #expect(result.status == 0)
         #expect(
             result.stdout == """
@@ -82,7 +90,9 @@ struct PlanCommandTests {
     }
 
     @Test func atTheProfilesOwnNICSpeedTwoNodesAreNeeded() throws {
-        let result = try CLIRunner.run(["plan", "--devices", "35000", "--payload-gb", "2", "--window-hours", "24", "--json"])
+        let result = try CLIRunner.run([
+            "plan", "--devices", "35000", "--payload-gb", "2", "--window-hours", "24", "--json",
+        ])
         #expect(result.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(json["required_gbps"] as? Double == 6.481)
@@ -116,7 +126,11 @@ struct CheckCommandTests {
         #expect(lines.first?.hasPrefix("REQUIREMENT") == true)
         #expect(lines.first?.hasSuffix("LARGE *") == true)
         let row = { (title: String) in lines.first { $0.hasPrefix(title) } ?? "" }
-        #expect(row("CPU cores").split(separator: " ", omittingEmptySubsequences: true).map(String.init) == ["CPU", "cores", "16", "PASS", "(needs", "4)", "PASS", "(needs", "8)"])
+        #expect(
+            row("CPU cores").split(separator: " ", omittingEmptySubsequences: true).map(String.init) == [
+                "CPU", "cores", "16", "PASS", "(needs", "4)", "PASS", "(needs", "8)",
+            ]
+        )
         #expect(row("Disk type").contains("SSD"))
         #expect(
             row("Network adapters").split(separator: " ").map(String.init)
@@ -129,11 +143,17 @@ struct CheckCommandTests {
     @Test func aMachineBelowTheFloorExitsThree() throws {
         let result = try CLIRunner.run(["check", "--host-root", Self.fixture("too-small"), "--storage", "/"])
         #expect(result.status == 3)
-        #expect(result.stdout.contains("Result: BLOCKED. This machine cannot run a cache node:\n  - CPU cores: 1 (fewer than the 2 cores any install needs)\n"))
+        #expect(
+            result.stdout.contains(
+                "Result: BLOCKED. This machine cannot run a cache node:\n  - CPU cores: 1 (fewer than the 2 cores any install needs)\n"
+            )
+        )
     }
 
     @Test func jsonForScripts() throws {
-        let result = try CLIRunner.run(["check", "--json", "--profile", "branch", "--host-root", Self.fixture("hdd"), "--storage", "/srv/cache"])
+        let result = try CLIRunner.run([
+            "check", "--json", "--profile", "branch", "--host-root", Self.fixture("hdd"), "--storage", "/srv/cache",
+        ])
         #expect(result.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(json["profile"] as? String == "branch")
@@ -167,10 +187,15 @@ struct CheckCommandTests {
 
         let result = try CLIRunner.execute(
             "ip",
-            ["netns", "exec", namespace, CLIRunner.binary, "check", "--json", "--storage", NSTemporaryDirectory(),
-             "--listen", "198.51.100.50:18080"]
+            [
+                "netns", "exec", namespace, CLIRunner.binary, "check", "--json", "--storage", NSTemporaryDirectory(),
+                "--listen", "198.51.100.50:18080",
+            ]
         )
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+            "\(result.stderr)"
+        )
         let rows = try #require(json["rows"] as? [[String: Any]])
         let count = try #require(rows.first { $0["id"] as? String == "nic-count" })
         #expect(count["measured"] as? String == "1")
@@ -191,14 +216,19 @@ struct CheckCommandTests {
 /// gateway, and a DNS server (dnsmasq) that knows the Delivery Optimization hosts.
 @Suite(.serialized)
 struct NetworkCheckCommandTests {
-    static let dnsmasq = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let dnsmasq = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 
     static func answers(ip: String, dns: String) throws -> String {
-        try String(contentsOf: CLIRunner.repository.appendingPathComponent("Resources/answers/branch-static.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "ip: 10.0.0.50/24", with: "ip: \(ip)")
-            .replacingOccurrences(of: "gateway: 10.0.0.1", with: "gateway: 198.51.100.1")
-            .replacingOccurrences(of: "dns: [10.0.0.2, 10.0.0.3]", with: "dns: [\(dns)]")
-            .replacingOccurrences(of: "name: br0", with: "name: a0")
+        try String(
+            contentsOf: CLIRunner.repository.appendingPathComponent("Resources/answers/branch-static.yaml"),
+            encoding: .utf8
+        )
+        .replacingOccurrences(of: "ip: 10.0.0.50/24", with: "ip: \(ip)")
+        .replacingOccurrences(of: "gateway: 10.0.0.1", with: "gateway: 198.51.100.1")
+        .replacingOccurrences(of: "dns: [10.0.0.2, 10.0.0.3]", with: "dns: [\(dns)]")
+        .replacingOccurrences(of: "name: br0", with: "name: a0")
     }
 
     @Test(.enabled(if: getuid() == 0 && dnsmasq != nil, "needs root and dnsmasq to make the test network"))
@@ -223,11 +253,14 @@ struct NetworkCheckCommandTests {
         defer { try? FileManager.default.removeItem(at: work) }
         // dnsmasq as a daemon of its own (a Foundation Process that outlives others stalls their waits).
         let pidFile = work.appendingPathComponent("dns.pid").path
-        let started = try CLIRunner.execute("ip", [
-            "netns", "exec", lan, Self.dnsmasq!, "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-            "--listen-address=198.51.100.1", "--bind-interfaces", "--port=53", "--pid-file=" + pidFile,
-            "--address=/windowsupdate.com/203.0.113.10", "--address=/microsoft.com/203.0.113.11",
-        ])
+        let started = try CLIRunner.execute(
+            "ip",
+            [
+                "netns", "exec", lan, Self.dnsmasq!, "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                "--listen-address=198.51.100.1", "--bind-interfaces", "--port=53", "--pid-file=" + pidFile,
+                "--address=/windowsupdate.com/203.0.113.10", "--address=/microsoft.com/203.0.113.11",
+            ]
+        )
         try #require(started.status == 0, "dnsmasq: \(started.stderr)")
         // The test runner blocks most signals and its children inherit that mask: SIGKILL is the one that always ends it.
         defer { _ = try? CLIRunner.execute("pkill", ["-KILL", "-f", pidFile]) }
@@ -237,17 +270,27 @@ struct NetworkCheckCommandTests {
             try Self.answers(ip: address, dns: server).write(toFile: file, atomically: true, encoding: .utf8)
             let result = try CLIRunner.execute(
                 "ip",
-                ["netns", "exec", node, CLIRunner.binary, "check", "--network", "--answers", file, "--json", "--network-timeout", "1",
-                 "--storage", NSTemporaryDirectory()]
+                [
+                    "netns", "exec", node, CLIRunner.binary, "check", "--network", "--answers", file, "--json",
+                    "--network-timeout", "1",
+                    "--storage", NSTemporaryDirectory(),
+                ]
             )
-            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+            let json = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+                "\(result.stderr)"
+            )
             let rows = try #require(json["network"] as? [[String: Any]])
             return Dictionary(uniqueKeysWithValues: rows.map { ($0["id"] as? String ?? "", $0) })
         }
 
         let taken = try check(ip: "198.51.100.60/24", dns: "198.51.100.1")
         #expect(taken["address"]?["status"] as? String == "warning")
-        #expect((taken["address"]?["detail"] as? String)?.contains("answers for 198.51.100.60 on a0: the address is taken") == true, "\(taken)")
+        #expect(
+            (taken["address"]?["detail"] as? String)?.contains("answers for 198.51.100.60 on a0: the address is taken")
+                == true,
+            "\(taken)"
+        )
         #expect(taken["gateway"]?["status"] as? String == "pass", "\(taken)")
         #expect(taken["dns"]?["status"] as? String == "pass", "\(taken)")
         #expect(taken["listen-port"]?["status"] as? String == "pass")

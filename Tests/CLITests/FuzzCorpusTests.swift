@@ -10,15 +10,23 @@ struct FuzzCorpusTests {
     }
 
     @Test func everyTargetHasACorpus() {
-        #expect(Self.targets == ["addresses", "answer-file", "exchange", "origin-allowlist", "range-header", "request-target"])
+        #expect(
+            Self.targets == [
+                "addresses", "answer-file", "exchange", "origin-allowlist", "range-header", "request-target",
+            ]
+        )
     }
 
     @Test(arguments: FuzzCorpusTests.targets)
     func theCorpusReplaysWithoutACrash(_ target: String) throws {
         let directory = Self.corpus.appendingPathComponent(target)
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().map { directory.appendingPathComponent($0).path }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().map {
+            directory.appendingPathComponent($0).path
+        }
         #expect(!files.isEmpty)
-        let binary = URL(fileURLWithPath: CLIRunner.binary).deletingLastPathComponent().appendingPathComponent("cachenode-fuzz").path
+        let binary = URL(fileURLWithPath: CLIRunner.binary).deletingLastPathComponent().appendingPathComponent(
+            "cachenode-fuzz"
+        ).path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [target] + files

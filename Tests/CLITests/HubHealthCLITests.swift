@@ -11,8 +11,14 @@ import Testing
 @Suite(.serialized)
 struct HubHealthCLITests {
     @Test(arguments: [
-        (["--alert-webhook", "ftp://chat.example.org/hook"], "--alert-webhook: 'ftp://chat.example.org/hook' is not an http:// or https:// address"),
-        (["--alert-webhook-secret-file", "/nonexistent/secret"], "--alert-webhook-secret-file needs at least one --alert-webhook"),
+        (
+            ["--alert-webhook", "ftp://chat.example.org/hook"],
+            "--alert-webhook: 'ftp://chat.example.org/hook' is not an http:// or https:// address"
+        ),
+        (
+            ["--alert-webhook-secret-file", "/nonexistent/secret"],
+            "--alert-webhook-secret-file needs at least one --alert-webhook"
+        ),
         (
             ["--alert-webhook", "https://chat.example.org/hook", "--alert-webhook-secret-file", "/nonexistent/secret"],
             "--alert-webhook-secret-file: cannot read /nonexistent/secret: no such file, or not readable"
@@ -21,7 +27,9 @@ struct HubHealthCLITests {
     func badAlertOptionsAreRefused(_ options: [String], _ message: String) throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("alerts-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let result = try CLIRunner.run(["hub", "serve", "--listen", "not-an-address", "--plain-http", "--root", root] + options)
+        let result = try CLIRunner.run(
+            ["hub", "serve", "--listen", "not-an-address", "--plain-http", "--root", root] + options
+        )
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
@@ -46,12 +54,17 @@ struct HubHealthCLITests {
         let url = "http://127.0.0.1:\(port)"
 
         for (name, state) in [("Alpha-1", "serving"), ("Bravo-1", "failing")] {
-            let enrolled = try await Self.post(url + "/v1/enrol", #"{"hub":"west","node":"\#(name)","key":"\#(keys[name] ?? "")"}"#)
+            let enrolled = try await Self.post(
+                url + "/v1/enrol",
+                #"{"hub":"west","node":"\#(name)","key":"\#(keys[name] ?? "")"}"#
+            )
             let token = try #require(try JSONDecoder().decode([String: String].self, from: enrolled)["token"])
-            let reasons = state == "failing"
+            let reasons =
+                state == "failing"
                 ? #"[{"kind":"origin_failing","severity":"failing","detail":"no origin fetch succeeded in the last 5 minutes: 4 of 4 failed (dns 4)","action":"check the node's DNS servers","since":"2027-01-15T08:00:00Z"}]"#
                 : "[]"
-            let issues = state == "failing"
+            let issues =
+                state == "failing"
                 ? #"[{"kind":"origin_failing","severity":"failing","detail":"dns 4","action":"check DNS","start":"2027-01-15T08:00:00Z"}]"#
                 : "[]"
             let report = """

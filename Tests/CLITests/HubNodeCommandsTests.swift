@@ -38,19 +38,27 @@ struct HubNodeCommandsTests {
             let noHub = try CLIRunner.run(["node", "create", "Tacoma-1", "--hub", "nowhere", "--root", root])
             #expect(noHub.status == 2)
 
-            let wrongName = try CLIRunner.run(["node", "delete", "Seattle-1", "--hub", "contoso-west", "--root", root], stdin: "Seattle-2\n")
+            let wrongName = try CLIRunner.run(
+                ["node", "delete", "Seattle-1", "--hub", "contoso-west", "--root", root],
+                stdin: "Seattle-2\n"
+            )
             #expect(wrongName.status == 1)
             #expect(wrongName.stdout.contains("irreversible"))
             #expect(wrongName.stderr == "the name did not match; nothing was deleted\n")
             #expect(try CLIRunner.run(["node", "list", "--root", root]).stdout.contains("Seattle-1"))
 
-            let typed = try CLIRunner.run(["node", "delete", "Seattle-1", "--hub", "contoso-west", "--root", root], stdin: "Seattle-1\n")
+            let typed = try CLIRunner.run(
+                ["node", "delete", "Seattle-1", "--hub", "contoso-west", "--root", root],
+                stdin: "Seattle-1\n"
+            )
             #expect(typed.status == 0)
             #expect(typed.stdout.hasSuffix("Deleted node Seattle-1 of hub contoso-west.\n"))
             #expect(!(try CLIRunner.run(["node", "list", "--root", root]).stdout.contains("Seattle-1")))
 
             _ = try CLIRunner.run(["node", "create", "Tacoma-1", "--hub", "contoso-west", "--root", root])
-            let scripted = try CLIRunner.run(["node", "delete", "Tacoma-1", "--hub", "contoso-west", "--yes", "--root", root])
+            let scripted = try CLIRunner.run([
+                "node", "delete", "Tacoma-1", "--hub", "contoso-west", "--yes", "--root", root,
+            ])
             #expect(scripted.status == 0)
             #expect(scripted.stdout == "Deleted node Tacoma-1 of hub contoso-west.\n")
         }
@@ -62,7 +70,11 @@ struct HubNodeCommandsTests {
         let output = result.stdout
         #expect(output.hasPrefix("DOCacheHost: 10.0.0.50\n"))
         #expect(output.contains("DelayCacheServerFallbackForeground 60 s, DelayCacheServerFallbackBackground 600 s"))
-        #expect(output.contains(#"reg add "HKLM\SOFTWARE\Policies\Microsoft\Windows\DeliveryOptimization" /v DOCacheHost /t REG_SZ /d "10.0.0.50" /f"#))
+        #expect(
+            output.contains(
+                #"reg add "HKLM\SOFTWARE\Policies\Microsoft\Windows\DeliveryOptimization" /v DOCacheHost /t REG_SZ /d "10.0.0.50" /f"#
+            )
+        )
         #expect(output.contains("./Vendor/MSFT/Policy/Config/DeliveryOptimization/DOCacheHost"))
         #expect(output.contains("Computer Configuration"))
         #expect(output.contains(#"dhcp-option-force=235,"10.0.0.50""#))

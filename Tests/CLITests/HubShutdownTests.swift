@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `hub serve` stops gracefully on SIGTERM: it stops accepting, closes idle kept-alive connections, and exits 0.

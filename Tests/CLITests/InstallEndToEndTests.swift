@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The install, the self-test, a reconfigure and the uninstall, end to end: the real binary, a temporary root,
@@ -12,7 +12,10 @@ import Glibc
 struct InstallEndToEndTests {
     /// The trial answers on free loopback ports.
     static func answers(listen: Int, admin: Int, cores: Int = 2, name: String = "Trial-1") throws -> String {
-        var text = try String(contentsOf: CLIRunner.repository.appendingPathComponent("Resources/answers/trial.yaml"), encoding: .utf8)
+        var text = try String(
+            contentsOf: CLIRunner.repository.appendingPathComponent("Resources/answers/trial.yaml"),
+            encoding: .utf8
+        )
         text = text.replacingOccurrences(of: "listen: 127.0.0.1:8080", with: "listen: 127.0.0.1:\(listen)")
         text = text.replacingOccurrences(of: "admin: 127.0.0.1:5000", with: "admin: 127.0.0.1:\(admin)")
         text = text.replacingOccurrences(of: "cores: 2", with: "cores: \(cores)")
@@ -22,11 +25,14 @@ struct InstallEndToEndTests {
 
     static func pid(in root: URL) -> pid_t? {
         let file = root.appendingPathComponent("var/lib/cachenode/cachenode.pid").path
-        return (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return (try? String(contentsOfFile: file, encoding: .utf8)).flatMap {
+            pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     static func alive(_ pid: pid_t) -> Bool {
-        kill(pid, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") ?? true)
+        kill(pid, 0) == 0
+            && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") ?? true)
     }
 
     /// The README's first steps with the trial answer file, on a machine without internet (as CI is): the self-test
@@ -41,7 +47,11 @@ struct InstallEndToEndTests {
         }
         // The trial answers as shipped, on free ports so that other tests never collide with them.
         let answerFile = work.appendingPathComponent("trial.yaml").path
-        try Self.answers(listen: freeLoopbackPort(), admin: freeLoopbackPort()).write(toFile: answerFile, atomically: true, encoding: .utf8)
+        try Self.answers(listen: freeLoopbackPort(), admin: freeLoopbackPort()).write(
+            toFile: answerFile,
+            atomically: true,
+            encoding: .utf8
+        )
         let installed = try CLIRunner.run(["setup", "--root", root.path, "--answers", answerFile])
         #expect(installed.status == 0, "\(installed.stdout)\n\(installed.stderr)")
         #expect(installed.stdout.contains("Node Trial-1 is installed under \(root.path)."))
@@ -51,9 +61,12 @@ struct InstallEndToEndTests {
         if cdnResolves {
             freeaddrinfo(list)
         } else {
-            #expect(installed.stdout.contains(
-                "warning: self-test: the engine answers, but the origin is unreachable (502: origin unreachable: cannot resolve au.download.windowsupdate.com"
-            ), "\(installed.stdout)")
+            #expect(
+                installed.stdout.contains(
+                    "warning: self-test: the engine answers, but the origin is unreachable (502: origin unreachable: cannot resolve au.download.windowsupdate.com"
+                ),
+                "\(installed.stdout)"
+            )
         }
         let status = try CLIRunner.run(["status", "--root", root.path])
         #expect(status.status == 0, "the engine keeps running: \(status.stdout)")
@@ -91,7 +104,10 @@ struct InstallEndToEndTests {
         #expect(Self.alive(firstPid))
 
         // The validation request, as a client sends it.
-        let validation = try await TestHTTPClient.get(port: listen, "/mscomtest/wuidt.gif?cacheHostOrigin=\(origin.authority)")
+        let validation = try await TestHTTPClient.get(
+            port: listen,
+            "/mscomtest/wuidt.gif?cacheHostOrigin=\(origin.authority)"
+        )
         #expect(validation.status == 200)
         #expect(validation.header("Content-Type") == "image/gif")
         expectBytes(validation.body, gif)
@@ -112,8 +128,14 @@ struct InstallEndToEndTests {
         #expect(fetches >= 1)
 
         // Reconfigure: the change is shown, the engine restarts, the piece is still a hit.
-        try Self.answers(listen: listen, admin: admin, cores: 1).write(toFile: answerFile, atomically: true, encoding: .utf8)
-        let reconfigured = try CLIRunner.run(["setup", "--answers", answerFile, "--root", root.path, "--yes"] + selfTest)
+        try Self.answers(listen: listen, admin: admin, cores: 1).write(
+            toFile: answerFile,
+            atomically: true,
+            encoding: .utf8
+        )
+        let reconfigured = try CLIRunner.run(
+            ["setup", "--answers", answerFile, "--root", root.path, "--yes"] + selfTest
+        )
         #expect(reconfigured.status == 0, "\(reconfigured.stdout)\n\(reconfigured.stderr)")
         #expect(reconfigured.stdout.contains("Reconfiguring node Trial-1"))
         #expect(reconfigured.stdout.contains("resources.cores: 2 -> 1"))
@@ -123,14 +145,21 @@ struct InstallEndToEndTests {
         let warm = try await TestHTTPClient.get(port: listen, target, headers: range)
         #expect(warm.status == 206)
         expectBytes(warm.body, content[1_048_576..<2_097_152])
-        #expect(origin.requests("/filestreamingservice/files/piece.bin") == fetches, "the cached piece was fetched again")
+        #expect(
+            origin.requests("/filestreamingservice/files/piece.bin") == fetches,
+            "the cached piece was fetched again"
+        )
 
         // The same answers again change nothing; the node name cannot change.
         let again = try CLIRunner.run(["setup", "--answers", answerFile, "--root", root.path, "--yes"] + selfTest)
         #expect(again.status == 0)
         #expect(again.stdout.contains("nothing to change"), "\(again.stdout)")
         #expect(Self.pid(in: root) == secondPid)
-        try Self.answers(listen: listen, admin: admin, name: "Renamed-1").write(toFile: answerFile, atomically: true, encoding: .utf8)
+        try Self.answers(listen: listen, admin: admin, name: "Renamed-1").write(
+            toFile: answerFile,
+            atomically: true,
+            encoding: .utf8
+        )
         let renamed = try CLIRunner.run(["setup", "--answers", answerFile, "--root", root.path, "--yes"] + selfTest)
         #expect(renamed.status != 0)
         #expect(renamed.stderr.contains("Trial-1"), "\(renamed.stderr)")
@@ -139,8 +168,16 @@ struct InstallEndToEndTests {
         let uninstalled = try CLIRunner.run(["uninstall", "--root", root.path])
         #expect(uninstalled.status == 0, "\(uninstalled.stdout)\(uninstalled.stderr)")
         #expect(!Self.alive(secondPid))
-        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("var/lib/cachenode/cachenode.yaml").path))
-        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("etc/systemd/system/cachenode.service").path))
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: root.appendingPathComponent("var/lib/cachenode/cachenode.yaml").path
+            )
+        )
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: root.appendingPathComponent("etc/systemd/system/cachenode.service").path
+            )
+        )
         let down = try CLIRunner.run(["status", "--root", root.path])
         #expect(down.status == 1)
     }

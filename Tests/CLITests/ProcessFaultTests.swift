@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `kill -9` of a child `cachenode serve` during eviction and during journal writes, then a byte-exact restart.
@@ -25,7 +25,11 @@ struct ProcessFaultTests {
         let port = freeLoopbackPort()
         let admin = freeLoopbackPort()
         let config = directory.root + "/cachenode.yaml"
-        try directory.yaml(listenPort: port, adminPort: admin, driveGB: 0.004).write(toFile: config, atomically: true, encoding: .utf8)
+        try directory.yaml(listenPort: port, adminPort: admin, driveGB: 0.004).write(
+            toFile: config,
+            atomically: true,
+            encoding: .utf8
+        )
         let first = try EngineCLITests.Child(config: config, log: URL(fileURLWithPath: directory.root + "/first.log"))
         #expect(try await first.waitUntilHealthy(adminPort: admin), "\(first.output)")
 
@@ -38,7 +42,10 @@ struct ProcessFaultTests {
                             let index = (client * 5 + round) % objects.count
                             let range = "bytes=\(round * 1000)-\(round * 1000 + 70_000)"
                             _ = try? await TestHTTPClient.get(
-                                port: port, "/o\(index).bin?cacheHostOrigin=\(origin.authority)", headers: [("Range", range)])
+                                port: port,
+                                "/o\(index).bin?cacheHostOrigin=\(origin.authority)",
+                                headers: [("Range", range)]
+                            )
                         }
                     }
                 }
@@ -51,10 +58,11 @@ struct ProcessFaultTests {
         while !reached && ContinuousClock.now < giveUp {
             let journal = (try? String(contentsOfFile: journalPath, encoding: .utf8)) ?? ""
             let lines = journal.split(separator: "\n")
-            let ready = switch moment {
-            case .eviction: lines.contains { $0.hasPrefix("E\t") || $0.hasPrefix("D\t") }
-            case .journalWrite: lines.filter { $0.hasPrefix("B\t") }.count >= 20
-            }
+            let ready =
+                switch moment {
+                case .eviction: lines.contains { $0.hasPrefix("E\t") || $0.hasPrefix("D\t") }
+                case .journalWrite: lines.filter { $0.hasPrefix("B\t") }.count >= 20
+                }
             reached = ready
             if !ready { try await Task.sleep(for: .milliseconds(10)) }
         }

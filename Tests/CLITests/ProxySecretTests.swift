@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The upstream proxy's password is kept in one file of its own (0600) and nowhere else: not in the installed
@@ -35,7 +35,10 @@ struct ProxySecretTests {
         }
         let userinfo = source == .environment ? "squid-user" : "squid-user:\(canary)"
         let answers = try InstallEndToEndTests.answers(listen: freeLoopbackPort(), admin: freeLoopbackPort())
-            .replacingOccurrences(of: "upstream_proxy: null", with: "upstream_proxy: http://\(userinfo)@\(origin.authority)")
+            .replacingOccurrences(
+                of: "upstream_proxy: null",
+                with: "upstream_proxy: http://\(userinfo)@\(origin.authority)"
+            )
         let answerFile = work.appendingPathComponent("answers.yaml").path
         try answers.write(toFile: answerFile, atomically: true, encoding: .utf8)
 
@@ -45,19 +48,32 @@ struct ProxySecretTests {
         )
         #expect(installed.status == 0, "\(installed.stdout)\n\(installed.stderr)")
         #expect(installed.stdout.contains("[ ok ] self-test: passed"), "\(installed.stdout)")
-        #expect(origin.absoluteTargets.contains("http://\(origin.authority)/mscomtest/wuidt.gif"), "the engine did not use the proxy")
+        #expect(
+            origin.absoluteTargets.contains("http://\(origin.authority)/mscomtest/wuidt.gif"),
+            "the engine did not use the proxy"
+        )
 
         let passwordFile = root.appendingPathComponent("var/lib/cachenode/upstream-proxy.password").path
         #expect(try String(contentsOfFile: passwordFile, encoding: .utf8) == canary + "\n")
-        let mode = try #require(try FileManager.default.attributesOfItem(atPath: passwordFile)[.posixPermissions] as? Int)
+        let mode = try #require(
+            try FileManager.default.attributesOfItem(atPath: passwordFile)[.posixPermissions] as? Int
+        )
         #expect(mode == 0o600)
-        let configuration = try String(contentsOfFile: root.appendingPathComponent("var/lib/cachenode/cachenode.yaml").path, encoding: .utf8)
+        let configuration = try String(
+            contentsOfFile: root.appendingPathComponent("var/lib/cachenode/cachenode.yaml").path,
+            encoding: .utf8
+        )
         #expect(configuration.contains("upstream_proxy: \"http://squid-user@\(origin.authority)\""))
         #expect(configuration.contains("upstream_proxy_password_file: \(passwordFile)"))
 
         // Everything a person or a support engineer sees.
-        let dryRun = try CLIRunner.run(["setup", "--answers", answerFile, "--root", root.path, "--dry-run", "--self-test-origin", origin.authority],
-            environment: source == .environment ? ["CACHENODE_PROXY_PASSWORD": canary] : [:])
+        let dryRun = try CLIRunner.run(
+            [
+                "setup", "--answers", answerFile, "--root", root.path, "--dry-run", "--self-test-origin",
+                origin.authority,
+            ],
+            environment: source == .environment ? ["CACHENODE_PROXY_PASSWORD": canary] : [:]
+        )
         let status = try CLIRunner.run(["status", "--root", root.path])
         let policy = try CLIRunner.run(["policy", "--root", root.path])
         let bundleDirectory = work.appendingPathComponent("bundle")
@@ -86,7 +102,8 @@ struct ProxySecretTests {
         let answers = try InstallEndToEndTests.answers(listen: 18080, admin: 15000)
             .replacingOccurrences(
                 of: "upstream_proxy: null",
-                with: "upstream_proxy: http://squid-user@127.0.0.1:3128\n  upstream_proxy_password_file: /etc/cachenode/proxy.password"
+                with:
+                    "upstream_proxy: http://squid-user@127.0.0.1:3128\n  upstream_proxy_password_file: /etc/cachenode/proxy.password"
             )
         let answerFile = work.appendingPathComponent("answers.yaml").path
         try answers.write(toFile: answerFile, atomically: true, encoding: .utf8)
@@ -135,6 +152,8 @@ struct ProxySecretTests {
     static func files(below directory: URL) -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: directory.path) else { return [] }
         return walker.compactMap { ($0 as? String).map { directory.appendingPathComponent($0).path } }
-            .filter { var info = stat(); return lstat($0, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG }
+            .filter {
+                var info = stat(); return lstat($0, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            }
     }
 }

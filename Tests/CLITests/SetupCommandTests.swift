@@ -15,7 +15,8 @@ struct SetupCommandTests {
 
     @Test func aDryRunShowsThePlanAndChangesNothing() throws {
         let result = try CLIRunner.run([
-            "setup", "--answers", "Resources/answers/trial.yaml", "--root", root.path, "--host-root", Self.machine, "--dry-run",
+            "setup", "--answers", "Resources/answers/trial.yaml", "--root", root.path, "--host-root", Self.machine,
+            "--dry-run",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr == "")
@@ -24,7 +25,9 @@ struct SetupCommandTests {
     }
 
     @Test func aBadFileExitsTwoWithEveryProblemAndItsLine() throws {
-        let setup = try CLIRunner.run(["setup", "--answers", "Tests/CLITests/Fixtures/bad.yaml", "--root", root.path, "--dry-run"])
+        let setup = try CLIRunner.run([
+            "setup", "--answers", "Tests/CLITests/Fixtures/bad.yaml", "--root", root.path, "--dry-run",
+        ])
         let validate = try CLIRunner.run(["validate", "Tests/CLITests/Fixtures/bad.yaml"])
         #expect(setup.status == 2)
         #expect(setup.stdout == "")
@@ -36,10 +39,19 @@ struct SetupCommandTests {
     @Test func aDriveThatHoldsSomeoneElsesFilesIsRefusedAndNothingChanges() throws {
         let drive = root.appendingPathComponent("srv/cache")
         try FileManager.default.createDirectory(at: drive, withIntermediateDirectories: true)
-        #expect(FileManager.default.createFile(atPath: drive.appendingPathComponent("thesis.pdf").path, contents: Data("x".utf8)))
-        try FileManager.default.createDirectory(at: drive.appendingPathComponent("lost+found"), withIntermediateDirectories: true)
+        #expect(
+            FileManager.default.createFile(
+                atPath: drive.appendingPathComponent("thesis.pdf").path,
+                contents: Data("x".utf8)
+            )
+        )
+        try FileManager.default.createDirectory(
+            at: drive.appendingPathComponent("lost+found"),
+            withIntermediateDirectories: true
+        )
         let result = try CLIRunner.run([
-            "setup", "--answers", "Resources/answers/trial.yaml", "--root", root.path, "--host-root", Self.machine, "--yes",
+            "setup", "--answers", "Resources/answers/trial.yaml", "--root", root.path, "--host-root", Self.machine,
+            "--yes",
         ])
         #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
         #expect(
@@ -56,13 +68,20 @@ struct SetupCommandTests {
 
     @Test func systemAndHomeDirectoriesAreNeverHandedToTheService() throws {
         let answers = root.appendingPathComponent("answers.yaml").path
-        let trial = try String(contentsOfFile: CLIRunner.repository.appendingPathComponent("Resources/answers/trial.yaml").path, encoding: .utf8)
+        let trial = try String(
+            contentsOfFile: CLIRunner.repository.appendingPathComponent("Resources/answers/trial.yaml").path,
+            encoding: .utf8
+        )
         let text = trial.replacingOccurrences(of: "state: /var/lib/cachenode", with: "state: /etc")
             .replacingOccurrences(of: "- path: /srv/cache", with: "- path: /home/ada/cache")
         #expect(FileManager.default.createFile(atPath: answers, contents: Data(text.utf8)))
-        let result = try CLIRunner.run(["setup", "--answers", answers, "--root", root.path, "--host-root", Self.machine, "--dry-run"])
+        let result = try CLIRunner.run([
+            "setup", "--answers", answers, "--root", root.path, "--host-root", Self.machine, "--dry-run",
+        ])
         #expect(result.status == 2)
-        #expect(result.stderr.contains("storage.state: /etc is a system directory; the cache needs a directory of its own"))
+        #expect(
+            result.stderr.contains("storage.state: /etc is a system directory; the cache needs a directory of its own")
+        )
         #expect(result.stderr.contains("storage.drives[0].path: /home/ada/cache is inside a home directory"))
     }
 
@@ -82,7 +101,9 @@ struct SetupCommandTests {
         let text = try String(contentsOfFile: written, encoding: .utf8)
         #expect(text.hasPrefix("# CacheNode answers, written by `cachenode setup`.\n"))
         #expect(text.contains("# Step 3: network switch"))
-        let replay = try CLIRunner.run(["setup", "--answers", written, "--root", root.path, "--host-root", Self.machine, "--dry-run"])
+        let replay = try CLIRunner.run([
+            "setup", "--answers", written, "--root", root.path, "--host-root", Self.machine, "--dry-run",
+        ])
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(replay.stdout == first.stdout.replacingOccurrences(of: "Answers written to \(written)\n", with: ""))
     }
@@ -90,7 +111,8 @@ struct SetupCommandTests {
     @Test func aBlockingHostExitsThree() throws {
         let tooSmall = CLIRunner.repository.appendingPathComponent("Tests/InstallerTests/Fixtures/too-small").path
         let result = try CLIRunner.run([
-            "setup", "--answers", "Resources/answers/trial.yaml", "--root", root.path, "--host-root", tooSmall, "--dry-run",
+            "setup", "--answers", "Resources/answers/trial.yaml", "--root", root.path, "--host-root", tooSmall,
+            "--dry-run",
         ])
         #expect(result.status == 3)
         #expect(result.stderr.hasPrefix("this machine cannot run the node as configured:"))

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A shell in a private tmux server (its own `-L` socket), driven like a person at a terminal.
@@ -105,7 +105,9 @@ final class TmuxSession {
 
     /// The process the shell runs in the pane (its first child), if any.
     func foregroundPID() throws -> pid_t? {
-        let shell = try tmux(["display-message", "-p", "-t", name, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let shell = try tmux(["display-message", "-p", "-t", name, "#{pane_pid}"]).trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
         let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
         return children.split(separator: " ").first.flatMap { pid_t($0) }
     }

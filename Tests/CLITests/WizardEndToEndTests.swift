@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real binary in tmux on the server-bridge fixture machine, walked through every step as a person would.
@@ -95,10 +95,15 @@ struct WizardEndToEndTests {
         #expect(status == 0, "\(pane)")
         #expect(pane.contains("Answers written to \(answers)"))
         try expectFile(answers, equals: "wizard-existing-static-new-hub.yaml")
-        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("var").path), "a dry run changed the root")
+        #expect(
+            !FileManager.default.fileExists(atPath: root.appendingPathComponent("var").path),
+            "a dry run changed the root"
+        )
 
         // The written file replays.
-        let replay = try CLIRunner.run(["setup", "--answers", answers, "--root", root.path, "--host-root", Self.machine, "--dry-run"])
+        let replay = try CLIRunner.run([
+            "setup", "--answers", answers, "--root", root.path, "--host-root", Self.machine, "--dry-run",
+        ])
         #expect(replay.status == 0, "\(replay.stderr)")
     }
 
@@ -165,11 +170,16 @@ struct WizardEndToEndTests {
         }
         try Self.waitUntilListening(port)
         let address = "127.0.0.1:\(port)"
-        let token = try String(contentsOf: serviceRoot.appendingPathComponent("var/lib/cachenode/hub-admin-token"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(
+            contentsOf: serviceRoot.appendingPathComponent("var/lib/cachenode/hub-admin-token"),
+            encoding: .utf8
+        )
+        .trimmingCharacters(in: .whitespacesAndNewlines)
 
         let tmux = try TmuxSession()
-        try tmux.run(setup("--dry-run --hub-url https://\(address) --hub-fingerprint \(fingerprint) --hub-token \(token)"))
+        try tmux.run(
+            setup("--dry-run --hub-url https://\(address) --hub-fingerprint \(fingerprint) --hub-token \(token)")
+        )
         try tmux.acceptWarnings()
         try tmux.type("Remote-1")
         try tmux.send("Enter", "Enter", "Enter", "Down", "Enter", "Enter")
@@ -441,7 +451,6 @@ struct WizardEndToEndTests {
         throw TmuxSession.Failure(description: "nothing listens on port \(port)")
     }
 
-
     /// The shell is back with echo on: the wizard's screen and modes are gone.
     private func expectTerminalRestored(_ tmux: TmuxSession) throws {
         try tmux.run("stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e icanon -e isig")
@@ -450,7 +459,9 @@ struct WizardEndToEndTests {
         #expect(lines.contains("echo") && lines.contains("icanon") && lines.contains("isig"), "\(lines)")
     }
 
-    private func expectFile(_ path: String, equals fixture: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    private func expectFile(_ path: String, equals fixture: String, sourceLocation: SourceLocation = #_sourceLocation)
+        throws
+    {
         let written = try String(contentsOfFile: path, encoding: .utf8)
         let expectedURL = Self.expected.appendingPathComponent(fixture)
         if ProcessInfo.processInfo.environment["RECORD_GOLDEN"] == "1" {
@@ -458,7 +469,11 @@ struct WizardEndToEndTests {
             return
         }
         let expected = try String(contentsOf: expectedURL, encoding: .utf8)
-        #expect(written == expected, "\(path) differs from Fixtures/\(fixture):\n\(written)", sourceLocation: sourceLocation)
+        #expect(
+            written == expected,
+            "\(path) differs from Fixtures/\(fixture):\n\(written)",
+            sourceLocation: sourceLocation
+        )
     }
 }
 
@@ -504,20 +519,29 @@ struct WizardInstallEndToEndTests {
         let pane = try tmux.capture()
         #expect(status == 0, "\(pane)")
         #expect(origin.requests("/mscomtest/wuidt.gif") >= 1, "the self-test went through the engine to the origin")
-        #expect(origin.absoluteTargets.contains("http://\(origin.authority)/mscomtest/wuidt.gif"), "the engine did not use the proxy")
+        #expect(
+            origin.absoluteTargets.contains("http://\(origin.authority)/mscomtest/wuidt.gif"),
+            "the engine did not use the proxy"
+        )
         #expect(origin.connects == 0)
         let running = try CLIRunner.run(["status", "--root", root.path])
         #expect(running.status == 0, "\(running.stdout)\(running.stderr)")
         #expect(running.stdout.hasPrefix("Node Lab-1 "))
         #expect(running.stdout.contains("Origin fetches: through the upstream proxy http://\(origin.authority)"))
         // The status page it names answers, with the node's name.
-        let page = try #require(running.stdout.firstMatch(of: /Status page: +http:\/\/127\.0\.0\.1:(\d+)\//), "\(running.stdout)")
+        let page = try #require(
+            running.stdout.firstMatch(of: /Status page: +http:\/\/127\.0\.0\.1:(\d+)\//),
+            "\(running.stdout)"
+        )
         let html = try await TestHTTPClient.get(port: Int(page.output.1)!, "/")
         #expect(html.status == 200)
         #expect(String(decoding: html.body, as: UTF8.self).contains("<title>CacheNode Lab-1</title>"))
         let hubs = try CLIRunner.run(["hub", "list", "--root", root.path])
         #expect(hubs.stdout.contains("lab-hub"))
-        let kept = try String(contentsOf: root.appendingPathComponent("var/lib/cachenode/answers.yaml"), encoding: .utf8)
+        let kept = try String(
+            contentsOf: root.appendingPathComponent("var/lib/cachenode/answers.yaml"),
+            encoding: .utf8
+        )
         #expect(kept.contains("name: Lab-1"))
     }
 }

@@ -58,7 +58,9 @@ struct WizardTrialEndToEndTests {
         // The installed hub as it is: Enter down to the hub's list, then on.
         try tmux.waitFor("Do you already have a hub?")
         for _ in 0..<4 {
-            if try tmux.capture().split(separator: "\n").contains(where: { $0.hasPrefix("> Hub") && $0.count <= 6 }) { break }
+            if try tmux.capture().split(separator: "\n").contains(where: { $0.hasPrefix("> Hub") && $0.count <= 6 }) {
+                break
+            }
             try tmux.send("Enter")
             Thread.sleep(forTimeInterval: 0.5)
         }

@@ -27,7 +27,9 @@ struct ByteMismatchTests {
         let short = ByteMismatch(expected.prefix(70_000), expected)
         #expect(short?.offset == 70_000)
         #expect(short?.actual == nil)
-        #expect(short?.description == "bytes differ at offset 70000: the end instead of 0x7 (70000 bytes, expected 100000)")
+        #expect(
+            short?.description == "bytes differ at offset 70000: the end instead of 0x7 (70000 bytes, expected 100000)"
+        )
         #expect(ByteMismatch(expected + [1], expected)?.offset == 100_000)
     }
 }

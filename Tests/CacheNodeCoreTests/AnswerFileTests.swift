@@ -87,13 +87,19 @@ struct AnswerFileTests {
     @Test func versionOtherThanOneIsAClearError() {
         let text = Self.valid.replacingFirst("version: 1", with: "version: 2")
         let issues = Self.issues(text)
-        #expect(issues.contains(.init("version", line: 1, "version 2 is not supported", hint: "this release reads version 1")))
+        #expect(
+            issues.contains(
+                .init("version", line: 1, "version 2 is not supported", hint: "this release reads version 1")
+            )
+        )
     }
 
     @Test func unknownKeysAreErrorsWithTheirLineAndASuggestion() {
         let text = Self.valid.replacingFirst("    gateway: 10.0.0.1", with: "    gatway: 10.0.0.1")
         let issues = Self.issues(text)
-        #expect(issues.contains(.init("network.address.gatway", line: 11, "unknown key", hint: "did you mean 'gateway'?")))
+        #expect(
+            issues.contains(.init("network.address.gatway", line: 11, "unknown key", hint: "did you mean 'gateway'?"))
+        )
         #expect(issues.contains { $0.keyPath == "network.address.gateway" && $0.message == "missing" })
     }
 
@@ -134,7 +140,12 @@ struct AnswerFileTests {
 
     @Test func formatsAsFileLineKeyPathMessageHint() {
         let error = AnswerFileError(issues: [
-            .init("network.address.gateway", line: 12, "10.0.1.1 is not in 10.0.0.0/24", hint: "a router inside the node's subnet")
+            .init(
+                "network.address.gateway",
+                line: 12,
+                "10.0.1.1 is not in 10.0.0.0/24",
+                hint: "a router inside the node's subnet"
+            )
         ])
         #expect(
             error.formatted(file: "answers.yaml")
@@ -163,7 +174,10 @@ struct AnswerFileTests {
         ("a list", "- a\n- b\n", "expected a mapping of keys, found a list"),
         ("a scalar", "hello\n", "expected a mapping of keys, found 'hello'"),
         ("binary", "version: 1\n\u{0}\u{1}\u{2}binary", "the file holds binary data, not YAML text"),
-        ("deeply nested", "a: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000), "nested too deeply"),
+        (
+            "deeply nested", "a: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000),
+            "nested too deeply"
+        ),
         ("too large", String(repeating: "x", count: AnswerFile.maximumBytes + 1), "too large for an answer file"),
         ("duplicate keys", "version: 1\nversion: 1\n", "duplicate"),
         ("alias bomb", "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", "unknown key"),

@@ -14,7 +14,10 @@ struct IPAddressTests {
         #expect(IPAddress(text)?.description == printed)
     }
 
-    @Test(arguments: ["010.0.0.1", "10.1", "2130706433", "0x7f.0.0.1", "10.0.0.1.", "1.2.3.4.5", "256.0.0.1", "", "::1::", "1.2.3.-4", "١٠.0.0.1"])
+    @Test(arguments: [
+        "010.0.0.1", "10.1", "2130706433", "0x7f.0.0.1", "10.0.0.1.", "1.2.3.4.5", "256.0.0.1", "", "::1::", "1.2.3.-4",
+        "١٠.0.0.1",
+    ])
     func refusesAmbiguousForms(_ text: String) {
         #expect(IPAddress(text) == nil)
     }
@@ -114,29 +117,40 @@ struct OperatorLinkTests {
 
     static func configuration(create adapter: String?, switch name: String) -> NodeConfiguration {
         var configuration = ValidationTests.base()
-        configuration.network.switch = adapter.map { .init(mode: .create, name: name, adapter: $0) } ?? .init(mode: .existing, name: name)
+        configuration.network.switch =
+            adapter.map { .init(mode: .create, name: name, adapter: $0) } ?? .init(mode: .existing, name: name)
         return configuration
     }
 
     @Test func sshConnectionGivesTheServerAddress() {
         #expect(OperatorLink.sshServerAddress("203.0.113.9 50514 198.51.100.40 22") == IPAddress("198.51.100.40"))
         #expect(OperatorLink.sshServerAddress("fe80::1 50514 fe80::2%eth0 22") == IPAddress("fe80::2"))
-        #expect(OperatorLink.sshServerAddress("::ffff:203.0.113.9 1 ::ffff:198.51.100.40 22") == IPAddress("198.51.100.40"))
+        #expect(
+            OperatorLink.sshServerAddress("::ffff:203.0.113.9 1 ::ffff:198.51.100.40 22") == IPAddress("198.51.100.40")
+        )
         #expect(OperatorLink.sshServerAddress(nil) == nil)
         #expect(OperatorLink.sshServerAddress("garbage") == nil)
     }
 
-    @Test(arguments: [
-        // A new switch over the adapter the SSH session came in on.
-        ("eno1", "br0", "198.51.100.40", "your SSH connection to 198.51.100.40 runs over eno1, which switch br0 takes over"),
-        // A new switch over another adapter, SSH on eno1 and the default route on eno2: nothing to fear.
-        ("eno3x", "br0", "198.51.100.40", nil),
-        // Without SSH, the default route decides.
-        ("eno2", "br0", nil, "the default route runs over eno2, which switch br0 takes over"),
-        // An existing switch whose address is rewritten, with the session on it.
-        (nil, "br9", "198.51.100.90", "your SSH connection to 198.51.100.90 runs over br9, whose address this install sets"),
-        (nil, "br9", nil, nil),
-    ] as [(String?, String, String?, String?)])
+    @Test(
+        arguments: [
+            // A new switch over the adapter the SSH session came in on.
+            (
+                "eno1", "br0", "198.51.100.40",
+                "your SSH connection to 198.51.100.40 runs over eno1, which switch br0 takes over"
+            ),
+            // A new switch over another adapter, SSH on eno1 and the default route on eno2: nothing to fear.
+            ("eno3x", "br0", "198.51.100.40", nil),
+            // Without SSH, the default route decides.
+            ("eno2", "br0", nil, "the default route runs over eno2, which switch br0 takes over"),
+            // An existing switch whose address is rewritten, with the session on it.
+            (
+                nil, "br9", "198.51.100.90",
+                "your SSH connection to 198.51.100.90 runs over br9, whose address this install sets"
+            ),
+            (nil, "br9", nil, nil),
+        ] as [(String?, String, String?, String?)]
+    )
     func risk(adapter: String?, switch name: String, ssh: String?, expected: String?) {
         let configuration = Self.configuration(create: adapter, switch: name)
         #expect(OperatorLink.risk(configuration, facts: Self.facts, ssh: ssh.flatMap(IPAddress.init)) == expected)

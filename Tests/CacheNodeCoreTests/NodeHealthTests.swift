@@ -14,7 +14,9 @@ struct NodeHealthTests {
         )
     }
 
-    static func drive(_ path: String, writable: Bool = true, remaining: Int64 = 0, free: Int64? = nil) -> HealthInputs.Drive {
+    static func drive(_ path: String, writable: Bool = true, remaining: Int64 = 0, free: Int64? = nil)
+        -> HealthInputs.Drive
+    {
         .init(path: path, writable: writable, remainingBytes: remaining, fileSystemFreeBytes: free)
     }
 
@@ -45,24 +47,44 @@ struct NodeHealthTests {
     }
 
     @Test func drives() {
-        let one = HealthRules.reasons(HealthInputs(drives: [Self.drive("/a", writable: false), Self.drive("/b")]), now: Self.t0)
-        #expect(one.map(\.kind) == ["drive_not_writable"] && one[0].severity == .degraded && one[0].detail.contains("/a"))
-        let all = HealthRules.reasons(HealthInputs(drives: [Self.drive("/a", writable: false), Self.drive("/b", writable: false)]), now: Self.t0)
+        let one = HealthRules.reasons(
+            HealthInputs(drives: [Self.drive("/a", writable: false), Self.drive("/b")]),
+            now: Self.t0
+        )
+        #expect(
+            one.map(\.kind) == ["drive_not_writable"] && one[0].severity == .degraded && one[0].detail.contains("/a")
+        )
+        let all = HealthRules.reasons(
+            HealthInputs(drives: [Self.drive("/a", writable: false), Self.drive("/b", writable: false)]),
+            now: Self.t0
+        )
         #expect(all.map(\.kind) == ["no_writable_drive"] && all[0].severity == .failing)
-        let full = HealthRules.reasons(HealthInputs(drives: [Self.drive("/a", remaining: 10 << 30, free: 1 << 30)]), now: Self.t0)
+        let full = HealthRules.reasons(
+            HealthInputs(drives: [Self.drive("/a", remaining: 10 << 30, free: 1 << 30)]),
+            now: Self.t0
+        )
         #expect(full.map(\.kind) == ["drive_nearly_full"] && full[0].severity == .degraded)
-        let roomy = HealthRules.reasons(HealthInputs(drives: [Self.drive("/a", remaining: 1 << 30, free: 10 << 30)]), now: Self.t0)
+        let roomy = HealthRules.reasons(
+            HealthInputs(drives: [Self.drive("/a", remaining: 1 << 30, free: 10 << 30)]),
+            now: Self.t0
+        )
         #expect(roomy.isEmpty)
     }
 
     @Test func anUnreachableHubDegradesButAFailureComesFirst() {
         let reasons = HealthRules.reasons(
-            HealthInputs(origin: Self.origin(3, 3), hub: .init(url: "https://hub:7000", lastError: "connection refused")),
+            HealthInputs(
+                origin: Self.origin(3, 3),
+                hub: .init(url: "https://hub:7000", lastError: "connection refused")
+            ),
             now: Self.t0
         )
         #expect(reasons.map(\.kind) == ["origin_failing", "hub_unreachable"])
         #expect(reasons[1].severity == .degraded && reasons[1].detail.contains("https://hub:7000"))
-        let reported = HealthRules.reasons(HealthInputs(hub: .init(url: "https://hub:7000", lastError: nil)), now: Self.t0)
+        let reported = HealthRules.reasons(
+            HealthInputs(hub: .init(url: "https://hub:7000", lastError: nil)),
+            now: Self.t0
+        )
         #expect(reported.isEmpty)
     }
 
@@ -81,15 +103,22 @@ struct NodeHealthTests {
         // Recovered.
         let recoveredChange = tracker.update(HealthInputs(), now: Self.t0 + 30)
         let recovered = try #require(recoveredChange)
-        #expect(recovered.previous == .failing && tracker.health.state == .serving && tracker.health.since == Self.t0 + 30)
+        #expect(
+            recovered.previous == .failing && tracker.health.state == .serving && tracker.health.since == Self.t0 + 30
+        )
         #expect(tracker.issues.count == 1 && tracker.issues[0].end == Self.t0 + 30)
     }
 
     @Test func twoDrivesAreTwoIssues() {
         var tracker = HealthTracker(now: Self.t0)
-        tracker.update(HealthInputs(drives: [Self.drive("/a", writable: false), Self.drive("/b"), Self.drive("/c")]), now: Self.t0)
         tracker.update(
-            HealthInputs(drives: [Self.drive("/a", writable: false), Self.drive("/b", writable: false), Self.drive("/c")]),
+            HealthInputs(drives: [Self.drive("/a", writable: false), Self.drive("/b"), Self.drive("/c")]),
+            now: Self.t0
+        )
+        tracker.update(
+            HealthInputs(drives: [
+                Self.drive("/a", writable: false), Self.drive("/b", writable: false), Self.drive("/c"),
+            ]),
             now: Self.t0 + 1
         )
         #expect(tracker.issues.map(\.start) == [Self.t0, Self.t0 + 1])
@@ -107,7 +136,10 @@ struct NodeHealthTests {
         tracker.historyLimit = 5
         for step in 0..<20 {
             let failing = step % 2 == 0
-            tracker.update(HealthInputs(origin: failing ? Self.origin(3, 3) : Self.origin(0, 0)), now: Self.t0 + Double(step))
+            tracker.update(
+                HealthInputs(origin: failing ? Self.origin(3, 3) : Self.origin(0, 0)),
+                now: Self.t0 + Double(step)
+            )
         }
         tracker.update(HealthInputs(origin: Self.origin(3, 3)), now: Self.t0 + 100)
         #expect(tracker.issues.count == 5)

@@ -42,19 +42,37 @@ struct CapacityPlanTests {
         #expect(plan.profile.id == "large")
     }
 
-    @Test(arguments: [
-        (500, 2.0, 24.0, nil, "branch", 1),
-        (35_000, 2.0, 24.0, 10.0, "large", 1),
-        (35_000, 2.0, 24.0, 5.0, "large", 2),
-        (100_000, 4.0, 12.0, 10.0, "large", 9),
-    ] as [(Int, Double, Double, Double?, String, Int)])
-    func profileAndNodes(_ devices: Int, _ payload: Double, _ hours: Double, _ nic: Double?, _ profile: String, _ nodes: Int) throws {
-        let plan = try CapacityPlan(devices: devices, payloadGB: payload, windowHours: hours, nicGbps: nic, sizing: TestResources.sizing)
+    @Test(
+        arguments: [
+            (500, 2.0, 24.0, nil, "branch", 1),
+            (35_000, 2.0, 24.0, 10.0, "large", 1),
+            (35_000, 2.0, 24.0, 5.0, "large", 2),
+            (100_000, 4.0, 12.0, 10.0, "large", 9),
+        ] as [(Int, Double, Double, Double?, String, Int)]
+    )
+    func profileAndNodes(
+        _ devices: Int,
+        _ payload: Double,
+        _ hours: Double,
+        _ nic: Double?,
+        _ profile: String,
+        _ nodes: Int
+    ) throws {
+        let plan = try CapacityPlan(
+            devices: devices,
+            payloadGB: payload,
+            windowHours: hours,
+            nicGbps: nic,
+            sizing: TestResources.sizing
+        )
         #expect(plan.profile.id == profile)
         #expect(plan.nodes == nodes)
     }
 
-    @Test(arguments: [(0, 2.0, 24.0), (10, 0, 24), (10, 2, 0), (10, 2, -1), (10, .infinity, 24)] as [(Int, Double, Double)])
+    @Test(
+        arguments: [(0, 2.0, 24.0), (10, 0, 24), (10, 2, 0), (10, 2, -1), (10, .infinity, 24)]
+            as [(Int, Double, Double)]
+    )
     func refusesNonsense(_ devices: Int, _ payload: Double, _ hours: Double) {
         #expect(throws: CapacityPlanError.self) {
             try CapacityPlan(devices: devices, payloadGB: payload, windowHours: hours, sizing: TestResources.sizing)
@@ -63,7 +81,13 @@ struct CapacityPlanTests {
 }
 
 struct HostCheckTests {
-    static func facts(cores: Int? = 8, memoryGiB: Double? = 16, freeGB: Double? = 500, rotational: Bool? = false, nics: [Int?] = [10_000]) -> HostFacts {
+    static func facts(
+        cores: Int? = 8,
+        memoryGiB: Double? = 16,
+        freeGB: Double? = 500,
+        rotational: Bool? = false,
+        nics: [Int?] = [10_000]
+    ) -> HostFacts {
         HostFacts(
             cores: cores,
             memoryBytes: memoryGiB.map { Int64($0 * 1_073_741_824) },
@@ -75,7 +99,9 @@ struct HostCheckTests {
 
     static func statuses(_ facts: HostFacts, _ profile: String) -> [String: CheckStatus] {
         let check = HostCheck(facts: facts, sizing: TestResources.sizing)
-        return Dictionary(uniqueKeysWithValues: check.rows.compactMap { row in row.verdict(for: profile).map { (row.id, $0.status) } })
+        return Dictionary(
+            uniqueKeysWithValues: check.rows.compactMap { row in row.verdict(for: profile).map { (row.id, $0.status) } }
+        )
     }
 
     @Test func aLargeServerPassesBothProfiles() {
@@ -89,7 +115,12 @@ struct HostCheckTests {
     @Test func aBranchMachineWarnsAgainstLarge() {
         let facts = Self.facts(cores: 4, memoryGiB: 3.75, freeGB: 120, nics: [1000])
         #expect(Set(Self.statuses(facts, "branch").values) == [.pass])
-        #expect(Self.statuses(facts, "large") == ["cores": .warning, "memory": .warning, "disk": .warning, "disk-type": .pass, "nic-count": .pass, "nic-speed": .warning, "os": .pass])
+        #expect(
+            Self.statuses(facts, "large") == [
+                "cores": .warning, "memory": .warning, "disk": .warning, "disk-type": .pass, "nic-count": .pass,
+                "nic-speed": .warning, "os": .pass,
+            ]
+        )
         #expect(HostCheck(facts: facts, sizing: TestResources.sizing).fittingProfile == "branch")
     }
 
@@ -149,13 +180,19 @@ struct HostCheckTests {
         #expect(byAddress.rows.first { $0.id == "nic-speed" }?.measured == "0.1 Gbps on eth1")
         #expect(byAddress.rows.first { $0.id == "nic-speed" }?.worst == .warning)
         let notYetThere = HostCheck(facts: facts, sizing: TestResources.sizing, address: IPAddress("198.51.100.60"))
-        #expect(notYetThere.rows.first { $0.id == "nic-speed" }?.measured == "10 Gbps on eth0", "falls back to the route")
+        #expect(
+            notYetThere.rows.first { $0.id == "nic-speed" }?.measured == "10 Gbps on eth0",
+            "falls back to the route"
+        )
     }
 
     @Test func aVirtualAdapterWithTheDefaultRouteCountsAndAVirtualOneWithoutDoesNot() {
         var facts = Self.facts(nics: [])
         facts.interfaces = [.init(name: "host0", speedMbps: 10_000, state: "up")]
-        #expect(HostCheck(facts: facts, sizing: TestResources.sizing).rows.first { $0.id == "nic-count" }?.worst == .blocking)
+        #expect(
+            HostCheck(facts: facts, sizing: TestResources.sizing).rows.first { $0.id == "nic-count" }?.worst
+                == .blocking
+        )
         facts.defaultRouteInterfaces = ["host0"]
         let check = HostCheck(facts: facts, sizing: TestResources.sizing)
         #expect(check.rows.first { $0.id == "nic-count" }?.worst == .pass)

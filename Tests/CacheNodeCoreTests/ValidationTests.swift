@@ -29,55 +29,61 @@ struct ValidationTests {
         #expect(Self.base().validate(sizing: TestResources.sizing) == [])
     }
 
-    @Test(arguments: [
-        ("Seattle-1", nil),
-        ("A", nil),
-        ("node42", nil),
-        (String(repeating: "a", count: 63), nil),
-        ("", "the name is empty"),
-        ("Seattle 1", "'Seattle 1' contains a space"),
-        ("-edge", "'-edge' starts or ends with a hyphen"),
-        ("edge-", "'edge-' starts or ends with a hyphen"),
-        ("under_score", "'under_score' contains '_', which is not a letter, digit or hyphen"),
-        ("Zürich", "'Zürich' contains 'ü', which is not a letter, digit or hyphen"),
-        (String(repeating: "a", count: 64), "'aaaaaaaaaaaaaaaaaaaa…' is 64 characters long"),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("Seattle-1", nil),
+            ("A", nil),
+            ("node42", nil),
+            (String(repeating: "a", count: 63), nil),
+            ("", "the name is empty"),
+            ("Seattle 1", "'Seattle 1' contains a space"),
+            ("-edge", "'-edge' starts or ends with a hyphen"),
+            ("edge-", "'edge-' starts or ends with a hyphen"),
+            ("under_score", "'under_score' contains '_', which is not a letter, digit or hyphen"),
+            ("Zürich", "'Zürich' contains 'ü', which is not a letter, digit or hyphen"),
+            (String(repeating: "a", count: 64), "'aaaaaaaaaaaaaaaaaaaa…' is 64 characters long"),
+        ] as [(String, String?)]
+    )
     func nodeNames(_ name: String, _ problem: String?) {
         #expect(Self.problems { $0.node.name = name }["node.name"] == problem)
     }
 
-    @Test(arguments: [
-        ("contoso-west", nil),
-        ("microsoft", "'microsoft' contains \"microsoft\""),
-        ("My-MicroSoft-Hub", "'My-MicroSoft-Hub' contains \"microsoft\""),
-        ("MICROSOFTcache", "'MICROSOFTcache' contains \"microsoft\""),
-        ("micro-soft", nil),
-        ("hub one", "'hub one' contains a space"),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("contoso-west", nil),
+            ("microsoft", "'microsoft' contains \"microsoft\""),
+            ("My-MicroSoft-Hub", "'My-MicroSoft-Hub' contains \"microsoft\""),
+            ("MICROSOFTcache", "'MICROSOFTcache' contains \"microsoft\""),
+            ("micro-soft", nil),
+            ("hub one", "'hub one' contains a space"),
+        ] as [(String, String?)]
+    )
     func hubNames(_ name: String, _ problem: String?) {
         #expect(Self.problems { $0.hub.name = name }["hub.name"] == problem)
     }
 
-    @Test(arguments: [
-        ("10.0.0.50/24", "10.0.0.1", nil, nil),
-        ("10.0.0.50/24", "10.0.1.1", nil, "10.0.1.1 is not in 10.0.0.0/24"),
-        ("10.0.0.0/24", "10.0.0.1", "10.0.0.0 is the network address of 10.0.0.0/24", nil),
-        ("10.0.0.255/24", "10.0.0.1", "10.0.0.255 is the broadcast address of 10.0.0.0/24", nil),
-        ("10.0.0.50", "10.0.0.1", "'10.0.0.50' has no prefix length", nil),
-        ("10.0.0.50/33", "10.0.0.1", "'10.0.0.50/33' is not an address with prefix", nil),
-        ("10.0.0.256/24", "10.0.0.1", "'10.0.0.256/24' is not an address with prefix", nil),
-        ("010.0.0.50/24", "10.0.0.1", "'010.0.0.50/24' is not an address with prefix", nil),
-        ("10.0.0.50/31", "10.0.0.51", "prefix /31 leaves no room for a gateway", nil),
-        ("10.0.0.50/24", "10.0.0.50", nil, "10.0.0.50 is the node's own address"),
-        ("10.0.0.50/24", "10.0.0.255", nil, "10.0.0.255 is not a host address in 10.0.0.0/24"),
-        ("10.0.0.50/24", "gateway", nil, "'gateway' is not an IP address"),
-        ("172.16.5.9/20", "172.16.0.1", nil, nil),
-        ("2001:db8::50/64", "2001:db8::1", nil, nil),
-        ("2001:db8::50/64", "fe80::1", nil, nil),
-        ("2001:db8::50/64", "2001:db9::1", nil, "2001:db9::1 is not in the subnet of 2001:db8::50/64"),
-        ("2001:db8::50/64", "10.0.0.1", nil, "10.0.0.1 is not of the same IP version as 2001:db8::50"),
-        ("2001:db8:::50/64", "2001:db8::1", "'2001:db8:::50/64' is not an address with prefix", nil),
-    ] as [(String, String, String?, String?)])
+    @Test(
+        arguments: [
+            ("10.0.0.50/24", "10.0.0.1", nil, nil),
+            ("10.0.0.50/24", "10.0.1.1", nil, "10.0.1.1 is not in 10.0.0.0/24"),
+            ("10.0.0.0/24", "10.0.0.1", "10.0.0.0 is the network address of 10.0.0.0/24", nil),
+            ("10.0.0.255/24", "10.0.0.1", "10.0.0.255 is the broadcast address of 10.0.0.0/24", nil),
+            ("10.0.0.50", "10.0.0.1", "'10.0.0.50' has no prefix length", nil),
+            ("10.0.0.50/33", "10.0.0.1", "'10.0.0.50/33' is not an address with prefix", nil),
+            ("10.0.0.256/24", "10.0.0.1", "'10.0.0.256/24' is not an address with prefix", nil),
+            ("010.0.0.50/24", "10.0.0.1", "'010.0.0.50/24' is not an address with prefix", nil),
+            ("10.0.0.50/31", "10.0.0.51", "prefix /31 leaves no room for a gateway", nil),
+            ("10.0.0.50/24", "10.0.0.50", nil, "10.0.0.50 is the node's own address"),
+            ("10.0.0.50/24", "10.0.0.255", nil, "10.0.0.255 is not a host address in 10.0.0.0/24"),
+            ("10.0.0.50/24", "gateway", nil, "'gateway' is not an IP address"),
+            ("172.16.5.9/20", "172.16.0.1", nil, nil),
+            ("2001:db8::50/64", "2001:db8::1", nil, nil),
+            ("2001:db8::50/64", "fe80::1", nil, nil),
+            ("2001:db8::50/64", "2001:db9::1", nil, "2001:db9::1 is not in the subnet of 2001:db8::50/64"),
+            ("2001:db8::50/64", "10.0.0.1", nil, "10.0.0.1 is not of the same IP version as 2001:db8::50"),
+            ("2001:db8:::50/64", "2001:db8::1", "'2001:db8:::50/64' is not an address with prefix", nil),
+        ] as [(String, String, String?, String?)]
+    )
     func staticAddresses(_ ip: String, _ gateway: String, _ ipProblem: String?, _ gatewayProblem: String?) {
         let problems = Self.problems {
             $0.network.address.ip = ip
@@ -107,10 +113,15 @@ struct ValidationTests {
     }
 
     @Test func creatingASwitchNeedsAnAdapter() {
-        #expect(Self.problems { $0.network.switch = .init(mode: .create, name: "br0") }["network.switch.adapter"] == "missing")
+        #expect(
+            Self.problems { $0.network.switch = .init(mode: .create, name: "br0") }["network.switch.adapter"]
+                == "missing"
+        )
         #expect(Self.problems { $0.network.switch = .init(mode: .create, name: "br0", adapter: "eth0") } == [:])
         #expect(
-            Self.problems { $0.network.switch = .init(mode: .existing, name: "br0", adapter: "eth0") }["network.switch.adapter"]
+            Self.problems { $0.network.switch = .init(mode: .existing, name: "br0", adapter: "eth0") }[
+                "network.switch.adapter"
+            ]
                 == "an adapter is only taken over when a switch is created"
         )
         #expect(
@@ -119,18 +130,20 @@ struct ValidationTests {
         )
     }
 
-    @Test(arguments: [
-        ("0.0.0.0:80", "127.0.0.1:5000", nil, nil),
-        ("[::]:80", "[::1]:5000", nil, nil),
-        ("0.0.0.0:80", "127.0.0.1:80", nil, "127.0.0.1:80 clashes with engine.listen 0.0.0.0:80"),
-        ("127.0.0.1:8080", "127.0.0.1:8080", nil, "127.0.0.1:8080 clashes with engine.listen 127.0.0.1:8080"),
-        ("127.0.0.1:8080", "127.0.0.2:8080", nil, nil),
-        ("0.0.0.0:0", "127.0.0.1:5000", "'0.0.0.0:0' is not address:port", nil),
-        ("0.0.0.0:65536", "127.0.0.1:5000", "'0.0.0.0:65536' is not address:port", nil),
-        ("localhost:80", "127.0.0.1:5000", "'localhost:80' is not address:port", nil),
-        ("0.0.0.0", "127.0.0.1:5000", "'0.0.0.0' is not address:port", nil),
-        ("0.0.0.0:80", "::1:5000", nil, "'::1:5000' is not address:port"),
-    ] as [(String, String, String?, String?)])
+    @Test(
+        arguments: [
+            ("0.0.0.0:80", "127.0.0.1:5000", nil, nil),
+            ("[::]:80", "[::1]:5000", nil, nil),
+            ("0.0.0.0:80", "127.0.0.1:80", nil, "127.0.0.1:80 clashes with engine.listen 0.0.0.0:80"),
+            ("127.0.0.1:8080", "127.0.0.1:8080", nil, "127.0.0.1:8080 clashes with engine.listen 127.0.0.1:8080"),
+            ("127.0.0.1:8080", "127.0.0.2:8080", nil, nil),
+            ("0.0.0.0:0", "127.0.0.1:5000", "'0.0.0.0:0' is not address:port", nil),
+            ("0.0.0.0:65536", "127.0.0.1:5000", "'0.0.0.0:65536' is not address:port", nil),
+            ("localhost:80", "127.0.0.1:5000", "'localhost:80' is not address:port", nil),
+            ("0.0.0.0", "127.0.0.1:5000", "'0.0.0.0' is not address:port", nil),
+            ("0.0.0.0:80", "::1:5000", nil, "'::1:5000' is not address:port"),
+        ] as [(String, String, String?, String?)]
+    )
     func listenAndAdminAddresses(_ listen: String, _ admin: String, _ listenProblem: String?, _ adminProblem: String?) {
         let problems = Self.problems {
             $0.engine.listen = listen
@@ -214,14 +227,24 @@ struct ValidationTests {
     }
 
     @Test func proxyPasswordsAreNeverShown() {
-        #expect(ProxyURL.redacting("http://svc:p%3Ass@proxy.contoso.local:3128") == "http://svc:****@proxy.contoso.local:3128")
+        #expect(
+            ProxyURL.redacting("http://svc:p%3Ass@proxy.contoso.local:3128")
+                == "http://svc:****@proxy.contoso.local:3128"
+        )
         #expect(ProxyURL.redacting("http://proxy.contoso.local:3128") == "http://proxy.contoso.local:3128")
         var old = Self.base()
         old.engine.upstreamProxy = "http://svc:old-secret@proxy:3128"
         var new = old
         new.engine.upstreamProxy = "http://svc:new-secret@proxy:3128"
         let change = new.changes(from: old).first { $0.key == "engine.upstream_proxy" }
-        #expect(change == SettingChange(key: "engine.upstream_proxy", old: "http://svc:****@proxy:3128", new: "http://svc:****@proxy:3128 (new password)"))
+        #expect(
+            change
+                == SettingChange(
+                    key: "engine.upstream_proxy",
+                    old: "http://svc:****@proxy:3128",
+                    new: "http://svc:****@proxy:3128 (new password)"
+                )
+        )
         new.engine.upstreamProxy = nil
         #expect(new.changes(from: old).first { $0.key == "engine.upstream_proxy" }?.new == "-")
     }
@@ -270,18 +293,22 @@ struct ServicePathTests {
 }
 
 struct ProxyPasswordFileTests {
-    @Test(arguments: [
-        ("http://squid@proxy:3128", "/var/lib/cachenode/upstream-proxy.password", nil),
-        ("http://squid@proxy:3128", "relative.password", "is not an absolute path"),
-        (nil, "/var/lib/cachenode/upstream-proxy.password", "set, but engine.upstream_proxy is not"),
-        ("http://proxy:3128", "/var/lib/cachenode/upstream-proxy.password", "the proxy URL names no user"),
-        ("http://squid:pw@proxy:3128", "/var/lib/cachenode/upstream-proxy.password", "carries a password too"),
-    ] as [(String?, String, String?)])
+    @Test(
+        arguments: [
+            ("http://squid@proxy:3128", "/var/lib/cachenode/upstream-proxy.password", nil),
+            ("http://squid@proxy:3128", "relative.password", "is not an absolute path"),
+            (nil, "/var/lib/cachenode/upstream-proxy.password", "set, but engine.upstream_proxy is not"),
+            ("http://proxy:3128", "/var/lib/cachenode/upstream-proxy.password", "the proxy URL names no user"),
+            ("http://squid:pw@proxy:3128", "/var/lib/cachenode/upstream-proxy.password", "carries a password too"),
+        ] as [(String?, String, String?)]
+    )
     func thePasswordFileNeedsAUserAndNoPasswordInTheURL(proxy: String?, file: String, problem: String?) {
         var configuration = ValidationTests.base()
         configuration.engine.upstreamProxy = proxy
         configuration.engine.upstreamProxyPasswordFile = file
-        let found = configuration.validate(sizing: TestResources.sizing).first { $0.keyPath == "engine.upstream_proxy_password_file" }
+        let found = configuration.validate(sizing: TestResources.sizing).first {
+            $0.keyPath == "engine.upstream_proxy_password_file"
+        }
         if let problem {
             #expect(found?.message.contains(problem) == true, "\(String(describing: found))")
         } else {

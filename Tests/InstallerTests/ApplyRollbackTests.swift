@@ -15,7 +15,9 @@ struct ApplyRollbackTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         // Something of the operator's that must survive untouched.
         try FileManager.default.createDirectory(atPath: root + "/etc/nftables.d", withIntermediateDirectories: true)
-        try Data("table inet operator {}\n".utf8).write(to: URL(fileURLWithPath: root + "/etc/nftables.d/cachenode.nft"))
+        try Data("table inet operator {}\n".utf8).write(
+            to: URL(fileURLWithPath: root + "/etc/nftables.d/cachenode.nft")
+        )
         let before = InstallFixtures.snapshot(root)
 
         let plan = try InstallFixtures.planner().plan(try InstallFixtures.answers("trial.yaml"), root: root)
@@ -45,12 +47,19 @@ struct ApplyRollbackTests {
         let before = InstallFixtures.snapshot(root)
         var changed = installed
         changed.resources.memoryGB = 3
-        changed.network.address = .init(mode: .static, ip: "192.168.7.20/24", gateway: "192.168.7.1", dns: ["192.168.7.1"])
+        changed.network.address = .init(
+            mode: .static,
+            ip: "192.168.7.20/24",
+            gateway: "192.168.7.1",
+            dns: ["192.168.7.1"]
+        )
         let plan = try InstallFixtures.planner().plan(changed, root: root, previous: installed)
-        #expect(plan.settingChanges.map(\.key) == [
-            "network.address.mode", "network.address.ip", "network.address.gateway", "network.address.dns",
-            "resources.memory_gb",
-        ])
+        #expect(
+            plan.settingChanges.map(\.key) == [
+                "network.address.mode", "network.address.ip", "network.address.gateway", "network.address.dns",
+                "resources.memory_gb",
+            ]
+        )
         #expect(!plan.changedFiles.isEmpty)
         let options = Applier.Options(beforeStep: { step in if step == .engine { throw InjectedFault() } })
         #expect(throws: Applier.Failure.self) { try Applier(binary: "/bin/false").apply(plan, options: options) }
@@ -89,7 +98,9 @@ struct ApplyRollbackTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let plan = try InstallFixtures.planner().plan(try InstallFixtures.answers("trial.yaml"), root: root)
         let text = plan.describe()
-        #expect(text.contains("create    /var/lib/cachenode/cachenode.yaml  (node configuration (read by cachenode serve))"))
+        #expect(
+            text.contains("create    /var/lib/cachenode/cachenode.yaml  (node configuration (read by cachenode serve))")
+        )
         #expect(text.contains("+++ b/etc/systemd/system/cachenode.service\n"))
         #expect(text.contains("+MemoryMax=2G\n"))
         #expect(text.contains("(none: --root changes no network, firewall or service manager)"))

@@ -20,7 +20,10 @@ enum InstallFixtures {
     }()
 
     static func answers(_ name: String) throws -> NodeConfiguration {
-        let text = try String(contentsOf: repository.appendingPathComponent("Resources/answers/\(name)"), encoding: .utf8)
+        let text = try String(
+            contentsOf: repository.appendingPathComponent("Resources/answers/\(name)"),
+            encoding: .utf8
+        )
         return try AnswerFile.load(text, sizing: resources.sizing)
     }
 
@@ -51,7 +54,8 @@ enum InstallFixtures {
             let path = root + "/" + relative
             var isDirectory: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            result[relative] = isDirectory.boolValue ? Data("<dir>".utf8) : (FileManager.default.contents(atPath: path) ?? Data())
+            result[relative] =
+                isDirectory.boolValue ? Data("<dir>".utf8) : (FileManager.default.contents(atPath: path) ?? Data())
         }
         return result
     }

@@ -38,7 +38,10 @@ struct NetworkCheckerTests {
         let checker = NetworkChecker(timeoutSeconds: 2)
         let none = checker.proxyForwards("http://\(proxy.authority)", password: nil)
         #expect(none.status == .warning)
-        #expect(none.detail.contains("wants credentials (407): name the user in engine.upstream_proxy"), "\(none.detail)")
+        #expect(
+            none.detail.contains("wants credentials (407): name the user in engine.upstream_proxy"),
+            "\(none.detail)"
+        )
         let wrong = checker.proxyForwards("http://ada@\(proxy.authority)", password: "wrong")
         #expect(wrong.detail.contains("user ada and its password were refused"), "\(wrong.detail)")
         #expect(!wrong.detail.contains("wrong"))

@@ -49,7 +49,13 @@ struct RealToolValidationTests {
         let binaryRoot = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: binaryRoot) }
         let binary = binaryRoot + "/cachenode"
-        #expect(FileManager.default.createFile(atPath: binary, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: binary,
+                contents: Data("#!/bin/sh\n".utf8),
+                attributes: [.posixPermissions: 0o755]
+            )
+        )
         let (plan, root) = try Self.install(example, netplan: false, binary: binary)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (status, output) = try Self.run(["/usr/bin/systemd-analyze", "verify", "--man=no", plan.layout.unit])
@@ -62,16 +68,23 @@ struct RealToolValidationTests {
     func theUnitIsRatedSafeBySystemdAnalyzeSecurity(_ example: String) throws {
         let (plan, root) = try Self.install(example, netplan: false, binary: "/usr/bin/cachenode")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let (status, output) = try Self.run(["/usr/bin/systemd-analyze", "security", "--offline=true", "--no-pager", plan.layout.unit])
+        let (status, output) = try Self.run([
+            "/usr/bin/systemd-analyze", "security", "--offline=true", "--no-pager", plan.layout.unit,
+        ])
         #expect(status == 0, "\(output)")
-        let line = try #require(output.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(output)")
+        let line = try #require(
+            output.split(separator: "\n").first { $0.contains("Overall exposure level") },
+            "\(output)"
+        )
         let score = try #require(line.split(separator: " ").compactMap { Double($0) }.first, "\(line)")
         #expect(score <= 2.0, "\(line)\n\(output)")
         let unit = try String(contentsOfFile: plan.layout.unit, encoding: .utf8)
         #expect(unit.contains("\nUser=cachenode\n"))
         #expect(unit.contains("\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"))
         let drives = plan.configuration.storage.drives.map { plan.layout.onDisk($0.path) }
-        #expect(unit.contains("\nReadWritePaths=" + ([plan.layout.stateDirectory] + drives).joined(separator: " ") + "\n"))
+        #expect(
+            unit.contains("\nReadWritePaths=" + ([plan.layout.stateDirectory] + drives).joined(separator: " ") + "\n")
+        )
     }
 
     @Test(.enabled(if: tool("/usr/sbin/nft")), arguments: TemplateRenderingTests.examples)
@@ -91,7 +104,10 @@ struct RealToolValidationTests {
         #expect(status == 0, "\(output)")
         let generated = (try? FileManager.default.contentsOfDirectory(atPath: root + "/run/systemd/network")) ?? []
         let configuration = try InstallFixtures.answers(example)
-        #expect(generated.contains("10-netplan-\(configuration.network.switch.name).netdev") || configuration.network.switch.mode == .existing)
+        #expect(
+            generated.contains("10-netplan-\(configuration.network.switch.name).netdev")
+                || configuration.network.switch.mode == .existing
+        )
         #expect(generated.contains("10-netplan-\(configuration.network.switch.name).network"), "\(generated)")
     }
 }

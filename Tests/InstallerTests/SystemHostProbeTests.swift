@@ -8,14 +8,25 @@ struct SystemHostProbeTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     static func probe(_ machine: String, storage: String = "/srv/cache") -> HostFacts {
-        SystemHostProbe(root: fixtures.appendingPathComponent(machine).path).facts(storagePath: storage, listen: "0.0.0.0:80")
+        SystemHostProbe(root: fixtures.appendingPathComponent(machine).path).facts(
+            storagePath: storage,
+            listen: "0.0.0.0:80"
+        )
     }
 
     @Test func aSmallVMWithOneNIC() {
         let facts = Self.probe("vm-2core")
         #expect(facts.cores == 2)
         #expect(facts.memoryBytes == Int64(3_994_024) * 1024)
-        #expect(facts.os == .init(id: "ubuntu", versionID: "22.04", prettyName: "Ubuntu 22.04.4 LTS", kernel: "5.15.0-105-generic"))
+        #expect(
+            facts.os
+                == .init(
+                    id: "ubuntu",
+                    versionID: "22.04",
+                    prettyName: "Ubuntu 22.04.4 LTS",
+                    kernel: "5.15.0-105-generic"
+                )
+        )
         #expect(facts.adapters.map(\.name) == ["ens3"])
         #expect(facts.adapters.first?.speedMbps == nil)
         #expect(facts.bridges.isEmpty)

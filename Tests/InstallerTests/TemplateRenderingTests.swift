@@ -12,7 +12,9 @@ struct TemplateRenderingTests {
         let configuration = try InstallFixtures.answers(example)
         let plan = try InstallFixtures.planner(netplan: example == "large-create-switch.yaml")
             .plan(configuration, root: "/nonexistent-root")
-        let directory = InstallFixtures.golden.appendingPathComponent(example.replacingOccurrences(of: ".yaml", with: ""))
+        let directory = InstallFixtures.golden.appendingPathComponent(
+            example.replacingOccurrences(of: ".yaml", with: "")
+        )
         var expectedNames = Set<String>()
         for file in plan.files {
             let name = plan.layout.logical(file.path).dropFirst().replacingOccurrences(of: "/", with: "__")
@@ -24,7 +26,10 @@ struct TemplateRenderingTests {
                 continue
             }
             let expected = try String(contentsOf: golden, encoding: .utf8)
-            #expect(file.content == expected, "\(name) differs from its golden copy:\n\(LineDiff.unified(old: expected, new: file.content, oldName: "golden", newName: "rendered"))")
+            #expect(
+                file.content == expected,
+                "\(name) differs from its golden copy:\n\(LineDiff.unified(old: expected, new: file.content, oldName: "golden", newName: "rendered"))"
+            )
         }
         let present = Set((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
         #expect(present == expectedNames, "golden files without a rendered file, or the reverse")
@@ -60,9 +65,11 @@ struct TemplateRenderingTests {
             secrets: ["/var/lib/cachenode/upstream-proxy.password": "s3cret-canary\n"]
         )
         let unit = try #require(plan.files.first { $0.path.hasSuffix("/etc/systemd/system/cachenode.service") }).content
-        #expect(unit.contains(
-            "\nLoadCredential=upstream-proxy-password:/nonexistent-root/var/lib/cachenode/upstream-proxy.password\n"
-        ))
+        #expect(
+            unit.contains(
+                "\nLoadCredential=upstream-proxy-password:/nonexistent-root/var/lib/cachenode/upstream-proxy.password\n"
+            )
+        )
         let secret = try #require(plan.files.first { $0.path.hasSuffix("upstream-proxy.password") })
         #expect(secret.mode == 0o600)
         #expect(secret.isSecret)
@@ -106,8 +113,12 @@ struct TemplateRenderingTests {
         let real = try InstallFixtures.planner().plan(configuration, root: "/nonexistent-but-real")
         #expect(real.commands.isEmpty, "any root but / is a trial")
         let plan = try InstallFixtures.planner().plan(configuration, root: "/")
-        #expect(plan.commands.map { $0.arguments.joined(separator: " ") }.contains("nft -f /etc/nftables.d/cachenode.nft"))
-        #expect(plan.commands.map { $0.arguments.joined(separator: " ") }.contains("systemctl restart cachenode.service"))
+        #expect(
+            plan.commands.map { $0.arguments.joined(separator: " ") }.contains("nft -f /etc/nftables.d/cachenode.nft")
+        )
+        #expect(
+            plan.commands.map { $0.arguments.joined(separator: " ") }.contains("systemctl restart cachenode.service")
+        )
     }
 
     @Test func theNodeNameCannotChange() throws {

@@ -20,7 +20,9 @@ struct TextFileTests {
         }
         #expect(throws: TextFileError.notText(path: binary.path)) { try TextFile.read(binary.path) }
         #expect(throws: TextFileError.notAFile(path: directory.path)) { try TextFile.read(directory.path) }
-        #expect(throws: TextFileError.cannotOpen(path: directory.path + "/missing", reason: "No such file or directory")) {
+        #expect(
+            throws: TextFileError.cannotOpen(path: directory.path + "/missing", reason: "No such file or directory")
+        ) {
             try TextFile.read(directory.path + "/missing")
         }
     }
@@ -44,13 +46,19 @@ struct ServiceStateTests {
             )
         )
         #expect(state.mainPID == 4242)
-        #expect(state.summary == "cachenode.service active (running), enabled, user cachenode, MemoryMax 8G, CPUQuota 200%")
+        #expect(
+            state.summary == "cachenode.service active (running), enabled, user cachenode, MemoryMax 8G, CPUQuota 200%"
+        )
     }
 
     @Test func anUnknownUnitIsNoService() {
         #expect(ServiceState.parse("LoadState=not-found\nActiveState=inactive\n") == nil)
-        let stopped = ServiceState.parse("LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nMemoryMax=infinity\nCPUQuotaPerSecUSec=infinity\n")
+        let stopped = ServiceState.parse(
+            "LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nMemoryMax=infinity\nCPUQuotaPerSecUSec=infinity\n"
+        )
         #expect(stopped?.mainPID == nil)
-        #expect(stopped?.summary == "cachenode.service failed (failed), user root, MemoryMax unlimited, CPUQuota unlimited")
+        #expect(
+            stopped?.summary == "cachenode.service failed (failed), user root, MemoryMax unlimited, CPUQuota unlimited"
+        )
     }
 }

@@ -18,14 +18,29 @@ struct FleetHealthTests {
             let tokens = try FleetTests.enrol(["Serving-1", "Degraded-1", "Failing-1", "Offline-1"], in: registry)
             _ = try registry.createNode("Pending-1", hub: "west", now: start)
             let failing = RegistryHealthTests.reason("origin_failing", .failing, since: at(300))
-            let earlier = NodeIssue(kind: "hub_unreachable", severity: .degraded, detail: "<b>hub</b> down", action: "wait", start: at(60), end: at(120))
-            let open = NodeIssue(kind: "origin_failing", severity: .failing, detail: "no origin fetch succeeded", action: "check DNS", start: at(300))
+            let earlier = NodeIssue(
+                kind: "hub_unreachable",
+                severity: .degraded,
+                detail: "<b>hub</b> down",
+                action: "wait",
+                start: at(60),
+                end: at(120)
+            )
+            let open = NodeIssue(
+                kind: "origin_failing",
+                severity: .failing,
+                detail: "no origin fetch succeeded",
+                action: "check DNS",
+                start: at(300)
+            )
             for minute in 0..<10 {
                 let now = at(Double(minute * 60 + 5))
                 try registry.record(RegistryHealthTests.report("Serving-1"), token: tokens["Serving-1"] ?? "", now: now)
                 try registry.record(
                     RegistryHealthTests.report(
-                        "Degraded-1", .degraded, reasons: [RegistryHealthTests.reason("drive_nearly_full", .degraded, since: at(0))]
+                        "Degraded-1",
+                        .degraded,
+                        reasons: [RegistryHealthTests.reason("drive_nearly_full", .degraded, since: at(0))]
                     ),
                     token: tokens["Degraded-1"] ?? "",
                     now: now
@@ -43,10 +58,16 @@ struct FleetHealthTests {
                     now: now
                 )
                 if minute < 2 {
-                    try registry.record(RegistryHealthTests.report("Offline-1"), token: tokens["Offline-1"] ?? "", now: now)
+                    try registry.record(
+                        RegistryHealthTests.report("Offline-1"),
+                        token: tokens["Offline-1"] ?? "",
+                        now: now
+                    )
                 }
             }
-            let service = HubService(registry: registry, adminToken: "admin-secret", logger: Logger(label: "test")) { at(600) }
+            let service = HubService(registry: registry, adminToken: "admin-secret", logger: Logger(label: "test")) {
+                at(600)
+            }
             try body(service)
         }
     }
@@ -55,7 +76,10 @@ struct FleetHealthTests {
         var headers = HTTPHeaders()
         if let bearer { headers.add(name: "Authorization", value: "Bearer \(bearer)") }
         if let cookie { headers.add(name: "Cookie", value: cookie) }
-        return service.handle(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers), body: Data())
+        return service.handle(
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers),
+            body: Data()
+        )
     }
 
     static func text(_ response: HubResponse) -> String { String(decoding: response.body, as: UTF8.self) }
@@ -65,7 +89,11 @@ struct FleetHealthTests {
             let answer = Self.get(service, "/v1/fleet", bearer: "admin-secret")
             let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])
             let nodes = try #require(json["nodes"] as? [[String: Any]])
-            #expect(nodes.map { $0["name"] as? String } == ["Failing-1", "Offline-1", "Degraded-1", "Pending-1", "Serving-1"])
+            #expect(
+                nodes.map { $0["name"] as? String } == [
+                    "Failing-1", "Offline-1", "Degraded-1", "Pending-1", "Serving-1",
+                ]
+            )
             #expect(nodes.map { $0["state"] as? String } == ["failing", "offline", "degraded", "pending", "serving"])
             let reasons = nodes.map { ($0["reasons"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String } }
             #expect(reasons == [["origin_failing"], ["offline"], ["drive_nearly_full"], [], []])
@@ -73,18 +101,32 @@ struct FleetHealthTests {
             // Offline three intervals after its last report (08:01:05).
             #expect(nodes[1]["state_since"] as? String == "2027-01-15T08:04:05Z")
             let summary = try #require(json["summary"] as? [String: Any])
-            #expect(summary["failing"] as? Int == 1 && summary["offline"] as? Int == 1 && summary["degraded"] as? Int == 1)
-            #expect(summary["serving"] as? Int == 1 && summary["pending"] as? Int == 1 && summary["online"] as? Int == 3)
+            #expect(
+                summary["failing"] as? Int == 1 && summary["offline"] as? Int == 1 && summary["degraded"] as? Int == 1
+            )
+            #expect(
+                summary["serving"] as? Int == 1 && summary["pending"] as? Int == 1 && summary["online"] as? Int == 3
+            )
             #expect(summary["open_issues"] as? Int == 1)
             let issues = try #require(json["issues"] as? [[String: Any]])
             #expect(issues.map { $0["kind"] as? String } == ["origin_failing", "hub_unreachable"])
 
             let page = Self.text(Self.get(service, "/?token=admin-secret"))
-            let order = ["Failing-1", "Offline-1", "Degraded-1", "Pending-1", "Serving-1"].map { page.range(of: ">\($0)</a>")?.lowerBound }
+            let order = ["Failing-1", "Offline-1", "Degraded-1", "Pending-1", "Serving-1"].map {
+                page.range(of: ">\($0)</a>")?.lowerBound
+            }
             #expect(order.allSatisfy { $0 != nil })
             #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted())
-            #expect(page.contains(#"<tr class="node" data-state="failing"><td><a href="/node/west/Failing-1">Failing-1</a></td>"#))
-            #expect(page.contains(#"<div class="reason" data-kind="origin_failing">origin_failing detail<small>origin_failing action</small></div>"#))
+            #expect(
+                page.contains(
+                    #"<tr class="node" data-state="failing"><td><a href="/node/west/Failing-1">Failing-1</a></td>"#
+                )
+            )
+            #expect(
+                page.contains(
+                    #"<div class="reason" data-kind="origin_failing">origin_failing detail<small>origin_failing action</small></div>"#
+                )
+            )
             #expect(page.contains("no report for 8 min (the node reports every 60 s)"))
             #expect(page.contains(#"<span class="bad">1 failing</span>"#))
             #expect(page.contains("&lt;b&gt;hub&lt;/b&gt; down"))
@@ -110,7 +152,9 @@ struct FleetHealthTests {
 
             let none = Self.get(service, "/v1/issues?hub=west&node=Serving-1", bearer: "admin-secret")
             #expect(Self.text(none) == "[]")
-            #expect(Self.get(service, "/v1/issues?hub=west&node=Failing-1&limit=1", bearer: "admin-secret").body.count > 2)
+            #expect(
+                Self.get(service, "/v1/issues?hub=west&node=Failing-1&limit=1", bearer: "admin-secret").body.count > 2
+            )
             #expect(Self.get(service, "/v1/issues?hub=east", bearer: "admin-secret").status == .notFound)
             #expect(Self.get(service, "/v1/issues?hub=west&node=Nobody", bearer: "admin-secret").status == .notFound)
         }
@@ -128,7 +172,10 @@ struct FleetHealthTests {
             let cookie = try #require(byQuery.headers.first { $0.0 == "Set-Cookie" }?.1)
             #expect(cookie == "cachenode_hub=admin-secret; Path=/; HttpOnly; SameSite=Strict")
             // The cookie opens the pages the links lead to; it never opens the JSON API.
-            #expect(Self.get(service, "/node/west/Degraded-1", cookie: "theme=dark; cachenode_hub=admin-secret").status == .ok)
+            #expect(
+                Self.get(service, "/node/west/Degraded-1", cookie: "theme=dark; cachenode_hub=admin-secret").status
+                    == .ok
+            )
             #expect(Self.get(service, "/", cookie: "cachenode_hub=admin-secret").status == .ok)
             #expect(Self.get(service, "/v1/issues", cookie: "cachenode_hub=admin-secret").status == .unauthorized)
             #expect(Self.get(service, "/", bearer: "admin-secret").headers.allSatisfy { $0.0 != "Set-Cookie" })
@@ -143,7 +190,9 @@ struct FleetHealthTests {
             #expect(page.contains(#"<tr class="issue" data-open="false">"#))
             #expect(page.contains("&lt;b&gt;hub&lt;/b&gt; down"))
             #expect(page.components(separatedBy: "<script>").count == 2)
-            for outside in ["http://", "https://", "src=", "@import", "url("] { #expect(!page.contains(outside), "\(outside)") }
+            for outside in ["http://", "https://", "src=", "@import", "url("] {
+                #expect(!page.contains(outside), "\(outside)")
+            }
             #expect(!page.contains("admin-secret"))
             let part = Self.text(Self.get(service, "/node/west/Failing-1?part=main&token=admin-secret"))
             #expect(part.hasPrefix("<header>"))

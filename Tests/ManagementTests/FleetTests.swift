@@ -346,13 +346,18 @@ struct FleetTests {
                 #expect(!page.contains(outside), "\(outside)")
             }
             // The node table: trouble first, then states and figures.
-            #expect(page.contains(#"<tr class="node" data-state="pending"><td><a href="/node/west/Spokane-3">Spokane-3</a></td>"#))
+            #expect(
+                page.contains(
+                    #"<tr class="node" data-state="pending"><td><a href="/node/west/Spokane-3">Spokane-3</a></td>"#
+                )
+            )
             let pending = try #require(page.range(of: ">Spokane-3</a>"))
             let online = try #require(page.range(of: ">Seattle-1</a>"))
             #expect(pending.lowerBound < online.lowerBound)
             #expect(page.contains("<td>70 s ago</td>"))
             #expect(page.contains("<td>85.7 %</td>"))  // Seattle-1's hit ratio
-            #expect(page.contains("<td>18.0 MB</td>"))  // Seattle-1 saved: all three minutes, as its engine started then
+            // Seattle-1 saved: all three minutes, as its engine started then.
+            #expect(page.contains("<td>18.0 MB</td>"))
             #expect(page.contains(#"<span class="good">2 serving</span>"#))
         }
     }

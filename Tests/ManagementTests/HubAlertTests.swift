@@ -9,9 +9,11 @@ import Testing
 
 /// Alerts to webhooks: signed JSON POSTs, retried with backoff, delivered to a real HTTP receiver on 127.0.0.1.
 struct HubAlertTests {
-    @Test(arguments: [
-        (1, 1_000), (2, 2_000), (3, 4_000), (4, 8_000), (5, 10_000), (6, 10_000), (7, nil),
-    ] as [(Int, Int?)])
+    @Test(
+        arguments: [
+            (1, 1_000), (2, 2_000), (3, 4_000), (4, 8_000), (5, 10_000), (6, 10_000), (7, nil),
+        ] as [(Int, Int?)]
+    )
     func retriesBackOffUpToACeilingAndStop(_ attempt: Int, _ milliseconds: Int?) {
         let policy = RetryPolicy(attempts: 7, firstDelay: .seconds(1), maximumDelay: .seconds(10))
         #expect(policy.delay(afterAttempt: attempt) == milliseconds.map { .milliseconds($0) })
@@ -25,21 +27,25 @@ struct HubAlertTests {
         )
     }
 
-    @Test(arguments: [
-        ("https://chat.example.org/hooks/abc", "https://chat.example.org"),
-        ("http://10.0.0.5:8080/itsm?token=x", "http://10.0.0.5:8080"),
-        ("ftp://example.org/x", nil),
-        ("not a url", nil),
-        ("https:///nohost", nil),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("https://chat.example.org/hooks/abc", "https://chat.example.org"),
+            ("http://10.0.0.5:8080/itsm?token=x", "http://10.0.0.5:8080"),
+            ("ftp://example.org/x", nil),
+            ("not a url", nil),
+            ("https:///nohost", nil),
+        ] as [(String, String?)]
+    )
     func webhooksAreHTTPOrHTTPSAndLogOnlyTheirHost(_ url: String, _ label: String?) {
         #expect((try? AlertDispatcher.label(url)) == label)
     }
 
     @Test(arguments: [
         (NodeState.serving, NodeState.failing, true), (.serving, .offline, true), (.degraded, .failing, true),
-        (.degraded, .offline, true), (.offline, .failing, false), (.failing, .offline, false), (.failing, .degraded, false),
-        (.degraded, .serving, false), (.offline, .serving, false), (.serving, .pending, false), (.failing, .pending, false),
+        (.degraded, .offline, true), (.offline, .failing, false), (.failing, .offline, false),
+        (.failing, .degraded, false),
+        (.degraded, .serving, false), (.offline, .serving, false), (.serving, .pending, false),
+        (.failing, .pending, false),
     ])
     func aChangeForTheBetterIsARecovery(_ state: NodeState, _ previous: NodeState, _ recovery: Bool) {
         let change = HealthTransition(hub: "h", node: "n", state: state, previous: previous, reasons: [], at: Date())
@@ -48,7 +54,9 @@ struct HubAlertTests {
     }
 
     @Test func aRecoveryToServingSaysRecovered() {
-        let alert = HubAlert(HealthTransition(hub: "west", node: "A", state: .serving, previous: .offline, reasons: [], at: Date()))
+        let alert = HubAlert(
+            HealthTransition(hub: "west", node: "A", state: .serving, previous: .offline, reasons: [], at: Date())
+        )
         #expect(alert.event == "recovery")
         #expect(alert.text == "CacheNode: node A of hub west recovered: serving (was offline)")
     }
@@ -57,7 +65,9 @@ struct HubAlertTests {
     /// signed, the first after a retry; the report that failed the node was answered without waiting for any of it.
     @Test func aReceiverGetsTheAlertsSignedAfterARetryAndTheRecovery() async throws {
         try await WebhookReceiver.with(refusingFirst: 1) { receiver in
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("alerts-\(UUID().uuidString).sqlite").path
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "alerts-\(UUID().uuidString).sqlite"
+            ).path
             defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
             do {
                 let registry = try Registry(path: path)
@@ -69,7 +79,12 @@ struct HubAlertTests {
                     retry: RetryPolicy(attempts: 5, firstDelay: .milliseconds(50), maximumDelay: .milliseconds(200)),
                     logger: Logger(label: "test")
                 )
-                let service = HubService(registry: registry, adminToken: "admin-secret", logger: Logger(label: "test"), alerts: alerts) {
+                let service = HubService(
+                    registry: registry,
+                    adminToken: "admin-secret",
+                    logger: Logger(label: "test"),
+                    alerts: alerts
+                ) {
                     clock.now
                 }
                 let delivery = Task { await alerts.run() }
@@ -77,7 +92,13 @@ struct HubAlertTests {
 
                 let failing = RegistryHealthTests.reason("origin_failing", .failing, since: FleetTests.start)
                 let started = ContinuousClock.now
-                #expect(Self.post(service, RegistryHealthTests.report("Seattle-1", .failing, reasons: [failing]), token: token).status == .ok)
+                #expect(
+                    Self.post(
+                        service,
+                        RegistryHealthTests.report("Seattle-1", .failing, reasons: [failing]),
+                        token: token
+                    ).status == .ok
+                )
                 #expect(ContinuousClock.now - started < .milliseconds(500))
                 clock.advance(60)
                 #expect(Self.post(service, RegistryHealthTests.report("Seattle-1"), token: token).status == .ok)
@@ -88,18 +109,28 @@ struct HubAlertTests {
                 #expect(requests.map(\.status) == [500, 200, 200, 200])
                 for request in requests {
                     #expect(request.path == "/hooks/secret-path")
-                    #expect(request.signature == AlertDispatcher.signature(Array(request.body.utf8), secret: Array("s3cret".utf8)))
+                    #expect(
+                        request.signature
+                            == AlertDispatcher.signature(Array(request.body.utf8), secret: Array("s3cret".utf8))
+                    )
                 }
-                let bodies = try requests.map { try #require(try JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any]) }
+                let bodies = try requests.map {
+                    try #require(try JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any])
+                }
                 #expect(requests[0].body == requests[1].body)  // the same alert, again
                 #expect(bodies.map { $0["state"] as? String } == ["failing", "failing", "serving", "offline"])
                 #expect(bodies.map { $0["previous"] as? String } == ["pending", "pending", "failing", "serving"])
                 #expect(bodies.map { $0["event"] as? String } == ["alert", "alert", "recovery", "alert"])
                 #expect(bodies.allSatisfy { $0["hub"] as? String == "west" && $0["node"] as? String == "Seattle-1" })
                 #expect(bodies[0]["at"] as? String == "2027-01-15T08:00:00Z")
-                #expect((bodies[0]["reasons"] as? [[String: Any]])?.first?["detail"] as? String == "origin_failing detail")
+                #expect(
+                    (bodies[0]["reasons"] as? [[String: Any]])?.first?["detail"] as? String == "origin_failing detail"
+                )
                 #expect((bodies[3]["reasons"] as? [[String: Any]])?.first?["kind"] as? String == "offline")
-                #expect(bodies[2]["text"] as? String == "CacheNode: node Seattle-1 of hub west recovered: serving (was failing)")
+                #expect(
+                    bodies[2]["text"] as? String
+                        == "CacheNode: node Seattle-1 of hub west recovered: serving (was failing)"
+                )
             }
         }
     }
@@ -164,7 +195,8 @@ struct WebhookReceiver {
         """
 
     static func with(refusingFirst refuse: Int, _ body: (WebhookReceiver) async throws -> Void) async throws {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-\(UUID().uuidString).jsonl").path
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-\(UUID().uuidString).jsonl")
+            .path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, log, "\(refuse)"]
@@ -191,7 +223,9 @@ struct WebhookReceiver {
         var requests: [Request] = []
         repeat {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            requests = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
+            requests = text.split(separator: "\n").compactMap {
+                try? JSONDecoder().decode(Request.self, from: Data($0.utf8))
+            }
             if requests.count >= count { return Array(requests.prefix(count)) }
             try await Task.sleep(for: .milliseconds(20))
         } while Date() < deadline

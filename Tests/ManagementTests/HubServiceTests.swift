@@ -75,15 +75,31 @@ struct HubServiceTests {
     @Test func rulesAreEnforcedOverHTTP() async throws {
         try await Self.withService { url, admin, _ in
             let operator_ = HubClient(baseURL: url, token: admin)
-            await #expect(throws: HubClient.Failure.refused(status: 400, message: "hub name: 'microsoft-hub' contains \"microsoft\" (1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, never containing \"microsoft\")")) {
+            await #expect(
+                throws: HubClient.Failure.refused(
+                    status: 400,
+                    message:
+                        "hub name: 'microsoft-hub' contains \"microsoft\" (1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, never containing \"microsoft\")"
+                )
+            ) {
                 try await operator_.createHub("microsoft-hub")
             }
             _ = try await operator_.createHub("west")
             _ = try await operator_.createNode("A", hub: "west")
-            await #expect(throws: HubClient.Failure.refused(status: 409, message: "hub west already has a node named a; node names are unique in their hub")) {
+            await #expect(
+                throws: HubClient.Failure.refused(
+                    status: 409,
+                    message: "hub west already has a node named a; node names are unique in their hub"
+                )
+            ) {
                 try await operator_.createNode("a", hub: "west")
             }
-            await #expect(throws: HubClient.Failure.refused(status: 404, message: "no hub named east (cachenode hub list shows them)")) {
+            await #expect(
+                throws: HubClient.Failure.refused(
+                    status: 404,
+                    message: "no hub named east (cachenode hub list shows them)"
+                )
+            ) {
                 try await operator_.nodes(hub: "east")
             }
         }

@@ -56,7 +56,11 @@ struct HubTLSTests {
             try await reporter.report(RegistryTests.report("A"))
             #expect(try Registry(path: path).nodes(hub: "west").first?.lastReport?.node == "A")
             // The operator's calls too, and a CA file naming the address (the certificate's own, as its CA).
-            let hubs = try await HubClient(baseURL: url, token: "admin-secret", trust: .authority(identity.certificatePath)).hubs()
+            let hubs = try await HubClient(
+                baseURL: url,
+                token: "admin-secret",
+                trust: .authority(identity.certificatePath)
+            ).hubs()
             #expect(hubs.map(\.name) == ["west"])
         }
     }
@@ -64,12 +68,21 @@ struct HubTLSTests {
     @Test func aWrongFingerprintIsRefusedWithAClearErrorAndNothingIsSent() async throws {
         try await Self.withTLSService { url, identity, key, path in
             let other = try HubIdentity.loadOrCreate(
-                directory: FileManager.default.temporaryDirectory.appendingPathComponent("other-\(UUID().uuidString)").path,
+                directory: FileManager.default.temporaryDirectory.appendingPathComponent("other-\(UUID().uuidString)")
+                    .path,
                 names: ["elsewhere"]
             )
-            defer { try? FileManager.default.removeItem(atPath: (other.certificatePath as NSString).deletingLastPathComponent) }
+            defer {
+                try? FileManager.default.removeItem(
+                    atPath: (other.certificatePath as NSString).deletingLastPathComponent
+                )
+            }
             do {
-                _ = try await HubClient(baseURL: url, trust: .fingerprint(other.fingerprint)).enrol(node: "A", hub: "west", key: key)
+                _ = try await HubClient(baseURL: url, trust: .fingerprint(other.fingerprint)).enrol(
+                    node: "A",
+                    hub: "west",
+                    key: key
+                )
                 Issue.record("enrolled with a wrong fingerprint")
             } catch {
                 let text = "\(error)"
@@ -78,7 +91,11 @@ struct HubTLSTests {
             }
             // The one-time key was never sent: it still works, once.
             #expect(try Registry(path: path).nodes(hub: "west").first?.enrolled == false)
-            _ = try await HubClient(baseURL: url, trust: .fingerprint(identity.fingerprint)).enrol(node: "A", hub: "west", key: key)
+            _ = try await HubClient(baseURL: url, trust: .fingerprint(identity.fingerprint)).enrol(
+                node: "A",
+                hub: "west",
+                key: key
+            )
             // Without a pin or a CA, a self-signed hub is not trusted at all.
             await #expect(throws: HubClient.Failure.self) {
                 _ = try await HubClient(baseURL: url, token: "admin-secret", timeout: .seconds(1)).hubs()

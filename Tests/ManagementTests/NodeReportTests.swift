@@ -16,10 +16,25 @@ struct NodeReportTests {
 
     static func status(writable: Bool = true, health: NodeHealth? = nil, issues: [NodeIssue] = []) -> EngineStatus {
         EngineStatus(
-            version: "0.1.0", node: "Seattle-1", pid: 42, startedAt: Date(timeIntervalSince1970: 0), uptimeSeconds: 3600,
-            listen: "0.0.0.0:80", admin: "127.0.0.1:5000", blockSizeBytes: 1 << 20, objects: 12, requests: 100, hits: 80,
-            misses: 15, partials: 5, hitRatio: 0.8, bytesFromCache: 8_000, bytesFromOrigin: 2_000, originErrors: 1,
-            connections: 3, peakEgressBitsPerSecond: 2.5e9,
+            version: "0.1.0",
+            node: "Seattle-1",
+            pid: 42,
+            startedAt: Date(timeIntervalSince1970: 0),
+            uptimeSeconds: 3600,
+            listen: "0.0.0.0:80",
+            admin: "127.0.0.1:5000",
+            blockSizeBytes: 1 << 20,
+            objects: 12,
+            requests: 100,
+            hits: 80,
+            misses: 15,
+            partials: 5,
+            hitRatio: 0.8,
+            bytesFromCache: 8_000,
+            bytesFromOrigin: 2_000,
+            originErrors: 1,
+            connections: 3,
+            peakEgressBitsPerSecond: 2.5e9,
             drives: [
                 .init(path: "/srv/a", capacityBytes: 100, usedBytes: 60, objects: 7, writable: true),
                 .init(path: "/srv/b", capacityBytes: 100, usedBytes: 30, objects: 5, writable: writable),
@@ -32,7 +47,12 @@ struct NodeReportTests {
     @Test func aReportCarriesTheEnginesFiguresHealthAndIssues() {
         let health = NodeHealth(state: .failing, reasons: [Self.originFailing], since: Self.t0)
         let issue = NodeIssue(kind: "origin_failing", severity: .failing, detail: "d", action: "a", start: Self.t0)
-        let report = NodeReport(node: "Seattle-1", version: "x", status: Self.status(health: health, issues: [issue]), intervalSeconds: 60)
+        let report = NodeReport(
+            node: "Seattle-1",
+            version: "x",
+            status: Self.status(health: health, issues: [issue]),
+            intervalSeconds: 60
+        )
         #expect(report.health == health)
         #expect(report.issues == [issue])
         #expect(report.version == "0.1.0")
@@ -59,11 +79,21 @@ struct NodeReportTests {
     @Test func aReportCarriesTheOpenIssuesAndTheNewestEndedOnes() {
         let ended = (0..<30).map { index in
             NodeIssue(
-                kind: "origin_errors", severity: .degraded, detail: "\(index)", action: "a",
-                start: Self.t0.addingTimeInterval(Double(index) * 600), end: Self.t0.addingTimeInterval(Double(index) * 600 + 60)
+                kind: "origin_errors",
+                severity: .degraded,
+                detail: "\(index)",
+                action: "a",
+                start: Self.t0.addingTimeInterval(Double(index) * 600),
+                end: Self.t0.addingTimeInterval(Double(index) * 600 + 60)
             )
         }
-        let open = NodeIssue(kind: "drive_nearly_full", severity: .degraded, detail: "open", action: "a", start: Self.t0)
+        let open = NodeIssue(
+            kind: "drive_nearly_full",
+            severity: .degraded,
+            detail: "open",
+            action: "a",
+            start: Self.t0
+        )
         let issues = [open] + ended
         let sent = NodeReport(node: "n", version: "1", status: Self.status(issues: issues), intervalSeconds: 60).issues
         #expect(sent.count == NodeReport.issueLimit)
@@ -81,9 +111,21 @@ struct NodeReportTests {
 
     /// A new report says its state, reasons and issues, and still the word older hubs read.
     @Test func aReportRoundTripsAndKeepsTheWordOlderHubsRead() throws {
-        let issue = NodeIssue(kind: "origin_failing", severity: .failing, detail: "d", action: "a", start: Self.t0, end: Self.t0.addingTimeInterval(60))
+        let issue = NodeIssue(
+            kind: "origin_failing",
+            severity: .failing,
+            detail: "d",
+            action: "a",
+            start: Self.t0,
+            end: Self.t0.addingTimeInterval(60)
+        )
         let report = NodeReport(
-            node: "n", version: "1", status: Self.status(health: NodeHealth(state: .failing, reasons: [Self.originFailing], since: Self.t0), issues: [issue]),
+            node: "n",
+            version: "1",
+            status: Self.status(
+                health: NodeHealth(state: .failing, reasons: [Self.originFailing], since: Self.t0),
+                issues: [issue]
+            ),
             intervalSeconds: 60
         )
         let data = try HubJSON.encoder.encode(report)

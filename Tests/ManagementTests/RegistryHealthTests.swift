@@ -40,9 +40,25 @@ struct RegistryHealthTests {
                 token: token,
                 now: Self.at(70)
             )
-            #expect(change == HealthTransition(hub: "west", node: "A", state: .failing, previous: .serving, reasons: [failing], at: Self.at(70)))
+            #expect(
+                change
+                    == HealthTransition(
+                        hub: "west",
+                        node: "A",
+                        state: .failing,
+                        previous: .serving,
+                        reasons: [failing],
+                        at: Self.at(70)
+                    )
+            )
             #expect(change?.isRecovery == false)
-            #expect(try registry.record(Self.report("A", .failing, reasons: [failing], since: Self.at(50)), token: token, now: Self.at(130)) == nil)
+            #expect(
+                try registry.record(
+                    Self.report("A", .failing, reasons: [failing], since: Self.at(50)),
+                    token: token,
+                    now: Self.at(130)
+                ) == nil
+            )
             let node = try #require(try registry.nodes().first)
             #expect(node.state(now: Self.at(140)) == .failing)
             #expect(node.stateSince == Self.at(50))
@@ -62,10 +78,20 @@ struct RegistryHealthTests {
             try registry.record(Self.report("A"), token: token, now: Self.at(0))
             let hub = Self.reason("hub_unreachable", .degraded, since: Self.at(30))
             let drive = Self.reason("drive_nearly_full", .degraded, since: Self.at(40))
-            #expect(try registry.record(Self.report("A", .degraded, reasons: [hub], since: Self.at(30)), token: token, now: Self.at(60)) == nil)
+            #expect(
+                try registry.record(
+                    Self.report("A", .degraded, reasons: [hub], since: Self.at(30)),
+                    token: token,
+                    now: Self.at(60)
+                ) == nil
+            )
             #expect(try registry.nodes().first?.state(now: Self.at(61)) == .serving)
             #expect(try registry.nodes().first?.stateSince == Self.at(0))
-            let change = try registry.record(Self.report("A", .degraded, reasons: [hub, drive], since: Self.at(30)), token: token, now: Self.at(120))
+            let change = try registry.record(
+                Self.report("A", .degraded, reasons: [hub, drive], since: Self.at(30)),
+                token: token,
+                now: Self.at(120)
+            )
             #expect(change?.reasons == [drive])
             #expect(try registry.nodes().first?.reasons(now: Self.at(121)) == [drive])
         }
@@ -74,7 +100,11 @@ struct RegistryHealthTests {
     @Test func aFirstReportThatIsNotServingIsAChange() throws {
         try FleetTests.withRegistry { registry in
             let token = try #require(try FleetTests.enrol(["A"], in: registry)["A"])
-            let change = try registry.record(Self.report("A", .degraded, reasons: [Self.reason("drive_nearly_full", .degraded, since: Self.start)]), token: token, now: Self.at(5))
+            let change = try registry.record(
+                Self.report("A", .degraded, reasons: [Self.reason("drive_nearly_full", .degraded, since: Self.start)]),
+                token: token,
+                now: Self.at(5)
+            )
             #expect(change?.previous == .pending)
             #expect(change?.state == .degraded)
         }
@@ -84,8 +114,20 @@ struct RegistryHealthTests {
         try FleetTests.withRegistry { registry in
             let tokens = try FleetTests.enrol(["A", "B"], in: registry)
             let a = try #require(tokens["A"])
-            let dns = NodeIssue(kind: "origin_failing", severity: .failing, detail: "dns 4", action: "check DNS", start: Self.at(0))
-            let drive = NodeIssue(kind: "drive_nearly_full", severity: .degraded, detail: "/srv/a", action: "free space", start: Self.at(30))
+            let dns = NodeIssue(
+                kind: "origin_failing",
+                severity: .failing,
+                detail: "dns 4",
+                action: "check DNS",
+                start: Self.at(0)
+            )
+            let drive = NodeIssue(
+                kind: "drive_nearly_full",
+                severity: .degraded,
+                detail: "/srv/a",
+                action: "free space",
+                start: Self.at(30)
+            )
             try registry.record(Self.report("A", .failing, issues: [dns, drive]), token: a, now: Self.at(60))
             // The detail of an open issue follows the node's words.
             var dnsLater = dns
@@ -105,12 +147,20 @@ struct RegistryHealthTests {
             #expect(issues.allSatisfy { $0.hub == "west" && $0.node == "A" })
             // Open ones first, across nodes; and of one node only when asked.
             let b = try #require(tokens["B"])
-            let bOpen = NodeIssue(kind: "hub_unreachable", severity: .degraded, detail: "x", action: "y", start: Self.at(10))
+            let bOpen = NodeIssue(
+                kind: "hub_unreachable",
+                severity: .degraded,
+                detail: "x",
+                action: "y",
+                start: Self.at(10)
+            )
             try registry.record(Self.report("B", .degraded, issues: [bOpen]), token: b, now: Self.at(260))
             #expect(try registry.issues(now: Self.at(270)).map(\.node) == ["B", "A", "A"])
             #expect(try registry.issues(hub: "west", node: "A", now: Self.at(270)).count == 2)
             #expect(try registry.issues(hub: "west", node: "A", now: Self.at(270), limit: 1).count == 1)
-            #expect(throws: RegistryError.noSuchNode(node: "C", hub: "west")) { try registry.issues(hub: "west", node: "C") }
+            #expect(throws: RegistryError.noSuchNode(node: "C", hub: "west")) {
+                try registry.issues(hub: "west", node: "C")
+            }
             #expect(throws: RegistryError.noSuchHub("east")) { try registry.issues(hub: "east") }
             // 90 days after they ended, a report prunes them; the open one stays.
             let later = Self.at(240 + 90 * 86_400 + 1)
@@ -135,10 +185,15 @@ struct RegistryHealthTests {
             #expect(offline.first?.reasons.map(\.kind) == ["offline"])
             #expect(try registry.markSilentNodesOffline(now: Self.at(300), notBefore: Self.start).isEmpty)
             let issue = try #require(try registry.issues(now: Self.at(300)).first)
-            #expect(issue.node == "A" && issue.issue.kind == "offline" && issue.issue.isOpen && issue.issue.start == Self.at(180))
+            #expect(
+                issue.node == "A" && issue.issue.kind == "offline" && issue.issue.isOpen
+                    && issue.issue.start == Self.at(180)
+            )
             let node = try #require(try registry.nodes().first { $0.name == "A" })
             #expect(node.state(now: Self.at(300)) == .offline)
-            #expect(node.reasons(now: Self.at(300)).first?.detail == "no report for 5 min (the node reports every 60 s)")
+            #expect(
+                node.reasons(now: Self.at(300)).first?.detail == "no report for 5 min (the node reports every 60 s)"
+            )
 
             let back = try registry.record(Self.report("A", since: Self.at(0)), token: a, now: Self.at(400))
             #expect(back?.state == .serving && back?.previous == .offline && back?.isRecovery == true)
@@ -160,7 +215,8 @@ struct RegistryHealthTests {
 
     /// A registry of the second version, whose reports said only `ok`, `degraded` or `down`, opens with those states.
     @Test func aVersionTwoRegistryKeepsItsNodesStates() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-v2-\(UUID().uuidString).sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-v2-\(UUID().uuidString).sqlite")
+            .path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         func payload(_ health: String) -> String {
             #"{"node":"N","version":"0.1.0","uptime_s":30,"health":"\#(health)","bytes_from_cache":9,"bytes_from_origin":1,"#
@@ -196,7 +252,9 @@ struct RegistryHealthTests {
         let registry = try Registry(path: path)
         let now = Self.at(20)
         let nodes = try registry.nodes()
-        #expect(nodes.map { "\($0.name) \($0.state(now: now))" } == ["degraded degraded", "down failing", "ok serving"])
+        #expect(
+            nodes.map { "\($0.name) \($0.state(now: now))" } == ["degraded degraded", "down failing", "ok serving"]
+        )
         #expect(nodes.map { $0.stateSince } == Array(repeating: Self.at(10), count: 3))
         #expect(nodes[1].reasons(now: now).map(\.detail) == ["the engine does not answer"])
         // The sweep reads the migrated rows too.

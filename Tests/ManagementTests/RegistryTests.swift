@@ -6,24 +6,36 @@ import Testing
 
 struct RegistryTests {
     static func temporaryRegistry() throws -> (Registry, String) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString).sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString).sqlite")
+            .path
         return (try Registry(path: path), path)
     }
 
-    static func report(_ node: String, interval: Int = 60, fromCache: Int64 = 900, fromOrigin: Int64 = 100) -> NodeReport {
+    static func report(_ node: String, interval: Int = 60, fromCache: Int64 = 900, fromOrigin: Int64 = 100)
+        -> NodeReport
+    {
         NodeReport(
-            node: node, version: "0.1.0", uptimeSeconds: 30, health: NodeHealth(state: .serving, reasons: [], since: Date(timeIntervalSince1970: 0)), bytesFromCache: fromCache,
-            bytesFromOrigin: fromOrigin, hitRatio: 0.9, diskUsedBytes: ["/srv/cache": 123], peakEgressBitsPerSecond: 1e9,
+            node: node,
+            version: "0.1.0",
+            uptimeSeconds: 30,
+            health: NodeHealth(state: .serving, reasons: [], since: Date(timeIntervalSince1970: 0)),
+            bytesFromCache: fromCache,
+            bytesFromOrigin: fromOrigin,
+            hitRatio: 0.9,
+            diskUsedBytes: ["/srv/cache": 123],
+            peakEgressBitsPerSecond: 1e9,
             intervalSeconds: interval
         )
     }
 
-    @Test(arguments: [
-        ("contoso-west", nil),
-        ("microsoft", "hub name: 'microsoft' contains \"microsoft\""),
-        ("Contoso MicroSoft", "hub name: 'Contoso MicroSoft' contains a space"),
-        ("MyMICROSOFThub", "hub name: 'MyMICROSOFThub' contains \"microsoft\""),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("contoso-west", nil),
+            ("microsoft", "hub name: 'microsoft' contains \"microsoft\""),
+            ("Contoso MicroSoft", "hub name: 'Contoso MicroSoft' contains a space"),
+            ("MyMICROSOFThub", "hub name: 'MyMICROSOFThub' contains \"microsoft\""),
+        ] as [(String, String?)]
+    )
     func hubNamesFollowTheRule(_ name: String, _ problem: String?) throws {
         let (registry, path) = try Self.temporaryRegistry()
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -64,7 +76,11 @@ struct RegistryTests {
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
-        #expect(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("node names cannot change"))
+        #expect(
+            String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains(
+                "node names cannot change"
+            )
+        )
         #expect(try registry.nodes().map(\.name) == ["Seattle-1"])
     }
 
@@ -110,7 +126,11 @@ struct RegistryTests {
         let tokenB = try registry.enrol(node: "B", hub: "west", key: keyB)
         try registry.record(Self.report("A", interval: 60), token: tokenA, now: start)
         try registry.record(Self.report("B", interval: 60), token: tokenB, now: start)
-        try registry.record(Self.report("A", interval: 60, fromCache: 5000), token: tokenA, now: start.addingTimeInterval(170))
+        try registry.record(
+            Self.report("A", interval: 60, fromCache: 5000),
+            token: tokenA,
+            now: start.addingTimeInterval(170)
+        )
 
         let reopened = try Registry(path: path)
         let fleet = try reopened.nodes(hub: "west")

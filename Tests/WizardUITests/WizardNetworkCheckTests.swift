@@ -15,10 +15,19 @@ struct WizardNetworkCheckTests {
     }
 
     static let taken = NetworkCheck(
-        id: "address", title: "Address 10.0.0.60 not in use", status: .warning,
-        detail: "52:54:00:12:34:56 answers for 10.0.0.60 on br0: the address is taken", timeoutSeconds: 2
+        id: "address",
+        title: "Address 10.0.0.60 not in use",
+        status: .warning,
+        detail: "52:54:00:12:34:56 answers for 10.0.0.60 on br0: the address is taken",
+        timeoutSeconds: 2
     )
-    static let gateway = NetworkCheck(id: "gateway", title: "Gateway 10.0.0.1 answers", status: .pass, detail: "52:54:00:aa:bb:cc answers on br0", timeoutSeconds: 2)
+    static let gateway = NetworkCheck(
+        id: "gateway",
+        title: "Gateway 10.0.0.1 answers",
+        status: .pass,
+        detail: "52:54:00:aa:bb:cc answers on br0",
+        timeoutSeconds: 2
+    )
 
     /// Static 10.0.0.60/24 by 10.0.0.1, DNS 10.0.0.2, no proxy, then Enter on the last field.
     static func answerAddress(_ wizard: inout Wizard) -> WizardAction {

@@ -76,7 +76,10 @@ struct WizardScreenTests {
     @Test func aReRunKeepsTheNameAndShowsEachChange() throws {
         let installed = NodeConfiguration(
             node: .init(name: "Seattle-1"),
-            network: .init(switch: .init(mode: .existing, name: "br0"), address: .init(mode: .static, ip: "10.0.0.50/24", gateway: "10.0.0.1", dns: ["10.0.0.2"])),
+            network: .init(
+                switch: .init(mode: .existing, name: "br0"),
+                address: .init(mode: .static, ip: "10.0.0.50/24", gateway: "10.0.0.1", dns: ["10.0.0.2"])
+            ),
             storage: .init(drives: [.init(path: "/srv/cache", sizeGB: 200)]),
             resources: .init(memoryGB: 8, cores: 8, profile: "large"),
             hub: .init(mode: .create, name: "contoso-west"),

@@ -7,11 +7,16 @@ import WizardUI
 enum WizardFixtures {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let snapshots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots")
+    static let snapshots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Snapshots"
+    )
 
     static let sizing: SizingTable = {
         do {
-            let text = try String(contentsOf: repository.appendingPathComponent("Resources/sizing.yaml"), encoding: .utf8)
+            let text = try String(
+                contentsOf: repository.appendingPathComponent("Resources/sizing.yaml"),
+                encoding: .utf8
+            )
             return try SizingTable(yaml: text)
         } catch {
             fatalError("Resources/sizing.yaml does not load: \(error)")
@@ -22,7 +27,13 @@ enum WizardFixtures {
     static let facts = HostFacts(
         cores: 16,
         memoryBytes: 64_000_000_000,
-        storage: .init(path: "/var/lib/cachenode", freeBytes: 500_000_000_000, totalBytes: 900_000_000_000, device: "nvme0n1", rotational: false),
+        storage: .init(
+            path: "/var/lib/cachenode",
+            freeBytes: 500_000_000_000,
+            totalBytes: 900_000_000_000,
+            device: "nvme0n1",
+            rotational: false
+        ),
         interfaces: [
             .init(name: "br0", state: "up", isBridge: true, bridgeMembers: ["eno1"], addresses: ["10.0.0.50/24"]),
             .init(name: "docker0", state: "down", isBridge: true),
@@ -92,5 +103,9 @@ func expectSnapshot(_ wizard: Wizard, _ name: String, sourceLocation: SourceLoca
         return
     }
     let expected = try String(contentsOf: file, encoding: .utf8)
-    #expect(screen.text == expected, "screen differs from Snapshots/\(name).txt:\n\(screen.text)", sourceLocation: sourceLocation)
+    #expect(
+        screen.text == expected,
+        "screen differs from Snapshots/\(name).txt:\n\(screen.text)",
+        sourceLocation: sourceLocation
+    )
 }

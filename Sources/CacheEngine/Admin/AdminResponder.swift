@@ -37,11 +37,14 @@ final class AdminResponder: HTTPResponder {
             // The page's script asks for its main part alone (`part=main`, wherever it stands in the query).
             let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
             let whole = !query.split(separator: "&").contains("part=main")
-            guard let html = await page(whole) else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
+            guard let html = await page(whole) else {
+                return await send(writer, .serviceUnavailable, "text/plain", "starting\n")
+            }
             return await send(writer, .ok, "text/html; charset=utf-8", html)
         case "/health":
             // 200 while the node serves (degraded too), 503 when it fails: a load balancer or monitor acts on the code.
-            guard let snapshot = await status(), let data = try? EngineStatus.encoder.encode(HealthAnswer(snapshot.health))
+            guard let snapshot = await status(),
+                let data = try? EngineStatus.encoder.encode(HealthAnswer(snapshot.health))
             else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
             let code: HTTPResponseStatus = snapshot.health.state == .failing ? .serviceUnavailable : .ok
             return await send(writer, code, "application/json", String(decoding: data, as: UTF8.self) + "\n")
@@ -51,14 +54,18 @@ final class AdminResponder: HTTPResponder {
             }
             return await send(writer, .ok, "application/json", String(decoding: data, as: UTF8.self) + "\n")
         case "/metrics":
-            guard let text = await metrics() else { return await send(writer, .serviceUnavailable, "text/plain", "starting\n") }
+            guard let text = await metrics() else {
+                return await send(writer, .serviceUnavailable, "text/plain", "starting\n")
+            }
             return await send(writer, .ok, "text/plain; version=0.0.4; charset=utf-8", text)
         default:
             return await send(writer, .notFound, "text/plain", "not found: try /, /health, /status or /metrics\n")
         }
     }
 
-    private func send(_ writer: consuming ResponseWriter, _ status: HTTPResponseStatus, _ type: String, _ text: String) async -> Bool {
+    private func send(_ writer: consuming ResponseWriter, _ status: HTTPResponseStatus, _ type: String, _ text: String)
+        async -> Bool
+    {
         let body = ByteBuffer(string: text)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: type)

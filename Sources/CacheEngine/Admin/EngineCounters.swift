@@ -116,7 +116,10 @@ package final class EngineCounters: Sendable {
             .set(Int64(objects))
         let capacity = Self.metric("drive_capacity_bytes", "A cache drive's configured size.")
         let used = Self.metric("drive_used_bytes", "Bytes of stored blocks on a cache drive.")
-        let writable = Self.metric("drive_writable", "1 while a cache drive takes new blocks, 0 once a write failed (full, read-only).")
+        let writable = Self.metric(
+            "drive_writable",
+            "1 while a cache drive takes new blocks, 0 once a write failed (full, read-only)."
+        )
         let free = Self.metric(
             "drive_filesystem_free_bytes",
             "Bytes free on a cache drive's file system (the cache also needs its size minus its use there)."

@@ -31,9 +31,12 @@ package final class EngineHealth: Sendable {
         self.issuesPath = issuesPath
         self.now = clock
         let now = clock()
-        let saved = issuesPath.flatMap { FileManager.default.contents(atPath: $0) }
+        let saved =
+            issuesPath.flatMap { FileManager.default.contents(atPath: $0) }
             .flatMap { try? EngineStatus.decoder.decode([NodeIssue].self, from: $0) } ?? []
-        state = Mutex(State(window: OriginWindow(windowSeconds: windowSeconds), tracker: HealthTracker(now: now, issues: saved)))
+        state = Mutex(
+            State(window: OriginWindow(windowSeconds: windowSeconds), tracker: HealthTracker(now: now, issues: saved))
+        )
     }
 
     /// Called on every change of state (not of the words), outside any lock.
@@ -46,7 +49,9 @@ package final class EngineHealth: Sendable {
     }
 
     func originFailed(_ failure: OriginFailure) {
-        update { state, now in state.window.failed(reason: failure.shortDescription, detail: failure.description, at: now) }
+        update { state, now in
+            state.window.failed(reason: failure.shortDescription, detail: failure.description, at: now)
+        }
     }
 
     func drivesObserved(_ drives: [HealthInputs.Drive]) {

@@ -87,7 +87,9 @@ package final class EngineHistory: Sendable {
             state.samples[index].connections = totals.connections
             let seconds = now.timeIntervalSince(last.at)
             if seconds > 0 {
-                let bytes = (totals.servedFromCache + totals.servedFromOrigin) - (last.totals.servedFromCache + last.totals.servedFromOrigin)
+                let bytes =
+                    (totals.servedFromCache + totals.servedFromOrigin)
+                    - (last.totals.servedFromCache + last.totals.servedFromOrigin)
                 state.egressNow = Double(max(0, bytes)) * 8 / seconds
             }
         }
@@ -105,7 +107,8 @@ package final class EngineHistory: Sendable {
         let samples = self.samples
         guard let data = try? JSONEncoder().encode(samples) else { return }
         let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o640]) else { return }
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o640])
+        else { return }
         _ = rename(temporary, path)
     }
 }

@@ -11,7 +11,13 @@ package struct StatusPage: Sendable {
     package var busiest: [TopObjects.Entry]
     package var now: Date
 
-    package init(status: EngineStatus, history: [EngineHistory.Sample], egressNow: Double, busiest: [TopObjects.Entry], now: Date) {
+    package init(
+        status: EngineStatus,
+        history: [EngineHistory.Sample],
+        egressNow: Double,
+        busiest: [TopObjects.Entry],
+        now: Date
+    ) {
         self.status = status
         self.history = history
         self.egressNow = egressNow
@@ -24,17 +30,24 @@ package struct StatusPage: Sendable {
 
     /// The whole document.
     package func document() -> String {
-        PageParts.document(title: "CacheNode \(status.node)", style: Self.style, main: main(), refreshSeconds: 10, failure: ("state", "not answering"))
+        PageParts.document(
+            title: "CacheNode \(status.node)",
+            style: Self.style,
+            main: main(),
+            refreshSeconds: 10,
+            failure: ("state", "not answering")
+        )
     }
 
     /// The part that refreshes: everything but the page's frame.
     package func main() -> String {
         let health = status.health
-        let tone = switch health.state {
-        case .serving: "good"
-        case .degraded: "warn"
-        case .failing: "bad"
-        }
+        let tone =
+            switch health.state {
+            case .serving: "good"
+            case .degraded: "warn"
+            case .failing: "bad"
+            }
         var html = """
             <header>
             <h1><span id="node">\(PageParts.escape(status.node))</span> <small>CacheNode <span id="version">\(PageParts.escape(status.version))</span></small></h1>
@@ -48,7 +61,8 @@ package struct StatusPage: Sendable {
         if !health.reasons.isEmpty {
             html += "<ul id=\"problems\">"
             for reason in health.reasons {
-                html += "<li class=\"reason\" data-kind=\"\(reason.kind)\"><span class=\"\(reason.severity == .failing ? "bad" : "warn")\">"
+                html +=
+                    "<li class=\"reason\" data-kind=\"\(reason.kind)\"><span class=\"\(reason.severity == .failing ? "bad" : "warn")\">"
                     + "\(PageParts.escape(reason.detail))</span> <small>since \(PageParts.clock(reason.since)) · "
                     + "\(PageParts.escape(reason.action))</small></li>"
             }
@@ -99,16 +113,19 @@ package struct StatusPage: Sendable {
         if busiest.isEmpty {
             html += "<p id=\"busiest\" class=\"quiet\">No object served yet.</p>\n"
         } else {
-            html += "<table id=\"busiest\"><thead><tr><th>Object</th><th>Served</th><th>From cache</th><th>Requests</th></tr></thead><tbody>\n"
+            html +=
+                "<table id=\"busiest\"><thead><tr><th>Object</th><th>Served</th><th>From cache</th><th>Requests</th></tr></thead><tbody>\n"
             for entry in busiest {
                 let share = entry.bytes > 0 ? Double(entry.cacheBytes) / Double(entry.bytes) : 0
-                html += "<tr class=\"object\"><td class=\"key\">\(PageParts.escape(Self.shortened(entry.key, to: 90)))</td>"
+                html +=
+                    "<tr class=\"object\"><td class=\"key\">\(PageParts.escape(Self.shortened(entry.key, to: 90)))</td>"
                     + "<td>\(ByteCount.format(entry.bytes))</td><td>\(String(format: "%.0f", share * 100)) %</td><td>\(entry.requests)</td></tr>\n"
             }
             html += "</tbody></table>\n"
         }
         html += "</section>\n" + issuesSection()
-        html += "<footer>Block size \(ByteCount.format(Int64(status.blockSizeBytes))) · "
+        html +=
+            "<footer>Block size \(ByteCount.format(Int64(status.blockSizeBytes))) · "
             + "<a href=\"/status\">/status</a> (JSON) · <a href=\"/metrics\">/metrics</a> (Prometheus) · "
             + "peak egress \(ByteCount.bitsPerSecond(status.peakEgressBitsPerSecond))</footer>\n"
         return html
@@ -117,12 +134,16 @@ package struct StatusPage: Sendable {
     /// The recent issues, newest first: what went wrong, when, and for how long.
     private func issuesSection() -> String {
         let recent = status.issues.suffix(10).reversed()
-        guard !recent.isEmpty else { return "<section>\n<h2>Issues</h2>\n<p id=\"issues\" class=\"quiet\">No issue so far.</p>\n</section>\n" }
-        var html = "<section>\n<h2>Issues</h2>\n<table id=\"issues\"><thead><tr><th>Issue</th><th>Started</th><th>Ended</th>"
+        guard !recent.isEmpty else {
+            return "<section>\n<h2>Issues</h2>\n<p id=\"issues\" class=\"quiet\">No issue so far.</p>\n</section>\n"
+        }
+        var html =
+            "<section>\n<h2>Issues</h2>\n<table id=\"issues\"><thead><tr><th>Issue</th><th>Started</th><th>Ended</th>"
             + "</tr></thead><tbody>\n"
         for issue in recent {
             let end = issue.end.map { PageParts.iso($0) } ?? "open"
-            html += "<tr class=\"issue\" data-kind=\"\(issue.kind)\" data-open=\"\(issue.isOpen)\">"
+            html +=
+                "<tr class=\"issue\" data-kind=\"\(issue.kind)\" data-open=\"\(issue.isOpen)\">"
                 + "<td class=\"\(issue.isOpen ? (issue.severity == .failing ? "bad" : "warn") : "")\">\(PageParts.escape(issue.detail))"
                 + "<br><small>\(PageParts.escape(issue.action))</small></td>"
                 + "<td>\(PageParts.iso(issue.start))</td><td>\(end)</td></tr>\n"
@@ -136,7 +157,13 @@ package struct StatusPage: Sendable {
         guard status.bytesFromCache > 0 || status.bytesFromOrigin > 0 else {
             return figure("hit-ratio", "Hit ratio", "no traffic yet", value: value, note: "nothing served since start")
         }
-        return figure("hit-ratio", "Hit ratio", String(format: "%.1f %%", status.hitRatio * 100), value: value, note: "bytes served from the cache")
+        return figure(
+            "hit-ratio",
+            "Hit ratio",
+            String(format: "%.1f %%", status.hitRatio * 100),
+            value: value,
+            note: "bytes served from the cache"
+        )
     }
 
     private func figure(_ id: String, _ title: String, _ text: String, value: String, note: String) -> String {
@@ -187,7 +214,9 @@ package struct StatusPage: Sendable {
 
     /// Every 6 hours of the last 24.
     static var dayTicks: [(position: Double, text: String)] {
-        stride(from: 24, through: 0, by: -6).map { hours in (1 - Double(hours) / 24, hours == 0 ? "now" : "\(hours) h ago") }
+        stride(from: 24, through: 0, by: -6).map { hours in
+            (1 - Double(hours) / 24, hours == 0 ? "now" : "\(hours) h ago")
+        }
     }
 
     // MARK: Text
@@ -200,10 +229,11 @@ package struct StatusPage: Sendable {
     }
 
     /// The shared style and this page's own rules.
-    static let style = PageParts.baseStyle + """
-        #problems{background:var(--card);border-left:4px solid var(--warn);padding:8px 8px 8px 28px;margin:0 0 12px}
-        td.key{word-break:break-all;font-family:ui-monospace,monospace;font-size:.85em}
-        .bar{height:6px;background:var(--line);border-radius:3px;margin-bottom:3px;min-width:80px}.bar div{height:6px;background:var(--cache);border-radius:3px}
-        @media (max-width:600px){main{padding:10px}.figure p{font-size:1.2em}th:nth-child(4),td:nth-child(4){display:none}}
-        """
+    static let style =
+        PageParts.baseStyle + """
+            #problems{background:var(--card);border-left:4px solid var(--warn);padding:8px 8px 8px 28px;margin:0 0 12px}
+            td.key{word-break:break-all;font-family:ui-monospace,monospace;font-size:.85em}
+            .bar{height:6px;background:var(--line);border-radius:3px;margin-bottom:3px;min-width:80px}.bar div{height:6px;background:var(--cache);border-radius:3px}
+            @media (max-width:600px){main{padding:10px}.figure p{font-size:1.2em}th:nth-child(4),td:nth-child(4){display:none}}
+            """
 }

@@ -23,7 +23,9 @@ package final class TopObjects: Sendable {
     package func add(_ key: String, bytes: Int64, cacheBytes: Int64) {
         guard bytes > 0 else { return }
         entries.withLock { entries in
-            if entries[key] == nil && entries.count >= capacity, let smallest = entries.values.min(by: { $0.bytes < $1.bytes }) {
+            if entries[key] == nil && entries.count >= capacity,
+                let smallest = entries.values.min(by: { $0.bytes < $1.bytes })
+            {
                 entries[smallest.key] = nil
                 entries[key] = Entry(key: key, bytes: smallest.bytes, cacheBytes: 0, requests: 0, error: smallest.bytes)
             }

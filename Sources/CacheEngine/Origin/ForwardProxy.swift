@@ -36,11 +36,13 @@ final class ForwardProxyClient: Sendable {
     /// Sends one request for the absolute `url` and returns once the response head has arrived.
     func execute(method: HTTPMethod, url: String, headers: HTTPHeaders) async throws -> HTTPClientResponse {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: url, headers: headers)
-        if let credentials = Self.authorization(proxy) { head.headers.replaceOrAdd(name: "Proxy-Authorization", value: credentials) }
+        if let credentials = Self.authorization(proxy) {
+            head.headers.replaceOrAdd(name: "Proxy-Authorization", value: credentials)
+        }
         if let pooled = takeIdle() {
             do {
                 return try await pooled.exchange(head, pool: self)
-            } catch where OriginClient.isStaleConnection(error) {
+            } catch  where OriginClient.isStaleConnection(error) {
                 // The proxy closed the kept-alive connection as the request went out: a new connection follows.
             }
         }

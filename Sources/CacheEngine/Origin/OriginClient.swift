@@ -31,7 +31,12 @@ package final class OriginClient: Sendable {
         client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
         usesProxy = proxy != nil
         forward = proxy.map {
-            ForwardProxyClient(proxy: $0, connectTimeout: connectTimeout, readTimeout: readTimeout, eventLoopGroup: eventLoopGroup)
+            ForwardProxyClient(
+                proxy: $0,
+                connectTimeout: connectTimeout,
+                readTimeout: readTimeout,
+                eventLoopGroup: eventLoopGroup
+            )
         }
     }
 
@@ -71,7 +76,7 @@ package final class OriginClient: Sendable {
         while true {
             do {
                 return try await execute()
-            } catch where Self.isStaleConnection(error) && attempt < Self.staleConnectionAttempts {
+            } catch  where Self.isStaleConnection(error) && attempt < Self.staleConnectionAttempts {
                 attempt += 1
             } catch {
                 throw Self.failure(error)
@@ -112,7 +117,11 @@ package final class OriginClient: Sendable {
     }
 
     package func shutdown() async {
-        guard shutDown.withLock({ state in defer { state = true }; return !state }) else { return }
+        guard
+            shutDown.withLock({ state in
+                defer { state = true }; return !state
+            })
+        else { return }
         forward?.shutdown()
         try? await client.shutdown()
     }
@@ -172,7 +181,8 @@ package final class SystemResolver: HostResolver {
                 }
                 current = info.pointee.ai_next
             }
-            return addresses.isEmpty ? .failure(.unresolvable("cannot resolve \(host) (no address)")) : .success(addresses)
+            return addresses.isEmpty
+                ? .failure(.unresolvable("cannot resolve \(host) (no address)")) : .success(addresses)
         }
         return result ?? .failure(.unresolvable("cannot resolve \(host) (the engine is stopping)"))
     }

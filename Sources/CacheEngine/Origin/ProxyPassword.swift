@@ -1,7 +1,7 @@
 import CacheNodeCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The upstream proxy's password, from `engine.upstream_proxy_password_file`: through systemd's credentials when the

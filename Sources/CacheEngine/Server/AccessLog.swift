@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One line per request in `<state>/logs/access.log`: client, method, path, range, status, bytes, cache, duration, origin status.

@@ -79,7 +79,12 @@ extension CacheResponder {
             var body = writer.head(responseHead)
             for (number, piece) in pieces.enumerated() {
                 let sent = await send(
-                    piece, of: object, blocks: blocks, startingWith: number == 0 ? first : nil, body: &body, record: &record
+                    piece,
+                    of: object,
+                    blocks: blocks,
+                    startingWith: number == 0 ? first : nil,
+                    body: &body,
+                    record: &record
                 )
                 if !sent {
                     record.bytes = await body.abort()
@@ -114,7 +119,12 @@ extension CacheResponder {
                 case .bytes(let bytes):
                     return .fill(fill, bytes)
                 case .stored, .end:
-                    source = cache.source(object.request, address: object.address, meta: object.meta, block: piece.block)
+                    source = cache.source(
+                        object.request,
+                        address: object.address,
+                        meta: object.meta,
+                        block: piece.block
+                    )
                     if case .fill(let again) = source, again === fill { return .none }
                 case .failed(let failure):
                     return .failed(failure)
@@ -168,7 +178,9 @@ extension CacheResponder {
                     }
                     switch next {
                     case .bytes(var bytes):
-                        if bytes.readableBytes > until - sent { bytes = bytes.getSlice(at: bytes.readerIndex, length: until - sent)! }
+                        if bytes.readableBytes > until - sent {
+                            bytes = bytes.getSlice(at: bytes.readerIndex, length: until - sent)!
+                        }
                         let count = bytes.readableBytes
                         try await body.write(bytes)
                         counters.served(count, fromCache: false)
@@ -179,7 +191,12 @@ extension CacheResponder {
                     case .failed(let failure) where !retried && failure.isWorthRetrying:
                         // The failed fill's part is asked for again from this block on, in parts as before.
                         retried = true
-                        cache.prefetch(object.request, address: object.address, meta: object.meta, blocks: block...blocks.upperBound)
+                        cache.prefetch(
+                            object.request,
+                            address: object.address,
+                            meta: object.meta,
+                            blocks: block...blocks.upperBound
+                        )
                         source = cache.source(object.request, address: object.address, meta: object.meta, block: block)
                     case .failed(let failure):
                         record.originStatus = originStatus(failure)

@@ -53,7 +53,12 @@ final class CacheResponder: HTTPResponder {
         var extra: [(String, String)] = []
         var closesConnection = false
 
-        init(_ status: HTTPResponseStatus, _ reason: String, extra: [(String, String)] = [], closesConnection: Bool = false) {
+        init(
+            _ status: HTTPResponseStatus,
+            _ reason: String,
+            extra: [(String, String)] = [],
+            closesConnection: Bool = false
+        ) {
             self.status = status
             self.reason = reason
             self.extra = extra
@@ -77,7 +82,9 @@ final class CacheResponder: HTTPResponder {
             completed = await answer(head, request: request, address: address, writer: writer, record: &record)
         }
         counters.request(record.outcome, status: record.status, cacheBytes: record.cacheBytes, totalBytes: record.bytes)
-        if let object = record.object { counters.objects.add(object, bytes: record.bytes, cacheBytes: record.cacheBytes) }
+        if let object = record.object {
+            counters.objects.add(object, bytes: record.bytes, cacheBytes: record.cacheBytes)
+        }
         accessLog.write(
             AccessLog.Entry(
                 client: client,
@@ -105,8 +112,12 @@ final class CacheResponder: HTTPResponder {
         if let refusal = head.judged.refusal {
             let extra = refusal.status == 405 ? [("Allow", "GET, HEAD")] : []
             return .refuse(
-                Refusal(HTTPResponseStatus(statusCode: refusal.status), refusal.reason, extra: extra,
-                    closesConnection: refusal.closesConnection)
+                Refusal(
+                    HTTPResponseStatus(statusCode: refusal.status),
+                    refusal.reason,
+                    extra: extra,
+                    closesConnection: refusal.closesConnection
+                )
             )
         }
         if head.uri.utf8.count > Self.maximumTargetBytes {
@@ -114,7 +125,10 @@ final class CacheResponder: HTTPResponder {
         }
         if head.headers.reduce(0, { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }) > Self.maximumHeaderBytes {
             return .refuse(
-                Refusal(.requestHeaderFieldsTooLarge, "the request headers are larger than \(Self.maximumHeaderBytes) bytes")
+                Refusal(
+                    .requestHeaderFieldsTooLarge,
+                    "the request headers are larger than \(Self.maximumHeaderBytes) bytes"
+                )
             )
         }
         let request: CacheRequest
@@ -171,7 +185,14 @@ final class CacheResponder: HTTPResponder {
                 return await passThrough(head, request: request, address: address, writer: writer, record: &record)
             case .object(let meta):
                 let object = Object(request: request, address: address, meta: meta)
-                switch await serve(head, object, known: known, writer: writer, record: &record, mayLookAgain: mayLookAgain) {
+                switch await serve(
+                    head,
+                    object,
+                    known: known,
+                    writer: writer,
+                    record: &record,
+                    mayLookAgain: mayLookAgain
+                ) {
                 case .answered(let keepAlive):
                     return keepAlive
                 case .objectChanged(let unused):
@@ -233,7 +254,8 @@ final class CacheResponder: HTTPResponder {
         counters.originSucceeded()
         var headers = HTTPHeaders()
         for name in [
-            "content-type", "content-length", "content-range", "content-encoding", "vary", "etag", "last-modified", "location",
+            "content-type", "content-length", "content-range", "content-encoding", "vary", "etag", "last-modified",
+            "location",
             "cache-control", "accept-ranges", "expires",
         ] {
             for value in response.headers[name] { headers.add(name: name, value: value) }

@@ -48,7 +48,15 @@ final class HTTPListener: Sendable {
     private let requests: AsyncStream<RequestJob>
     private let submit: AsyncStream<RequestJob>.Continuation
 
-    init(name: String, host: String, port: Int, limits: Limits, responder: any HTTPResponder, counters: EngineCounters?, logger: Logger) {
+    init(
+        name: String,
+        host: String,
+        port: Int,
+        limits: Limits,
+        responder: any HTTPResponder,
+        counters: EngineCounters?,
+        logger: Logger
+    ) {
         self.name = name
         self.host = host
         self.port = port
@@ -139,7 +147,10 @@ final class HTTPListener: Sendable {
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // Requests are a few hundred bytes: a small first read buffer, grown when a read fills it.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
+            .childChannelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RequestBytesObserver())
@@ -273,7 +284,11 @@ final class ConnectionCount: Sendable {
     func admit() -> Bool {
         var current = open.load(ordering: .relaxed)
         while current < limit {
-            let (exchanged, original) = open.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            let (exchanged, original) = open.compareExchange(
+                expected: current,
+                desired: current + 1,
+                ordering: .relaxed
+            )
             if exchanged {
                 counters?.connectionOpened()
                 return true
@@ -352,7 +367,12 @@ final class RequestDispatcher: ChannelInboundHandler {
 
     private func dispatch(_ request: HTTPRequestHead, context: ChannelHandlerContext, closeAfter: Bool) {
         let channel = context.channel
-        let job = RequestJob(head: request, channel: channel, client: channel.remoteAddress?.ipAddress ?? "-", closeAfter: closeAfter)
+        let job = RequestJob(
+            head: request,
+            channel: channel,
+            client: channel.remoteAddress?.ipAddress ?? "-",
+            closeAfter: closeAfter
+        )
         // A listener past its grace period takes no more requests: the client retries elsewhere.
         if !submit(job) { context.close(promise: nil) }
     }
@@ -388,7 +408,8 @@ package enum EngineError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .bindFailed(let address, let reason):
             if reason.contains("in use") || reason.contains("EADDRINUSE") {
-                return "cannot listen on \(address): the address is already in use; stop the other program or change the port"
+                return
+                    "cannot listen on \(address): the address is already in use; stop the other program or change the port"
             }
             return "cannot listen on \(address): \(reason)"
         case .tooManyConnections: return "connection refused: the engine is at max_connections"

@@ -85,7 +85,11 @@ package final class BlockFill: Sendable {
                         for chunk in state.chunks {
                             let end = position + chunk.readableBytes
                             if offset < end {
-                                return .result(.bytes(chunk.getSlice(at: chunk.readerIndex + offset - position, length: end - offset)!))
+                                return .result(
+                                    .bytes(
+                                        chunk.getSlice(at: chunk.readerIndex + offset - position, length: end - offset)!
+                                    )
+                                )
                             }
                             position = end
                         }

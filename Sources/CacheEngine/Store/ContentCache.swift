@@ -48,7 +48,13 @@ package final class ContentCache: Sendable {
     /// Objects whose read position is remembered at most (a table of a few hundred KiB).
     static let readEndsLimit = 4096
 
-    package init(store: BlockStore, origin: OriginClient, counters: EngineCounters, logger: Logger, fillConnections: Int = 4) {
+    package init(
+        store: BlockStore,
+        origin: OriginClient,
+        counters: EngineCounters,
+        logger: Logger,
+        fillConnections: Int = 4
+    ) {
         self.store = store
         self.origin = origin
         self.counters = counters
@@ -116,7 +122,8 @@ package final class ContentCache: Sendable {
 
     /// Starts origin requests for the blocks in `blocks` that are neither stored nor in flight: each run of them in
     /// parts over up to `fillConnections` connections.
-    package func prefetch(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, blocks: ClosedRange<Int>) {
+    package func prefetch(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, blocks: ClosedRange<Int>)
+    {
         for part in Self.split(missingRuns(request.cacheKey, meta: meta, blocks: blocks), into: fillConnections) {
             launch(FetchJob(request: request, address: address, known: meta, fills: part, probe: nil))
         }
@@ -125,7 +132,8 @@ package final class ContentCache: Sendable {
     /// Notes where a request for `blocks` of an object ended; when it starts where the previous one ended (a client
     /// reading in sequence), the next blocks after it, as many as the request's and at most `fillConnections`, are
     /// started now, so they are stored or in flight when the client asks.
-    package func readAhead(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, blocks: ClosedRange<Int>) {
+    package func readAhead(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, blocks: ClosedRange<Int>)
+    {
         let key = request.cacheKey
         let sequential = readEnds.withLock { ends -> Bool in
             let previous = ends[key]

@@ -2,9 +2,9 @@ import CacheProtocol
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Thin blocking POSIX helpers for the store; callers keep them off event loops.

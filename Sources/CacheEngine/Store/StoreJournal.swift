@@ -80,7 +80,9 @@ package enum JournalRecord: Equatable, Sendable {
             var index = 0
             for position in 19..<line.count {
                 let byte = line[position]
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), index < Int.max / 10 - 10 else { return nil }
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), index < Int.max / 10 - 10 else {
+                    return nil
+                }
                 index = index * 10 + Int(byte - UInt8(ascii: "0"))
             }
             self = line[0] == UInt8(ascii: "B") ? .block(objectID, index) : .evicted(objectID, index)

@@ -50,7 +50,9 @@ extension AnswerFile {
         out.append("  listen: \(scalar(c.engine.listen))")
         out.append("  admin: \(scalar(c.engine.admin))")
         out.append("  upstream_proxy: \(c.engine.upstreamProxy.map(scalar) ?? "null")")
-        if let file = c.engine.upstreamProxyPasswordFile { out.append("  upstream_proxy_password_file: \(scalar(file))") }
+        if let file = c.engine.upstreamProxyPasswordFile {
+            out.append("  upstream_proxy_password_file: \(scalar(file))")
+        }
         out.append("  extra_origins: \(list(c.engine.extraOrigins))")
         let defaults = NodeConfiguration.Engine()
         let tuning: [(String, Int, Int)] = [
@@ -83,8 +85,11 @@ extension AnswerFile {
         }
         let reserved = ["", "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n"]
         let looksNumeric = Double(text) != nil || Int(text) != nil || text.hasPrefix("0") && text.count > 1
-        let colonSafe = text.contains(":") && !text.contains(": ") && !text.hasSuffix(":") && !text.hasPrefix(":")
-            && text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && !"#,[]{}&*!|>'\"%@`".unicodeScalars.contains($0) }
+        let colonSafe =
+            text.contains(":") && !text.contains(": ") && !text.hasSuffix(":") && !text.hasPrefix(":")
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII && $0.value > 0x20 && !"#,[]{}&*!|>'\"%@`".unicodeScalars.contains($0)
+            }
         if (plainSafe || colonSafe) && !reserved.contains(text.lowercased()) && !looksNumeric
             && !text.hasPrefix("-") && !text.hasPrefix(".")
         {

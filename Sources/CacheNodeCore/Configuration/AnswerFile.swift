@@ -14,7 +14,9 @@ package enum AnswerFile {
         if let configuration = decoded.configuration {
             let reported = Set(issues.map(\.keyPath))
             let semantic = configuration.validate(sizing: sizing)
-                .filter { issue in !reported.contains(where: { issue.keyPath == $0 || issue.keyPath.hasPrefix($0 + ".") }) }
+                .filter { issue in
+                    !reported.contains(where: { issue.keyPath == $0 || issue.keyPath.hasPrefix($0 + ".") })
+                }
             issues += semantic.map { issue in
                 var issue = issue
                 issue.line = issue.line ?? decoded.lines.line(for: issue.keyPath)

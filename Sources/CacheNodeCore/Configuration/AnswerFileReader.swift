@@ -24,7 +24,9 @@ struct AnswerFileReader {
         }
 
         let nodeKeys = mapping(top["node"], at: "node", keys: ["name"], required: true)
-        let node = NodeConfiguration.Node(name: string(nodeKeys?["name"], at: "node.name", required: nodeKeys != nil) ?? "")
+        let node = NodeConfiguration.Node(
+            name: string(nodeKeys?["name"], at: "node.name", required: nodeKeys != nil) ?? ""
+        )
 
         let networkKeys = mapping(top["network"], at: "network", keys: ["switch", "address"], required: true)
         let switchKeys = mapping(
@@ -109,7 +111,8 @@ struct AnswerFileReader {
                 node,
                 at: "engine",
                 keys: [
-                    "listen", "admin", "upstream_proxy", "upstream_proxy_password_file", "extra_origins", "block_size_kb", "max_connections",
+                    "listen", "admin", "upstream_proxy", "upstream_proxy_password_file", "extra_origins",
+                    "block_size_kb", "max_connections",
                     "origin_connect_timeout_s", "origin_read_timeout_s", "idle_timeout_s", "fill_connections",
                 ]
             )
@@ -118,7 +121,10 @@ struct AnswerFileReader {
             listen: string(keys["listen"], at: "engine.listen") ?? defaults.listen,
             admin: string(keys["admin"], at: "engine.admin") ?? defaults.admin,
             upstreamProxy: string(keys["upstream_proxy"], at: "engine.upstream_proxy"),
-            upstreamProxyPasswordFile: string(keys["upstream_proxy_password_file"], at: "engine.upstream_proxy_password_file"),
+            upstreamProxyPasswordFile: string(
+                keys["upstream_proxy_password_file"],
+                at: "engine.upstream_proxy_password_file"
+            ),
             extraOrigins: stringList(keys["extra_origins"], at: "engine.extra_origins") ?? [],
             blockSizeKB: integer(keys["block_size_kb"], at: "engine.block_size_kb") ?? defaults.blockSizeKB,
             maxConnections: integer(keys["max_connections"], at: "engine.max_connections")
@@ -131,7 +137,8 @@ struct AnswerFileReader {
                 ?? defaults.originReadTimeoutSeconds,
             idleTimeoutSeconds: integer(keys["idle_timeout_s"], at: "engine.idle_timeout_s")
                 ?? defaults.idleTimeoutSeconds,
-            fillConnections: integer(keys["fill_connections"], at: "engine.fill_connections") ?? defaults.fillConnections
+            fillConnections: integer(keys["fill_connections"], at: "engine.fill_connections")
+                ?? defaults.fillConnections
         )
     }
 

@@ -50,7 +50,9 @@ extension NodeConfiguration {
         var changes = after.compactMap { row -> SettingChange? in
             let previous = before[row.key] ?? "-"
             guard previous != row.value else { return nil }
-            guard row.key == "engine.upstream_proxy" else { return SettingChange(key: row.key, old: previous, new: row.value) }
+            guard row.key == "engine.upstream_proxy" else {
+                return SettingChange(key: row.key, old: previous, new: row.value)
+            }
             // Shown on screens and in logs: never the proxy password itself.
             let old = ProxyURL.redacting(previous)
             let new = ProxyURL.redacting(row.value)

@@ -93,7 +93,9 @@ extension NodeConfiguration {
             if let interface {
                 let usable = interface.address.isIPv4 ? interface.prefix <= 30 : interface.prefix <= 126
                 if interface.address.isIPv4 && interface.prefix < 8 {
-                    issues.append(.init("network.address.ip", "prefix /\(interface.prefix) is too wide", hint: "/8 to /30"))
+                    issues.append(
+                        .init("network.address.ip", "prefix /\(interface.prefix) is too wide", hint: "/8 to /30")
+                    )
                 } else if !usable {
                     issues.append(
                         .init(
@@ -104,7 +106,10 @@ extension NodeConfiguration {
                     )
                 } else if interface.address == interface.networkAddress {
                     issues.append(
-                        .init("network.address.ip", "\(interface.address) is the network address of \(subnet(interface))")
+                        .init(
+                            "network.address.ip",
+                            "\(interface.address) is the network address of \(subnet(interface))"
+                        )
                     )
                 } else if interface.address == interface.broadcastAddress {
                     issues.append(
@@ -115,16 +120,23 @@ extension NodeConfiguration {
                     )
                 } else if [.unspecified, .loopback, .multicast].contains(interface.address.scope) {
                     issues.append(
-                        .init("network.address.ip", "\(interface.address) is a \(interface.address.scope.rawValue) address")
+                        .init(
+                            "network.address.ip",
+                            "\(interface.address) is a \(interface.address.scope.rawValue) address"
+                        )
                     )
                 }
             } else if IPAddress(ip) != nil {
                 issues.append(.init("network.address.ip", "'\(ip)' has no prefix length", hint: "as \(ip)/24"))
             } else {
-                issues.append(.init("network.address.ip", "'\(ip)' is not an address with prefix", hint: "as 10.0.0.50/24"))
+                issues.append(
+                    .init("network.address.ip", "'\(ip)' is not an address with prefix", hint: "as 10.0.0.50/24")
+                )
             }
         } else {
-            issues.append(.init("network.address.ip", "missing", hint: "mode: static needs address/prefix, as 10.0.0.50/24"))
+            issues.append(
+                .init("network.address.ip", "missing", hint: "mode: static needs address/prefix, as 10.0.0.50/24")
+            )
         }
 
         // A gateway is judged only against an address that is itself usable.
@@ -149,21 +161,28 @@ extension NodeConfiguration {
                                 hint: "a router inside the node's subnet"
                             )
                         )
-                    } else if gatewayAddress == interface.networkAddress || gatewayAddress == interface.broadcastAddress {
+                    } else if gatewayAddress == interface.networkAddress || gatewayAddress == interface.broadcastAddress
+                    {
                         issues.append(
                             .init("network.address.gateway", "\(gateway) is not a host address in \(subnet(interface))")
                         )
                     }
                 }
             } else {
-                issues.append(.init("network.address.gateway", "'\(gateway)' is not an IP address", hint: "as 10.0.0.1"))
+                issues.append(
+                    .init("network.address.gateway", "'\(gateway)' is not an IP address", hint: "as 10.0.0.1")
+                )
             }
         } else {
             issues.append(.init("network.address.gateway", "missing", hint: "mode: static needs the default gateway"))
         }
         if address.dns.isEmpty {
             issues.append(
-                .init("network.address.dns", "missing", hint: "mode: static needs one or more DNS servers, as [10.0.0.2]")
+                .init(
+                    "network.address.dns",
+                    "missing",
+                    hint: "mode: static needs one or more DNS servers, as [10.0.0.2]"
+                )
             )
         }
         return issues
@@ -264,21 +283,33 @@ extension NodeConfiguration {
         }
         if let proxy = engine.upstreamProxy, ProxyURL(proxy) == nil {
             issues.append(
-                .init("engine.upstream_proxy", "'\(ProxyURL.redacting(proxy))' is not an http proxy URL", hint: "http://host:port")
+                .init(
+                    "engine.upstream_proxy",
+                    "'\(ProxyURL.redacting(proxy))' is not an http proxy URL",
+                    hint: "http://host:port"
+                )
             )
         }
         if let file = engine.upstreamProxyPasswordFile {
             let key = "engine.upstream_proxy_password_file"
             let proxy = engine.upstreamProxy.flatMap(ProxyURL.init)
             if let problem = PathRules.problem(file) {
-                issues.append(.init(key, problem, hint: "an absolute path such as /var/lib/cachenode/upstream-proxy.password"))
+                issues.append(
+                    .init(key, problem, hint: "an absolute path such as /var/lib/cachenode/upstream-proxy.password")
+                )
             } else if engine.upstreamProxy == nil {
                 issues.append(.init(key, "set, but engine.upstream_proxy is not", hint: "null, or name the proxy too"))
             } else if let proxy, proxy.user == nil {
-                issues.append(.init(key, "the proxy URL names no user", hint: "http://user@host:port in engine.upstream_proxy"))
+                issues.append(
+                    .init(key, "the proxy URL names no user", hint: "http://user@host:port in engine.upstream_proxy")
+                )
             } else if let proxy, proxy.password != nil {
                 issues.append(
-                    .init(key, "engine.upstream_proxy carries a password too", hint: "the password in one place: drop it from the URL")
+                    .init(
+                        key,
+                        "engine.upstream_proxy carries a password too",
+                        hint: "the password in one place: drop it from the URL"
+                    )
                 )
             }
         }
@@ -308,7 +339,11 @@ extension NodeConfiguration {
         }
         if engine.fillConnections < 1 || engine.fillConnections > 16 {
             issues.append(
-                .init("engine.fill_connections", "must be a whole number from 1 to 16, found \(engine.fillConnections)", hint: "4")
+                .init(
+                    "engine.fill_connections",
+                    "must be a whole number from 1 to 16, found \(engine.fillConnections)",
+                    hint: "4"
+                )
             )
         }
         return issues
@@ -373,8 +408,10 @@ package enum PathRules {
         "/var/log", "/var/spool", "/var/tmp", "/var/mail", "/var/www",
     ]
     /// Trees whose every directory belongs to the system, to the kernel or to a person.
-    static let systemTrees = ["/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/proc", "/root",
-        "/run", "/sbin", "/sys", "/usr"]
+    static let systemTrees = [
+        "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/proc", "/root",
+        "/run", "/sbin", "/sys", "/usr",
+    ]
 
     /// Why the service must not own `path` (it is handed to user `cachenode`), or `nil`.
     package static func systemPathProblem(_ path: String) -> String? {
@@ -399,7 +436,9 @@ package enum PathRules {
         }
         for (index, drive) in storage.drives.enumerated() {
             if let problem = systemPathProblem(drive.path) {
-                issues.append(.init("storage.drives[\(index)].path", problem, hint: "a directory of its own, such as /srv/cache"))
+                issues.append(
+                    .init("storage.drives[\(index)].path", problem, hint: "a directory of its own, such as /srv/cache")
+                )
             }
         }
         return issues
@@ -436,7 +475,8 @@ package struct ProxyURL: Equatable, Sendable {
                 return nil
             }
             user = String(userinfo[..<separator]).removingPercentEscapes()
-            password = separator == userinfo.endIndex
+            password =
+                separator == userinfo.endIndex
                 ? nil : String(userinfo[userinfo.index(after: separator)...]).removingPercentEscapes()
             rest = rest[rest.index(after: at)...]
         }

@@ -93,7 +93,10 @@ package struct HostCheck: Equatable, Sendable {
             "memory",
             "Memory",
             measured: memoryGB.map { "\(Self.format($0)) GB" } ?? "unknown",
-            note: memoryGB.map { $0 < floor.memoryGB * tolerance ? "less than the \(Self.format(floor.memoryGB)) GB any install needs" : nil }
+            note: memoryGB.map {
+                $0 < floor.memoryGB * tolerance
+                    ? "less than the \(Self.format(floor.memoryGB)) GB any install needs" : nil
+            }
                 ?? "could not read /proc/meminfo"
         ) { profile in
             let required = "\(Self.format(profile.memoryGB)) GB"
@@ -125,7 +128,8 @@ package struct HostCheck: Equatable, Sendable {
             "disk-type",
             "Disk type",
             measured: rotational.map { $0 ? "HDD" : "SSD" } ?? "unknown",
-            note: rotational == true ? "an HDD works, but an SSD is recommended" : (rotational == nil ? "could not tell SSD from HDD" : nil)
+            note: rotational == true
+                ? "an HDD works, but an SSD is recommended" : (rotational == nil ? "could not tell SSD from HDD" : nil)
         ) { _ in
             guard let rotational else { return ("SSD", .warning) }
             return ("SSD", rotational && rules.ssdRecommended ? .warning : .pass)
@@ -160,7 +164,8 @@ package struct HostCheck: Equatable, Sendable {
             "nic-speed",
             "NIC speed",
             measured: fastestGbps.map { speed in
-                "\(Self.format(speed)) Gbps" + (judged == uplinks ? " on " + uplinks.map(\.name).joined(separator: ", ") : "")
+                "\(Self.format(speed)) Gbps"
+                    + (judged == uplinks ? " on " + uplinks.map(\.name).joined(separator: ", ") : "")
             } ?? "unknown",
             note: speedNote
         ) { profile in

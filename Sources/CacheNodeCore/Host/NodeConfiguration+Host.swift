@@ -10,11 +10,16 @@ extension NodeConfiguration {
 
     /// What this machine cannot give the node: more cores or memory than it has, drives larger than the free space.
     /// `freeBytesByDrive` holds the free space measured at each drive path (nil where unknown).
-    package func hostProblems(facts: HostFacts, freeBytesByDrive: [Int64?], sizing: SizingTable) -> [ConfigurationIssue] {
+    package func hostProblems(facts: HostFacts, freeBytesByDrive: [Int64?], sizing: SizingTable) -> [ConfigurationIssue]
+    {
         var issues: [ConfigurationIssue] = []
         if let cores = facts.cores, resources.cores > cores {
             issues.append(
-                .init("resources.cores", "\(resources.cores) is more than the \(cores) cores of this machine", hint: "at most \(cores)")
+                .init(
+                    "resources.cores",
+                    "\(resources.cores) is more than the \(cores) cores of this machine",
+                    hint: "at most \(cores)"
+                )
             )
         }
         if let memory = facts.memoryBytes {

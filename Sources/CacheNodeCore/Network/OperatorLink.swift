@@ -32,7 +32,9 @@ package enum OperatorLink {
             }
         }
         if let ssh {
-            let carrying = facts.interfaces.filter { $0.addresses.contains { IPInterface($0)?.address == ssh } }.map(\.name)
+            let carrying = facts.interfaces.filter { $0.addresses.contains { IPInterface($0)?.address == ssh } }.map(
+                \.name
+            )
             if let name = carriers(carrying).first(where: touched.contains) {
                 return "your SSH connection to \(ssh) runs over \(name), \(role(name))"
             }

@@ -71,7 +71,8 @@ package struct OriginAllowlist: Sendable, Equatable {
     /// A host name, a `*.` wildcard over a host name, or an IP address.
     package static func isValidPattern(_ pattern: String) -> Bool {
         if IPAddress(pattern) != nil { return true }
-        if pattern.hasPrefix("[") && pattern.hasSuffix("]") && IPAddress(String(pattern.dropFirst().dropLast())) != nil {
+        if pattern.hasPrefix("[") && pattern.hasSuffix("]") && IPAddress(String(pattern.dropFirst().dropLast())) != nil
+        {
             return true
         }
         let name = pattern.hasPrefix("*.") ? String(pattern.dropFirst(2)) : pattern

@@ -24,7 +24,9 @@ package struct CapacityPlan: Equatable, Sendable {
         nicGbps: Double? = nil,
         sizing: SizingTable
     ) throws(CapacityPlanError) {
-        guard devices > 0 else { throw CapacityPlanError(problem: "--devices must be a positive number, got \(devices)") }
+        guard devices > 0 else {
+            throw CapacityPlanError(problem: "--devices must be a positive number, got \(devices)")
+        }
         guard payloadGB > 0, payloadGB.isFinite else {
             throw CapacityPlanError(problem: "--payload-gb must be a positive number, got \(payloadGB)")
         }

@@ -8,7 +8,11 @@ package enum ByteCount {
 
     /// A rate in bits per second, as network links are measured.
     package static func bitsPerSecond(_ bits: Double) -> String {
-        scaled(bits, units: ["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"], exact: bits < 1000 ? "\(Int(bits.rounded())) bit/s" : nil)
+        scaled(
+            bits,
+            units: ["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"],
+            exact: bits < 1000 ? "\(Int(bits.rounded())) bit/s" : nil
+        )
     }
 
     private static func scaled(_ amount: Double, units: [String], exact: String?) -> String {

@@ -112,7 +112,8 @@ package struct EngineStatus: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, node, pid, listen, admin, objects, requests, hits, misses, partials, connections, drives, health, issues
+        case version, node, pid, listen, admin, objects, requests, hits, misses, partials, connections, drives, health,
+            issues
         case startedAt = "started_at"
         case uptimeSeconds = "uptime_s"
         case blockSizeBytes = "block_size_bytes"

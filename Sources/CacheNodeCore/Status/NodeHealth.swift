@@ -98,9 +98,13 @@ package struct HealthInputs: Equatable, Sendable {
         /// The length of the window the counts cover.
         package var windowSeconds: Int
 
-        package init(attempts: Int = 0, failures: Int = 0, failuresByReason: [String: Int] = [:], lastFailure: String? = nil,
-            windowSeconds: Int = 300)
-        {
+        package init(
+            attempts: Int = 0,
+            failures: Int = 0,
+            failuresByReason: [String: Int] = [:],
+            lastFailure: String? = nil,
+            windowSeconds: Int = 300
+        ) {
             self.attempts = attempts
             self.failures = failures
             self.failuresByReason = failuresByReason
@@ -182,7 +186,8 @@ package enum HealthRules {
                 HealthReason(
                     kind: "origin_errors",
                     severity: .degraded,
-                    detail: "\(origin.failures) of \(origin.attempts) origin fetches failed in \(window) (\(causes))\(last)",
+                    detail:
+                        "\(origin.failures) of \(origin.attempts) origin fetches failed in \(window) (\(causes))\(last)",
                     action: "see the engine's log for the origins that fail; clients retry them from the CDN",
                     since: now
                 )
@@ -218,7 +223,8 @@ package enum HealthRules {
                 HealthReason(
                     kind: "drive_nearly_full",
                     severity: .degraded,
-                    detail: "the file system of cache drive \(drive.path) has \(ByteCount.format(free)) free, less than "
+                    detail:
+                        "the file system of cache drive \(drive.path) has \(ByteCount.format(free)) free, less than "
                         + "the \(ByteCount.format(drive.remainingBytes)) the cache may still use",
                     action: "free space on that file system or lower storage.drives[].size_gb (cachenode setup)",
                     since: now
@@ -276,7 +282,9 @@ package struct HealthTracker: Sendable {
     package mutating func update(_ inputs: HealthInputs, now: Date) -> Change? {
         var reasons = HealthRules.reasons(inputs, now: now)
         for index in reasons.indices {
-            if let seen = health.reasons.first(where: { $0.kind == reasons[index].kind && $0.detailKey == reasons[index].detailKey }) {
+            if let seen = health.reasons.first(where: {
+                $0.kind == reasons[index].kind && $0.detailKey == reasons[index].detailKey
+            }) {
                 reasons[index].since = seen.since
             }
         }
@@ -286,7 +294,13 @@ package struct HealthTracker: Sendable {
         let newKeys = Set(reasons.map(\.issueKey))
         for reason in reasons where !oldKeys.contains(reason.issueKey) {
             issues.append(
-                NodeIssue(kind: reason.kind, severity: reason.severity, detail: reason.detail, action: reason.action, start: now)
+                NodeIssue(
+                    kind: reason.kind,
+                    severity: reason.severity,
+                    detail: reason.detail,
+                    action: reason.action,
+                    start: now
+                )
             )
         }
         for index in issues.indices where issues[index].end == nil {

@@ -9,7 +9,13 @@ package enum PageParts {
     /// A whole page: `main` in its frame, with a few lines of script that fetch the page again with `part=main` every
     /// `refreshSeconds` and put the answer in place, without reloading; when that fails, the element `failure.id`
     /// says `failure.text`. The page sends no referrer (a token may be in its address).
-    package static func document(title: String, style: String, main: String, refreshSeconds: Int, failure: (id: String, text: String)) -> String {
+    package static func document(
+        title: String,
+        style: String,
+        main: String,
+        refreshSeconds: Int,
+        failure: (id: String, text: String)
+    ) -> String {
         """
         <!DOCTYPE html>
         <html lang="en">
@@ -50,7 +56,8 @@ package enum PageParts {
     ) -> String {
         let width = plotWidth
         let height = plotHeight
-        var svg = "<svg id=\"\(id)\" class=\"plot\" viewBox=\"0 0 \(Int(width)) \(Int(height + 20))\" role=\"img\" "
+        var svg =
+            "<svg id=\"\(id)\" class=\"plot\" viewBox=\"0 0 \(Int(width)) \(Int(height + 20))\" role=\"img\" "
             + "aria-label=\"\(escape(label))\" preserveAspectRatio=\"none\"><title>\(escape(label))</title>"
         for line in 0...4 {
             let y = decimal(height - height * Double(line) / 4)
@@ -71,7 +78,8 @@ package enum PageParts {
         svg += "<text class=\"axis\" x=\"4\" y=\"14\">\(escape(axis))</text>"
         for (position, text) in ticks {
             let anchor = position <= 0 ? "start" : (position >= 1 ? "end" : "middle")
-            svg += "<text class=\"axis\" x=\"\(decimal(width * position))\" y=\"\(Int(height + 16))\" text-anchor=\"\(anchor)\">"
+            svg +=
+                "<text class=\"axis\" x=\"\(decimal(width * position))\" y=\"\(Int(height + 16))\" text-anchor=\"\(anchor)\">"
                 + "\(escape(text))</text>"
         }
         return svg + "</svg>"

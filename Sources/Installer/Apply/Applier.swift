@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CacheNodeCore
 
@@ -176,7 +176,8 @@ private struct ApplyRun {
 
     /// One setup at a time per root.
     mutating func takeLock() throws(InstallError) {
-        let path = layout.isRealInstall
+        let path =
+            layout.isRealInstall
             ? "/run/cachenode-setup.lock"
             : "/tmp/cachenode-setup-" + String(layout.root.map { $0.isLetter || $0.isNumber ? $0 : "_" }) + ".lock"
         lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -214,7 +215,8 @@ private struct ApplyRun {
         var summary = "\(writtenFiles.count) written" + (unchanged > 0 ? ", \(unchanged) unchanged" : "")
         if layout.isRealInstall {
             try handToService()
-            summary += "; \(layout.stateDirectory) and \(plan.configuration.storage.drives.count) drive(s) belong to user \(ServiceAccount.name)"
+            summary +=
+                "; \(layout.stateDirectory) and \(plan.configuration.storage.drives.count) drive(s) belong to user \(ServiceAccount.name)"
         }
         return summary
     }
@@ -231,7 +233,9 @@ private struct ApplyRun {
         }
         let drives = plan.configuration.storage.drives.map { layout.onDisk($0.path) }
         try FileSystem.makeDirectories(layout.logDirectory)
-        for (directory, recursive) in [(layout.stateDirectory, false), (layout.logDirectory, true)] + drives.map({ ($0, true) }) {
+        for (directory, recursive) in [(layout.stateDirectory, false), (layout.logDirectory, true)]
+            + drives.map({ ($0, true) })
+        {
             let before = try (recursive ? account.take(directory) : account.takeOnly(directory))
             if let before, !createdDirectories.contains(directory) { previousOwnership.append(before) }
         }
@@ -252,7 +256,10 @@ private struct ApplyRun {
         for command in commands {
             let result = runner.run(command.arguments)
             guard result.status == 0 else {
-                throw .command(step: step.rawValue, problem: "\(command.arguments.joined(separator: " ")) exited \(result.status): \(result.output)")
+                throw .command(
+                    step: step.rawValue,
+                    problem: "\(command.arguments.joined(separator: " ")) exited \(result.status): \(result.output)"
+                )
             }
         }
         return commands.map { $0.arguments.joined(separator: " ") }.joined(separator: "; ")
@@ -262,7 +269,9 @@ private struct ApplyRun {
     /// within the deadline (Enter here, or `cachenode confirm-network` from a new session); else it is put back.
     mutating func applyNetwork(_ progress: (Applier.Event) -> Void) throws(InstallError) -> String {
         guard layout.isRealInstall else { return try runCommands(of: .network, skipped: "") }
-        let networkFiles = writtenFiles.filter { $0.path.hasPrefix(layout.networkdDirectory + "/") || $0.path == layout.netplanFile }
+        let networkFiles = writtenFiles.filter {
+            $0.path.hasPrefix(layout.networkdDirectory + "/") || $0.path == layout.netplanFile
+        }
         guard !networkFiles.isEmpty else { return try runCommands(of: .network, skipped: "no network change") }
         let facts = SystemHostProbe().facts(storagePath: "/", listen: nil)
         let revert = NetworkRevert(
@@ -282,13 +291,24 @@ private struct ApplyRun {
         networkTrialArmed = true
         let applied = try runCommands(of: .network, skipped: "no network change")
         let address = plan.configuration.network.address.ip.map { " at \($0.split(separator: "/")[0])" } ?? ""
-        let how = (options.confirmOnTerminal ? "press Enter here, or " : "")
+        let how =
+            (options.confirmOnTerminal ? "press Enter here, or " : "")
             + "run `cachenode confirm-network` from a new session to this machine\(address)"
-        let confirmed = NetworkTrial.waitForConfirmation(seconds: seconds, terminal: options.confirmOnTerminal) { left in
-            progress(.waiting(.network, "\(risk). To keep the new network, \(how), within \(left) s; else it is put back", secondsLeft: left))
+        let confirmed = NetworkTrial.waitForConfirmation(seconds: seconds, terminal: options.confirmOnTerminal) {
+            left in
+            progress(
+                .waiting(
+                    .network,
+                    "\(risk). To keep the new network, \(how), within \(left) s; else it is put back",
+                    secondsLeft: left
+                )
+            )
         }
         guard confirmed else {
-            throw .command(step: ApplyStep.network.rawValue, problem: "the new network was not confirmed within \(seconds) s (\(risk))")
+            throw .command(
+                step: ApplyStep.network.rawValue,
+                problem: "the new network was not confirmed within \(seconds) s (\(risk))"
+            )
         }
         NetworkTrial.disarm(runner: runner)
         networkTrialArmed = false
@@ -313,7 +333,8 @@ private struct ApplyRun {
             // systemd started it; wait for it the same way as for a background engine.
             let target = HTTPProbe.target(for: admin)
             for _ in 0..<300 {
-                if let response = try? HTTPProbe.get(target, path: "/health", timeoutSeconds: 2), response.status == 200 {
+                if let response = try? HTTPProbe.get(target, path: "/health", timeoutSeconds: 2), response.status == 200
+                {
                     return "cachenode.service active, /health answers on \(target)"
                 }
                 usleep(50_000)
@@ -341,7 +362,8 @@ private struct ApplyRun {
             throw .selfTest(problem: "engine.listen is not address:port")
         }
         // A real install with a static address is tested where its clients reach it, not on loopback.
-        if layout.isRealInstall, listen.address?.scope == .unspecified, let address = plan.configuration.servingAddress {
+        if layout.isRealInstall, listen.address?.scope == .unspecified, let address = plan.configuration.servingAddress
+        {
             listen = ListenAddress(host: address.description, port: listen.port)
         }
         let outcome = SelfTest(listen: listen, origin: options.selfTestOrigin).run()
@@ -349,7 +371,9 @@ private struct ApplyRun {
         case .passed:
             return outcome
         case .originUnreachable where !layout.isRealInstall:
-            warnings.append("self-test: \(outcome) (a trial install without access to \(options.selfTestOrigin) keeps going)")
+            warnings.append(
+                "self-test: \(outcome) (a trial install without access to \(options.selfTestOrigin) keeps going)"
+            )
             return outcome
         case .originUnreachable:
             throw .selfTest(problem: "\(outcome); on a network without access to the CDN pass --self-test-origin")
@@ -376,13 +400,17 @@ private struct ApplyRun {
             // The engine runs as the service account: it reads the link and writes into a registry on this machine.
             if plan.linkFile != nil { try account.share(path, mode: 0o640) }
             if let registry = plan.registry {
-                for file in [registry, registry + "-wal", registry + "-shm"] where FileSystem.exists(file) { try account.give(file) }
+                for file in [registry, registry + "-wal", registry + "-shm"] where FileSystem.exists(file) {
+                    try account.give(file)
+                }
             }
         }
         var detail = plan.detail
         switch EngineReload.reload(layout: layout, runner: runner) {
         case .reloaded:
-            detail += plan.linkFile == nil ? "; the engine stopped reporting" : "; " + linker.firstReport(plan, layout: layout, since: since)
+            detail +=
+                plan.linkFile == nil
+                ? "; the engine stopped reporting" : "; " + linker.firstReport(plan, layout: layout, since: since)
         case .notRunning:
             detail += "; the engine reads the link when it starts"
         case .failed(let problem):
@@ -418,7 +446,16 @@ private struct ApplyRun {
         let previous = try FileSystem.contents(layout.installManifest)
         try FileSystem.writeAtomically(layout.installManifest, manifest.encoded(), mode: 0o600)
         if previous == nil {
-            writtenFiles.append(.init(path: layout.installManifest, content: "", mode: 0o600, purpose: "", change: .create, previous: nil))
+            writtenFiles.append(
+                .init(
+                    path: layout.installManifest,
+                    content: "",
+                    mode: 0o600,
+                    purpose: "",
+                    change: .create,
+                    previous: nil
+                )
+            )
         }
         if lock >= 0 { close(lock) }
         return manifest
@@ -436,7 +473,9 @@ private struct ApplyRun {
             do {
                 if let previous = previousHubLink {
                     try FileSystem.writeAtomically(path, previous, mode: 0o600)
-                    if layout.isRealInstall, let account = ServiceAccount.lookup() { try account.share(path, mode: 0o640) }
+                    if layout.isRealInstall, let account = ServiceAccount.lookup() {
+                        try account.share(path, mode: 0o640)
+                    }
                 } else if FileSystem.exists(path) {
                     try FileSystem.remove(path)
                 }
@@ -498,7 +537,9 @@ private struct ApplyRun {
             } catch {
                 problems.append("restarting the previous engine: \(error)")
             }
-        } else if newEngine != nil, FileSystem.exists(layout.pidFile), !createdDirectories.contains(layout.stateDirectory) {
+        } else if newEngine != nil, FileSystem.exists(layout.pidFile),
+            !createdDirectories.contains(layout.stateDirectory)
+        {
             try? FileSystem.remove(layout.pidFile)
         }
         if lock >= 0 { close(lock) }

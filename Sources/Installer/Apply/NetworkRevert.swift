@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CacheNodeCore
 import Foundation
@@ -46,11 +46,18 @@ package struct NetworkRevert: Codable, Equatable, Sendable {
     /// The transient timer that reverts the network if setup is gone when the confirmation deadline passes.
     package static let timerUnit = "cachenode-network-revert"
 
-    init(files: [File], directories: [String], configuration: NodeConfiguration, existingLinks: Set<String>, usesNetplan: Bool) {
+    init(
+        files: [File],
+        directories: [String],
+        configuration: NodeConfiguration,
+        existingLinks: Set<String>,
+        usesNetplan: Bool
+    ) {
         self.files = files
         self.directories = directories
         let network = configuration.network
-        let created = network.switch.mode == .create && !existingLinks.contains(network.switch.name) ? network.switch.name : nil
+        let created =
+            network.switch.mode == .create && !existingLinks.contains(network.switch.name) ? network.switch.name : nil
         createdSwitch = created
         links = OperatorLink.touchedInterfaces(configuration).filter { $0 != created }
         self.usesNetplan = usesNetplan
@@ -92,7 +99,9 @@ package struct NetworkRevert: Codable, Equatable, Sendable {
         var problems: [String] = []
         func run(_ arguments: [String]) {
             let result = runner.run(arguments)
-            if result.status != 0 { problems.append("\(arguments.joined(separator: " ")) exited \(result.status): \(result.output)") }
+            if result.status != 0 {
+                problems.append("\(arguments.joined(separator: " ")) exited \(result.status): \(result.output)")
+            }
         }
         if usesNetplan { run(["netplan", "generate"]) }
         run(["networkctl", "reload"])

@@ -1,12 +1,14 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A network change kept only if the operator confirms it in time, as `netplan try` does: a transient systemd timer
 /// puts the network back by itself if setup is gone when the deadline passes.
 package enum NetworkTrial {
     /// Records how to put the network back and starts the safety timer, a little after setup's own deadline.
-    static func arm(_ revert: NetworkRevert, binary: String, seconds: Int, runner: any CommandRunning) throws(InstallError) {
+    static func arm(_ revert: NetworkRevert, binary: String, seconds: Int, runner: any CommandRunning)
+        throws(InstallError)
+    {
         try FileSystem.makeDirectories(NetworkRevert.directory)
         try FileSystem.remove(NetworkRevert.confirmedPath)
         try FileSystem.writeAtomically(NetworkRevert.pendingPath, revert.encoded(), mode: 0o600)
@@ -14,12 +16,16 @@ package enum NetworkTrial {
         _ = runner.run(["systemctl", "reset-failed", NetworkRevert.timerUnit + ".service"])
         let result = runner.run([
             "systemd-run", "--unit", NetworkRevert.timerUnit, "--on-active", "\(seconds + 15)s",
-            "--timer-property=AccuracySec=1s", "--description", "Put the network back unless setup's change is confirmed",
+            "--timer-property=AccuracySec=1s", "--description",
+            "Put the network back unless setup's change is confirmed",
             binary, "network-revert",
         ])
         guard result.status == 0 else {
             try? FileSystem.remove(NetworkRevert.pendingPath)
-            throw .command(step: "network", problem: "cannot start the revert timer: systemd-run exited \(result.status): \(result.output)")
+            throw .command(
+                step: "network",
+                problem: "cannot start the revert timer: systemd-run exited \(result.status): \(result.output)"
+            )
         }
     }
 
@@ -63,7 +69,9 @@ package enum NetworkTrial {
     private static func enterPressed(waitingMilliseconds: Int32) -> Bool {
         var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
         guard poll(&descriptor, 1, waitingMilliseconds) > 0, descriptor.revents & Int16(POLLIN) != 0 else {
-            if descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { usleep(UInt32(waitingMilliseconds) * 1000) }
+            if descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
+                usleep(UInt32(waitingMilliseconds) * 1000)
+            }
             return false
         }
         var buffer = [UInt8](repeating: 0, count: 64)

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The unprivileged system user the engine runs as (created by the package, or by setup when it is missing), and

@@ -1,7 +1,7 @@
 import CacheNodeCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Removes an install: stops the engine, removes what the manifest says the installer created, restores
@@ -65,19 +65,30 @@ package struct Uninstaller: Sendable {
     /// With the network files removed or restored, the live network follows them: the switch setup created goes
     /// (networkd never removes a netdev whose file is gone) and the adapter gets its own configuration back.
     func restoreNetwork(layout: InstallLayout, files: [InstallManifest.Entry]) -> [String] {
-        let network = files.filter { $0.path.hasPrefix(layout.networkdDirectory + "/") || $0.path == layout.netplanFile }
+        let network = files.filter {
+            $0.path.hasPrefix(layout.networkdDirectory + "/") || $0.path == layout.netplanFile
+        }
         guard !network.isEmpty else { return [] }
         var actions: [String] = []
-        let reload = network.contains { $0.path == layout.netplanFile } ? ["netplan", "apply"] : ["networkctl", "reload"]
+        let reload =
+            network.contains { $0.path == layout.netplanFile } ? ["netplan", "apply"] : ["networkctl", "reload"]
         let result = runner.run(reload)
-        actions.append(result.status == 0 ? "reloaded the network: \(reload.joined(separator: " "))"
-            : "\(reload.joined(separator: " ")) failed (\(result.output.trimmingCharacters(in: "\n"))); the network follows the restored files at the next reload or boot")
+        actions.append(
+            result.status == 0
+                ? "reloaded the network: \(reload.joined(separator: " "))"
+                : "\(reload.joined(separator: " ")) failed (\(result.output.trimmingCharacters(in: "\n"))); the network follows the restored files at the next reload or boot"
+        )
         for entry in network where entry.backup == nil && entry.path.hasSuffix(".netdev") {
             let file = entry.path.split(separator: "/").last.map(String.init) ?? ""
             let name = String(file.dropFirst("60-cachenode-".count).dropLast(".netdev".count))
-            guard file.hasPrefix("60-cachenode-"), !name.isEmpty, runner.run(["ip", "link", "show", "dev", name]).status == 0 else { continue }
+            guard file.hasPrefix("60-cachenode-"), !name.isEmpty,
+                runner.run(["ip", "link", "show", "dev", name]).status == 0
+            else { continue }
             let deleted = runner.run(["ip", "link", "delete", "dev", name])
-            actions.append(deleted.status == 0 ? "deleted the switch \(name)" : "could not delete the switch \(name): \(deleted.output)")
+            actions.append(
+                deleted.status == 0
+                    ? "deleted the switch \(name)" : "could not delete the switch \(name): \(deleted.output)"
+            )
         }
         return actions
     }

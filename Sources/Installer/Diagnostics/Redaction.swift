@@ -9,7 +9,8 @@ package enum Redaction {
     package static func redact(_ text: String) -> String {
         var result = text
         // "token": "abc"  /  token: abc  /  api_key=abc  /  Authorization: Bearer abc
-        let keyed = #/(?i)(?<key>["']?[A-Za-z0-9_.-]*(?:token|password|passwd|secret|credential|api[_-]?key|_key|authorization)["']?\s*[:=]\s*)(?<value>"[^"\n]*"|'[^'\n]*'|(?:Bearer|Basic)[ \t]+[^\s,}\n]+|[^\s,}\n]+)/#
+        let keyed =
+            #/(?i)(?<key>["']?[A-Za-z0-9_.-]*(?:token|password|passwd|secret|credential|api[_-]?key|_key|authorization)["']?\s*[:=]\s*)(?<value>"[^"\n]*"|'[^'\n]*'|(?:Bearer|Basic)[ \t]+[^\s,}\n]+|[^\s,}\n]+)/#
         result = result.replacing(keyed) { match in
             let value = match.output.value
             let quote: String = value.first.flatMap { $0 == "\"" || $0 == "'" ? String($0) : nil } ?? ""

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 
@@ -54,7 +54,9 @@ package struct SupportBundle: Sendable {
     }
 
     /// Writes `<directory>/<name>.tar.gz` and returns its path; nothing is left behind on failure.
-    package func write(to directory: String, runner: any CommandRunning = SystemCommandRunner()) throws(InstallError) -> String {
+    package func write(to directory: String, runner: any CommandRunning = SystemCommandRunner()) throws(InstallError)
+        -> String
+    {
         let output = FileSystem.absolute(directory)
         try FileSystem.makeDirectories(output)
         let staging = output + "/.\(name).staging"
@@ -70,7 +72,10 @@ package struct SupportBundle: Sendable {
         let result = runner.run(["tar", "-czf", temporary, "-C", staging, "--owner=0", "--group=0", name])
         guard result.status == 0 else {
             try? FileSystem.removeTree(temporary)
-            throw .file(path: archive, problem: "tar failed: \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw .file(
+                path: archive,
+                problem: "tar failed: \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
         }
         guard rename(temporary, archive) == 0 else {
             let problem = String(cString: strerror(errno))

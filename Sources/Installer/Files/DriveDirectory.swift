@@ -15,17 +15,25 @@ package enum DriveDirectory {
     ) -> [ConfigurationIssue] {
         let known = Set(previous?.storage.drives.map { PathRules.normalized($0.path) } ?? [])
         var issues: [ConfigurationIssue] = []
-        for (index, drive) in configuration.storage.drives.enumerated() where !known.contains(PathRules.normalized(drive.path)) {
+        for (index, drive) in configuration.storage.drives.enumerated()
+        where !known.contains(PathRules.normalized(drive.path)) {
             let path = layout.onDisk(drive.path)
             guard FileSystem.isDirectory(path) else {
                 if FileSystem.exists(path) {
-                    issues.append(.init("storage.drives[\(index)].path", "\(drive.path) is a file, not a directory", hint: "a directory of its own"))
+                    issues.append(
+                        .init(
+                            "storage.drives[\(index)].path",
+                            "\(drive.path) is a file, not a directory",
+                            hint: "a directory of its own"
+                        )
+                    )
                 }
                 continue
             }
             let foreign = FileSystem.listDirectory(path).filter { !acceptedEntries.contains($0) }.sorted()
             guard !foreign.isEmpty else { continue }
-            let shown = foreign.prefix(3).joined(separator: ", ") + (foreign.count > 3 ? ", and \(foreign.count - 3) more" : "")
+            let shown =
+                foreign.prefix(3).joined(separator: ", ") + (foreign.count > 3 ? ", and \(foreign.count - 3) more" : "")
             issues.append(
                 .init(
                     "storage.drives[\(index)].path",

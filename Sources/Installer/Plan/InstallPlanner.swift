@@ -49,8 +49,10 @@ package struct InstallPlanner: Sendable {
         ).values
         // A new switch keeps its adapter's MAC address, so the network (neighbours' ARP caches, DHCP reservations)
         // goes on knowing the node when the switch takes over, and again when it is rolled back or removed.
-        if layout.isRealInstall, configuration.network.switch.mode == .create, let adapter = configuration.network.switch.adapter,
-            let mac = Self.macAddress(of: adapter) {
+        if layout.isRealInstall, configuration.network.switch.mode == .create,
+            let adapter = configuration.network.switch.adapter,
+            let mac = Self.macAddress(of: adapter)
+        {
             context["adapter_mac"] = mac
         }
 
@@ -67,12 +69,17 @@ package struct InstallPlanner: Sendable {
         } else {
             let prefix = layout.networkdDirectory + "/60-cachenode-\(network.switch.name)"
             if network.switch.mode == .create {
-                files.append((prefix + ".netdev", "bridge.netdev", 0o644, "networkd: create switch \(network.switch.name)"))
+                files.append(
+                    (prefix + ".netdev", "bridge.netdev", 0o644, "networkd: create switch \(network.switch.name)")
+                )
                 if let adapter = network.switch.adapter {
-                    files.append((
-                        layout.networkdDirectory + "/60-cachenode-\(adapter).network", "bridge-member.network", 0o644,
-                        "networkd: \(adapter) joins \(network.switch.name)"
-                    ))
+                    files.append(
+                        (
+                            layout.networkdDirectory + "/60-cachenode-\(adapter).network", "bridge-member.network",
+                            0o644,
+                            "networkd: \(adapter) joins \(network.switch.name)"
+                        )
+                    )
                 }
             }
             files.append((prefix + ".network", "bridge.network", 0o644, "networkd: address of \(network.switch.name)"))
@@ -86,7 +93,11 @@ package struct InstallPlanner: Sendable {
         for (path, template, mode, purpose) in files {
             var content: String
             if template.isEmpty {
-                content = AnswerFile.emit(configuration, header: "Answers of the install of node \(configuration.node.name); replay with: cachenode setup --answers FILE")
+                content = AnswerFile.emit(
+                    configuration,
+                    header:
+                        "Answers of the install of node \(configuration.node.name); replay with: cachenode setup --answers FILE"
+                )
             } else {
                 content = try templates.render(template, context)
             }
@@ -98,7 +109,16 @@ package struct InstallPlanner: Sendable {
             let previousText = previousBytes.map { String(decoding: $0, as: UTF8.self) }
             let change: InstallPlan.File.Change =
                 previousText == nil ? .create : (previousText == content ? .unchanged : .update)
-            planned.append(.init(path: path, content: content, mode: mode, purpose: purpose, change: change, previous: previousText))
+            planned.append(
+                .init(
+                    path: path,
+                    content: content,
+                    mode: mode,
+                    purpose: purpose,
+                    change: change,
+                    previous: previousText
+                )
+            )
         }
         for (path, secret) in secrets.sorted(by: { $0.key < $1.key }) {
             let path = layout.onDisk(path)
@@ -107,8 +127,13 @@ package struct InstallPlanner: Sendable {
                 previousText == nil ? .create : (previousText == secret ? .unchanged : .update)
             planned.append(
                 .init(
-                    path: path, content: secret, mode: 0o600, purpose: "upstream proxy password (secret)", change: change,
-                    previous: previousText, isSecret: true
+                    path: path,
+                    content: secret,
+                    mode: 0o600,
+                    purpose: "upstream proxy password (secret)",
+                    change: change,
+                    previous: previousText,
+                    isSecret: true
                 )
             )
         }
@@ -116,10 +141,13 @@ package struct InstallPlanner: Sendable {
         var commands: [InstallPlan.Command] = []
         if layout.isRealInstall {
             let networkChanged = planned.contains {
-                $0.change != .unchanged && ($0.path.hasPrefix(layout.networkdDirectory) || $0.path == layout.netplanFile)
+                $0.change != .unchanged
+                    && ($0.path.hasPrefix(layout.networkdDirectory) || $0.path == layout.netplanFile)
             }
             if networkChanged {
-                commands.append(.init(step: .network, arguments: usesNetplan ? ["netplan", "apply"] : ["networkctl", "reload"]))
+                commands.append(
+                    .init(step: .network, arguments: usesNetplan ? ["netplan", "apply"] : ["networkctl", "reload"])
+                )
             }
             commands.append(.init(step: .firewall, arguments: ["nft", "-f", layout.firewall]))
             commands.append(.init(step: .engine, arguments: ["systemctl", "daemon-reload"]))
@@ -140,11 +168,13 @@ package struct InstallPlanner: Sendable {
 extension InstallPlanner {
     /// The MAC address of a live network interface, as `/sys/class/net/NAME/address` gives it.
     static func macAddress(of interface: String) -> String? {
-        guard !interface.contains("/"), let bytes = try? FileSystem.contents("/sys/class/net/\(interface)/address") else { return nil }
+        guard !interface.contains("/"), let bytes = try? FileSystem.contents("/sys/class/net/\(interface)/address")
+        else { return nil }
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n")
         let parts = text.split(separator: ":")
         guard parts.count == 6, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }),
-            text != "00:00:00:00:00:00" else { return nil }
+            text != "00:00:00:00:00:00"
+        else { return nil }
         return text
     }
 }
@@ -168,16 +198,19 @@ extension InstallPlan {
                 out += "\n\(layout.logical(file.path)): a secret, not shown\n"
                 continue
             }
-            out += "\n" + LineDiff.unified(
-                old: file.previous ?? "",
-                new: file.content,
-                oldName: file.previous == nil ? "/dev/null" : "a" + layout.logical(file.path),
-                newName: "b" + layout.logical(file.path)
-            )
+            out +=
+                "\n"
+                + LineDiff.unified(
+                    old: file.previous ?? "",
+                    new: file.content,
+                    oldName: file.previous == nil ? "/dev/null" : "a" + layout.logical(file.path),
+                    newName: "b" + layout.logical(file.path)
+                )
         }
         out += "\nCommands:\n"
         if commands.isEmpty {
-            out += layout.isRealInstall
+            out +=
+                layout.isRealInstall
                 ? "  (none)\n"
                 : "  (none: --root changes no network, firewall or service manager)\n"
                     + "  start the engine: \(layout.logical(layout.pidFile)) records its process\n"

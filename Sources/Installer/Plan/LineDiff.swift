@@ -1,6 +1,7 @@
 /// A unified diff of two texts by lines (longest common subsequence; files here are small).
 package enum LineDiff {
-    package static func unified(old: String, new: String, oldName: String, newName: String, context: Int = 3) -> String {
+    package static func unified(old: String, new: String, oldName: String, newName: String, context: Int = 3) -> String
+    {
         let a = old.isEmpty ? [] : old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let b = new.isEmpty ? [] : new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         // Edit script from the LCS table.
@@ -29,7 +30,8 @@ package enum LineDiff {
         var oldLine = 1
         var newLine = 1
         while index < edits.count {
-            guard let firstChange = edits[index...].firstIndex(where: { if case .same = $0 { false } else { true } }) else { break }
+            guard let firstChange = edits[index...].firstIndex(where: { if case .same = $0 { false } else { true } })
+            else { break }
             let start = max(index, firstChange - context)
             for edit in edits[index..<start] { if case .same = edit { oldLine += 1; newLine += 1 } }
             var end = firstChange
@@ -46,7 +48,8 @@ package enum LineDiff {
             let hunk = edits[start..<end]
             let oldCount = hunk.filter { if case .added = $0 { false } else { true } }.count
             let newCount = hunk.filter { if case .removed = $0 { false } else { true } }.count
-            out += "@@ -\(oldCount == 0 ? oldLine - 1 : oldLine),\(oldCount) +\(newCount == 0 ? newLine - 1 : newLine),\(newCount) @@\n"
+            out +=
+                "@@ -\(oldCount == 0 ? oldLine - 1 : oldLine),\(oldCount) +\(newCount == 0 ? newLine - 1 : newLine),\(newCount) @@\n"
             for edit in hunk {
                 switch edit {
                 case .same(let line): out += " \(line)\n"; oldLine += 1; newLine += 1

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Asks who has an IPv4 address on one interface, with an ARP probe (sender address 0.0.0.0, RFC 5227), so that
@@ -48,7 +48,14 @@ enum ARPProbe {
             if sentProbes < probes, now >= nextProbe {
                 let sent = request.withUnsafeBytes { bytes in
                     link.withUnsafeBytes {
-                        sendto(fd, bytes.baseAddress, bytes.count, 0, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(link.count))
+                        sendto(
+                            fd,
+                            bytes.baseAddress,
+                            bytes.count,
+                            0,
+                            $0.baseAddress!.assumingMemoryBound(to: sockaddr.self),
+                            socklen_t(link.count)
+                        )
                     }
                 }
                 if sent < 0 { return .failed(String(cString: strerror(errno))) }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CacheNodeCore
 
@@ -12,8 +12,12 @@ enum DNSQuery {
         var isSilence = false
     }
 
-    static func resolve(_ host: String, server: IPAddress, port: UInt16 = 53, timeoutSeconds: Int) -> Result<[IPAddress], DNSQuery.Failure> {
-        guard case .v4(let value) = server else { return .failure(Failure(description: "(only IPv4 DNS servers are queried)")) }
+    static func resolve(_ host: String, server: IPAddress, port: UInt16 = 53, timeoutSeconds: Int) -> Result<
+        [IPAddress], DNSQuery.Failure
+    > {
+        guard case .v4(let value) = server else {
+            return .failure(Failure(description: "(only IPv4 DNS servers are queried)"))
+        }
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return .failure(Failure(description: String(cString: strerror(errno)))) }
         defer { close(fd) }
@@ -22,7 +26,9 @@ enum DNSQuery {
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = value.bigEndian
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { return .failure(Failure(description: String(cString: strerror(errno)))) }
         let id = UInt16.random(in: 0...UInt16.max)
@@ -39,7 +45,11 @@ enum DNSQuery {
                 continue
             }
             let count = recv(fd, &buffer, buffer.count, 0)
-            if count < 0 { return .failure(Failure(description: "gave no answer (\(String(cString: strerror(errno))))", isSilence: true)) }
+            if count < 0 {
+                return .failure(
+                    Failure(description: "gave no answer (\(String(cString: strerror(errno))))", isSilence: true)
+                )
+            }
             guard let answer = parse(Array(buffer[0..<count]), id: id) else { continue }
             return answer
         }
@@ -58,10 +68,14 @@ enum DNSQuery {
 
     /// The A records of a response to `id`; `nil` for a packet that is not one.
     static func parse(_ bytes: [UInt8], id: UInt16) -> Result<[IPAddress], DNSQuery.Failure>? {
-        guard bytes.count >= 12, UInt16(bytes[0]) << 8 | UInt16(bytes[1]) == id, bytes[2] & 0x80 != 0 else { return nil }
+        guard bytes.count >= 12, UInt16(bytes[0]) << 8 | UInt16(bytes[1]) == id, bytes[2] & 0x80 != 0 else {
+            return nil
+        }
         let rcode = bytes[3] & 0x0F
         guard rcode == 0 else {
-            return .failure(Failure(description: rcode == 3 ? "does not exist (NXDOMAIN)" : "was refused (DNS error \(rcode))"))
+            return .failure(
+                Failure(description: rcode == 3 ? "does not exist (NXDOMAIN)" : "was refused (DNS error \(rcode))")
+            )
         }
         let questions = Int(bytes[4]) << 8 | Int(bytes[5])
         let answers = Int(bytes[6]) << 8 | Int(bytes[7])

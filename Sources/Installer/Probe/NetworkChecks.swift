@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CacheNodeCore
 import Foundation
@@ -10,7 +10,9 @@ import Synchronization
 /// to each configured server, a request through the proxy. Each check gives up after its timeout.
 package struct NetworkChecker: Sendable {
     /// Hosts Windows devices download from; each DNS server must resolve them.
-    package static let deliveryHosts = ["au.download.windowsupdate.com", "dl.delivery.mp.microsoft.com", "tlu.dl.delivery.mp.microsoft.com"]
+    package static let deliveryHosts = [
+        "au.download.windowsupdate.com", "dl.delivery.mp.microsoft.com", "tlu.dl.delivery.mp.microsoft.com",
+    ]
 
     package var timeoutSeconds: Int
     /// The DNS port; tests point it at a server of their own.
@@ -23,12 +25,16 @@ package struct NetworkChecker: Sendable {
 
     /// Every check that applies to `configuration`; `interface` is where ARP probes go (the switch if it exists, else
     /// the adapter it takes over, else the interface with the default route).
-    package func run(_ configuration: NodeConfiguration, facts: HostFacts, proxyPassword: String? = nil) -> [NetworkCheck] {
+    package func run(_ configuration: NodeConfiguration, facts: HostFacts, proxyPassword: String? = nil)
+        -> [NetworkCheck]
+    {
         var checks: [NetworkCheck] = []
         let address = configuration.network.address
         let interface = Self.probeInterface(configuration, facts: facts)
         if address.mode == .static, let ip = address.ip.flatMap(IPInterface.init) {
-            checks.append(addressFree(ip.address, interface: interface, ownAddresses: facts.interfaces.flatMap(\.addresses)))
+            checks.append(
+                addressFree(ip.address, interface: interface, ownAddresses: facts.interfaces.flatMap(\.addresses))
+            )
             if let gateway = address.gateway.flatMap(IPAddress.init) {
                 checks.append(gatewayAnswers(gateway, interface: interface))
             }
@@ -65,7 +71,12 @@ package struct NetworkChecker: Sendable {
         guard let interface else { return check("address", title, .warning, "no interface to probe on") }
         switch ARPProbe.ask(interface: interface, target: value, timeoutSeconds: timeoutSeconds) {
         case .answered(let mac):
-            return check("address", title, .warning, "\(mac) answers for \(address) on \(interface): the address is taken")
+            return check(
+                "address",
+                title,
+                .warning,
+                "\(mac) answers for \(address) on \(interface): the address is taken"
+            )
         case .silent:
             return check("address", title, .pass, "no answer to an ARP probe on \(interface)")
         case .failed(let reason):
@@ -83,7 +94,12 @@ package struct NetworkChecker: Sendable {
         case .answered(let mac):
             return check("gateway", title, .pass, "\(mac) answers on \(interface)")
         case .silent:
-            return check("gateway", title, .warning, "no answer to ARP on \(interface): check the gateway and the cabling")
+            return check(
+                "gateway",
+                title,
+                .warning,
+                "no answer to ARP on \(interface): check the gateway and the cabling"
+            )
         case .failed(let reason):
             return check("gateway", title, .warning, "could not probe on \(interface): \(reason)")
         }
@@ -116,7 +132,9 @@ package struct NetworkChecker: Sendable {
         let title = "DNS resolves the Delivery Optimization hosts"
         var failures: [String] = []
         for host in Self.deliveryHosts {
-            if case .failure(let reason) = Self.resolve(host, timeoutSeconds: timeoutSeconds) { failures.append("\(host) \(reason)") }
+            if case .failure(let reason) = Self.resolve(host, timeoutSeconds: timeoutSeconds) {
+                failures.append("\(host) \(reason)")
+            }
         }
         return failures.isEmpty
             ? check("dns", title, .pass, "this machine's resolver answers for each")
@@ -139,7 +157,9 @@ package struct NetworkChecker: Sendable {
         }
         var headers: [(String, String)] = [("Host", SelfTest.defaultOrigin)]
         if let user = proxy.user {
-            headers.append(("Proxy-Authorization", "Basic " + Data("\(user):\(proxy.password ?? "")".utf8).base64EncodedString()))
+            headers.append(
+                ("Proxy-Authorization", "Basic " + Data("\(user):\(proxy.password ?? "")".utf8).base64EncodedString())
+            )
         }
         let target = ListenAddress(host: address.description, port: proxy.port)
         let response: HTTPProbe.Response
@@ -157,28 +177,51 @@ package struct NetworkChecker: Sendable {
         switch response.status {
         case 407:
             return check(
-                "proxy", title, .warning,
-                "\(shown) wants credentials (407): " + (proxy.user == nil
-                    ? "name the user in engine.upstream_proxy (http://user@host:port) and give the password"
-                    : "user \(proxy.user!) and its password were refused")
+                "proxy",
+                title,
+                .warning,
+                "\(shown) wants credentials (407): "
+                    + (proxy.user == nil
+                        ? "name the user in engine.upstream_proxy (http://user@host:port) and give the password"
+                        : "user \(proxy.user!) and its password were refused")
             )
         case 200..<400:
             return check("proxy", title, .pass, "\(shown) fetched the validation request (\(response.status))")
         default:
-            return check("proxy", title, .warning, "\(shown) answers, but gave \(response.status) for the CDN: can it reach the internet?")
+            return check(
+                "proxy",
+                title,
+                .warning,
+                "\(shown) answers, but gave \(response.status) for the CDN: can it reach the internet?"
+            )
         }
     }
 
     package static func listenPort(_ listen: String) -> NetworkCheck {
         let title = "Listen port"
         guard let port = ListenAddress(listen)?.port else {
-            return NetworkCheck(id: "listen-port", title: title, status: .warning, detail: "\(listen) is not address:port", timeoutSeconds: 0)
+            return NetworkCheck(
+                id: "listen-port",
+                title: title,
+                status: .warning,
+                detail: "\(listen) is not address:port",
+                timeoutSeconds: 0
+            )
         }
         return port == 80
-            ? NetworkCheck(id: "listen-port", title: title, status: .pass, detail: "80, where Windows clients look", timeoutSeconds: 0)
+            ? NetworkCheck(
+                id: "listen-port",
+                title: title,
+                status: .pass,
+                detail: "80, where Windows clients look",
+                timeoutSeconds: 0
+            )
             : NetworkCheck(
-                id: "listen-port", title: title, status: .warning,
-                detail: "\(port): Windows clients reach a cache host on port 80 only; another port suits a trial or a proxy in front",
+                id: "listen-port",
+                title: title,
+                status: .warning,
+                detail:
+                    "\(port): Windows clients reach a cache host on port 80 only; another port suits a trial or a proxy in front",
                 timeoutSeconds: 0
             )
     }

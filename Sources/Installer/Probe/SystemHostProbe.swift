@@ -1,7 +1,7 @@
 import CacheNodeCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads a machine's facts; tests give a fake or a fixture tree.

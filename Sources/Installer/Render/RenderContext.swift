@@ -62,7 +62,9 @@ struct RenderContext {
         case .dhcp:
             values["dhcp"] = true
         case .static:
-            var fixed: [String: Any] = ["ip": address.ip ?? "", "dns": address.dns, "dns_list": address.dns.joined(separator: ", ")]
+            var fixed: [String: Any] = [
+                "ip": address.ip ?? "", "dns": address.dns, "dns_list": address.dns.joined(separator: ", "),
+            ]
             // An isolated segment has no router: no gateway line, no default route.
             if let gateway = address.gateway { fixed["gateway"] = gateway }
             values["static"] = fixed
@@ -96,7 +98,9 @@ package struct ClientPolicy: Equatable, Sendable {
         guard let foreground = values["fallback_foreground_s"], let background = values["fallback_background_s"],
             (0...2_592_000).contains(foreground), (0...2_592_000).contains(background)
         else {
-            throw .resource(problem: "client-policy.yaml needs fallback_foreground_s and fallback_background_s (0 to 2592000)")
+            throw .resource(
+                problem: "client-policy.yaml needs fallback_foreground_s and fallback_background_s (0 to 2592000)"
+            )
         }
         self.init(fallbackForegroundSeconds: foreground, fallbackBackgroundSeconds: background)
     }

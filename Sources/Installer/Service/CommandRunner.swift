@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs the system commands of a real install (systemctl, nft, networkctl); tests give a recording fake.

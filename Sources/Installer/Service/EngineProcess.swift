@@ -1,12 +1,14 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CacheNodeCore
 
 /// The engine as a background process of a `--root` install: started detached, recorded in a pid file.
 package enum EngineProcess {
     /// Starts `binary serve --config config`, its output appended to `log`, and records the pid.
-    package static func start(binary: String, config: String, log: String, pidFile: String) throws(InstallError) -> pid_t {
+    package static func start(binary: String, config: String, log: String, pidFile: String) throws(InstallError)
+        -> pid_t
+    {
         try FileSystem.makeDirectories(String(log[..<(log.lastIndex(of: "/") ?? log.startIndex)]))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -52,7 +54,9 @@ package enum EngineProcess {
     }
 
     /// Waits until the admin listener answers `/health`, or the process ends, within `attempts` tries.
-    package static func waitUntilReady(pid: pid_t, admin: ListenAddress, log: String, attempts: Int = 300) throws(InstallError) {
+    package static func waitUntilReady(pid: pid_t, admin: ListenAddress, log: String, attempts: Int = 300)
+        throws(InstallError)
+    {
         let target = HTTPProbe.target(for: admin)
         for _ in 0..<attempts {
             if !isAlive(pid) {

@@ -17,7 +17,8 @@ package struct ServiceState: Sendable, Equatable {
     /// `systemctl show` of the unit; `nil` without systemd or when the unit is not installed.
     package static func read(runner: any CommandRunning = SystemCommandRunner()) -> ServiceState? {
         let result = runner.run([
-            "systemctl", "show", "--property=LoadState,ActiveState,SubState,MainPID,User,UnitFileState,MemoryMax,CPUQuotaPerSecUSec",
+            "systemctl", "show",
+            "--property=LoadState,ActiveState,SubState,MainPID,User,UnitFileState,MemoryMax,CPUQuotaPerSecUSec",
             unit,
         ])
         guard result.status == 0 else { return nil }
@@ -57,7 +58,9 @@ package struct ServiceState: Sendable, Equatable {
     }
 
     static func formatBytes(_ bytes: UInt64) -> String {
-        for (unit, size) in [("T", UInt64(1) << 40), ("G", UInt64(1) << 30), ("M", UInt64(1) << 20), ("K", UInt64(1) << 10)]
+        for (unit, size) in [
+            ("T", UInt64(1) << 40), ("G", UInt64(1) << 30), ("M", UInt64(1) << 20), ("K", UInt64(1) << 10),
+        ]
         where bytes >= size && bytes % size == 0 {
             return "\(bytes / size)\(unit)"
         }

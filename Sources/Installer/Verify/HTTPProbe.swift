@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CacheNodeCore
 
@@ -57,7 +57,9 @@ package enum HTTPProbe {
             socketAddress.sin_port = in_port_t(UInt16(target.port).bigEndian)
             socketAddress.sin_addr.s_addr = value.bigEndian
             connected = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         case .v6(let bytes):
             var socketAddress = sockaddr_in6()
@@ -65,7 +67,9 @@ package enum HTTPProbe {
             socketAddress.sin6_port = in_port_t(UInt16(target.port).bigEndian)
             withUnsafeMutableBytes(of: &socketAddress.sin6_addr) { $0.copyBytes(from: bytes) }
             connected = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
         }
         guard connected == 0 else {
@@ -105,11 +109,15 @@ package enum HTTPProbe {
         let separator: [UInt8] = [13, 10, 13, 10]
         let searched = bytes.prefix(65536)
         guard searched.count >= 4,
-            let end = (0...(searched.count - 4)).first(where: { searched[$0] == 13 && Array(searched[$0..<$0 + 4]) == separator })
+            let end = (0...(searched.count - 4)).first(where: {
+                searched[$0] == 13 && Array(searched[$0..<$0 + 4]) == separator
+            })
         else { return nil }
         let head = String(decoding: bytes[0..<end], as: UTF8.self).lowercased()
         for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
-            if let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: " \t")) { return end + 4 + length }
+            if let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: " \t")) {
+                return end + 4 + length
+            }
         }
         return nil
     }

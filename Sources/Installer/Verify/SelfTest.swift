@@ -47,11 +47,13 @@ package struct SelfTest: Sendable {
             }
             return .passed(bytes: response.body.count)
         case 502, 504:
-            let reason = String(decoding: response.body.prefix(200), as: UTF8.self)
+            let reason =
+                String(decoding: response.body.prefix(200), as: UTF8.self)
                 .split(separator: "\n").first.map(String.init) ?? ""
             return .originUnreachable(status: response.status, reason: reason)
         default:
-            let reason = String(decoding: response.body.prefix(200), as: UTF8.self)
+            let reason =
+                String(decoding: response.body.prefix(200), as: UTF8.self)
                 .split(separator: "\n").first.map(String.init) ?? ""
             return .failed(reason: "the engine answered \(response.status) \(reason)")
         }

@@ -91,7 +91,8 @@ extension HealthReason {
         HealthReason(
             kind: "offline",
             severity: .failing,
-            detail: "no report for \(PageParts.duration(max(0, silentSeconds))) (the node reports every \(intervalSeconds) s)",
+            detail:
+                "no report for \(PageParts.duration(max(0, silentSeconds))) (the node reports every \(intervalSeconds) s)",
             action: "check that the node is running and reaches the hub: cachenode status on the node",
             since: since
         )

@@ -146,7 +146,9 @@ extension NodeReport {
         var report = self
         report.health.reasons.removeAll { $0.kind == HealthReason.hubUnreachableKind }
         let state = report.health.reasons.map(\.severity).max() ?? .serving
-        if state != health.state { report.health = NodeHealth(state: state, reasons: report.health.reasons, since: .distantPast) }
+        if state != health.state {
+            report.health = NodeHealth(state: state, reasons: report.health.reasons, since: .distantPast)
+        }
         return report
     }
 }

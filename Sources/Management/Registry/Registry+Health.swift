@@ -64,7 +64,9 @@ package struct FleetIssue: Equatable, Sendable, Codable {
 
 extension Registry {
     /// The issues of the last 90 days, open ones first, then the newest; of one hub or one node when asked.
-    package func issues(hub: String? = nil, node: String? = nil, now: Date = Date(), limit: Int = 1_000) throws(RegistryError) -> [FleetIssue] {
+    package func issues(hub: String? = nil, node: String? = nil, now: Date = Date(), limit: Int = 1_000)
+        throws(RegistryError) -> [FleetIssue]
+    {
         try read { db in
             var conditions = ["(node_issue.end IS NULL OR node_issue.end > ?)"]
             var arguments: StatementArguments = [now.addingTimeInterval(-Self.issueDays * 86_400)]
@@ -72,7 +74,13 @@ extension Registry {
                 let hubID = try Self.hubID(db, hub)
                 conditions.append("node.hub_id = ?")
                 _ = arguments.append(contentsOf: [hubID])
-                if let node, try Row.fetchOne(db, sql: "SELECT 1 FROM node WHERE hub_id = ? AND name = ?", arguments: [hubID, node]) == nil {
+                if let node,
+                    try Row.fetchOne(
+                        db,
+                        sql: "SELECT 1 FROM node WHERE hub_id = ? AND name = ?",
+                        arguments: [hubID, node]
+                    ) == nil
+                {
                     throw RegistryError.noSuchNode(node: node, hub: hub)
                 }
             }
@@ -150,7 +158,8 @@ extension Registry {
                 let since = max(candidate.receivedAt.addingTimeInterval(3 * Double(candidate.interval)), notBefore)
                 // Only if no report came in meanwhile.
                 try db.execute(
-                    sql: "UPDATE node_latest SET state = 'offline', state_since = ? WHERE node_id = ? AND received_at = ? AND state != 'offline'",
+                    sql:
+                        "UPDATE node_latest SET state = 'offline', state_since = ? WHERE node_id = ? AND received_at = ? AND state != 'offline'",
                     arguments: [since, candidate.id, candidate.receivedAt]
                 )
                 guard db.changesCount > 0 else { continue }

@@ -75,17 +75,30 @@ extension Registry {
                     """
             )
             // The day of raw reports v1 kept becomes rollups, so the history survives the upgrade.
-            let reports = try Row.fetchCursor(db, sql: "SELECT node_id, received_at, payload FROM report ORDER BY node_id, received_at")
+            let reports = try Row.fetchCursor(
+                db,
+                sql: "SELECT node_id, received_at, payload FROM report ORDER BY node_id, received_at"
+            )
             while let row = try reports.next() {
                 let payload: String = row["payload"]
-                guard let report = try? JSONDecoder().decode(NodeReport.self, from: Data(payload.utf8)) else { continue }
+                guard let report = try? JSONDecoder().decode(NodeReport.self, from: Data(payload.utf8)) else {
+                    continue
+                }
                 let node: Int64 = row["node_id"]
                 let previous = try Row.fetchOne(
                     db,
                     sql: "SELECT from_cache, from_origin, uptime_s FROM node_latest WHERE node_id = ?",
                     arguments: [node]
                 )
-                try Registry.foldTraffic(db, node: node, report, payload: payload, previous: previous, now: row["received_at"], schema: .v2)
+                try Registry.foldTraffic(
+                    db,
+                    node: node,
+                    report,
+                    payload: payload,
+                    previous: previous,
+                    now: row["received_at"],
+                    schema: .v2
+                )
             }
             try db.execute(sql: "DROP TABLE report")
         }

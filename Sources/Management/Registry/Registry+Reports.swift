@@ -10,7 +10,9 @@ extension Registry {
     /// than their window go at the same time. Its issues are written only when they differ from the previous
     /// report's, so a report of a node that stays as it was costs no more than before.
     @discardableResult
-    package func record(_ report: NodeReport, token: String, now: Date = Date()) throws(RegistryError) -> HealthTransition? {
+    package func record(_ report: NodeReport, token: String, now: Date = Date()) throws(RegistryError)
+        -> HealthTransition?
+    {
         let digest = Self.digest(token)
         let report = report.received()
         var latest = report
@@ -18,14 +20,19 @@ extension Registry {
         let issues = report.issues
         let issuesDigest = issues.isEmpty ? 0 : Self.fnv1a((try? JSONEncoder().encode(issues)) ?? Data())
         return try write { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, name FROM node WHERE token_digest = ?"), arguments: [digest])
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT id, name FROM node WHERE token_digest = ?"),
+                    arguments: [digest]
+                )
             else { throw RegistryError.badToken }
             let name: String = row["name"]
             guard name.lowercased() == report.node.lowercased() else { throw RegistryError.badToken }
             let id: Int64 = row["id"]
             let previous = try Row.fetchOne(
                 db.cachedStatement(
-                    sql: "SELECT from_cache, from_origin, uptime_s, state, state_since, issues_digest FROM node_latest WHERE node_id = ?"
+                    sql:
+                        "SELECT from_cache, from_origin, uptime_s, state, state_since, issues_digest FROM node_latest WHERE node_id = ?"
                 ),
                 arguments: [id]
             )
@@ -46,15 +53,34 @@ extension Registry {
                 for index in latest.health.reasons.indices { latest.health.reasons[index].since = since }
             }
             let payload = String(decoding: (try? JSONEncoder().encode(latest)) ?? Data(), as: UTF8.self)
-            try Self.foldTraffic(db, node: id, latest, payload: payload, previous: previous, now: now, schema: .v3(state: state, since: since, issuesDigest: issuesDigest))
+            try Self.foldTraffic(
+                db,
+                node: id,
+                latest,
+                payload: payload,
+                previous: previous,
+                now: now,
+                schema: .v3(state: state, since: since, issuesDigest: issuesDigest)
+            )
             if issuesDigest != (previous?["issues_digest"] ?? 0) || previousState == .offline {
                 try Self.writeIssues(db, node: id, issues, now: now)
             }
             try db.cachedStatement(sql: "DELETE FROM node_issue WHERE end IS NOT NULL AND end <= ?")
                 .execute(arguments: [now.addingTimeInterval(-Self.issueDays * 86_400)])
             guard state != previousState, previousState != .pending || state != .serving else { return nil }
-            let hub = try String.fetchOne(db, sql: "SELECT hub.name FROM hub JOIN node ON node.hub_id = hub.id WHERE node.id = ?", arguments: [id])
-            return HealthTransition(hub: hub ?? "", node: name, state: state, previous: previousState, reasons: latest.health.reasons, at: now)
+            let hub = try String.fetchOne(
+                db,
+                sql: "SELECT hub.name FROM hub JOIN node ON node.hub_id = hub.id WHERE node.id = ?",
+                arguments: [id]
+            )
+            return HealthTransition(
+                hub: hub ?? "",
+                node: name,
+                state: state,
+                previous: previousState,
+                reasons: latest.health.reasons,
+                at: now
+            )
         }
     }
 
@@ -64,7 +90,8 @@ extension Registry {
     /// The node's issues as it reported them: the hub's open ones end now unless the report has them open still.
     /// An issue is known by its start, its kind and its place among the node's issues of that start and kind.
     static func writeIssues(_ db: Database, node id: Int64, _ issues: [NodeIssue], now: Date) throws {
-        try db.cachedStatement(sql: "UPDATE node_issue SET end = ? WHERE node_id = ? AND end IS NULL").execute(arguments: [now, id])
+        try db.cachedStatement(sql: "UPDATE node_issue SET end = ? WHERE node_id = ? AND end IS NULL").execute(
+            arguments: [now, id])
         let cutoff = now.addingTimeInterval(-issueDays * 86_400)
         var places: [String: Int] = [:]
         for issue in issues {
@@ -78,7 +105,9 @@ extension Registry {
                     ON CONFLICT (node_id, start, kind, seq) DO UPDATE SET end = excluded.end, severity = excluded.severity,
                         detail = excluded.detail, action = excluded.action
                     """
-            ).execute(arguments: [id, issue.start, issue.kind, place, issue.end, issue.severity.rawValue, issue.detail, issue.action])
+            ).execute(arguments: [
+                id, issue.start, issue.kind, place, issue.end, issue.severity.rawValue, issue.detail, issue.action,
+            ])
         }
     }
 
@@ -100,7 +129,11 @@ extension Registry {
         schema: Schema
     ) throws {
         let previous = row.map {
-            TrafficDelta.Totals(fromCache: $0["from_cache"], fromOrigin: $0["from_origin"], uptimeSeconds: $0["uptime_s"])
+            TrafficDelta.Totals(
+                fromCache: $0["from_cache"],
+                fromOrigin: $0["from_origin"],
+                uptimeSeconds: $0["uptime_s"]
+            )
         }
         let delta = TrafficDelta(previous: previous, report: report)
         switch schema {
@@ -113,7 +146,9 @@ extension Registry {
                         from_cache = excluded.from_cache, from_origin = excluded.from_origin, uptime_s = excluded.uptime_s,
                         saved = saved + excluded.saved
                     """
-            ).execute(arguments: [id, now, payload, report.bytesFromCache, report.bytesFromOrigin, report.uptimeSeconds, delta.fromCache])
+            ).execute(arguments: [
+                id, now, payload, report.bytesFromCache, report.bytesFromOrigin, report.uptimeSeconds, delta.fromCache,
+            ])
         case let .v3(state, since, issuesDigest):
             try db.cachedStatement(
                 sql: """
@@ -163,10 +198,18 @@ extension Registry {
     /// One node's rollups within the window of `resolution` that ends at `now`, oldest first.
     ///
     /// One lookup per period of the window (rows are keyed by period first): a node's page reads only its own rows.
-    package func rollups(node: String, hub: String, _ resolution: RollupResolution, now: Date = Date()) throws(RegistryError) -> [NodeRollup] {
+    package func rollups(node: String, hub: String, _ resolution: RollupResolution, now: Date = Date())
+        throws(RegistryError) -> [NodeRollup]
+    {
         try read { db in
             let hubID = try Self.hubID(db, hub)
-            guard let nodeID = try Int64.fetchOne(db, sql: "SELECT id FROM node WHERE hub_id = ? AND name = ?", arguments: [hubID, node]) else {
+            guard
+                let nodeID = try Int64.fetchOne(
+                    db,
+                    sql: "SELECT id FROM node WHERE hub_id = ? AND name = ?",
+                    arguments: [hubID, node]
+                )
+            else {
                 throw RegistryError.noSuchNode(node: node, hub: hub)
             }
             return try Row.fetchAll(
@@ -203,7 +246,9 @@ extension Registry {
         let first = resolution.oldestDropped(now: now) + 1
         return try read { db in
             let deletions = try Int.fetchOne(db, sql: "SELECT count FROM node_deletions") ?? 0
-            let known = settled.withLock { $0[resolution] }.flatMap { $0.deletions == deletions && $0.through < current ? $0 : nil }
+            let known = settled.withLock { $0[resolution] }.flatMap {
+                $0.deletions == deletions && $0.through < current ? $0 : nil
+            }
             let fresh = try Row.fetchAll(
                 db,
                 sql: """
@@ -226,7 +271,11 @@ extension Registry {
             let periods = (known?.periods ?? []).filter { resolution.period(of: $0.start) >= first } + fresh
             // One period of grace: a report that read the clock just before a period ended may be written after.
             let through = current - 2
-            let sums = SettledSums(deletions: deletions, through: through, periods: periods.filter { resolution.period(of: $0.start) <= through })
+            let sums = SettledSums(
+                deletions: deletions,
+                through: through,
+                periods: periods.filter { resolution.period(of: $0.start) <= through }
+            )
             settled.withLock { $0[resolution] = sums }
             return periods
         }

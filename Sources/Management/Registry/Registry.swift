@@ -20,7 +20,8 @@ package enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible 
         case .invalidName(let problem): problem
         case .hubExists(let hub): "hub \(hub) already exists"
         case .noSuchHub(let hub): "no hub named \(hub) (cachenode hub list shows them)"
-        case let .nodeExists(node, hub): "hub \(hub) already has a node named \(node); node names are unique in their hub"
+        case let .nodeExists(node, hub):
+            "hub \(hub) already has a node named \(node); node names are unique in their hub"
         case let .noSuchNode(node, hub): "hub \(hub) has no node named \(node)"
         case .badKey: "the enrolment key is not valid (each key works once)"
         case .badToken: "the node token is not valid"
@@ -61,7 +62,9 @@ package final class Registry: Sendable {
 
     @discardableResult
     package func createHub(_ name: String, now: Date = Date()) throws(RegistryError) -> HubRecord {
-        if let problem = NameRules.hubNameProblem(name) { throw .invalidName("hub name: \(problem) (\(NameRules.hubNameRule))") }
+        if let problem = NameRules.hubNameProblem(name) {
+            throw .invalidName("hub name: \(problem) (\(NameRules.hubNameRule))")
+        }
         return try write { db in
             if try Row.fetchOne(db, sql: "SELECT 1 FROM hub WHERE name = ?", arguments: [name]) != nil {
                 throw RegistryError.hubExists(name)
@@ -93,7 +96,9 @@ package final class Registry: Sendable {
         let key = Self.randomToken()
         try write { db in
             let hubID = try Self.hubID(db, hub)
-            if try Row.fetchOne(db, sql: "SELECT 1 FROM node WHERE hub_id = ? AND name = ?", arguments: [hubID, name]) != nil {
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM node WHERE hub_id = ? AND name = ?", arguments: [hubID, name])
+                != nil
+            {
                 throw RegistryError.nodeExists(node: name, hub: hub)
             }
             try db.execute(
@@ -211,4 +216,3 @@ package final class Registry: Sendable {
         return String(decoding: text, as: UTF8.self)
     }
 }
-

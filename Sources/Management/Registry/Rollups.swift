@@ -58,7 +58,8 @@ struct TrafficDelta: Equatable {
     init(previous: Totals?, report: NodeReport) {
         let restarted: Bool
         if let previous {
-            restarted = report.bytesFromCache < previous.fromCache || report.bytesFromOrigin < previous.fromOrigin
+            restarted =
+                report.bytesFromCache < previous.fromCache || report.bytesFromOrigin < previous.fromOrigin
                 || report.uptimeSeconds < previous.uptimeSeconds
         } else {
             restarted = report.uptimeSeconds <= report.intervalSeconds
@@ -66,7 +67,10 @@ struct TrafficDelta: Equatable {
         if restarted {
             self.init(fromCache: max(0, report.bytesFromCache), fromOrigin: max(0, report.bytesFromOrigin))
         } else if let previous {
-            self.init(fromCache: report.bytesFromCache - previous.fromCache, fromOrigin: report.bytesFromOrigin - previous.fromOrigin)
+            self.init(
+                fromCache: report.bytesFromCache - previous.fromCache,
+                fromOrigin: report.bytesFromOrigin - previous.fromOrigin
+            )
         } else {
             self.init(fromCache: 0, fromOrigin: 0)
         }

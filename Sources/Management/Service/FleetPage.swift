@@ -103,7 +103,13 @@ package struct FleetView: Sendable, Encodable {
         }
     }
 
-    package init(nodes records: [NodeRecord], minutes: [FleetPeriod], hours: [FleetPeriod], issues: [FleetIssue] = [], now: Date) {
+    package init(
+        nodes records: [NodeRecord],
+        minutes: [FleetPeriod],
+        hours: [FleetPeriod],
+        issues: [FleetIssue] = [],
+        now: Date
+    ) {
         let nodes = FleetNode.troubleFirst(records.map { FleetNode($0, now: now) })
         generatedAt = now
         self.nodes = nodes
@@ -157,7 +163,13 @@ package struct FleetPage: Sendable {
 
     /// The whole document. The script asks for the same address with `part=main`, so a `?token=` stays in it.
     package func document() -> String {
-        PageParts.document(title: "CacheNode fleet", style: Self.style, main: main(), refreshSeconds: 30, failure: ("updated", "hub not answering"))
+        PageParts.document(
+            title: "CacheNode fleet",
+            style: Self.style,
+            main: main(),
+            refreshSeconds: 30,
+            failure: ("updated", "hub not answering")
+        )
     }
 
     /// The part that refreshes: everything but the page's frame.
@@ -167,7 +179,8 @@ package struct FleetPage: Sendable {
         let egressNow = Double(lastMinute?.bytesServed ?? 0) * 8 / 60
         let share = summary.bytesServed24h > 0 ? Double(summary.bytesSaved24h) / Double(summary.bytesServed24h) : 0
         let counts = [
-            (summary.failing, "failing", "bad"), (summary.offline, "offline", "bad"), (summary.degraded, "degraded", "warn"),
+            (summary.failing, "failing", "bad"), (summary.offline, "offline", "bad"),
+            (summary.degraded, "degraded", "warn"),
             (summary.serving, "serving", "good"), (summary.pending, "pending", "quiet"),
         ].map { count, word, style in "<span class=\"\(count > 0 ? style : "quiet")\">\(count) \(word)</span>" }
         var html = """
@@ -202,7 +215,8 @@ package struct FleetPage: Sendable {
                 "<table id=\"nodes-table\"><thead><tr><th>Node</th><th>Hub</th><th>State</th><th>Last report</th>"
                 + "<th>Version</th><th>Hit ratio</th><th>Saved</th><th>Disk used</th></tr></thead><tbody>\n"
             for node in view.nodes {
-                html += "<tr class=\"node\" data-state=\"\(node.state.rawValue)\"><td>\(Self.nodeLink(node.hub, node.name))</td>"
+                html +=
+                    "<tr class=\"node\" data-state=\"\(node.state.rawValue)\"><td>\(Self.nodeLink(node.hub, node.name))</td>"
                 html += "<td>\(PageParts.escape(node.hub))</td><td>\(Self.stateCell(node.state, node.reasons))</td>"
                 html += "<td>\(node.lastReportAgeSeconds.map { PageParts.duration($0) + " ago" } ?? "never")</td>"
                 html += "<td>\(PageParts.escape(node.version ?? "-"))</td>"
@@ -213,7 +227,11 @@ package struct FleetPage: Sendable {
             html += "</tbody></table>\n"
         }
         html += "</section>\n<section>\n<h2>Issues <small class=\"legend\">open first, last 90 days</small></h2>\n"
-        html += Self.issueTable(view.issues.map { ($0.hub, $0.node, $0.issue) }, now: view.generatedAt, id: "issues-table")
+        html += Self.issueTable(
+            view.issues.map { ($0.hub, $0.node, $0.issue) },
+            now: view.generatedAt,
+            id: "issues-table"
+        )
         html +=
             "</section>\n<footer>A node is offline after three report intervals of silence. "
             + "The same data as JSON: GET /v1/fleet and GET /v1/issues with the admin token.</footer>\n"
@@ -243,21 +261,28 @@ package struct FleetPage: Sendable {
     }
 
     static func pathSegment(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_."))) ?? text
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.")))
+            ?? text
     }
 
     /// A state word with its reasons under it, each with what to do.
     static func stateCell(_ state: NodeState, _ reasons: [HealthReason]) -> String {
         var html = "<span class=\"state \(stateClass(state))\">\(state.rawValue)</span>"
         for reason in reasons {
-            html += "<div class=\"reason\" data-kind=\"\(PageParts.escape(reason.kind))\">\(PageParts.escape(reason.detail))"
+            html +=
+                "<div class=\"reason\" data-kind=\"\(PageParts.escape(reason.kind))\">\(PageParts.escape(reason.detail))"
             html += "<small>\(PageParts.escape(reason.action))</small></div>"
         }
         return html
     }
 
     /// Issues as a table, open ones marked; `nil` nodes leave the node columns out (a node's own page).
-    static func issueTable(_ issues: [(hub: String, node: String, issue: NodeIssue)], now: Date, id: String, nodeColumns: Bool = true) -> String {
+    static func issueTable(
+        _ issues: [(hub: String, node: String, issue: NodeIssue)],
+        now: Date,
+        id: String,
+        nodeColumns: Bool = true
+    ) -> String {
         guard !issues.isEmpty else { return "<p id=\"\(id)\" class=\"quiet\">No issues in the last 90 days.</p>\n" }
         var html = "<table id=\"\(id)\"><thead><tr>"
         if nodeColumns { html += "<th>Node</th><th>Hub</th>" }
@@ -268,12 +293,15 @@ package struct FleetPage: Sendable {
             if nodeColumns { html += "<td>\(nodeLink(hub, node))</td><td>\(PageParts.escape(hub))</td>" }
             html += "<td><span class=\"\(style)\">\(PageParts.escape(issue.kind))</span>"
             html += "<div class=\"reason\">\(PageParts.escape(issue.detail))</div></td>"
-            html += "<td><time datetime=\"\(PageParts.iso(issue.start))\">\(Self.when(issue.start, now: now))</time></td>"
+            html +=
+                "<td><time datetime=\"\(PageParts.iso(issue.start))\">\(Self.when(issue.start, now: now))</time></td>"
             if let end = issue.end {
                 html += "<td><time datetime=\"\(PageParts.iso(end))\">\(Self.when(end, now: now))</time>"
-                html += "<small> after \(PageParts.duration(max(0, Int(end.timeIntervalSince(issue.start)))))</small></td>"
+                html +=
+                    "<small> after \(PageParts.duration(max(0, Int(end.timeIntervalSince(issue.start)))))</small></td>"
             } else {
-                html += "<td class=\"\(style)\">open, \(PageParts.duration(max(0, Int(now.timeIntervalSince(issue.start)))))</td>"
+                html +=
+                    "<td class=\"\(style)\">open, \(PageParts.duration(max(0, Int(now.timeIntervalSince(issue.start)))))</td>"
             }
             html += "<td><small>\(PageParts.escape(issue.action))</small></td></tr>\n"
         }
@@ -322,10 +350,17 @@ package struct FleetPage: Sendable {
 
     /// The fleet's egress with the part served from the caches in front, in bits per second, one point per period.
     func trafficPlot(_ resolution: RollupResolution) -> String {
-        Self.trafficPlot(resolution == .minute ? view.minutes : view.hours, resolution, now: view.generatedAt, of: "Fleet")
+        Self.trafficPlot(
+            resolution == .minute ? view.minutes : view.hours,
+            resolution,
+            now: view.generatedAt,
+            of: "Fleet"
+        )
     }
 
-    static func trafficPlot(_ periods: [FleetPeriod], _ resolution: RollupResolution, now: Date, of subject: String) -> String {
+    static func trafficPlot(_ periods: [FleetPeriod], _ resolution: RollupResolution, now: Date, of subject: String)
+        -> String
+    {
         let periods = dense(periods, resolution, now: now)
         let scale = 8 / Double(resolution.seconds)
         let served = periods.map { Double($0.bytesServed) * scale }
@@ -347,11 +382,12 @@ package struct FleetPage: Sendable {
     }
 
     /// The shared style and this page's own rules.
-    static let style = PageParts.baseStyle + """
-        td:first-child{word-break:break-all}a{color:inherit}.state{font-weight:600}
-        .reason{font-size:.85em;margin-top:2px}.reason small{display:block;color:var(--muted)}
-        @media (max-width:600px){main{padding:10px}.figure p{font-size:1.2em}th,td{padding:5px 4px}
-        #nodes-table th:nth-child(2),#nodes-table td:nth-child(2),#nodes-table th:nth-child(5),#nodes-table td:nth-child(5),
-        #nodes-table th:nth-child(8),#nodes-table td:nth-child(8){display:none}}
-        """
+    static let style =
+        PageParts.baseStyle + """
+            td:first-child{word-break:break-all}a{color:inherit}.state{font-weight:600}
+            .reason{font-size:.85em;margin-top:2px}.reason small{display:block;color:var(--muted)}
+            @media (max-width:600px){main{padding:10px}.figure p{font-size:1.2em}th,td{padding:5px 4px}
+            #nodes-table th:nth-child(2),#nodes-table td:nth-child(2),#nodes-table th:nth-child(5),#nodes-table td:nth-child(5),
+            #nodes-table th:nth-child(8),#nodes-table td:nth-child(8){display:none}}
+            """
 }

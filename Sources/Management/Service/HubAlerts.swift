@@ -28,7 +28,8 @@ package struct HubAlert: Equatable, Sendable, Codable {
         at = transition.at
         event = transition.isRecovery ? "recovery" : "alert"
         let why = transition.reasons.isEmpty ? "" : ": " + transition.reasons.map(\.detail).joined(separator: "; ")
-        text = transition.isRecovery && transition.state == .serving
+        text =
+            transition.isRecovery && transition.state == .serving
             ? "CacheNode: node \(transition.node) of hub \(transition.hub) recovered: serving (was \(transition.previous.rawValue))"
             : "CacheNode: node \(transition.node) of hub \(transition.hub) is \(transition.state.rawValue) "
                 + "(was \(transition.previous.rawValue))\(why)"
@@ -103,7 +104,10 @@ package final class AlertDispatcher: Sendable {
     ) throws(AlertError) {
         webhooks = try urls.map { url throws(AlertError) in
             let label = try Self.label(url)
-            let (queue, continuation) = AsyncStream.makeStream(of: HubAlert.self, bufferingPolicy: .bufferingNewest(Self.queueLimit))
+            let (queue, continuation) = AsyncStream.makeStream(
+                of: HubAlert.self,
+                bufferingPolicy: .bufferingNewest(Self.queueLimit)
+            )
             return Webhook(url: url, label: label, queue: queue, continuation: continuation)
         }
         key = secret.map { SymmetricKey(data: $0) }
@@ -166,10 +170,16 @@ package final class AlertDispatcher: Sendable {
                     break
                 }
                 guard let delay = retry.delay(afterAttempt: attempt) else {
-                    logger.error("alert dropped after its last try", metadata: metadata.merging(["error": "\(problem)"]) { $1 })
+                    logger.error(
+                        "alert dropped after its last try",
+                        metadata: metadata.merging(["error": "\(problem)"]) { $1 }
+                    )
                     break
                 }
-                logger.warning("alert delivery failed; trying again", metadata: metadata.merging(["error": "\(problem)"]) { $1 })
+                logger.warning(
+                    "alert delivery failed; trying again",
+                    metadata: metadata.merging(["error": "\(problem)"]) { $1 }
+                )
                 do { try await Task.sleep(for: delay) } catch { return }
                 attempt += 1
             }
@@ -182,10 +192,11 @@ package final class AlertDispatcher: Sendable {
     }
 
     static func signature(_ body: some DataProtocol, key: SymmetricKey) -> String {
-        "sha256=" + HMAC<SHA256>.authenticationCode(for: body, using: key).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-        }.joined()
+        "sha256="
+            + HMAC<SHA256>.authenticationCode(for: body, using: key).map { byte in
+                let digits = Array("0123456789abcdef")
+                return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+            }.joined()
     }
 
     /// One try; `nil` when the receiver took it (2xx), otherwise what went wrong.
@@ -199,7 +210,8 @@ package final class AlertDispatcher: Sendable {
         do {
             let response = try await HTTPClient.shared.execute(request, timeout: timeout)
             _ = try? await response.body.collect(upTo: 64 * 1024)
-            return (200..<300).contains(Int(response.status.code)) ? nil : "the receiver answered \(response.status.code)"
+            return (200..<300).contains(Int(response.status.code))
+                ? nil : "the receiver answered \(response.status.code)"
         } catch {
             return "\(error)"
         }

@@ -87,7 +87,12 @@ package struct HubClient: Sendable {
                 if let checked = checkedCertificate.value.withLock({ $0 }) {
                     pinned = checked
                 } else {
-                    pinned = try await HubCertificateProbe.pinned(host: host, port: port, fingerprint: fingerprint, timeout: timeout)
+                    pinned = try await HubCertificateProbe.pinned(
+                        host: host,
+                        port: port,
+                        fingerprint: fingerprint,
+                        timeout: timeout
+                    )
                     checkedCertificate.value.withLock { $0 = pinned }
                 }
             } catch let error as HubTLSError {
@@ -117,19 +122,33 @@ package struct HubClient: Sendable {
 
     /// Adds a node; returns its one-time enrolment key.
     package func createNode(_ name: String, hub: String) async throws(Failure) -> String {
-        let answer = try await send(.POST, "/v1/hubs/\(Self.escape(hub))/nodes", body: ["name": name], as: [String: String].self)
+        let answer = try await send(
+            .POST,
+            "/v1/hubs/\(Self.escape(hub))/nodes",
+            body: ["name": name],
+            as: [String: String].self
+        )
         return answer["enrolment_key"] ?? ""
     }
 
     /// Trades the one-time key for the node's report token.
     package func enrol(node: String, hub: String, key: String) async throws(Failure) -> String {
-        let answer = try await send(.POST, "/v1/enrol", body: ["hub": hub, "node": node, "key": key], as: [String: String].self)
+        let answer = try await send(
+            .POST,
+            "/v1/enrol",
+            body: ["hub": hub, "node": node, "key": key],
+            as: [String: String].self
+        )
         return answer["token"] ?? ""
     }
 
     /// Removes a node from a hub (a node this setup created, when the run is rolled back).
     package func deleteNode(_ name: String, hub: String) async throws(Failure) {
-        _ = try await send(.DELETE, "/v1/hubs/\(Self.escape(hub))/nodes/\(Self.escape(name))", as: [String: String].self)
+        _ = try await send(
+            .DELETE,
+            "/v1/hubs/\(Self.escape(hub))/nodes/\(Self.escape(name))",
+            as: [String: String].self
+        )
     }
 
     /// Checks that the hub service answers over a connection trusted as `trust` says; sends no key or token.
@@ -152,12 +171,16 @@ package struct HubClient: Sendable {
         let endpoint = try Self.endpoint(baseURL)
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
-        if endpoint.secure { request.tlsConfiguration = try await tlsConfiguration(host: endpoint.host, port: endpoint.port) }
+        if endpoint.secure {
+            request.tlsConfiguration = try await tlsConfiguration(host: endpoint.host, port: endpoint.port)
+        }
         request.headers.add(name: "Content-Type", value: "application/json")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             let data: Data
-            do { data = try HubJSON.encoder.encode(body) } catch { throw .unreachable("cannot encode the request: \(error)") }
+            do { data = try HubJSON.encoder.encode(body) } catch {
+                throw .unreachable("cannot encode the request: \(error)")
+            }
             request.body = .bytes(ByteBuffer(bytes: data))
         }
         let response: HTTPClientResponse
@@ -172,7 +195,8 @@ package struct HubClient: Sendable {
         }
         let data = Data(bytes.readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
-            let message = (try? JSONDecoder().decode([String: String].self, from: data))?["error"]
+            let message =
+                (try? JSONDecoder().decode([String: String].self, from: data))?["error"]
                 ?? String(decoding: data.prefix(200), as: UTF8.self)
             throw .refused(status: Int(response.status.code), message: message)
         }
@@ -184,6 +208,7 @@ package struct HubClient: Sendable {
     }
 
     private static func escape(_ segment: String) -> String {
-        segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_."))) ?? segment
+        segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.")))
+            ?? segment
     }
 }

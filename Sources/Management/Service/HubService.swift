@@ -48,7 +48,12 @@ package struct HubService: Sendable {
     ///
     /// At graceful shutdown (SIGTERM in `hub serve`) it stops accepting, closes idle connections, lets each request
     /// in flight be answered, then returns; cancellation (the grace period is over) cuts what is left.
-    package func run(host: String, port: Int, tls identity: HubIdentity? = nil, onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+    package func run(
+        host: String,
+        port: Int,
+        tls identity: HubIdentity? = nil,
+        onBound: @Sendable (Int) -> Void = { _ in }
+    ) async throws {
         let tls = try identity?.serverContext()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
@@ -63,7 +68,10 @@ package struct HubService: Sendable {
                 }
             }
         onBound(server.channel.localAddress?.port ?? port)
-        logger.info("hub service listening", metadata: ["address": "\(server.channel.localAddress.map { "\($0)" } ?? "")"])
+        logger.info(
+            "hub service listening",
+            metadata: ["address": "\(server.channel.localAddress.map { "\($0)" } ?? "")"]
+        )
         let started = clock()
         try await withThrowingDiscardingTaskGroup { background in
             if let alerts { background.addTask { await alerts.run() } }
@@ -138,41 +146,44 @@ package struct HubService: Sendable {
         busy: ConnectionBusy
     ) async throws {
         try await connection.executeThenClose { inbound, outbound in
-                var head: HTTPRequestHead?
-                var body = ByteBuffer()
-                var tooLarge = false
-                for try await part in inbound {
-                    switch part {
-                    case .head(let requestHead):
-                        busy.begin()
-                        head = requestHead
-                        body.clear()
-                        tooLarge = false
-                    case .body(var chunk):
-                        if body.readableBytes + chunk.readableBytes > maximumBody {
-                            tooLarge = true
-                        } else {
-                            body.writeBuffer(&chunk)
-                        }
-                    case .end:
-                        guard let requestHead = head else { continue }
-                        let received = Data(body.readableBytesView)
-                        // The registry's work (SQLite) runs on NIO's blocking pool, off the event loops and the
-                        // tasks' threads.
-                        let response = tooLarge
-                            ? HubResponse(status: .payloadTooLarge, json: ["error": "request body too large"])
-                            : try await NIOThreadPool.singleton.runIfActive { handle(requestHead, body: received) }
-                        var headers = HTTPHeaders()
-                        headers.add(name: "Content-Type", value: response.contentType)
-                        for (name, value) in response.headers { headers.add(name: name, value: value) }
-                        headers.add(name: "Content-Length", value: "\(response.body.count)")
-                        if !requestHead.isKeepAlive { headers.add(name: "Connection", value: "close") }
-                        try await outbound.write(.head(HTTPResponseHead(version: requestHead.version, status: response.status, headers: headers)))
-                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
-                        try await outbound.write(.end(nil))
-                        if !requestHead.isKeepAlive || busy.end() { return }
+            var head: HTTPRequestHead?
+            var body = ByteBuffer()
+            var tooLarge = false
+            for try await part in inbound {
+                switch part {
+                case .head(let requestHead):
+                    busy.begin()
+                    head = requestHead
+                    body.clear()
+                    tooLarge = false
+                case .body(var chunk):
+                    if body.readableBytes + chunk.readableBytes > maximumBody {
+                        tooLarge = true
+                    } else {
+                        body.writeBuffer(&chunk)
                     }
+                case .end:
+                    guard let requestHead = head else { continue }
+                    let received = Data(body.readableBytesView)
+                    // The registry's work (SQLite) runs on NIO's blocking pool, off the event loops and the
+                    // tasks' threads.
+                    let response =
+                        tooLarge
+                        ? HubResponse(status: .payloadTooLarge, json: ["error": "request body too large"])
+                        : try await NIOThreadPool.singleton.runIfActive { handle(requestHead, body: received) }
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Type", value: response.contentType)
+                    for (name, value) in response.headers { headers.add(name: name, value: value) }
+                    headers.add(name: "Content-Length", value: "\(response.body.count)")
+                    if !requestHead.isKeepAlive { headers.add(name: "Connection", value: "close") }
+                    try await outbound.write(
+                        .head(HTTPResponseHead(version: requestHead.version, status: response.status, headers: headers))
+                    )
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+                    try await outbound.write(.end(nil))
+                    if !requestHead.isKeepAlive || busy.end() { return }
                 }
+            }
         }
     }
 
@@ -189,7 +200,9 @@ package struct HubService: Sendable {
         // The pages: the header, the address's token (a browser cannot send a header when it opens an address), or the
         // cookie set when the address had it, so links between the pages need no token in the page.
         let queryToken = query["token"].map { Self.constantTimeEqual($0, adminToken) } == true
-        let pageAdmin = isAdmin || queryToken || Self.cookie(head.headers, Self.cookieName).map { Self.constantTimeEqual($0, adminToken) } == true
+        let pageAdmin =
+            isAdmin || queryToken
+            || Self.cookie(head.headers, Self.cookieName).map { Self.constantTimeEqual($0, adminToken) } == true
         do {
             let route = (head.method, parts.joined(separator: "/"))
             switch route {
@@ -220,7 +233,12 @@ package struct HubService: Sendable {
             case (.GET, "v1/issues"):
                 guard isAdmin else { return .unauthorized }
                 let limit = query["limit"].flatMap { Int($0) } ?? 1_000
-                let issues = try registry.issues(hub: query["hub"].flatMap { $0.isEmpty ? nil : $0 }, node: query["node"].flatMap { $0.isEmpty ? nil : $0 }, now: now, limit: limit)
+                let issues = try registry.issues(
+                    hub: query["hub"].flatMap { $0.isEmpty ? nil : $0 },
+                    node: query["node"].flatMap { $0.isEmpty ? nil : $0 },
+                    now: now,
+                    limit: limit
+                )
                 return try HubResponse(status: .ok, encodable: issues)
             default:
                 guard parts.count >= 2, parts[0] == "v1", parts[1] == "hubs" else {
@@ -276,7 +294,9 @@ package struct HubService: Sendable {
     private func pageResponse(_ html: String, setCookie: Bool) -> HubResponse {
         var response = HubResponse(status: .ok, html: html)
         if setCookie {
-            response.headers.append(("Set-Cookie", "\(Self.cookieName)=\(adminToken); Path=/; HttpOnly; SameSite=Strict"))
+            response.headers.append(
+                ("Set-Cookie", "\(Self.cookieName)=\(adminToken); Path=/; HttpOnly; SameSite=Strict")
+            )
         }
         response.headers.append(("Cache-Control", "no-store"))
         return response

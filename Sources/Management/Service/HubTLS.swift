@@ -46,7 +46,11 @@ package struct HubIdentity: Sendable {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
             guard let first = chain.first else { throw HubTLSError("\(certificatePath) holds no certificate") }
-            return HubIdentity(certificate: first, key: try NIOSSLPrivateKey(file: keyPath, format: .pem), certificatePath: certificatePath)
+            return HubIdentity(
+                certificate: first,
+                key: try NIOSSLPrivateKey(file: keyPath, format: .pem),
+                certificatePath: certificatePath
+            )
         } catch let error as HubTLSError {
             throw error
         } catch {
@@ -63,7 +67,11 @@ package struct HubIdentity: Sendable {
             return try load(certificate: certificatePath, key: keyPath)
         }
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
             let key = P256.Signing.PrivateKey()
             let name = try DistinguishedName {
                 CommonName("CacheNode hub \(names.first ?? "")")
@@ -73,7 +81,9 @@ package struct HubIdentity: Sendable {
             for item in names {
                 switch IPAddress(item) {
                 case .v4(let value):
-                    let bytes: [UInt8] = [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+                    let bytes: [UInt8] = [
+                        UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF),
+                    ]
                     alternatives.append(.ipAddress(ASN1OctetString(contentBytes: bytes[...])))
                 case .v6(let bytes):
                     alternatives.append(.ipAddress(ASN1OctetString(contentBytes: bytes[...])))
@@ -100,7 +110,12 @@ package struct HubIdentity: Sendable {
             )
             // The key first, created 0600 (never readable by others, not even for a moment); the certificate last, so a
             // directory with both files always holds a matching pair.
-            guard FileManager.default.createFile(atPath: keyPath, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]),
+            guard
+                FileManager.default.createFile(
+                    atPath: keyPath,
+                    contents: Data(key.pemRepresentation.utf8),
+                    attributes: [.posixPermissions: 0o600]
+                ),
                 FileManager.default.createFile(
                     atPath: certificatePath,
                     contents: Data(try certificate.serializeAsPEM().pemString.utf8),
@@ -115,7 +130,10 @@ package struct HubIdentity: Sendable {
 
     /// The server side of TLS 1.2 and 1.3 with this identity.
     package func serverContext() throws -> NIOSSLContext {
-        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(certificate)],
+            privateKey: .privateKey(key)
+        )
         configuration.minimumTLSVersion = .tlsv12
         return try NIOSSLContext(configuration: configuration)
     }
@@ -162,11 +180,15 @@ package enum HubTrust: Codable, Equatable, Sendable {
             throw HubTLSError("give --hub-fingerprint or --hub-ca, not both")
         case (.some(let text), nil):
             guard let value = HubIdentity.normalised(text) else {
-                throw HubTLSError("--hub-fingerprint '\(text)' is not a SHA-256 fingerprint (64 hex digits, as `cachenode hub info` prints)")
+                throw HubTLSError(
+                    "--hub-fingerprint '\(text)' is not a SHA-256 fingerprint (64 hex digits, as `cachenode hub info` prints)"
+                )
             }
             return .fingerprint(value)
         case (nil, .some(let file)):
-            guard FileManager.default.isReadableFile(atPath: file) else { throw HubTLSError("--hub-ca: cannot read \(file)") }
+            guard FileManager.default.isReadableFile(atPath: file) else {
+                throw HubTLSError("--hub-ca: cannot read \(file)")
+            }
             return .authority(file)
         case (nil, nil):
             return .system
@@ -185,7 +207,9 @@ package struct HubTLSError: Error, Equatable, CustomStringConvertible {
 /// Learns the certificate a TLS server presents, and accepts it only if its fingerprint is the pinned one: the
 /// handshake fails otherwise, before a byte of HTTP (a token, a key) is sent.
 enum HubCertificateProbe {
-    static func pinned(host: String, port: Int, fingerprint: String, timeout: TimeAmount) async throws -> NIOSSLCertificate {
+    static func pinned(host: String, port: Int, fingerprint: String, timeout: TimeAmount) async throws
+        -> NIOSSLCertificate
+    {
         var configuration = TLSConfiguration.makeClientConfiguration()
         // Verification on (with `.none` BoringSSL never asks), decided by the callback below alone: the pinned
         // fingerprint, whatever CA or names the certificate has.
@@ -209,7 +233,9 @@ enum HubCertificateProbe {
                                     return
                                 }
                                 seen.value.withLock { $0 = leaf }
-                                promise.succeed(HubIdentity.fingerprint(of: leaf) == fingerprint ? .certificateVerified : .failed)
+                                promise.succeed(
+                                    HubIdentity.fingerprint(of: leaf) == fingerprint ? .certificateVerified : .failed
+                                )
                             }
                         )
                         try channel.pipeline.syncOperations.addHandler(handler)
@@ -222,7 +248,9 @@ enum HubCertificateProbe {
             handshake.fail(error)
             throw HubTLSError("cannot connect to \(host):\(port): \(error)")
         }
-        let deadline = channel.eventLoop.scheduleTask(in: timeout) { handshake.fail(HubTLSError("no TLS handshake within the timeout")) }
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+            handshake.fail(HubTLSError("no TLS handshake within the timeout"))
+        }
         defer {
             deadline.cancel()
             channel.close(promise: nil)
@@ -238,7 +266,9 @@ enum HubCertificateProbe {
             }
             throw HubTLSError("no TLS handshake with \(host):\(port) (is it a hub service with TLS?): \(error)")
         }
-        guard let leaf = seen.value.withLock({ $0 }) else { throw HubTLSError("the hub at \(host):\(port) presented no certificate") }
+        guard let leaf = seen.value.withLock({ $0 }) else {
+            throw HubTLSError("the hub at \(host):\(port) presented no certificate")
+        }
         return leaf
     }
 

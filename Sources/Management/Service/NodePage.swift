@@ -18,11 +18,16 @@ package struct NodeView: Sendable {
 
     /// The node `name` of `hub` from the registry, as at `now`.
     package init(registry: Registry, hub: String, node name: String, now: Date) throws(RegistryError) {
-        guard let record = try registry.nodes(hub: hub).first(where: { $0.name.lowercased() == name.lowercased() }) else {
+        guard let record = try registry.nodes(hub: hub).first(where: { $0.name.lowercased() == name.lowercased() })
+        else {
             throw .noSuchNode(node: name, hub: hub)
         }
         self.init(
-            node: FleetNode(record, now: now, issues: try registry.issues(hub: hub, node: record.name, now: now).map(\.issue)),
+            node: FleetNode(
+                record,
+                now: now,
+                issues: try registry.issues(hub: hub, node: record.name, now: now).map(\.issue)
+            ),
             minutes: try registry.rollups(node: record.name, hub: hub, .minute, now: now),
             hours: try registry.rollups(node: record.name, hub: hub, .hour, now: now),
             now: now
@@ -51,7 +56,10 @@ package struct NodePage: Sendable {
     package func main() -> String {
         let node = view.node
         let now = view.generatedAt
-        let since = node.stateSince.map { " since <time datetime=\"\(PageParts.iso($0))\">\(FleetPage.when($0, now: now))</time>" } ?? ""
+        let since =
+            node.stateSince.map {
+                " since <time datetime=\"\(PageParts.iso($0))\">\(FleetPage.when($0, now: now))</time>"
+            } ?? ""
         let lastReport = node.lastReportAgeSeconds.map { PageParts.duration($0) + " ago" } ?? "never"
         let hourly = view.hours.map(Self.period)
         let saved24h = view.minutes.reduce(0) { $0 + $1.bytesFromCache }
@@ -67,7 +75,8 @@ package struct NodePage: Sendable {
         if !node.reasons.isEmpty {
             html += "<ul id=\"reasons\">"
             for reason in node.reasons {
-                html += "<li class=\"\(reason.severity == .failing ? "bad" : "warn")\">\(PageParts.escape(reason.detail))"
+                html +=
+                    "<li class=\"\(reason.severity == .failing ? "bad" : "warn")\">\(PageParts.escape(reason.detail))"
                 html += "<small> · since \(FleetPage.when(reason.since, now: now))</small>"
                 html += "<div class=\"reason\"><small>\(PageParts.escape(reason.action))</small></div></li>"
             }
@@ -99,7 +108,8 @@ package struct NodePage: Sendable {
             id: "issues-table",
             nodeColumns: false
         )
-        html += "</section>\n<footer>Issues are kept for 90 days after they end. As JSON: GET /v1/issues?hub=HUB&amp;node=NODE "
+        html +=
+            "</section>\n<footer>Issues are kept for 90 days after they end. As JSON: GET /v1/issues?hub=HUB&amp;node=NODE "
             + "with the admin token.</footer>\n"
         return html
     }

@@ -1,7 +1,7 @@
 import CNCurses
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why the terminal could not be opened for the wizard.
@@ -21,7 +21,9 @@ package final class Terminal {
     private let colors: Bool
     /// The locale encodes UTF-8: otherwise characters outside ASCII are drawn as ASCII stand-ins.
     private let unicode: Bool
-    private static let fatalSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP]
+    private static let fatalSignals: [Int32] = [
+        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP,
+    ]
 
     /// Why the wizard cannot run on the terminal `TERM` names, before anything is drawn; `nil` when it can.
     nonisolated package static func unsupported(term: String?) -> String? {
@@ -44,7 +46,9 @@ package final class Terminal {
         unicode = nl_langinfo(nl_item(CODESET)).map { String(cString: $0) } == "UTF-8"
         // newterm, unlike initscr, returns nil instead of exiting when the terminal type is unknown.
         guard let screen = newterm(nil, cn_stdout(), cn_stdin()) else {
-            throw TerminalError(description: "cannot open the terminal (TERM=\(getenv("TERM").map { String(cString: $0) } ?? "unset"))")
+            throw TerminalError(
+                description: "cannot open the terminal (TERM=\(getenv("TERM").map { String(cString: $0) } ?? "unset"))"
+            )
         }
         self.screen = screen
         isOpen = true
@@ -212,7 +216,8 @@ package final class Terminal {
 /// A fatal signal while the wizard runs: save the answers (unless the program crashed), give the shell its terminal
 /// back, say where the answers are, then die of the same signal.
 private func restoreTerminalAndReraise(_ received: Int32) {
-    let notice = received == SIGINT || received == SIGTERM || received == SIGHUP
+    let notice =
+        received == SIGINT || received == SIGTERM || received == SIGHUP
         ? InterruptedDraft.writeFromSignalHandler() : nil
     endwin()
     if let notice { _ = write(STDERR_FILENO, notice, strlen(notice)) }

@@ -36,11 +36,16 @@ package protocol WizardApplying {
     func apply(_ configuration: NodeConfiguration, progress: (ApplyProgress) -> Void) -> ApplyOutcome
 
     /// Installs `configuration` with the key or token typed on the hub step (never part of the configuration).
-    func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void) -> ApplyOutcome
+    func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void)
+        -> ApplyOutcome
 }
 
 extension WizardApplying {
-    package func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void) -> ApplyOutcome {
+    package func apply(
+        _ configuration: NodeConfiguration,
+        hubCredential: HubCredential?,
+        progress: (ApplyProgress) -> Void
+    ) -> ApplyOutcome {
         apply(configuration, progress: progress)
     }
 }

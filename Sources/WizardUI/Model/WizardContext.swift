@@ -112,7 +112,9 @@ package struct WizardContext: Sendable {
     /// The hubs on this machine to pick from, the installed node's hub included when it is one of them.
     package var hubChoices: [Choice] {
         var names = hubs
-        if let hub = installed?.hub, hub.isLocal, hub.mode != .unlinked, !names.contains(hub.name) { names.append(hub.name) }
+        if let hub = installed?.hub, hub.isLocal, hub.mode != .unlinked, !names.contains(hub.name) {
+            names.append(hub.name)
+        }
         return names.map { Choice($0) }
     }
 
@@ -141,9 +143,14 @@ package struct WizardContext: Sendable {
     private static func describe(_ interface: HostFacts.Interface, members: Bool) -> String {
         var parts: [String] = []
         if members {
-            parts.append(interface.bridgeMembers.isEmpty ? "no ports" : "ports " + interface.bridgeMembers.joined(separator: ","))
+            parts.append(
+                interface.bridgeMembers.isEmpty ? "no ports" : "ports " + interface.bridgeMembers.joined(separator: ",")
+            )
         } else {
-            parts.append(interface.speedMbps.map { $0 >= 1000 ? "\(HostCheck.format(Double($0) / 1000)) Gbps" : "\($0) Mbps" } ?? "speed unknown")
+            parts.append(
+                interface.speedMbps.map { $0 >= 1000 ? "\(HostCheck.format(Double($0) / 1000)) Gbps" : "\($0) Mbps" }
+                    ?? "speed unknown"
+            )
         }
         parts.append(interface.state)
         parts.append(interface.addresses.isEmpty ? "no address" : interface.addresses.joined(separator: ","))

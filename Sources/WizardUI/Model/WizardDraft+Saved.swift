@@ -76,7 +76,9 @@ extension Wizard {
                     + "with --answers give it in CACHENODE_PROXY_PASSWORD."
             )
         }
-        if configuration.hub.url != nil, configuration.hub.enrolmentKeyFile == nil, configuration.hub.adminTokenFile == nil {
+        if configuration.hub.url != nil, configuration.hub.enrolmentKeyFile == nil,
+            configuration.hub.adminTokenFile == nil
+        {
             header.append(
                 "The hub's key or token is never saved: the wizard asks for it again; with --answers give it in "
                     + "hub.enrolment_key_file or CACHENODE_HUB_KEY (or the admin token: hub.admin_token_file, CACHENODE_HUB_TOKEN)."

@@ -131,7 +131,8 @@ package struct WizardDraft: Equatable, Sendable {
         guard hubPlace == .service else {
             let hubs = context.hubChoices
             switch hubMode {
-            case .existing: return .init(mode: .existing, name: hubs.indices.contains(existingHub) ? hubs[existingHub].value : "")
+            case .existing:
+                return .init(mode: .existing, name: hubs.indices.contains(existingHub) ? hubs[existingHub].value : "")
             case .create: return .init(mode: .create, name: newHub.value)
             case .unlinked: return .unlinked
             }
@@ -251,7 +252,8 @@ package struct WizardDraft: Equatable, Sendable {
     /// `text` as URL userinfo: every byte outside the unreserved characters as `%XX`.
     static func percentEncoded(_ text: String) -> String {
         text.utf8.map { byte in
-            let unreserved = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte)
+            let unreserved =
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte)
                 || (0x61...0x7A).contains(byte) || "-._~".utf8.contains(byte)
             guard !unreserved else { return String(UnicodeScalar(byte)) }
             return "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)

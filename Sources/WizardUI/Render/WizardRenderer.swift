@@ -229,14 +229,21 @@ package enum WizardRenderer {
             body.add(ScreenLine("Every requirement passes. Press Enter to begin."))
         } else {
             let profile = context.defaultProfile?.id ?? ""
-            body.add(ScreenLine("\(warnings.count) warning\(warnings.count == 1 ? "" : "s") for the \(profile) profile; nothing blocks.", .warning))
+            body.add(
+                ScreenLine(
+                    "\(warnings.count) warning\(warnings.count == 1 ? "" : "s") for the \(profile) profile; nothing blocks.",
+                    .warning
+                )
+            )
             fields(wizard, &body)
         }
     }
 
     /// A row title on one line: a long last word (the path of "Free disk at PATH") is shortened in the middle.
     private static func oneLine(_ title: String, width: Int) -> String {
-        guard title.count > width, let space = title.lastIndex(of: " ") else { return title.shortenedInMiddle(to: width) }
+        guard title.count > width, let space = title.lastIndex(of: " ") else {
+            return title.shortenedInMiddle(to: width)
+        }
         let head = String(title[...space])
         guard width - head.count >= 12 else { return title.shortenedInMiddle(to: width) }
         return head + String(title[title.index(after: space)...]).shortenedInMiddle(to: width - head.count)
@@ -268,7 +275,11 @@ package enum WizardRenderer {
             let facts = context.facts
             let memory = facts.memoryBytes.map { HostCheck.format(Double($0) / 1_000_000_000) + " GB" } ?? "unknown"
             let cores = facts.cores.map(String.init) ?? "unknown"
-            body.add(ScreenLine("This machine: \(cores) cores, \(memory) memory. Cache drives: \(HostCheck.format(wizard.draft.totalDriveGB)) GB in total."))
+            body.add(
+                ScreenLine(
+                    "This machine: \(cores) cores, \(memory) memory. Cache drives: \(HostCheck.format(wizard.draft.totalDriveGB)) GB in total."
+                )
+            )
             body.blank()
         case .hub:
             body.add(ScreenLine("A hub groups cache nodes and collects their reports."))
@@ -280,9 +291,15 @@ package enum WizardRenderer {
         switch wizard.step {
         case .network where wizard.draft.switchMode == .create:
             let adapters = context.adapters
-            let adapter = adapters.indices.contains(wizard.draft.adapter) ? adapters[wizard.draft.adapter].value : "the adapter"
+            let adapter =
+                adapters.indices.contains(wizard.draft.adapter) ? adapters[wizard.draft.adapter].value : "the adapter"
             body.blank()
-            body.add(ScreenLine("warning: creating \(wizard.draft.newSwitch.value) restarts the network on \(adapter);", .warning))
+            body.add(
+                ScreenLine(
+                    "warning: creating \(wizard.draft.newSwitch.value) restarts the network on \(adapter);",
+                    .warning
+                )
+            )
             body.add(ScreenLine("         connections over it drop for a few seconds.", .warning))
         case .address:
             body.blank()
@@ -294,7 +311,9 @@ package enum WizardRenderer {
                     body.add(ScreenLine(text, check.status == .pass ? .ok : .warning))
                 }
             } else {
-                body.add(ScreenLine("note: a dynamic address can change on restart, and clients would lose the cache;", .dim))
+                body.add(
+                    ScreenLine("note: a dynamic address can change on restart, and clients would lose the cache;", .dim)
+                )
                 body.add(ScreenLine("      static is recommended.", .dim))
             }
         case .resources:
@@ -323,7 +342,12 @@ package enum WizardRenderer {
                 // value still too long shows the part around the cursor (focused) or is shortened in the middle.
                 let room = wizard.cols - label.count - 2
                 let infoFits = info.map { value.text.count + $0.count <= room } ?? true
-                let shown = fit(value, width: room, focused: isFocused, hidden: field == .proxyPassword || field == .hubSecret)
+                let shown = fit(
+                    value,
+                    width: room,
+                    focused: isFocused,
+                    hidden: field == .proxyPassword || field == .hubSecret
+                )
                 var spans = [
                     Span(label, isFocused ? .emphasis : .plain),
                     Span("[" + shown.text + "]", isFocused ? .selected : .plain),
@@ -416,7 +440,10 @@ package enum WizardRenderer {
             let selected = wizard.reviewSelection == index
             if selected { body.focusLine = body.lines.count }
             let lead = "\(selected ? ">" : " ") \(step.rawValue) " + reviewLabel(step).padded(12)
-            body.add(ScreenLine(lead + reviewValue(step, configuration), selected ? .selected : .plain), hanging: lead.count)
+            body.add(
+                ScreenLine(lead + reviewValue(step, configuration), selected ? .selected : .plain),
+                hanging: lead.count
+            )
             for problem in problems where problem.step == step {
                 body.add(ScreenLine("      error: \(problem.field?.label ?? step.title): \(problem.message)", .error))
             }
@@ -427,8 +454,14 @@ package enum WizardRenderer {
                 body.add(ScreenLine("      upstream proxy password: a new one replaces the installed one", .warning))
             }
         }
-        body.add(ScreenLine("    " + "Listen".padded(12) + "\(configuration.engine.listen) (what clients' DOCacheHost points at)"))
-        if let changes, changes.isEmpty { body.add(ScreenLine("      No setting changes from the installed node.", .dim)) }
+        body.add(
+            ScreenLine(
+                "    " + "Listen".padded(12) + "\(configuration.engine.listen) (what clients' DOCacheHost points at)"
+            )
+        )
+        if let changes, changes.isEmpty {
+            body.add(ScreenLine("      No setting changes from the installed node.", .dim))
+        }
         body.blank()
         let selected = wizard.reviewSelection == Wizard.reviewSteps.count
         if selected { body.focusLine = body.lines.count }
@@ -464,19 +497,22 @@ package enum WizardRenderer {
                 proxy += " (password in \(file))"
             }
             guard address.mode == .static else { return "dynamic (DHCP)" + proxy }
-            return "static \(address.ip ?? "-"), gateway \(address.gateway ?? "-"), DNS \(address.dns.joined(separator: ", "))"
+            return
+                "static \(address.ip ?? "-"), gateway \(address.gateway ?? "-"), DNS \(address.dns.joined(separator: ", "))"
                 + proxy
         case .storage:
             let drives = c.storage.drives.map { "\($0.path) \(HostCheck.format($0.sizeGB)) GB" }.joined(separator: ", ")
             return "state \(c.storage.state); cache \(drives)"
         case .resources:
-            return "\(c.resources.profile ?? "-") profile, \(c.resources.memoryGB) GB memory, \(c.resources.cores) cores"
+            return
+                "\(c.resources.profile ?? "-") profile, \(c.resources.memoryGB) GB memory, \(c.resources.cores) cores"
         default:
             let hub = c.hub
             guard hub.mode != .unlinked else { return "none: this node joins no hub" }
             let verb = hub.mode == .existing ? "existing" : "create"
             guard let url = hub.url else { return "\(verb) \(hub.name) on this machine" }
-            let trust = hub.fingerprint.map { " (certificate \($0.prefix(20))...)" } ?? hub.caFile.map { " (CA \($0))" } ?? ""
+            let trust =
+                hub.fingerprint.map { " (certificate \($0.prefix(20))...)" } ?? hub.caFile.map { " (CA \($0))" } ?? ""
             return "\(verb) \(hub.name) at \(url)\(trust)"
         }
     }
@@ -496,7 +532,11 @@ package enum WizardRenderer {
         body.blank()
         var rows: [(key: String, line: ScreenLine)] = []
         func put(_ key: String, _ line: ScreenLine) {
-            if let index = rows.firstIndex(where: { $0.key == key }) { rows[index].line = line } else { rows.append((key, line)) }
+            if let index = rows.firstIndex(where: { $0.key == key }) {
+                rows[index].line = line
+            } else {
+                rows.append((key, line))
+            }
         }
         for event in wizard.applyLog {
             switch event {

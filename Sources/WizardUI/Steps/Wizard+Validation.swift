@@ -25,7 +25,9 @@ extension Wizard {
         if let memory = Int(draft.memory.value), Double(memory) < profile.memoryGB,
             !(machineMeetsProfile && memory >= context.machineMemoryGB ?? Int.max)
         {
-            warnings.append("\(memory) GB of memory is below the \(HostCheck.format(profile.memoryGB)) GB of the \(profile.id) profile")
+            warnings.append(
+                "\(memory) GB of memory is below the \(HostCheck.format(profile.memoryGB)) GB of the \(profile.id) profile"
+            )
         }
         if let cores = Int(draft.cores.value), cores < profile.cores {
             warnings.append("\(cores) cores are below the \(profile.cores) of the \(profile.id) profile")
@@ -37,7 +39,9 @@ extension Wizard {
     package func allErrors() -> [Problem] {
         Self.reviewSteps.flatMap { step in
             let errors = stepErrors(step)
-            return fields(step).compactMap { field in errors[field].map { Problem(step: step, field: field, message: $0) } }
+            return fields(step).compactMap { field in
+                errors[field].map { Problem(step: step, field: field, message: $0) }
+            }
         }
     }
 
@@ -85,9 +89,14 @@ extension Wizard {
             }
         }
         if context.installed == nil, configuration.hub.mode == .existing,
-            hubNodes[configuration.hub.name]?.contains(where: { $0.lowercased() == configuration.node.name.lowercased() }) == true
+            hubNodes[configuration.hub.name]?.contains(where: {
+                $0.lowercased() == configuration.node.name.lowercased()
+            }) == true
         {
-            add(.existingHub, "hub '\(configuration.hub.name)' already has a node named '\(configuration.node.name)' (a name is unique in its hub)")
+            add(
+                .existingHub,
+                "hub '\(configuration.hub.name)' already has a node named '\(configuration.node.name)' (a name is unique in its hub)"
+            )
         }
         if draft.proxyNeedsPasswordField, draft.proxyPassword.text.isEmpty,
             draft.engine.upstreamProxyPasswordFile == nil
@@ -99,11 +108,18 @@ extension Wizard {
         if !draft.restartUnderstood { add(.restartUnderstood, "tick it with Space to create the switch") }
         if !draft.belowProfileAccepted { add(.belowProfileAccepted, "tick it with Space, or raise the values") }
         if !draft.networkWarningsAccepted {
-            add(.networkWarningsAccepted, "tick it with Space to go on despite the network warnings, or change the answers")
+            add(
+                .networkWarningsAccepted,
+                "tick it with Space to go on despite the network warnings, or change the answers"
+            )
         }
 
         var issues = configuration.validate(sizing: context.sizing)
-        issues += configuration.hostProblems(facts: context.facts, freeBytesByDrive: freeByDrive(), sizing: context.sizing)
+        issues += configuration.hostProblems(
+            facts: context.facts,
+            freeBytesByDrive: freeByDrive(),
+            sizing: context.sizing
+        )
         issues += PathRules.ownershipProblems(configuration.storage)
         for issue in issues {
             guard let field = field(for: issue.keyPath) else { continue }

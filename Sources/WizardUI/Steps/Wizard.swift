@@ -79,7 +79,9 @@ package struct Wizard: Sendable {
 
     /// The results of the network checks for the answers as they are now; `nil` until they ran for them.
     package var currentNetworkChecks: [NetworkCheck]? {
-        guard let networkChecks, networkChecks.answers == NetworkAnswers(draft.configuration(context)) else { return nil }
+        guard let networkChecks, networkChecks.answers == NetworkAnswers(draft.configuration(context)) else {
+            return nil
+        }
         return networkChecks.results
     }
 
@@ -91,7 +93,12 @@ package struct Wizard: Sendable {
         let hub = draft.hub(context)
         var adminToken: String?
         if case .adminToken(let token) = draft.hubCredentialGiven { adminToken = token }
-        return HubCheckRequest(url: hub.url ?? "", fingerprint: hub.fingerprint, caFile: hub.caFile, adminToken: adminToken)
+        return HubCheckRequest(
+            url: hub.url ?? "",
+            fingerprint: hub.fingerprint,
+            caFile: hub.caFile,
+            adminToken: adminToken
+        )
     }
 
     /// The hub service check's result for the answers as they are now; `nil` until it ran for them.
@@ -134,7 +141,9 @@ package struct Wizard: Sendable {
     package var networkWarnings: [NetworkCheck] { currentNetworkChecks?.filter { $0.status == .warning } ?? [] }
 
     /// The results of `.checkNetwork`: all passing, the wizard goes on; else it shows them and asks for the tick.
-    package mutating func recordNetworkChecks(_ results: [NetworkCheck], for configuration: NodeConfiguration) -> WizardAction {
+    package mutating func recordNetworkChecks(_ results: [NetworkCheck], for configuration: NodeConfiguration)
+        -> WizardAction
+    {
         networkChecks = (NetworkAnswers(configuration), results)
         draft.networkWarningsAccepted = false
         guard step == .address else { return .none }
@@ -205,7 +214,10 @@ package struct Wizard: Sendable {
         switch field {
         case .switchMode: [.init("Use an existing switch"), .init("Create a new switch")]
         case .addressMode:
-            [.init("Static", detail: "recommended"), .init("Dynamic (DHCP)", detail: "the address can change on restart")]
+            [
+                .init("Static", detail: "recommended"),
+                .init("Dynamic (DHCP)", detail: "the address can change on restart"),
+            ]
         case .hubMode:
             [
                 .init("Yes, use a hub I have", detail: "on this machine"),
@@ -451,7 +463,9 @@ package struct Wizard: Sendable {
             }
             if key == .up { focusIndex -= 1; return .none }
             if key == .down { focusIndex += 1; return .none }
-            if case .char(let character) = key, character.isNewline || character.asciiValue.map({ $0 < 0x20 || $0 == 0x7F }) == true {
+            if case .char(let character) = key,
+                character.isNewline || character.asciiValue.map({ $0 < 0x20 || $0 == 0x7F }) == true
+            {
                 return .none
             }
             if value.edit(key) {
@@ -519,7 +533,9 @@ package struct Wizard: Sendable {
         if step == .storage {
             // An emptied extra drive is removed.
             let before = draft.drives.count
-            draft.drives = draft.drives.enumerated().filter { $0.offset == 0 || !$0.element.path.isEmpty }.map(\.element)
+            draft.drives = draft.drives.enumerated().filter { $0.offset == 0 || !$0.element.path.isEmpty }.map(
+                \.element
+            )
             if draft.drives.count != before { focusIndex = 0 }
         }
         let errors = stepErrors(step)
@@ -569,7 +585,8 @@ package struct Wizard: Sendable {
             }
             let problems = allErrors()
             guard problems.isEmpty else {
-                message = "Some answers need fixing first: \(problems.map(\.step.title).uniqued().joined(separator: ", "))."
+                message =
+                    "Some answers need fixing first: \(problems.map(\.step.title).uniqued().joined(separator: ", "))."
                 return .none
             }
             let configuration = draft.secretConfiguration(context)

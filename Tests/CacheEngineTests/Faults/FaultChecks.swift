@@ -28,7 +28,11 @@ enum FaultChecks {
                 expectPrefix(response.body, of: expected, comment, sourceLocation: sourceLocation)
             }
         } else {
-            #expect(response.status >= 500 || allowed.contains(response.status), comment, sourceLocation: sourceLocation)
+            #expect(
+                response.status >= 500 || allowed.contains(response.status),
+                comment,
+                sourceLocation: sourceLocation
+            )
         }
     }
 }
@@ -40,7 +44,8 @@ extension EngineHarness {
     }
 
     /// Fetches a healthy object whole and in a range, and expects exact bytes both times.
-    func expectHealthy(_ path: String, _ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expectHealthy(_ path: String, _ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) async throws
+    {
         let whole = try await get(path)
         #expect(whole.status == 200, sourceLocation: sourceLocation)
         expectBytes(whole.body, bytes, "healthy \(path) while the fault happens", sourceLocation: sourceLocation)

@@ -4,17 +4,23 @@ import Testing
 @testable import CacheEngine
 
 struct CacheRequestTests {
-    @Test(arguments: [
-        ("/filestreamingservice/files/abc?P1=1&cacheHostOrigin=au.download.windowsupdate.com&P2=2", nil,
-         "http://au.download.windowsupdate.com/filestreamingservice/files/abc?P1=1&P2=2"),
-        ("/mscomtest/wuidt.gif?cacheHostOrigin=au.download.windowsupdate.com", nil,
-         "http://au.download.windowsupdate.com/mscomtest/wuidt.gif"),
-        ("/a/b.cab", "dl.delivery.mp.microsoft.com", "http://dl.delivery.mp.microsoft.com/a/b.cab"),
-        ("/a?x=1&cachehostorigin=127.0.0.1:8081", "cache.local", "http://127.0.0.1:8081/a?x=1"),
-        ("/a%2eb//c/?cacheHostOrigin=Example.COM.", nil, "http://example.com/a.b/c/"),
-        ("/x?cacheHostOrigin=host:80&b=2&a=1", nil, "http://host/x?b=2&a=1"),
-        ("http://tlu.dl.delivery.mp.microsoft.com/f?q", nil, "http://tlu.dl.delivery.mp.microsoft.com/f?q"),
-    ] as [(String, String?, String)])
+    @Test(
+        arguments: [
+            (
+                "/filestreamingservice/files/abc?P1=1&cacheHostOrigin=au.download.windowsupdate.com&P2=2", nil,
+                "http://au.download.windowsupdate.com/filestreamingservice/files/abc?P1=1&P2=2"
+            ),
+            (
+                "/mscomtest/wuidt.gif?cacheHostOrigin=au.download.windowsupdate.com", nil,
+                "http://au.download.windowsupdate.com/mscomtest/wuidt.gif"
+            ),
+            ("/a/b.cab", "dl.delivery.mp.microsoft.com", "http://dl.delivery.mp.microsoft.com/a/b.cab"),
+            ("/a?x=1&cachehostorigin=127.0.0.1:8081", "cache.local", "http://127.0.0.1:8081/a?x=1"),
+            ("/a%2eb//c/?cacheHostOrigin=Example.COM.", nil, "http://example.com/a.b/c/"),
+            ("/x?cacheHostOrigin=host:80&b=2&a=1", nil, "http://host/x?b=2&a=1"),
+            ("http://tlu.dl.delivery.mp.microsoft.com/f?q", nil, "http://tlu.dl.delivery.mp.microsoft.com/f?q"),
+        ] as [(String, String?, String)]
+    )
     func originURL(target: String, host: String?, expected: String) throws {
         #expect(try CacheRequest.parse(target: target, hostHeader: host).originURL == expected)
     }

@@ -6,7 +6,10 @@ import Testing
 
 struct OriginPolicyTests {
     static let policy = OriginPolicy(
-        allowlist: OriginAllowlist(patterns: ["*.download.windowsupdate.com", "dl.delivery.mp.microsoft.com"], extra: ["127.0.0.1", "origin.test"]),
+        allowlist: OriginAllowlist(
+            patterns: ["*.download.windowsupdate.com", "dl.delivery.mp.microsoft.com"],
+            extra: ["127.0.0.1", "origin.test"]
+        ),
         listen: ListenAddress(host: "0.0.0.0", port: 8080)
     )
 
@@ -14,19 +17,21 @@ struct OriginPolicyTests {
         try CacheRequest.parse(target: "/f?cacheHostOrigin=\(origin)", hostHeader: nil)
     }
 
-    @Test(arguments: [
-        ("evil.example.com", "not on the origin allowlist"),
-        ("download.windowsupdate.com.evil.com", "not on the origin allowlist"),
-        ("10.0.0.1", "is an IP address"),
-        ("169.254.169.254", "is an IP address"),
-        ("[::1]", "is an IP address"),
-        ("2130706433", "non-standard form"),
-        ("0177.0.0.1", "non-standard form"),
-        ("0x7f.1", "non-standard form"),
-        ("127.1", "non-standard form"),
-        ("127.0.0.1:8080", "this cache itself"),
-        ("127.0.0.1", ""),
-    ] as [(String, String)])
+    @Test(
+        arguments: [
+            ("evil.example.com", "not on the origin allowlist"),
+            ("download.windowsupdate.com.evil.com", "not on the origin allowlist"),
+            ("10.0.0.1", "is an IP address"),
+            ("169.254.169.254", "is an IP address"),
+            ("[::1]", "is an IP address"),
+            ("2130706433", "non-standard form"),
+            ("0177.0.0.1", "non-standard form"),
+            ("0x7f.1", "non-standard form"),
+            ("127.1", "non-standard form"),
+            ("127.0.0.1:8080", "this cache itself"),
+            ("127.0.0.1", ""),
+        ] as [(String, String)]
+    )
     func staticChecks(origin: String, reason: String) throws {
         let decision = Self.policy.check(try Self.request(origin))
         if reason.isEmpty {
@@ -40,15 +45,17 @@ struct OriginPolicyTests {
         }
     }
 
-    @Test(arguments: [
-        (["127.0.0.1"], "loopback"),
-        (["10.1.2.3"], "private"),
-        (["169.254.169.254"], "cloud metadata"),
-        (["169.254.1.1"], "link-local"),
-        (["8.8.8.8", "192.168.1.1"], "private"),
-        (["::ffff:127.0.0.1"], "loopback"),
-        (["8.8.8.8"], ""),
-    ] as [([String], String)])
+    @Test(
+        arguments: [
+            (["127.0.0.1"], "loopback"),
+            (["10.1.2.3"], "private"),
+            (["169.254.169.254"], "cloud metadata"),
+            (["169.254.1.1"], "link-local"),
+            (["8.8.8.8", "192.168.1.1"], "private"),
+            (["::ffff:127.0.0.1"], "loopback"),
+            (["8.8.8.8"], ""),
+        ] as [([String], String)]
+    )
     func resolvedAddresses(addresses: [String], reason: String) throws {
         let request = try Self.request("au.download.windowsupdate.com")
         #expect(Self.policy.check(request) == .allow)

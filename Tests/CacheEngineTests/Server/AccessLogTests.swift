@@ -8,8 +8,15 @@ import Testing
 struct AccessLogTests {
     static func entry(_ number: Int) -> AccessLog.Entry {
         AccessLog.Entry(
-            client: "10.0.0.\(number % 250)", method: "GET", target: "/piece/\(number)?cacheHostOrigin=au.download.windowsupdate.com",
-            range: "bytes=0-1048575", status: 206, bytes: 1_048_576, outcome: .hit, milliseconds: 1.5, originStatus: nil
+            client: "10.0.0.\(number % 250)",
+            method: "GET",
+            target: "/piece/\(number)?cacheHostOrigin=au.download.windowsupdate.com",
+            range: "bytes=0-1048575",
+            status: 206,
+            bytes: 1_048_576,
+            outcome: .hit,
+            milliseconds: 1.5,
+            originStatus: nil
         )
     }
 
@@ -24,14 +31,18 @@ struct AccessLogTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.root + "/logs").sorted()
         #expect(files == ["access.log", "access.log.1", "access.log.2"])
         for file in files {
-            let size = try #require(FileManager.default.attributesOfItem(atPath: directory.root + "/logs/" + file)[.size] as? Int)
+            let size = try #require(
+                FileManager.default.attributesOfItem(atPath: directory.root + "/logs/" + file)[.size] as? Int
+            )
             #expect(size <= 2_000 + lineLength, "\(file) has \(size) bytes")
         }
         // The newest request is in access.log, the ones just before it in .1 and .2, in order, none lost between.
         let lines = try ["access.log.2", "access.log.1", "access.log"].flatMap { file in
             try String(contentsOfFile: directory.root + "/logs/" + file, encoding: .utf8).split(separator: "\n")
         }
-        let numbers = lines.compactMap { line in line.split(separator: "/piece/").last?.split(separator: "?").first.flatMap { Int($0) } }
+        let numbers = lines.compactMap { line in
+            line.split(separator: "/piece/").last?.split(separator: "?").first.flatMap { Int($0) }
+        }
         #expect(numbers.last == 199)
         #expect(numbers == Array((200 - numbers.count)..<200))
     }

@@ -52,7 +52,9 @@ struct PipelineTests {
     /// Answers the first request the way the responder does: a head, a body, the end.
     static func respond(_ channel: EmbeddedChannel, body: String = "ok") throws {
         let headers = HTTPHeaders([("Content-Length", "\(body.utf8.count)")])
-        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+        try channel.writeOutbound(
+            HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))
+        )
         try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body))))
         try channel.writeOutbound(HTTPServerResponsePart.end(nil))
     }
@@ -80,7 +82,10 @@ struct PipelineTests {
 
     @Test func aHeadThatAnnouncesABodyIsAnsweredAtOnceAndNothingAfterItIsRead() throws {
         let (channel, submitted) = try Self.pipeline()
-        try Self.send(channel, "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        try Self.send(
+            channel,
+            "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         let jobs = submitted.jobs.withLock { $0 }
         #expect(jobs.map(\.head.uri) == ["/a"])
         #expect(jobs.first?.closeAfter == true)
@@ -125,7 +130,9 @@ struct PipelineTests {
         #expect(submitted.heads == ["/a"])
         // The response is under way; the client's window is full.
         try channel.writeOutbound(
-            HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "100"]))
+            HTTPServerResponsePart.head(
+                HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "100"])
+            )
         )
         channel.isWritable = false
         channel.pipeline.fireChannelWritabilityChanged()

@@ -11,7 +11,14 @@ struct BlockStoreTests {
     static let blockSize = 4096
 
     static func meta(_ key: String, length: Int64 = 10_000, etag: String = "\"a\"") -> ObjectMetadata {
-        ObjectMetadata(key: key, etag: etag, lastModified: nil, contentType: "application/octet-stream", length: length, blockSize: blockSize)
+        ObjectMetadata(
+            key: key,
+            etag: etag,
+            lastModified: nil,
+            contentType: "application/octet-stream",
+            length: length,
+            blockSize: blockSize
+        )
     }
 
     static func chunk(_ meta: ObjectMetadata, _ index: Int) -> [ByteBuffer] {
@@ -132,7 +139,11 @@ struct BlockStoreTests {
                         group.addTask {
                             for (position, key) in keys.enumerated() where position % 8 == worker {
                                 let meta = Self.meta(key, length: 4096 * 3)
-                                store.store(meta, block: (position + round) % 3, chunks: Self.chunk(meta, (position + round) % 3))
+                                store.store(
+                                    meta,
+                                    block: (position + round) % 3,
+                                    chunks: Self.chunk(meta, (position + round) % 3)
+                                )
                             }
                         }
                     }
@@ -169,7 +180,9 @@ struct BlockStoreTests {
             filling.closeJournals()
         }
         // Opened again on a drive just large enough for what it holds.
-        let journal = try FileManager.default.attributesOfItem(atPath: directory.drive + "0/cachenode/journal")[.size] as? Int ?? 0
+        let journal =
+            try FileManager.default.attributesOfItem(atPath: directory.drive + "0/cachenode/journal")[.size] as? Int
+            ?? 0
         let store = try Self.open(directory, capacity: Int64(count) * 4096 + Int64(journal) + 10_000)
         #expect(store.objectCount == count)
         // Every third of the first 600 is read again: the most recent now.
@@ -223,10 +236,17 @@ struct BlockStoreTests {
         defer { directory.remove() }
         let root = directory.drive + "0/cachenode"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try "cachenode-store 1\nblock_size \(Self.blockSize)\n".write(toFile: root + "/format", atomically: true, encoding: .utf8)
+        try "cachenode-store 1\nblock_size \(Self.blockSize)\n".write(
+            toFile: root + "/format",
+            atomically: true,
+            encoding: .utf8
+        )
         var journal = ""
         for index in 0..<100_000 {
-            let meta = Self.meta("au.download.windowsupdate.com/filestreamingservice/files/\(index)?P1=1", length: 1_000_000)
+            let meta = Self.meta(
+                "au.download.windowsupdate.com/filestreamingservice/files/\(index)?P1=1",
+                length: 1_000_000
+            )
             let id = ObjectID(key: meta.key)
             journal += JournalRecord.object(id, meta).line + JournalRecord.block(id, 0).line
         }

@@ -10,7 +10,10 @@ struct RedactionTests {
         ("enrolment_key: 'k-1'", "enrolment_key: '<redacted>'"),
         ("password: hunter2", "password: <redacted>"),
         ("Authorization: Bearer abc.def", "Authorization: <redacted>"),
-        ("upstream_proxy: http://proxy-user:s3cret@proxy.example.org:3128", "upstream_proxy: http://proxy-user:<redacted>@proxy.example.org:3128"),
+        (
+            "upstream_proxy: http://proxy-user:s3cret@proxy.example.org:3128",
+            "upstream_proxy: http://proxy-user:<redacted>@proxy.example.org:3128"
+        ),
         (#"{"url":"http://hub:7000","token":"t-9"}"#, #"{"url":"http://hub:7000","token":"<redacted>"}"#),
     ])
     func secretsAreReplaced(_ input: String, _ expected: String) {
@@ -31,7 +34,8 @@ struct RedactionTests {
 
 struct SupportBundleTests {
     @Test func theBundleIsOneTarGzNamedAfterTheUTCTimeWithTheRedactedFiles() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bundle-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bundle-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var bundle = SupportBundle(date: Date(timeIntervalSince1970: 1_795_000_000))
         bundle.add("summary.txt", "node: Seattle-1\n")
@@ -50,10 +54,17 @@ struct SupportBundleTests {
         #expect(tar.terminationStatus == 0)
         let root = extract + "/support_bundle_20261118T110640Z"
         #expect(try String(contentsOfFile: root + "/summary.txt", encoding: .utf8) == "node: Seattle-1\n")
-        #expect(try String(contentsOfFile: root + "/configuration/hub-link.json", encoding: .utf8) == #"{"token":"<redacted>"}"#)
+        #expect(
+            try String(contentsOfFile: root + "/configuration/hub-link.json", encoding: .utf8)
+                == #"{"token":"<redacted>"}"#
+        )
         #expect(FileManager.default.fileExists(atPath: root + "/missing.log.missing"))
         // Only the archive remains in the output folder: no staging left behind.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["support_bundle_20261118T110640Z.tar.gz", "x"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == [
+                "support_bundle_20261118T110640Z.tar.gz", "x",
+            ]
+        )
     }
 
     @Test func theTailKeepsTheLastLines() throws {
@@ -61,7 +72,11 @@ struct SupportBundleTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let log = directory + "/engine.log"
-        try (1...100).map { "line \($0)" }.joined(separator: "\n").appending("\n").write(toFile: log, atomically: true, encoding: .utf8)
+        try (1...100).map { "line \($0)" }.joined(separator: "\n").appending("\n").write(
+            toFile: log,
+            atomically: true,
+            encoding: .utf8
+        )
         var bundle = SupportBundle()
         bundle.addTail("logs/engine.log", of: log, lines: 3)
         #expect(bundle.entries == [.init(name: "logs/engine.log", content: "line 98\nline 99\nline 100\n")])
