@@ -616,12 +616,7 @@ extension WizardInstallEndToEndTests {
                 + "2>'\(errors)'"
         )
         try tmux.acceptWarnings()
-        try tmux.type("Fail-1")
-        try tmux.send("Enter")
-        try tmux.existingSwitch(number: "1")
-        try tmux.dynamicAddress()
-        try tmux.storage(driveGB: "60")
-        try tmux.resources(profile: "1", memoryGB: "4", cores: "4")
+        try tmux.answerUpToTheHub(node: "Fail-1")
         try tmux.waitFor("Do you already have a hub?")
         try tmux.type("2")
         try tmux.send("Enter")
@@ -705,6 +700,17 @@ extension TmuxSession {
         try waitFor("[warn] Listen port: 8080: Windows clients reach a cache host on port 80 only")
         try waitFor("> [ ] Continue anyway: I have read the network warnings")
         try send("Space", "Enter")
+    }
+
+    /// The node's name, the first existing switch, a dynamic address, a 60 GB drive and the branch profile (4 GB, 4
+    /// cores): the steps up to the hub, as most wizard tests answer them.
+    func answerUpToTheHub(node: String) throws {
+        try type(node)
+        try send("Enter")
+        try existingSwitch(number: "1")
+        try dynamicAddress()
+        try storage(driveGB: "60")
+        try resources(profile: "1", memoryGB: "4", cores: "4")
     }
 
     /// The default state directory and one drive of `driveGB`.

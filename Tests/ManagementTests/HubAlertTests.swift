@@ -207,7 +207,8 @@ struct WebhookReceiver {
             process.waitUntilExit()
             for suffix in ["", ".port"] { try? FileManager.default.removeItem(atPath: log + suffix) }
         }
-        let deadline = Date().addingTimeInterval(20)
+        // Python may take long to start on a loaded machine.
+        let deadline = Date().addingTimeInterval(60)
         var port: String?
         while port == nil && Date() < deadline {
             port = try? String(contentsOfFile: log + ".port", encoding: .utf8)

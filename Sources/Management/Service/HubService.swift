@@ -73,6 +73,10 @@ package struct HubService: Sendable {
             metadata: ["address": "\(server.channel.localAddress.map { "\($0)" } ?? "")"]
         )
         let started = clock()
+        // The registry's own threads: its SQLite work never waits behind other blocking work of the process.
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        defer { pool.shutdownGracefully { _ in } }
         try await withThrowingDiscardingTaskGroup { background in
             if let alerts { background.addTask { await alerts.run() } }
             background.addTask { await self.sweep(notBefore: started) }
@@ -81,7 +85,7 @@ package struct HubService: Sendable {
                 try await withGracefulShutdownHandler {
                     try await server.executeThenClose { accepted in
                         for try await connection in accepted {
-                            connections.addTask { await self.serve(connection) }
+                            connections.addTask { await self.serve(connection, pool: pool) }
                         }
                     }
                 } onGracefulShutdown: {
@@ -125,12 +129,15 @@ package struct HubService: Sendable {
         alerts?.send(transition)
     }
 
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+    private func serve(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+        pool: NIOThreadPool
+    ) async {
         let busy = ConnectionBusy()
         let channel = connection.channel
         do {
             try await withGracefulShutdownHandler {
-                try await answer(connection, busy: busy)
+                try await answer(connection, busy: busy, pool: pool)
             } onGracefulShutdown: {
                 // An idle connection closes now; a busy one after its answer.
                 if busy.markStopping() { channel.close(promise: nil) }
@@ -143,7 +150,8 @@ package struct HubService: Sendable {
     /// Answers the requests of one connection in turn; returns after the one in flight when shutdown began.
     private func answer(
         _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
-        busy: ConnectionBusy
+        busy: ConnectionBusy,
+        pool: NIOThreadPool
     ) async throws {
         try await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
@@ -165,12 +173,12 @@ package struct HubService: Sendable {
                 case .end:
                     guard let requestHead = head else { continue }
                     let received = Data(body.readableBytesView)
-                    // The registry's work (SQLite) runs on NIO's blocking pool, off the event loops and the
-                    // tasks' threads.
+                    // The registry's work (SQLite) runs on the service's own blocking pool, off the event loops
+                    // and the tasks' threads.
                     let response =
                         tooLarge
                         ? HubResponse(status: .payloadTooLarge, json: ["error": "request body too large"])
-                        : try await NIOThreadPool.singleton.runIfActive { handle(requestHead, body: received) }
+                        : try await pool.runIfActive { handle(requestHead, body: received) }
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Type", value: response.contentType)
                     for (name, value) in response.headers { headers.add(name: name, value: value) }
