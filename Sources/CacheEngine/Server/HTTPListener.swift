@@ -133,9 +133,12 @@ final class HTTPListener: Sendable {
 
     private func bootstrap(_ quiescing: ServerQuiescingHelper) -> ServerBootstrap {
         let limits = self.limits
-        let connections = self.connections
+        // One object all connections share: a connection's dispatcher holds one reference, not a closure of its own.
         let submit = self.submit
-        let logger = self.logger
+        let target = DispatchTarget(connections: connections, logger: logger) { job in
+            if case .terminated = submit.yield(job) { return false }
+            return true
+        }
         return ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -163,10 +166,7 @@ final class HTTPListener: Sendable {
                         ConnectionGuard(idleTimeout: limits.idleTimeout, requestTimeout: limits.requestTimeout)
                     )
                     try channel.pipeline.syncOperations.addHandler(
-                        RequestDispatcher(connections: connections, logger: logger) { job in
-                            if case .terminated = submit.yield(job) { return false }
-                            return true
-                        }
+                        RequestDispatcher(target: target)
                     )
                 }
             }
@@ -307,6 +307,20 @@ final class ConnectionCount: Sendable {
     var count: Int { open.load(ordering: .relaxed) }
 }
 
+/// What every connection's `RequestDispatcher` hands its requests to: the cap, the log and the listener's queue.
+final class DispatchTarget: Sendable {
+    let connections: ConnectionCount
+    let logger: Logger
+    /// Hands a request to the listener's task group; false once the listener no longer takes any.
+    let submit: @Sendable (RequestJob) -> Bool
+
+    init(connections: ConnectionCount, logger: Logger, submit: @escaping @Sendable (RequestJob) -> Bool) {
+        self.connections = connections
+        self.logger = logger
+        self.submit = submit
+    }
+}
+
 /// Turns the request parts of one connection into requests for the listener's task group. With pipelining
 /// assistance the next request's parts arrive only once the previous response has ended.
 ///
@@ -316,23 +330,18 @@ final class RequestDispatcher: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let connections: ConnectionCount
-    private let logger: Logger
-    /// Hands a request to the listener's task group; false once the listener no longer takes any.
-    private let submit: @Sendable (RequestJob) -> Bool
+    private let target: DispatchTarget
     private var head: HTTPRequestHead?
     private var admitted = false
     /// Set once the connection only waits to close: a request was answered from its head, or was malformed.
     private var closing = false
 
-    init(connections: ConnectionCount, logger: Logger, submit: @escaping @Sendable (RequestJob) -> Bool) {
-        self.connections = connections
-        self.logger = logger
-        self.submit = submit
+    init(target: DispatchTarget) {
+        self.target = target
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        admitted = connections.admit()
+        admitted = target.connections.admit()
         // Over the cap: closed at once, before reading anything, so the client falls back to the CDN.
         if !admitted { context.close(promise: nil) }
         context.fireChannelActive()
@@ -341,7 +350,7 @@ final class RequestDispatcher: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if admitted {
             admitted = false
-            connections.release()
+            target.connections.release()
         }
         context.fireChannelInactive()
     }
@@ -374,7 +383,7 @@ final class RequestDispatcher: ChannelInboundHandler {
             closeAfter: closeAfter
         )
         // A listener past its grace period takes no more requests: the client retries elsewhere.
-        if !submit(job) { context.close(promise: nil) }
+        if !target.submit(job) { context.close(promise: nil) }
     }
 
     /// A malformed request gets a 400 and the connection closes, as NIO's `HTTPServerProtocolErrorHandler` does;
@@ -382,7 +391,7 @@ final class RequestDispatcher: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let malformed = error is HTTPParserError || error is ByteToMessageDecoderError
         if closing && malformed { return }
-        logger.debug("connection ended", metadata: ["error": "\(error)"])
+        target.logger.debug("connection ended", metadata: ["error": "\(error)"])
         guard malformed, admitted else {
             context.close(promise: nil)
             return

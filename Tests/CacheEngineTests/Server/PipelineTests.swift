@@ -33,13 +33,15 @@ struct PipelineTests {
         try sync.addHandler(ConnectionGuard(idleTimeout: idle, requestTimeout: request))
         try sync.addHandler(
             RequestDispatcher(
-                connections: connections ?? ConnectionCount(limit: limit, counters: nil),
-                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-            ) { job in
-                guard submitted.accepting.withLock({ $0 }) else { return false }
-                submitted.jobs.withLock { $0.append(job) }
-                return true
-            }
+                target: DispatchTarget(
+                    connections: connections ?? ConnectionCount(limit: limit, counters: nil),
+                    logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+                ) { job in
+                    guard submitted.accepting.withLock({ $0 }) else { return false }
+                    submitted.jobs.withLock { $0.append(job) }
+                    return true
+                }
+            )
         )
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
         return (channel, submitted)
