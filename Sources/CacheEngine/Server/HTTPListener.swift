@@ -18,7 +18,7 @@ protocol HTTPResponder: Sendable {
 /// A connection is only channel handlers while it is idle; each complete request becomes a child task of the
 /// listener's `run()` (a discarding task group fed by the connections' `RequestDispatcher`s through an `AsyncStream`),
 /// so an idle keep-alive connection costs no task, and no request outlives `run()`. Shutdown is NIO's quiescing:
-/// the server channel closes, idle connections close at once, busy ones after their response (`HTTPServerPipelineHandler`
+/// the server channel closes, idle connections close at once, busy ones after their response (`QuiesceGate`
 /// acts on `ChannelShouldQuiesceEvent`); `run()` returns once every connection has closed and every request task ended.
 /// Cancelling `run()` (the grace period is over) cancels the request tasks, which close their connections.
 final class HTTPListener: Sendable {
@@ -156,6 +156,7 @@ final class HTTPListener: Sendable {
             )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(QuiesceGate())
                     try channel.pipeline.syncOperations.addHandler(RequestBytesObserver())
                     // `RequestDispatcher` answers protocol errors: it knows whether a refusal is on its way.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
@@ -181,6 +182,8 @@ final class HTTPListener: Sendable {
             // The grace period is over: the response is cut.
             channel.close(promise: nil)
         }
+        // Every byte of the answer has left: a stopping listener may close the connection now.
+        channel.triggerUserOutboundEvent(QuiesceGate.Request.ended, promise: nil)
         if job.closeAfter || !keepAlive || !job.head.isKeepAlive {
             try? await channel.close()
         }
@@ -307,6 +310,45 @@ final class ConnectionCount: Sendable {
     var count: Int { open.load(ordering: .relaxed) }
 }
 
+/// The engine's own quiescing, first in the pipeline: at `ChannelShouldQuiesceEvent` an idle connection closes at
+/// once and a busy one once its answer has been written whole.
+///
+/// NIO's `HTTPServerPipelineHandler` would close on the promise of the response's `.end`, which completes for a
+/// `Content-Length` body before a sendfile region queued ahead of it has left: a slow reader of a stored object got
+/// a short body across every stop. So the event stops here; the dispatcher counts a request in (`Request.started`)
+/// and the listener counts it out once `respond` returned (`Request.ended`).
+final class QuiesceGate: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    /// A request's start and end, sent from the pipeline's tail as outbound user events.
+    enum Request: Sendable {
+        case started
+        case ended
+    }
+
+    private var answering = 0
+    private var stopping = false
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        stopping = true
+        if answering == 0 { context.close(promise: nil) }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let request = event as? Request else {
+            return context.triggerUserOutboundEvent(event, promise: promise)
+        }
+        // A count, not a flag: with pipelining the next request may start before the last one's end is told.
+        answering += request == .started ? 1 : -1
+        promise?.succeed()
+        if stopping && answering == 0 { context.close(promise: nil) }
+    }
+}
+
 /// What every connection's `RequestDispatcher` hands its requests to: the cap, the log and the listener's queue.
 final class DispatchTarget: Sendable {
     let connections: ConnectionCount
@@ -376,6 +418,7 @@ final class RequestDispatcher: ChannelInboundHandler {
 
     private func dispatch(_ request: HTTPRequestHead, context: ChannelHandlerContext, closeAfter: Bool) {
         let channel = context.channel
+        context.triggerUserOutboundEvent(QuiesceGate.Request.started, promise: nil)
         let job = RequestJob(
             head: request,
             channel: channel,

@@ -90,3 +90,32 @@ struct GracefulShutdownTests {
         }
     }
 }
+
+/// A graceful stop while a slow client reads a stored object: the response is whole (sendfile from disk), then the
+/// connection closes. The booted-Debian package upgrade does exactly this.
+struct GracefulShutdownFromDiskTests {
+    @Test func aSlowReaderOfAStoredObjectGetsItWholeAcrossAStop() async throws {
+        try await EngineHarness.with(blockSize: 1 << 20) { harness in
+            let bytes = harness.origin.add("/disk.bin", length: 4 << 20, seed: 5)
+            expectBytes(try await harness.get("/disk.bin").body, bytes)
+            await harness.engine.settle()
+            let port = harness.port
+            let target = harness.target("/disk.bin")
+            // A small receive window: the engine's writes wait for the reader.
+            let fd = try await TestHTTPClient.blocking { try TestHTTPClient.connect(port: port, receiveBuffer: 16384) }
+            defer { close(fd) }
+            try TestHTTPClient.send(
+                fd,
+                Array("GET \(target) HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4194303\r\nConnection: close\r\n\r\n".utf8)
+            )
+            var first = [UInt8](repeating: 0, count: 4096)
+            let count = read(fd, &first, first.count)
+            #expect(count > 0)
+            harness.engine.shutdown()
+            let rest = try await TestHTTPClient.blocking { try TestHTTPClient.receiveAll(fd) }
+            let response = try TestHTTPClient.parse(Array(first.prefix(max(0, count))) + rest)
+            #expect(response.status == 206)
+            expectBytes(response.body, bytes)
+        }
+    }
+}

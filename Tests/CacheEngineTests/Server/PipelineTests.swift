@@ -28,6 +28,7 @@ struct PipelineTests {
         let channel = EmbeddedChannel()
         let submitted = Submitted()
         let sync = channel.pipeline.syncOperations
+        try sync.addHandler(QuiesceGate())
         try sync.addHandler(RequestBytesObserver())
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
         try sync.addHandler(ConnectionGuard(idleTimeout: idle, requestTimeout: request))
@@ -176,6 +177,9 @@ struct PipelineTests {
         #expect(busy.isActive)
         try Self.respond(busy)
         #expect(try Self.written(busy).hasSuffix("ok"))
+        // Open until the listener says the answer has left (its writes' promises completed), then closed.
+        #expect(busy.isActive)
+        busy.triggerUserOutboundEvent(QuiesceGate.Request.ended, promise: nil)
         #expect(!busy.isActive)
     }
 }
