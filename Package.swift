@@ -130,6 +130,7 @@ let package = Package(
             dependencies: [
                 "CacheNodeCore",
                 "Management",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Testing
 
 @testable import Management
@@ -8,6 +9,9 @@ import Testing
 /// refused before anything is sent, and plain HTTP never carries a key or token across a network.
 @Suite
 struct HubTLSTests {
+    /// Requests that should succeed get a minute: the whole suite runs in parallel on two cores.
+    static let patient: TimeAmount = .seconds(60)
+
     /// A hub service with TLS on 127.0.0.1, a hub `west` with node `A`; the body gets the URL, the identity, the node's
     /// one-time key and the registry's path.
     static func withTLSService(_ body: (String, HubIdentity, String, String) async throws -> Void) async throws {
@@ -49,9 +53,13 @@ struct HubTLSTests {
     @Test func aNodeEnrolsAndReportsOverTLSWithThePinnedFingerprint() async throws {
         try await Self.withTLSService { url, identity, key, path in
             let trust = HubTrust.fingerprint(identity.fingerprint)
-            let token = try await HubClient(baseURL: url, trust: trust).enrol(node: "A", hub: "west", key: key)
+            let token = try await HubClient(baseURL: url, timeout: Self.patient, trust: trust).enrol(
+                node: "A",
+                hub: "west",
+                key: key
+            )
             // One client, as the engine's reporter keeps: the pin is checked once, later reports use it.
-            let reporter = HubClient(baseURL: url, token: token, trust: trust)
+            let reporter = HubClient(baseURL: url, token: token, timeout: Self.patient, trust: trust)
             try await reporter.report(RegistryTests.report("A"))
             try await reporter.report(RegistryTests.report("A"))
             #expect(try Registry(path: path).nodes(hub: "west").first?.lastReport?.node == "A")
@@ -59,6 +67,7 @@ struct HubTLSTests {
             let hubs = try await HubClient(
                 baseURL: url,
                 token: "admin-secret",
+                timeout: Self.patient,
                 trust: .authority(identity.certificatePath)
             ).hubs()
             #expect(hubs.map(\.name) == ["west"])
@@ -91,11 +100,12 @@ struct HubTLSTests {
             }
             // The one-time key was never sent: it still works, once.
             #expect(try Registry(path: path).nodes(hub: "west").first?.enrolled == false)
-            _ = try await HubClient(baseURL: url, trust: .fingerprint(identity.fingerprint)).enrol(
-                node: "A",
-                hub: "west",
-                key: key
-            )
+            _ = try await HubClient(baseURL: url, timeout: Self.patient, trust: .fingerprint(identity.fingerprint))
+                .enrol(
+                    node: "A",
+                    hub: "west",
+                    key: key
+                )
             // Without a pin or a CA, a self-signed hub is not trusted at all.
             await #expect(throws: HubClient.Failure.self) {
                 _ = try await HubClient(baseURL: url, token: "admin-secret", timeout: .seconds(1)).hubs()

@@ -267,11 +267,14 @@ package final class ContentCache: Sendable {
         var pending = fills
 
         func finish(_ failure: OriginFailure) {
-            counters.originError(failure)
-            logger.warning(
-                "origin fetch failed",
-                metadata: ["origin.host": "\(request.host)", "origin.failure": "\(failure)"]
-            )
+            // A fetch cancelled because the engine stops says nothing about the origin: not counted, not judged.
+            if failure != .cancelled {
+                counters.originError(failure)
+                logger.warning(
+                    "origin fetch failed",
+                    metadata: ["origin.host": "\(request.host)", "origin.failure": "\(failure)"]
+                )
+            }
             // Forgotten before the readers wake, so a reader that asks again starts a new fetch.
             release(key: key, fills: Array(pending), probe: probe, meta: nil)
             for fill in pending { fill.fail(failure) }

@@ -190,6 +190,8 @@ struct FetchLifecycleTests {
                 return
             }
             #expect(cache.fetchesRunning == 0)
+            // A stop is not the origin's failure: nothing counted, nothing for the health rules.
+            #expect(cache.counters.snapshot.originErrors == 0)
         }
     }
 
