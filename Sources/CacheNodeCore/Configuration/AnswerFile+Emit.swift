@@ -62,6 +62,7 @@ extension AnswerFile {
             ("origin_read_timeout_s", c.engine.originReadTimeoutSeconds, defaults.originReadTimeoutSeconds),
             ("idle_timeout_s", c.engine.idleTimeoutSeconds, defaults.idleTimeoutSeconds),
             ("fill_connections", c.engine.fillConnections, defaults.fillConnections),
+            ("stale_if_error_s", c.engine.staleIfErrorSeconds, defaults.staleIfErrorSeconds),
         ]
         for (key, value, defaultValue) in tuning where value != defaultValue {
             out.append("  \(key): \(value)")

@@ -114,6 +114,7 @@ struct AnswerFileReader {
                     "listen", "admin", "upstream_proxy", "upstream_proxy_password_file", "extra_origins",
                     "block_size_kb", "max_connections",
                     "origin_connect_timeout_s", "origin_read_timeout_s", "idle_timeout_s", "fill_connections",
+                    "stale_if_error_s",
                 ]
             )
         else { return defaults }
@@ -138,7 +139,9 @@ struct AnswerFileReader {
             idleTimeoutSeconds: integer(keys["idle_timeout_s"], at: "engine.idle_timeout_s")
                 ?? defaults.idleTimeoutSeconds,
             fillConnections: integer(keys["fill_connections"], at: "engine.fill_connections")
-                ?? defaults.fillConnections
+                ?? defaults.fillConnections,
+            staleIfErrorSeconds: integer(keys["stale_if_error_s"], at: "engine.stale_if_error_s")
+                ?? defaults.staleIfErrorSeconds
         )
     }
 

@@ -39,6 +39,7 @@ extension NodeConfiguration {
             ("engine.origin_read_timeout_s", "\(engine.originReadTimeoutSeconds)"),
             ("engine.idle_timeout_s", "\(engine.idleTimeoutSeconds)"),
             ("engine.fill_connections", "\(engine.fillConnections)"),
+            ("engine.stale_if_error_s", "\(engine.staleIfErrorSeconds)"),
         ]
         return rows.map { (key: $0.0, value: $0.1) }
     }

@@ -346,6 +346,16 @@ extension NodeConfiguration {
                 )
             )
         }
+        if engine.staleIfErrorSeconds < 0 || engine.staleIfErrorSeconds > 30 * 86_400 {
+            issues.append(
+                .init(
+                    "engine.stale_if_error_s",
+                    "must be a whole number of seconds from 0 (never) to 2592000 (30 days), found "
+                        + "\(engine.staleIfErrorSeconds)",
+                    hint: "86400"
+                )
+            )
+        }
         return issues
     }
 

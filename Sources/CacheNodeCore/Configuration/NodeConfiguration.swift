@@ -209,6 +209,9 @@ extension NodeConfiguration {
         /// Origin connections one run of missing blocks is fetched over at once, each for its own part: one CDN
         /// connection over a WAN gives a few hundred Mbit/s whatever the link carries.
         package var fillConnections: Int
+        /// How long past its freshness a stored object is still served when its origin cannot be reached to
+        /// revalidate it (0: never); an origin's `must-revalidate` or `no-cache` always wins.
+        package var staleIfErrorSeconds: Int
 
         package init(
             listen: String = Engine.defaultListen,
@@ -221,7 +224,8 @@ extension NodeConfiguration {
             originConnectTimeoutSeconds: Int = 5,
             originReadTimeoutSeconds: Int = 15,
             idleTimeoutSeconds: Int = 60,
-            fillConnections: Int = 4
+            fillConnections: Int = 4,
+            staleIfErrorSeconds: Int = 86_400
         ) {
             self.listen = listen
             self.admin = admin
@@ -234,6 +238,7 @@ extension NodeConfiguration {
             self.originReadTimeoutSeconds = originReadTimeoutSeconds
             self.idleTimeoutSeconds = idleTimeoutSeconds
             self.fillConnections = fillConnections
+            self.staleIfErrorSeconds = staleIfErrorSeconds
         }
     }
 }
