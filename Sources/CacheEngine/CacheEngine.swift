@@ -69,7 +69,8 @@ package final class CacheEngine: Service, Sendable {
             origin: origin,
             counters: counters,
             logger: logger,
-            fillConnections: engine.fillConnections
+            fillConnections: engine.fillConnections,
+            staleIfError: Int64(engine.staleIfErrorSeconds)
         )
         let log: AccessLog
         do {

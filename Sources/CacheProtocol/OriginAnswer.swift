@@ -11,19 +11,23 @@ package enum OriginAnswer: Equatable, Sendable {
     /// A response nobody gets: the client gets a 502 (or 504) and nothing is stored.
     case unusable(Unusable)
 
-    /// Classifies the answer to a request for the object's bytes from `requestedStart`.
-    package static func classify(status: Int, headers: [(name: String, value: String)], requestedStart: Int64)
-        -> OriginAnswer
-    {
+    /// Classifies the answer to a request for the object's bytes from `requestedStart`, sent at `requestTime` and
+    /// answered at `responseTime` (seconds since 1970, for the object's freshness).
+    package static func classify(
+        status: Int,
+        headers: [(name: String, value: String)],
+        requestedStart: Int64,
+        requestTime: Int64 = 0,
+        responseTime: Int64 = 0
+    ) -> OriginAnswer {
         let fields = Fields(headers)
         if status >= 500 { return .unusable(.status(status)) }
         // Only a proxy asks for proxy credentials; relayed, it would make the device try to log in to the cache.
         if status == 407 { return .unusable(.proxyAuthentication) }
         if let coding = fields.transferCoding { return .unusable(.transferCoding(coding)) }
         guard status == 200 || status == 206 else { return .relay(.status(status)) }
-        if fields.tokens("cache-control").contains(where: { $0.hasPrefix("no-store") || $0.hasPrefix("private") }) {
-            return .relay(.noStore)
-        }
+        let directives = CacheDirectives.of(headers)
+        if directives.noStore || directives.isPrivate { return .relay(.noStore) }
         if let coding = fields.contentCoding { return .relay(.encoded(coding)) }
         if let vary = fields.unkeyedVary { return .relay(.varies(vary)) }
         let length: Int64
@@ -49,11 +53,21 @@ package enum OriginAnswer: Equatable, Sendable {
             length = parsed
             bodyStart = 0
         }
+        // A response without `Date` gets the time it was received (RFC 9110 6.6.1).
+        let dated = fields.first("date") == nil ? headers + [("Date", HTTPDate.format(responseTime))] : headers
         let object = OriginObject(
             length: length,
             etag: fields.first("etag"),
             lastModified: fields.first("last-modified"),
-            contentType: fields.first("content-type")
+            contentType: fields.first("content-type"),
+            headers: ResponseFields.stored(dated),
+            freshness: Freshness(
+                status: status,
+                headers: dated,
+                lastModified: fields.first("last-modified"),
+                requestTime: requestTime,
+                responseTime: responseTime
+            )
         )
         return .object(object, bodyStart: bodyStart)
     }
@@ -62,7 +76,6 @@ package enum OriginAnswer: Equatable, Sendable {
     /// can. `ranged`: the client sent a `Range`, and ranges are of the identity bytes only.
     package static func relayRefusal(status: Int, headers: [(name: String, value: String)], ranged: Bool) -> Unusable? {
         let fields = Fields(headers)
-        if status >= 500 { return .status(status) }
         if status == 407 { return .proxyAuthentication }
         if let coding = fields.transferCoding { return .transferCoding(coding) }
         if ranged, let coding = fields.contentCoding { return .encodedRange(coding) }
@@ -115,13 +128,42 @@ package struct OriginObject: Equatable, Sendable {
     package var etag: String?
     package var lastModified: String?
     package var contentType: String?
+    /// The origin's other end-to-end fields, sent with every answer from the cache (`ResponseFields.stored`).
+    package var headers: [HeaderField]
+    package var freshness: Freshness
 
-    package init(length: Int64, etag: String?, lastModified: String?, contentType: String?) {
+    package init(
+        length: Int64,
+        etag: String?,
+        lastModified: String?,
+        contentType: String?,
+        headers: [HeaderField] = [],
+        freshness: Freshness = .unknown
+    ) {
         self.length = length
         self.etag = etag
         self.lastModified = lastModified
         self.contentType = contentType
+        self.headers = headers
+        self.freshness = freshness
     }
+
+    /// Whether another response describes the same content: the same length and ETag, and without an ETag the same
+    /// `Last-Modified`.
+    package func sameContent(as other: OriginObject) -> Bool {
+        length == other.length && etag == other.etag && (etag != nil || lastModified == other.lastModified)
+    }
+}
+
+extension Freshness {
+    /// A response whose freshness is not known (stored before it was kept): stale, revalidated at its next use.
+    package static let unknown = Freshness(
+        responseTime: 0,
+        initialAge: 0,
+        lifetime: 0,
+        alwaysRevalidate: false,
+        mustRevalidate: false
+    )
 }
 
 /// A `Content-Range: bytes a-b/total` response header.

@@ -24,6 +24,8 @@ package final class EngineCounters: Sendable {
         var bytesFromOrigin: Int64 = 0
         var bytesServed: Int64 = 0
         var originErrors: Int64 = 0
+        var staleServed: Int64 = 0
+        var revalidations: Int64 = 0
         var connections = 0
         var peakEgressBitsPerSecond: Double = 0
         var windowStart: UInt64 = 0
@@ -42,6 +44,8 @@ package final class EngineCounters: Sendable {
     private let fromOrigin: Counter
     private let originErrorsCounters: [String: Counter]
     private let healthGauge: Gauge
+    private let staleServedCounter: Counter
+    private let revalidationCounters: [Revalidation: Counter]
     /// Origin outcomes feed the node's health.
     package let health: EngineHealth
     private let connectionsGauge: Gauge
@@ -96,6 +100,23 @@ package final class EngineCounters: Sendable {
             )
         )
         connectionsGauge = registry.makeGauge(descriptor: Self.metric("client_connections", "Open client connections."))
+        staleServedCounter = registry.makeCounter(
+            descriptor: Self.metric(
+                "stale_served_total",
+                "Answers from a stored object past its freshness because its origin could not be reached to "
+                    + "revalidate it (engine.stale_if_error_s)."
+            )
+        )
+        let revalidations = Self.metric(
+            "revalidations_total",
+            "Conditional requests for stale stored objects, by result: not_modified (kept and refreshed), changed (a "
+                + "new version replaced it), gone (the origin no longer gives a storable answer), failed (no answer)."
+        )
+        var byResult: [Revalidation: Counter] = [:]
+        for result in Revalidation.allCases {
+            byResult[result] = registry.makeCounter(descriptor: revalidations, labels: [("result", result.rawValue)])
+        }
+        revalidationCounters = byResult
         registry.makeGauge(
             descriptor: Self.metric("build_info", "Always 1; the engine's version in a label."),
             labels: [("version", EngineInfo.version)]
@@ -184,6 +205,25 @@ package final class EngineCounters: Sendable {
     /// An origin fetch that got a usable answer (any status but 5xx).
     func originSucceeded() {
         health.originSucceeded()
+    }
+
+    /// How the revalidation of a stale object ended.
+    enum Revalidation: String, CaseIterable {
+        case notModified = "not_modified"
+        case changed
+        case gone
+        case failed
+    }
+
+    func revalidated(_ result: Revalidation) {
+        revalidationCounters[result]?.increment()
+        values.withLock { $0.revalidations += 1 }
+    }
+
+    /// An answer from a stale object while its origin could not be reached.
+    func servedStale() {
+        staleServedCounter.increment()
+        values.withLock { $0.staleServed += 1 }
     }
 
     /// Sets the health gauge (at scrape time).

@@ -27,10 +27,13 @@ package enum OriginFailure: Error, Equatable, Sendable, CustomStringConvertible 
         }
     }
 
-    /// The status the client gets.
+    /// The status the client gets: the origin's own 5xx, 504 for a timeout, else 502.
     package var clientStatus: Int {
-        if case .timeout = self { return 504 }
-        return 502
+        switch self {
+        case .timeout: 504
+        case .status(let code) where (500...599).contains(code): code
+        default: 502
+        }
     }
 
     package var description: String {

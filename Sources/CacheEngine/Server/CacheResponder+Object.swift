@@ -47,7 +47,8 @@ extension CacheResponder {
                 ifNoneMatch: head.headers.first(name: "if-none-match"),
                 ifModifiedSince: head.headers.first(name: "if-modified-since"),
                 ifRange: head.headers.first(name: "if-range")
-            )
+            ),
+            now: cache.now()
         )
         let status = HTTPResponseStatus(statusCode: response.status)
         if response.status == 416 {

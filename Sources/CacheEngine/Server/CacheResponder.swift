@@ -174,16 +174,13 @@ final class CacheResponder: HTTPResponder {
             case .failed(let failure):
                 record.originStatus = originStatus(failure)
                 return await simple(writer, record: &record, Refusal(failure))
-            case .uncacheable(let reason):
-                if case .encoded(let coding) = reason, head.headers.contains(name: "range") {
-                    // Encoded bytes are not the object's: a range of them would be spliced into the client's file.
-                    let failure = OriginFailure(.encodedRange(coding))
-                    counters.originError(failure)
-                    record.originStatus = "invalid"
-                    return await simple(writer, record: &record, Refusal(.badGateway, failure.description))
+            case .relay(let answer):
+                return await relay(answer, head, request: request, address: address, writer: writer, record: &record)
+            case .object(let meta, let stale):
+                if stale {
+                    counters.servedStale()
+                    record.originStatus = "stale"
                 }
-                return await passThrough(head, request: request, address: address, writer: writer, record: &record)
-            case .object(let meta):
                 let object = Object(request: request, address: address, meta: meta)
                 switch await serve(
                     head,
@@ -219,8 +216,99 @@ final class CacheResponder: HTTPResponder {
         }
     }
 
-    /// Relays an uncacheable answer (3xx, 4xx, `no-store`, `private`, `Vary`, a content coding) with the client's own
-    /// range and its `Content-Encoding` and `Vary`; nothing is stored, and encoded bytes never answer a range.
+    /// Answers with the origin's answer to the cache's own request, as it is: its status, fields and body. A 206 for
+    /// the block the cache asked is cut to the client's range, or is the whole object for a client that asked for all
+    /// of it; when it is neither (a range past that block), or another client took a body that streams, the client's
+    /// own request goes to the origin (`passThrough`).
+    private func relay(
+        _ answer: RelayedAnswer,
+        _ head: HTTPRequestHead,
+        request: CacheRequest,
+        address: IPAddress?,
+        writer: consuming ResponseWriter,
+        record: inout Record
+    ) async -> Bool {
+        record.outcome = .miss
+        record.originStatus = "\(answer.status)"
+        let clientRange = head.headers.first(name: "range")
+        if clientRange != nil, (answer.status == 200 || answer.status == 206), let coding = answer.contentCoding {
+            // Encoded bytes are not the object's: a range of them would be spliced into the client's file.
+            let failure = OriginFailure(.encodedRange(coding))
+            counters.originError(failure)
+            record.originStatus = "invalid"
+            return await simple(writer, record: &record, Refusal(.badGateway, failure.description))
+        }
+        var status = answer.status
+        var fields = answer.headers
+        var window: ClosedRange<Int64>?
+        if status == 206 {
+            guard let covered = answer.contentRange else {
+                return await passThrough(head, request: request, address: address, writer: writer, record: &record)
+            }
+            let wanted: ClosedRange<Int64>?
+            switch clientRange.flatMap(RangeHeader.init)?.resolve(length: covered.total) {
+            case nil, .full?: wanted = nil
+            case .partial(let part)?: wanted = part
+            case .unsatisfiable?:
+                return await passThrough(head, request: request, address: address, writer: writer, record: &record)
+            }
+            fields.removeAll { $0.name.lowercased() == "content-range" }
+            if let wanted, wanted.lowerBound >= covered.start, wanted.upperBound <= covered.end {
+                window = (wanted.lowerBound - covered.start)...(wanted.upperBound - covered.start)
+                fields.append(HeaderField("Content-Range", "bytes \(wanted.lowerBound)-\(wanted.upperBound)/\(covered.total)"))
+            } else if wanted == nil, covered.start == 0, covered.end == covered.total - 1 {
+                status = 200
+            } else {
+                return await passThrough(head, request: request, address: address, writer: writer, record: &record)
+            }
+        }
+        guard let body = answer.takeBody() else {
+            return await passThrough(head, request: request, address: address, writer: writer, record: &record)
+        }
+        var headers = HTTPHeaders(fields.map { ($0.name, $0.value) })
+        switch body {
+        case .whole(let bytes):
+            let length = window.map { $0.upperBound - $0.lowerBound + 1 } ?? Int64(bytes.readableBytes)
+            headers.add(name: "Content-Length", value: "\(length)")
+        case .stream:
+            if let window { headers.add(name: "Content-Length", value: "\(window.upperBound - window.lowerBound + 1)") }
+        }
+        record.status = status
+        var sink = writer.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))
+        guard head.method != .HEAD else { return await finish(sink, record: &record) }
+        do {
+            var position: Int64 = 0
+            func send(_ chunk: ByteBuffer, into sink: inout ResponseBody) async throws {
+                var chunk = chunk
+                defer { position += Int64(chunk.readableBytes) }
+                if let window {
+                    let from = max(window.lowerBound, position)
+                    let to = min(window.upperBound + 1, position + Int64(chunk.readableBytes))
+                    guard from < to else { return }
+                    chunk = chunk.getSlice(at: chunk.readerIndex + Int(from - position), length: Int(to - from))!
+                }
+                counters.served(chunk.readableBytes, fromCache: false)
+                try await sink.write(chunk)
+            }
+            switch body {
+            case .whole(let bytes):
+                try await send(bytes, into: &sink)
+            case .stream(let stream):
+                for try await chunk in stream {
+                    counters.addFromOrigin(chunk.readableBytes)
+                    try await send(chunk, into: &sink)
+                    if let window, position > window.upperBound { break }
+                }
+            }
+        } catch {
+            record.bytes = await sink.abort()
+            return false
+        }
+        return await finish(sink, record: &record)
+    }
+
+    /// Relays the answer to the client's own request, for a relayed answer the client cannot have from the cache's
+    /// request; nothing is stored, and encoded bytes never answer a range.
     private func passThrough(
         _ head: HTTPRequestHead,
         request: CacheRequest,
@@ -251,17 +339,15 @@ final class CacheResponder: HTTPResponder {
             counters.originError(failure)
             return await simple(writer, record: &record, Refusal(.badGateway, failure.description))
         }
-        counters.originSucceeded()
-        var headers = HTTPHeaders()
-        for name in [
-            "content-type", "content-length", "content-range", "content-encoding", "vary", "etag", "last-modified",
-            "location",
-            "cache-control", "accept-ranges", "expires",
-        ] {
-            for value in response.headers[name] { headers.add(name: name, value: value) }
+        if response.status.code >= 500 {
+            counters.originError(.status(Int(response.status.code)))
+        } else {
+            counters.originSucceeded()
         }
+        var headers = HTTPHeaders(ResponseFields.relayed(response.headers.fields).map { ($0.name, $0.value) })
         // Without Content-Length (chunked or read to the close) the body is relayed chunked: a `Content-Length: 0` here
         // would leave the origin's bytes on the connection to be read as the next response.
+        if let length = response.headers.first(name: "content-length") { headers.add(name: "Content-Length", value: length) }
         record.status = Int(response.status.code)
         var body = writer.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
         do {

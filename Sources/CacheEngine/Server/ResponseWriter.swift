@@ -15,8 +15,11 @@ struct ResponseWriter: ~Copyable {
         self.channel = channel
     }
 
-    /// Queues the head; it leaves with the first body write (one syscall fewer per response).
+    /// Queues the head, with `Date` when it has none (every answer carries one, RFC 9110 6.6.1); it leaves with the
+    /// first body write (one syscall fewer per response).
     consuming func head(_ head: HTTPResponseHead) -> ResponseBody {
+        var head = head
+        if !head.headers.contains(name: "date") { head.headers.add(name: "Date", value: HTTPDate.now()) }
         let written = channel.write(HTTPServerResponsePart.head(head))
         return ResponseBody(channel: channel, head: written, suppressBody: suppressBody)
     }

@@ -123,12 +123,14 @@ package final class BlockFill: Sendable {
     var waiterCount: Int { state.withLock { $0.waiters.count } }
 }
 
-/// The first origin answer for an object not yet known: waiters share it instead of asking the origin again.
+/// The first origin answer for an object not yet known, or the revalidation of a stale one: waiters share it
+/// instead of asking the origin again.
 package final class MetadataProbe: Sendable {
     package enum Outcome: Sendable {
-        case object(ObjectMetadata)
-        /// The origin's answer is not the object's bytes to keep: relayed to the client, never stored.
-        case uncacheable(OriginAnswer.RelayReason)
+        /// The object to serve; `stale` when it is past its freshness and the origin could not be reached.
+        case object(ObjectMetadata, stale: Bool)
+        /// The origin's answer is not the object's bytes to keep: relayed to the client as it is, never stored.
+        case relay(RelayedAnswer)
         case failed(OriginFailure)
     }
 

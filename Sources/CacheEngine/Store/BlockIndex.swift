@@ -136,9 +136,10 @@ struct BlockIndex {
         case refuse(Cleanup)
     }
 
-    /// A reader asks for block `index` of `key`.
-    func lookup(id: ObjectID, key: String, block index: Int) -> LookupAction {
+    /// A reader asks for block `index` of `key`; with `version`, of that version only.
+    func lookup(id: ObjectID, key: String, block index: Int, version: ObjectMetadata? = nil) -> LookupAction {
         guard let entry = entries[id], entry.meta.key == key, let tick = entry.blocks[index] else { return .notStored }
+        if let version, !entry.meta.sameContent(as: version) { return .notStored }
         let block = BlockRef(drive: entry.drive, id: id, index: index)
         return .check(BlockCheck(block: block, length: entry.meta.blockLength(index), serial: entry.serial, tick: tick))
     }
@@ -199,6 +200,10 @@ struct BlockIndex {
         if let existing = entries[id] {
             guard existing.meta.key == meta.key else { return .refuse(cleanup) }  // a collision: not cacheable
             if !existing.meta.sameContent(as: meta) {
+                // A fill of an older version that ends after the newer one was stored never replaces it.
+                guard meta.freshness.responseTime >= existing.meta.freshness.responseTime else {
+                    return .refuse(cleanup)
+                }
                 drop(id: id, &cleanup)
             } else if existing.blocks[index] != nil {
                 return .refuse(cleanup)  // already stored
@@ -255,11 +260,28 @@ struct BlockIndex {
         if driveFull { drives[reservation.block.drive].writable = false }
     }
 
-    /// Removes an object and all its blocks (its content changed at the origin).
-    mutating func drop(id: ObjectID, key: String) -> Cleanup {
+    /// Removes an object and all its blocks (its content changed at the origin); with `version`, only when the
+    /// stored object is that version.
+    mutating func drop(id: ObjectID, key: String, version: ObjectMetadata? = nil) -> Cleanup {
         var cleanup = Cleanup()
         guard let entry = entries[id], entry.meta.key == key else { return cleanup }
+        if let version, !entry.meta.sameContent(as: version) { return cleanup }
         drop(id: id, &cleanup)
+        return cleanup
+    }
+
+    /// The origin confirmed the stored version (a 304): its fields and freshness are replaced, its blocks kept. The
+    /// change is journaled when it leaves the object fresh for a while (an object revalidated at every use is not
+    /// written at every use).
+    mutating func refresh(id: ObjectID, _ meta: ObjectMetadata) -> Cleanup {
+        var cleanup = Cleanup()
+        guard let entry = entries[id], entry.meta.key == meta.key, entry.meta.sameContent(as: meta) else {
+            return cleanup
+        }
+        entries[id]?.meta = meta
+        if meta.freshness.lifetime > 0 || meta.headers != entry.meta.headers {
+            record(.refreshed(id, meta), drive: entry.drive, &cleanup)
+        }
         return cleanup
     }
 
@@ -290,8 +312,9 @@ struct BlockIndex {
         return entry.meta
     }
 
-    func contains(id: ObjectID, key: String, block index: Int) -> Bool {
+    func contains(id: ObjectID, key: String, block index: Int, version: ObjectMetadata? = nil) -> Bool {
         guard let entry = entries[id], entry.meta.key == key else { return false }
+        if let version, !entry.meta.sameContent(as: version) { return false }
         return entry.blocks[index] != nil
     }
 

@@ -199,6 +199,11 @@ extension BlockIndex {
             switch record {
             case .object(let id, let meta):
                 entries[id] = Entry(drive: drive, meta: meta)
+            case .refreshed(let id, let meta):
+                guard let entry = entries[id], entry.meta.key == meta.key, entry.meta.sameContent(as: meta) else {
+                    return
+                }
+                entries[id]?.meta = meta
             case .block(let id, let index):
                 guard let meta = entries[id]?.meta, meta.blockSize == blockSize, index < meta.blockCount else { return }
                 entries[id]?.blocks[index] = tick

@@ -97,16 +97,18 @@ package final class BlockStore: Sendable {
         return index.withLock { $0.metadata(id: id, key: key) }
     }
 
-    /// Whether block `index` of `key` is stored.
-    package func contains(key: String, block number: Int) -> Bool {
+    /// Whether block `index` of `key` is stored (of `version`, when given).
+    package func contains(key: String, block number: Int, version: ObjectMetadata? = nil) -> Bool {
         let id = ObjectID(key: key)
-        return index.withLock { $0.contains(id: id, key: key, block: number) }
+        return index.withLock { $0.contains(id: id, key: key, block: number, version: version) }
     }
 
-    /// Opens a stored block and marks it used; `nil` when it is not stored or its file is not whole.
-    package func open(key: String, block number: Int) -> OpenBlock? {
+    /// Opens a stored block (of `version`, when given) and marks it used; `nil` when it is not stored or its file is
+    /// not whole.
+    package func open(key: String, block number: Int, version: ObjectMetadata? = nil) -> OpenBlock? {
         let id = ObjectID(key: key)
-        guard case .check(let check) = index.withLock({ $0.lookup(id: id, key: key, block: number) }) else {
+        guard case .check(let check) = index.withLock({ $0.lookup(id: id, key: key, block: number, version: version) })
+        else {
             return nil
         }
         let fd = Glibc.open(path(check.block), O_RDONLY | O_CLOEXEC)
@@ -164,10 +166,17 @@ package final class BlockStore: Sendable {
         }
     }
 
-    /// Removes an object and all its blocks (its content changed at the origin).
-    package func drop(key: String) {
+    /// Removes an object and all its blocks (its content changed at the origin); with `version`, only when the stored
+    /// object is that version (a newer one stored meanwhile stays).
+    package func drop(key: String, version: ObjectMetadata? = nil) {
         let id = ObjectID(key: key)
-        perform(index.withLock { $0.drop(id: id, key: key) })
+        perform(index.withLock { $0.drop(id: id, key: key, version: version) })
+    }
+
+    /// Replaces the fields and freshness of the stored version of `meta`'s object (after a 304); blocks are kept.
+    package func refresh(_ meta: ObjectMetadata) {
+        let id = ObjectID(key: meta.key)
+        perform(index.withLock { $0.refresh(id: id, meta) })
     }
 
     // MARK: Status

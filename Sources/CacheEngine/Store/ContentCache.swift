@@ -7,6 +7,12 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Where the bytes of one block come from.
 package enum BlockSource: Sendable {
     case disk(BlockStore.OpenBlock)
@@ -16,7 +22,8 @@ package enum BlockSource: Sendable {
 /// Collapsed fills over the block store: one origin request per cold block, whatever the number of clients.
 ///
 /// An object not yet known is probed with one block-aligned range request; concurrent requests wait for
-/// that probe's metadata. Known objects fetch the runs of missing blocks with range requests over up to
+/// that probe's metadata. A stored object past its freshness is revalidated the same way, with one conditional
+/// request shared by every request that finds it stale (RFC 9111 4.3). Known objects fetch the runs of missing blocks with range requests over up to
 /// `fillConnections` origin connections at once, each for its own contiguous part, and every reader of a block in
 /// flight streams from its `BlockFill`: a client gets its bytes in order while the later parts fill beside it.
 /// A client that reads an object in sequence gets the next blocks started before it asks (read-ahead).
@@ -47,19 +54,27 @@ package final class ContentCache: Sendable {
     private let readEnds = Mutex<[String: Int]>([:])
     /// Objects whose read position is remembered at most (a table of a few hundred KiB).
     static let readEndsLimit = 4096
+    /// Seconds past its freshness a stored object may be served while its origin cannot be reached (0: never).
+    let staleIfError: Int64
+    /// The time in whole seconds since 1970, for freshness and ages.
+    let now: @Sendable () -> Int64
 
     package init(
         store: BlockStore,
         origin: OriginClient,
         counters: EngineCounters,
         logger: Logger,
-        fillConnections: Int = 4
+        fillConnections: Int = 4,
+        staleIfError: Int64 = 86_400,
+        now: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }
     ) {
         self.store = store
         self.origin = origin
         self.counters = counters
         self.logger = logger
         self.fillConnections = max(1, fillConnections)
+        self.staleIfError = staleIfError
+        self.now = now
         (jobs, newJobs) = AsyncStream.makeStream(of: FetchJob.self)
     }
 
@@ -88,34 +103,40 @@ package final class ContentCache: Sendable {
 
     var blockSize: Int { store.blockSize }
 
-    /// The object's metadata: stored, known from a fill in flight, or from a probe shared with concurrent requests.
+    /// The object's metadata: stored and fresh, known from a fill in flight, or from a probe shared with concurrent
+    /// requests (a stale stored object's probe is its revalidation).
     package func lookup(_ request: CacheRequest, address: IPAddress?, start: Int64?) async -> MetadataProbe.Outcome {
         let key = request.cacheKey
-        if let meta = store.metadata(for: key) { return .object(meta) }
+        let now = now()
+        let stored = store.metadata(for: key)
+        if let stored, stored.freshness.isFresh(at: now) { return .object(stored, stale: false) }
         enum Step {
             case known(ObjectMetadata)
             case wait(MetadataProbe)
-            case launch(MetadataProbe, BlockFill)
+            case launch(MetadataProbe)
         }
-        let block = Int((start ?? 0) / Int64(blockSize))
         let step: Step = inflight.withLock { table in
             var entry = table[key] ?? Inflight()
-            if let meta = entry.meta { return .known(meta) }
             if let probe = entry.probe { return .wait(probe) }
+            // A version being filled: the first one (nothing stored yet), a newer one, or one just revalidated.
+            if let meta = entry.meta,
+                stored.map({ !meta.sameContent(as: $0) || meta.freshness.isFresh(at: now) }) ?? true
+            {
+                return .known(meta)
+            }
             let probe = MetadataProbe()
-            let fill = entry.fills[block] ?? BlockFill(index: block)
             entry.probe = probe
-            entry.fills[block] = fill
             table[key] = entry
-            return .launch(probe, fill)
+            return .launch(probe)
         }
         switch step {
         case .known(let meta):
-            return .object(meta)
+            return .object(meta, stale: false)
         case .wait(let probe):
             return await probe.outcome()
-        case .launch(let probe, let fill):
-            launch(FetchJob(request: request, address: address, known: nil, fills: [fill][...], probe: probe))
+        case .launch(let probe):
+            let block = Int((start ?? 0) / Int64(blockSize))
+            launch(FetchJob(request: request, address: address, work: .probe(probe, block: block, stale: stored)))
             return await probe.outcome()
         }
     }
@@ -125,7 +146,7 @@ package final class ContentCache: Sendable {
     package func prefetch(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, blocks: ClosedRange<Int>)
     {
         for part in Self.split(missingRuns(request.cacheKey, meta: meta, blocks: blocks), into: fillConnections) {
-            launch(FetchJob(request: request, address: address, known: meta, fills: part, probe: nil))
+            launch(FetchJob(request: request, address: address, work: .fill(known: meta, part)))
         }
     }
 
@@ -145,7 +166,7 @@ package final class ContentCache: Sendable {
         guard sequential, first < meta.blockCount else { return }
         let ahead = first...min(meta.blockCount - 1, blocks.upperBound + min(blocks.count, fillConnections))
         for part in Self.split(missingRuns(key, meta: meta, blocks: ahead), into: fillConnections) {
-            launch(FetchJob(request: request, address: address, known: meta, fills: part, probe: nil))
+            launch(FetchJob(request: request, address: address, work: .fill(known: meta, part)))
         }
     }
 
@@ -163,14 +184,16 @@ package final class ContentCache: Sendable {
         return parts
     }
 
-    /// Registers a fill for each block in `blocks` that is neither stored nor in flight, as runs of adjacent blocks.
+    /// Registers a fill for each block in `blocks` that is neither stored nor in flight, as runs of adjacent blocks;
+    /// none when `meta` is no longer the object's version.
     private func missingRuns(_ key: String, meta: ObjectMetadata, blocks: ClosedRange<Int>) -> [[BlockFill]] {
         inflight.withLock { table in
             var entry = table[key] ?? Inflight()
+            if let current = entry.meta ?? store.metadata(for: key), !current.sameContent(as: meta) { return [] }
             var runs: [[BlockFill]] = []
             var current: [BlockFill] = []
             for index in blocks {
-                if entry.fills[index] == nil && !store.contains(key: key, block: index) {
+                if entry.fills[index] == nil && !store.contains(key: key, block: index, version: meta) {
                     let fill = BlockFill(index: index)
                     entry.fills[index] = fill
                     current.append(fill)
@@ -187,16 +210,20 @@ package final class ContentCache: Sendable {
         }
     }
 
-    /// The source of one block: a fill in flight, the stored block, or a fill started now.
+    /// The source of one block of `meta`'s version: a fill in flight, the stored block, or a fill started now; a
+    /// failed fill (`changed`) when another version has replaced it, so versions are never mixed in one answer.
     package func source(_ request: CacheRequest, address: IPAddress?, meta: ObjectMetadata, block: Int) -> BlockSource {
         let key = request.cacheKey
         enum Step {
             case source(BlockSource)
             case launch(BlockFill)
+            case changed
         }
         let step: Step = inflight.withLock { table in
+            if let current = table[key]?.meta, !current.sameContent(as: meta) { return .changed }
             if let fill = table[key]?.fills[block] { return .source(.fill(fill)) }
-            if let opened = store.open(key: key, block: block) { return .source(.disk(opened)) }
+            if let opened = store.open(key: key, block: block, version: meta) { return .source(.disk(opened)) }
+            if let stored = store.metadata(for: key), !stored.sameContent(as: meta) { return .changed }
             var entry = table[key] ?? Inflight()
             let fill = BlockFill(index: block)
             entry.fills[block] = fill
@@ -208,7 +235,11 @@ package final class ContentCache: Sendable {
         case .source(let source):
             return source
         case .launch(let fill):
-            launch(FetchJob(request: request, address: address, known: meta, fills: [fill][...], probe: nil))
+            launch(FetchJob(request: request, address: address, work: .fill(known: meta, [fill][...])))
+            return .fill(fill)
+        case .changed:
+            let fill = BlockFill(index: block)
+            fill.fail(.changed)
             return .fill(fill)
         }
     }
@@ -228,9 +259,14 @@ package final class ContentCache: Sendable {
 
     /// Fails a fetch that does not run: its fills and probe are forgotten, then their readers wake with `failure`.
     private func abandon(_ job: FetchJob, _ failure: OriginFailure) {
-        release(key: job.request.cacheKey, fills: Array(job.fills), probe: job.probe, meta: nil)
-        for fill in job.fills { fill.fail(failure) }
-        job.probe?.resolve(.failed(failure))
+        switch job.work {
+        case .probe(let probe, _, _):
+            release(key: job.request.cacheKey, fills: [], probe: probe)
+            probe.resolve(.failed(failure))
+        case .fill(_, let fills):
+            release(key: job.request.cacheKey, fills: Array(fills), probe: nil)
+            for fill in fills { fill.fail(failure) }
+        }
     }
 
     /// Returns once no origin fetch is running: fills in flight are stored (or failed). A cancelled waiter returns
@@ -255,32 +291,157 @@ package final class ContentCache: Sendable {
     /// Tasks waiting in `idle()` (tests).
     var idleWaiterCount: Int { fetches.withLock { $0.waiters.count } }
 
-    /// Fetches a contiguous run of blocks with one range request and feeds, stores and completes each fill in turn.
     private func fetch(_ job: FetchJob) async {
-        let (request, address, known, fills, probe) = (job.request, job.address, job.known, job.fills, job.probe)
-        let key = request.cacheKey
-        let first = fills.first!.index
-        let last = fills.last!.index
-        let start = Int64(first) * Int64(blockSize)
-        var end = Int64(last + 1) * Int64(blockSize) - 1
-        if let known { end = min(end, known.length - 1) }
-        var pending = fills
-
-        func finish(_ failure: OriginFailure) {
-            // A fetch cancelled because the engine stops says nothing about the origin: not counted, not judged.
-            if failure != .cancelled {
-                counters.originError(failure)
-                logger.warning(
-                    "origin fetch failed",
-                    metadata: ["origin.host": "\(request.host)", "origin.failure": "\(failure)"]
-                )
-            }
-            // Forgotten before the readers wake, so a reader that asks again starts a new fetch.
-            release(key: key, fills: Array(pending), probe: probe, meta: nil)
-            for fill in pending { fill.fail(failure) }
-            probe?.resolve(.failed(failure))
+        switch job.work {
+        case .probe(let probe, let block, let stale):
+            await self.probe(job.request, address: job.address, probe: probe, block: block, stale: stale)
+        case .fill(let known, let fills):
+            await fill(job.request, address: job.address, known: known, fills: fills)
         }
+    }
 
+    private func failed(_ failure: OriginFailure, host: String) {
+        // A fetch cancelled because the engine stops says nothing about the origin: not counted, not judged.
+        guard failure != .cancelled else { return }
+        counters.originError(failure)
+        logger.warning("origin fetch failed", metadata: ["origin.host": "\(host)", "origin.failure": "\(failure)"])
+    }
+
+    /// Asks the origin for the block at `block` of an object not yet known, or (`stale`) revalidates a stored one with
+    /// a conditional request; resolves `probe` for every waiter, and stores the block the answer carries.
+    private func probe(
+        _ request: CacheRequest,
+        address: IPAddress?,
+        probe: MetadataProbe,
+        block: Int,
+        stale: ObjectMetadata?
+    ) async {
+        let key = request.cacheKey
+        let start = Int64(block) * Int64(blockSize)
+        var headers = [("Range", "bytes=\(start)-\(start + Int64(blockSize) - 1)"), ("User-Agent", EngineInfo.userAgent)]
+        if let stale {
+            if let etag = stale.etag { headers.append(("If-None-Match", etag)) }
+            if let modified = stale.lastModified { headers.append(("If-Modified-Since", modified)) }
+        }
+        func resolve(_ outcome: MetadataProbe.Outcome) {
+            release(key: key, fills: [], probe: probe)
+            probe.resolve(outcome)
+        }
+        /// No usable answer: a stale object is served while it may be, else the failure (or the 5xx) is answered.
+        func unanswered(_ failure: OriginFailure, relay: RelayedAnswer? = nil) {
+            failed(failure, host: request.host)
+            if let stale {
+                counters.revalidated(.failed)
+                if failure != .cancelled, stale.freshness.mayServeStale(at: now(), limit: staleIfError) {
+                    return resolve(.object(stale, stale: true))
+                }
+            }
+            resolve(relay.map { .relay($0) } ?? .failed(failure))
+        }
+        let requestTime = now()
+        let response: HTTPClientResponse
+        do {
+            response = try await origin.send(request, address: address, headers: headers)
+        } catch {
+            return unanswered(error)
+        }
+        let responseTime = now()
+        let status = Int(response.status.code)
+        if let stale, status == 304 {
+            counters.originSucceeded()
+            counters.revalidated(.notModified)
+            let refreshed = stale.refreshed(
+                notModified: response.headers.fields,
+                requestTime: requestTime,
+                responseTime: responseTime
+            )
+            store.refresh(refreshed)
+            inflight.withLock { table in
+                if let meta = table[key]?.meta, meta.sameContent(as: refreshed) { table[key]?.meta = refreshed }
+            }
+            return resolve(.object(refreshed, stale: false))
+        }
+        let answer = OriginAnswer.classify(
+            status: status,
+            headers: response.headers.fields,
+            requestedStart: start,
+            requestTime: requestTime,
+            responseTime: responseTime
+        )
+        let meta: ObjectMetadata
+        let bodyStart: Int64
+        switch answer {
+        case .unusable(let reason):
+            let failure = OriginFailure(reason)
+            // The origin's own 5xx goes to the client as it is, unless a stale copy may answer instead.
+            let relay = status >= 500 ? try? await RelayedAnswer.read(response, reason: nil) : nil
+            return unanswered(failure, relay: relay)
+        case .relay(let reason):
+            counters.originSucceeded()
+            if let stale {
+                // The object is gone, or no longer storable: the stored copy goes.
+                counters.revalidated(.gone)
+                store.drop(key: key, version: stale)
+                forget(key, version: stale)
+            }
+            do {
+                return resolve(.relay(try await RelayedAnswer.read(response, reason: reason)))
+            } catch {
+                return unanswered(OriginClient.failure(error))
+            }
+        case .object(let object, let from):
+            counters.originSucceeded()
+            meta = ObjectMetadata(key: key, object: object, blockSize: blockSize)
+            bodyStart = from
+        }
+        if let stale {
+            if stale.sameContent(as: meta) {
+                // An origin that ignores conditionals answered the same version: its fields and freshness are kept.
+                counters.revalidated(.notModified)
+                store.refresh(meta)
+            } else {
+                counters.revalidated(.changed)
+                store.drop(key: key, version: stale)
+            }
+        }
+        // The version this answer describes is the one filled from now on; fills of another go on for their readers.
+        let fill: BlockFill? = inflight.withLock { table in
+            var entry = table[key] ?? Inflight()
+            if entry.meta.map({ !$0.sameContent(as: meta) }) ?? true {
+                entry.meta = meta
+                entry.fills = [:]
+            } else {
+                entry.meta = meta
+            }
+            var fill: BlockFill?
+            if block < meta.blockCount, entry.fills[block] == nil,
+                !store.contains(key: key, block: block, version: meta)
+            {
+                fill = BlockFill(index: block)
+                entry.fills[block] = fill
+            }
+            table[key] = entry
+            return fill
+        }
+        resolve(.object(meta, stale: false))
+        guard let fill else { return }
+        await feed(request, response: response, meta: meta, fills: [fill][...], bodyStart: bodyStart)
+    }
+
+    /// Fetches a contiguous run of blocks of a known object with one range request and feeds, stores and completes
+    /// each fill in turn.
+    private func fill(_ request: CacheRequest, address: IPAddress?, known: ObjectMetadata, fills: ArraySlice<BlockFill>)
+        async
+    {
+        let key = request.cacheKey
+        let start = Int64(fills.first!.index) * Int64(blockSize)
+        let end = min(Int64(fills.last!.index + 1) * Int64(blockSize) - 1, known.length - 1)
+        func fail(_ failure: OriginFailure) {
+            failed(failure, host: request.host)
+            // Forgotten before the readers wake, so a reader that asks again starts a new fetch.
+            release(key: key, fills: Array(fills), probe: nil)
+            for fill in fills { fill.fail(failure) }
+        }
         let response: HTTPClientResponse
         do {
             response = try await origin.send(
@@ -289,8 +450,7 @@ package final class ContentCache: Sendable {
                 headers: [("Range", "bytes=\(start)-\(end)"), ("User-Agent", EngineInfo.userAgent)]
             )
         } catch {
-            finish(error)
-            return
+            return fail(error)
         }
         let verdict = OriginVerdict.classify(
             status: Int(response.status.code),
@@ -300,41 +460,54 @@ package final class ContentCache: Sendable {
             requestedStart: start,
             known: known
         )
-        if case .failure = verdict {} else { counters.originSucceeded() }
-        let meta: ObjectMetadata
-        let bodyStart: Int64
         switch verdict {
         case .failure(let failure):
             if failure == .changed {
-                store.drop(key: key)
-                inflight.withLock { table in table[key]?.meta = nil }
+                store.drop(key: key, version: known)
+                forget(key, version: known)
             }
-            finish(failure)
-            return
+            fail(failure)
         case .uncacheable(let reason):
-            release(key: key, fills: Array(pending), probe: probe, meta: nil)
-            for fill in pending { fill.fail(.invalidResponse(reason.description)) }
-            probe?.resolve(.uncacheable(reason))
-            return
-        case .cacheable(let received, let from):
-            meta = received
-            bodyStart = from
+            counters.originSucceeded()
+            release(key: key, fills: Array(fills), probe: nil)
+            for fill in fills { fill.fail(.invalidResponse(reason.description)) }
+        case .cacheable(_, let bodyStart):
+            counters.originSucceeded()
+            await feed(request, response: response, meta: known, fills: fills, bodyStart: bodyStart)
         }
-        if probe != nil {
-            inflight.withLock { table in
-                if table[key]?.meta == nil { table[key]?.meta = meta }
-            }
-            probe?.resolve(.object(meta))
+    }
+
+    /// The version `version` of the object is gone: fills of it are no longer offered to new readers.
+    private func forget(_ key: String, version: ObjectMetadata) {
+        inflight.withLock { table in
+            guard let meta = table[key]?.meta, meta.sameContent(as: version) else { return }
+            table[key]?.meta = nil
+            table[key]?.fills = [:]
+            if table[key]?.isIdle == true { table[key] = nil }
         }
-        // The run may reach past the object's end now that its length is known.
+    }
+
+    /// Feeds a response body to a run of fills in order, storing and completing each as it is whole.
+    private func feed(
+        _ request: CacheRequest,
+        response: HTTPClientResponse,
+        meta: ObjectMetadata,
+        fills: ArraySlice<BlockFill>,
+        bodyStart: Int64
+    ) async {
+        let key = request.cacheKey
+        var pending = fills
+        // The run may reach past the object's end (a probe's block of a short object).
         while let lastFill = pending.last, lastFill.index >= meta.blockCount {
-            release(key: key, fills: [lastFill], probe: nil, meta: meta)
+            release(key: key, fills: [lastFill], probe: nil)
             lastFill.fail(.invalidResponse("beyond the end of the object"))
             pending = pending.dropLast()
         }
-        guard !pending.isEmpty else {
-            release(key: key, fills: [], probe: probe, meta: meta)
-            return
+        guard !pending.isEmpty else { return }
+        func fail(_ failure: OriginFailure) {
+            failed(failure, host: request.host)
+            release(key: key, fills: Array(pending), probe: nil)
+            for fill in pending { fill.fail(failure) }
         }
         // A response that ignored Range starts before the run: its first bytes are skipped.
         let run = pending.first!.index...pending.last!.index
@@ -352,7 +525,7 @@ package final class ContentCache: Sendable {
                         if completes {
                             pending = pending.dropFirst()
                             let stored = await storeBlock(meta, fill: fill)
-                            release(key: key, fills: [fill], probe: nil, meta: meta)
+                            release(key: key, fills: [fill], probe: nil)
                             fill.complete(stored: stored)
                         }
                     case .done:
@@ -362,14 +535,9 @@ package final class ContentCache: Sendable {
                 if pending.isEmpty { break }
             }
         } catch {
-            finish(OriginClient.failure(error))
-            return
+            return fail(OriginClient.failure(error))
         }
-        if !pending.isEmpty {
-            finish(.shortBody)
-            return
-        }
-        release(key: key, fills: [], probe: probe, meta: meta)
+        if !pending.isEmpty { fail(.shortBody) }
     }
 
     private func storeBlock(_ meta: ObjectMetadata, fill: BlockFill) async -> Bool {
@@ -380,7 +548,7 @@ package final class ContentCache: Sendable {
     }
 
     /// Forgets finished fills (after they were stored) and a resolved probe.
-    private func release(key: String, fills: [BlockFill], probe: MetadataProbe?, meta: ObjectMetadata?) {
+    private func release(key: String, fills: [BlockFill], probe: MetadataProbe?) {
         inflight.withLock { table in
             guard var entry = table[key] else { return }
             for fill in fills where entry.fills[fill.index] === fill { entry.fills[fill.index] = nil }
@@ -394,13 +562,18 @@ package final class ContentCache: Sendable {
     }
 }
 
-/// One origin request for `ContentCache.run()`: a contiguous run of fills, and the probe of an object not yet known.
+/// One origin request for `ContentCache.run()`.
 struct FetchJob: Sendable {
+    enum Work: Sendable {
+        /// The first answer for an object not yet known at `block`, or the revalidation of a `stale` stored one.
+        case probe(MetadataProbe, block: Int, stale: ObjectMetadata?)
+        /// A contiguous run of blocks of a known object.
+        case fill(known: ObjectMetadata, ArraySlice<BlockFill>)
+    }
+
     var request: CacheRequest
     var address: IPAddress?
-    var known: ObjectMetadata?
-    var fills: ArraySlice<BlockFill>
-    var probe: MetadataProbe?
+    var work: Work
 }
 
 /// The origin fetches launched and not yet ended, and the tasks waiting for there to be none.

@@ -11,6 +11,9 @@ package struct ObjectMetadata: Equatable, Sendable {
     package var length: Int64
     /// The block size the object was stored with.
     package var blockSize: Int
+    /// The origin's other end-to-end fields, sent with every answer from the cache.
+    package var headers: [HeaderField]
+    package var freshness: Freshness
 
     package init(
         key: String,
@@ -18,7 +21,9 @@ package struct ObjectMetadata: Equatable, Sendable {
         lastModified: String?,
         contentType: String?,
         length: Int64,
-        blockSize: Int
+        blockSize: Int,
+        headers: [HeaderField] = [],
+        freshness: Freshness = .unknown
     ) {
         self.key = key
         self.etag = etag
@@ -26,6 +31,8 @@ package struct ObjectMetadata: Equatable, Sendable {
         self.contentType = contentType
         self.length = length
         self.blockSize = blockSize
+        self.headers = headers
+        self.freshness = freshness
     }
 
     /// The object as an origin described it.
@@ -36,13 +43,22 @@ package struct ObjectMetadata: Equatable, Sendable {
             lastModified: object.lastModified,
             contentType: object.contentType,
             length: object.length,
-            blockSize: blockSize
+            blockSize: blockSize,
+            headers: object.headers,
+            freshness: object.freshness
         )
     }
 
-    /// The validators, type and length the origin gave.
+    /// The validators, type, length, fields and freshness the origin gave.
     package var object: OriginObject {
-        OriginObject(length: length, etag: etag, lastModified: lastModified, contentType: contentType)
+        OriginObject(
+            length: length,
+            etag: etag,
+            lastModified: lastModified,
+            contentType: contentType,
+            headers: headers,
+            freshness: freshness
+        )
     }
 
     /// How the object falls into blocks.
@@ -54,9 +70,33 @@ package struct ObjectMetadata: Equatable, Sendable {
     /// The byte length of block `index` (the last one may be short).
     package func blockLength(_ index: Int) -> Int { layout.blockLength(index) }
 
-    /// Whether another response describes the same content (same ETag and length).
+    /// Whether another response describes the same content (same ETag and length; without an ETag, the same
+    /// `Last-Modified`): the same version of the object, whatever its fields and freshness.
     package func sameContent(as other: ObjectMetadata) -> Bool {
-        length == other.length && etag == other.etag
+        length == other.length && etag == other.etag && (etag != nil || lastModified == other.lastModified)
+    }
+
+    /// The metadata after a 304 for `request` sent at `requestTime`: the 304's fields in place of the stored ones of
+    /// the same names, and the freshness counted from now (RFC 9111 4.3.4).
+    package func refreshed(
+        notModified headers: [(name: String, value: String)],
+        requestTime: Int64,
+        responseTime: Int64
+    ) -> ObjectMetadata {
+        var dated = headers
+        if !dated.contains(where: { $0.name.lowercased() == "date" }) {
+            dated.append(("Date", HTTPDate.format(responseTime)))
+        }
+        var copy = self
+        copy.headers = ResponseFields.updated(self.headers, with: dated)
+        copy.freshness = Freshness(
+            status: 200,
+            headers: copy.headers.map { ($0.name, $0.value) },
+            lastModified: lastModified,
+            requestTime: requestTime,
+            responseTime: responseTime
+        )
+        return copy
     }
 }
 

@@ -6,6 +6,8 @@ import CacheProtocol
 package enum JournalRecord: Equatable, Sendable {
     /// An object and its metadata; an existing record for the same id is replaced (its blocks dropped).
     case object(ObjectID, ObjectMetadata)
+    /// New fields and freshness for the same version of an object (a 304): its blocks are kept.
+    case refreshed(ObjectID, ObjectMetadata)
     /// A block written whole, fsynced and renamed into place.
     case block(ObjectID, Int)
     /// A block removed by eviction.
@@ -15,16 +17,26 @@ package enum JournalRecord: Equatable, Sendable {
 
     package var line: String {
         switch self {
-        case .object(let id, let meta):
-            let fields = [
-                "O", id.description, String(meta.length), String(meta.blockSize), Self.clean(meta.etag),
-                Self.clean(meta.lastModified), Self.clean(meta.contentType), Self.clean(meta.key),
-            ]
-            return fields.joined(separator: "\t") + "\n"
+        case .object(let id, let meta): return Self.metadataLine("O", id, meta)
+        case .refreshed(let id, let meta): return Self.metadataLine("R", id, meta)
         case .block(let id, let index): return "B\t\(id)\t\(index)\n"
         case .evicted(let id, let index): return "E\t\(id)\t\(index)\n"
         case .dropped(let id): return "D\t\(id)\n"
         }
+    }
+
+    /// `O` or `R`, the id, length, block size, ETag, Last-Modified, type, key, then the freshness (response time,
+    /// initial age, lifetime, flags) and the fields. Lines written before fields were kept end after the key.
+    private static func metadataLine(_ kind: String, _ id: ObjectID, _ meta: ObjectMetadata) -> String {
+        let freshness = meta.freshness
+        let flags = (freshness.alwaysRevalidate ? "n" : "") + (freshness.mustRevalidate ? "m" : "")
+        let fields = [
+            kind, id.description, String(meta.length), String(meta.blockSize), Self.clean(meta.etag),
+            Self.clean(meta.lastModified), Self.clean(meta.contentType), Self.clean(meta.key),
+            String(freshness.responseTime), String(freshness.initialAge), String(freshness.lifetime), flags,
+            meta.headers.map { Self.escape($0.name) + ":" + Self.escape($0.value) }.joined(separator: "\u{1F}"),
+        ]
+        return fields.joined(separator: "\t") + "\n"
     }
 
     /// Parses one line without its newline; `nil` for anything damaged.
@@ -32,22 +44,9 @@ package enum JournalRecord: Equatable, Sendable {
         let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
         guard fields.count >= 2, let id = ObjectID(hex: fields[1]) else { return nil }
         switch fields[0] {
-        case "O":
-            guard fields.count == 8, let length = Int64(fields[2]), length >= 0, let blockSize = Int(fields[3]),
-                blockSize > 0
-            else { return nil }
-            func optional(_ field: Substring) -> String? { field.isEmpty ? nil : String(field) }
-            self = .object(
-                id,
-                ObjectMetadata(
-                    key: String(fields[7]),
-                    etag: optional(fields[4]),
-                    lastModified: optional(fields[5]),
-                    contentType: optional(fields[6]),
-                    length: length,
-                    blockSize: blockSize
-                )
-            )
+        case "O", "R":
+            guard let meta = Self.metadata(fields) else { return nil }
+            self = fields[0] == "O" ? .object(id, meta) : .refreshed(id, meta)
         case "B", "E":
             guard fields.count == 3, let index = Int(fields[2]), index >= 0 else { return nil }
             self = fields[0] == "B" ? .block(id, index) : .evicted(id, index)
@@ -57,6 +56,36 @@ package enum JournalRecord: Equatable, Sendable {
         default:
             return nil
         }
+    }
+
+    private static func metadata(_ fields: [Substring]) -> ObjectMetadata? {
+        guard fields.count == 8 || fields.count == 13, let length = Int64(fields[2]), length >= 0,
+            let blockSize = Int(fields[3]), blockSize > 0
+        else { return nil }
+        func optional(_ field: Substring) -> String? { field.isEmpty ? nil : String(field) }
+        var meta = ObjectMetadata(
+            key: String(fields[7]),
+            etag: optional(fields[4]),
+            lastModified: optional(fields[5]),
+            contentType: optional(fields[6]),
+            length: length,
+            blockSize: blockSize
+        )
+        guard fields.count == 13 else { return meta }
+        guard let responseTime = Int64(fields[8]), let initialAge = Int64(fields[9]), let lifetime = Int64(fields[10])
+        else { return nil }
+        meta.freshness = Freshness(
+            responseTime: responseTime,
+            initialAge: initialAge,
+            lifetime: lifetime,
+            alwaysRevalidate: fields[11].contains("n"),
+            mustRevalidate: fields[11].contains("m")
+        )
+        meta.headers = fields[12].split(separator: "\u{1F}").compactMap { field in
+            guard let colon = field.firstIndex(of: ":") else { return nil }
+            return HeaderField(unescape(field[..<colon]), unescape(field[field.index(after: colon)...]))
+        }
+        return meta
     }
 
     /// Parses one line's bytes without its newline; block records avoid building strings (start-up speed).
@@ -89,36 +118,8 @@ package enum JournalRecord: Equatable, Sendable {
         case UInt8(ascii: "D"):
             guard line.count == 18 else { return nil }
             self = .dropped(objectID)
-        case UInt8(ascii: "O"):
-            var tabs: [Int] = []
-            tabs.reserveCapacity(7)
-            for position in 0..<line.count where line[position] == UInt8(ascii: "\t") {
-                tabs.append(position)
-                if tabs.count == 7 { break }
-            }
-            guard tabs.count == 7 else { return nil }
-            func field(_ number: Int) -> String {
-                let end = number + 1 < tabs.count ? tabs[number + 1] : line.count
-                return String(decoding: UnsafeBufferPointer(rebasing: line[(tabs[number] + 1)..<end]), as: UTF8.self)
-            }
-            func optional(_ number: Int) -> String? {
-                let text = field(number)
-                return text.isEmpty ? nil : text
-            }
-            guard let length = Int64(field(1)), length >= 0, let blockSize = Int(field(2)), blockSize > 0 else {
-                return nil
-            }
-            self = .object(
-                objectID,
-                ObjectMetadata(
-                    key: field(6),
-                    etag: optional(3),
-                    lastModified: optional(4),
-                    contentType: optional(5),
-                    length: length,
-                    blockSize: blockSize
-                )
-            )
+        case UInt8(ascii: "O"), UInt8(ascii: "R"):
+            self.init(line: Substring(String(decoding: line, as: UTF8.self)))
         default:
             return nil
         }
@@ -126,5 +127,35 @@ package enum JournalRecord: Equatable, Sendable {
 
     private static func clean(_ text: String?) -> String {
         (text ?? "").filter { $0 != "\t" && $0 != "\n" && $0 != "\r" }
+    }
+
+    /// A field name or value with `%`, tab, line breaks and the field separator as `%XX`.
+    private static func escape(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == 0x25 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0x1F })
+        else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x25, 0x09, 0x0A, 0x0D, 0x1F:
+                result += "%" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16, uppercase: true)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    private static func unescape(_ text: Substring) -> String {
+        guard text.contains("%") else { return String(text) }
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == 0x25, utf8.count >= 2, let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -10,18 +10,19 @@ import Testing
 @testable import CacheEngine
 
 struct OriginFailureTests {
-    /// Faults that fail before the first body byte: the client gets a fast 502/504, nothing is stored.
+    /// Faults that fail before the first body byte: the client gets a fast error (the origin's own 5xx, 502 without an
+    /// answer, 504 for a timeout), nothing is stored.
     @Test(
         arguments: [
             (TestOrigin.Fault.refuse, 502),
-            (.status(500), 502),
-            (.status(503), 502),
+            (.status(500), 500),
+            (.status(503), 503),
             (.shortBody(0), 502),
             (.resetAfter(0), 502),
             (.hang, 504),
         ] as [(TestOrigin.Fault, Int)]
     )
-    func failureGivesBadGatewayAndStoresNothing(fault: TestOrigin.Fault, status: Int) async throws {
+    func failureGivesAnErrorAndStoresNothing(fault: TestOrigin.Fault, status: Int) async throws {
         // A short read timeout for the hanging origin; the others fail at once whatever it is.
         try await EngineHarness.with(configure: { $0.engine.originReadTimeoutSeconds = 2 }) { harness in
             let bytes = harness.origin.add("/f.bin", length: 150_000, seed: 31)
@@ -131,7 +132,8 @@ struct OriginFailureTests {
             if status == 302 { #expect(first.header("Location") == "http://elsewhere.example/x") }
             _ = try await harness.get("/p.bin")
             #expect(await harness.engine.status().objects == 0)
-            #expect(harness.origin.requests("/p.bin") >= 3)
+            // One origin request per client request: the answer that is not stored is the one relayed.
+            #expect(harness.origin.requests("/p.bin") == 2)
         }
     }
 }

@@ -8,8 +8,17 @@ struct OriginAnswerTests {
         ("Content-Range", "bytes 64-127/300"), ("Content-Length", "64"), ("ETag", "\"e\""),
     ]
 
+    /// The answer's class and the object's shape; the fields and freshness it keeps are tested in `FreshnessRulesTests`.
     static func classify(_ status: Int, _ fields: [(String, String)]) -> OriginAnswer {
-        OriginAnswer.classify(status: status, headers: fields.map { (name: $0.0, value: $0.1) }, requestedStart: 64)
+        let answer = OriginAnswer.classify(
+            status: status,
+            headers: fields.map { (name: $0.0, value: $0.1) },
+            requestedStart: 64
+        )
+        guard case .object(var object, let start) = answer else { return answer }
+        object.headers = []
+        object.freshness = .unknown
+        return .object(object, bodyStart: start)
     }
 
     @Test(

@@ -126,7 +126,7 @@ struct FetchLifecycleTests {
                 ended.set()
             }
             let request = Self.request(origin, "/a.bin")
-            guard case .object(let meta) = await cache.lookup(request, address: nil, start: 0) else {
+            guard case .object(let meta, _) = await cache.lookup(request, address: nil, start: 0) else {
                 Issue.record("the probe must find the object")
                 return
             }
