@@ -8,6 +8,7 @@ import Synchronization
 #endif
 
 /// A real HTTP origin on 127.0.0.1:0 for tests: deterministic objects, ranges, request counts and injected faults.
+/// Every answer carries a `Date`; `If-None-Match` and `If-Modified-Since` are answered with 304 unless switched off.
 /// It also answers requests sent to it as to a forward proxy (absolute-form targets, `GET http://host/path`), serving
 /// the path from its own objects and recording the form, the `Proxy-Authorization` header and refusing `CONNECT`.
 package final class TestOrigin: Sendable {
@@ -17,17 +18,45 @@ package final class TestOrigin: Sendable {
         package var etag: String
         package var lastModified: String
         package var contentType: String
+        /// Sent on every 200, 206, 304 and HEAD answer for the object (`Cache-Control`, `Expires`, `Date`...).
+        package var headers: [(name: String, value: String)]
 
         package init(
             bytes: [UInt8],
             etag: String,
-            lastModified: String = "Wed, 21 Oct 2015 07:28:00 GMT",
-            contentType: String = "application/octet-stream"
+            lastModified: String = TestOrigin.defaultLastModified,
+            contentType: String = "application/octet-stream",
+            headers: [(name: String, value: String)] = []
         ) {
             self.bytes = bytes
             self.etag = etag
             self.lastModified = lastModified
             self.contentType = contentType
+            self.headers = headers
+        }
+    }
+
+    /// The `Last-Modified` of objects added without one.
+    package static let defaultLastModified = "Wed, 21 Oct 2015 07:28:00 GMT"
+
+    /// A whole answer scripted by a test: sent as it is, with its `Content-Length`, whatever the request.
+    package struct ScriptedAnswer: Sendable, Equatable, CustomStringConvertible {
+        package var status: Int
+        package var headers: [(name: String, value: String)]
+        package var body: [UInt8]
+
+        package init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
+
+        package static func == (lhs: ScriptedAnswer, rhs: ScriptedAnswer) -> Bool {
+            lhs.status == rhs.status && lhs.body == rhs.body && lhs.headers.elementsEqual(rhs.headers, by: ==)
+        }
+
+        package var description: String {
+            "\(status) \(headers.map { "\($0.name): \($0.value)" }) \(body.count) bytes"
         }
     }
 
@@ -69,6 +98,19 @@ package final class TestOrigin: Sendable {
         /// Answer the whole object (whatever the Range) with neither Content-Length nor chunked encoding: the body
         /// ends where the origin closes the connection, as HTTP/1.0 servers do.
         case closeDelimited
+        /// Answer exactly this, whatever the request and whether the path has an object: see `respond(...)`.
+        case scripted(ScriptedAnswer)
+
+        /// Answer `status` with these headers and body (and its `Content-Length`) to every request: a 404 with
+        /// `Cache-Control: max-age=60`, a 503 saying "busy", a 410.
+        package static func respond(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) -> Fault {
+            .scripted(ScriptedAnswer(status: status, headers: headers.map { (name: $0.0, value: $0.1) }, body: body))
+        }
+
+        /// `respond(status:headers:body:)` with a text body.
+        package static func respond(status: Int, headers: [(String, String)] = [], body: String) -> Fault {
+            respond(status: status, headers: headers, body: Array(body.utf8))
+        }
     }
 
     struct State {
@@ -89,6 +131,11 @@ package final class TestOrigin: Sendable {
         /// Paced (`.slow`) responses being sent now, and the most at once.
         var pacedNow = 0
         var pacedMost = 0
+        /// The headers of every request, per path, in order.
+        var requestHeaders: [String: [[(name: String, value: String)]]] = [:]
+        /// 304 answers sent, per path.
+        var notModified: [String: Int] = [:]
+        var honoursConditionals = true
     }
 
     private let state = Mutex(State())
@@ -125,24 +172,48 @@ package final class TestOrigin: Sendable {
     /// `127.0.0.1:PORT`, the value for `cacheHostOrigin`.
     package var authority: String { "127.0.0.1:\(port)" }
 
-    /// Adds an object of deterministic bytes at `path` and returns them.
+    /// Adds (or replaces, for the next request) an object of deterministic bytes at `path` and returns them.
+    /// `headers` are sent with each of its answers, 304s included.
     @discardableResult
     package func add(
         _ path: String,
         length: Int,
         seed: UInt8 = 1,
         etag: String? = nil,
-        contentType: String = "application/octet-stream"
+        lastModified: String = TestOrigin.defaultLastModified,
+        contentType: String = "application/octet-stream",
+        headers: [(name: String, value: String)] = []
     ) -> [UInt8] {
         let bytes = Self.bytes(length: length, seed: seed)
-        state.withLock {
-            $0.objects[path] = Object(bytes: bytes, etag: etag ?? "\"\(seed)-\(length)\"", contentType: contentType)
-        }
+        let object = Object(
+            bytes: bytes,
+            etag: etag ?? "\"\(seed)-\(length)\"",
+            lastModified: lastModified,
+            contentType: contentType,
+            headers: headers
+        )
+        state.withLock { $0.objects[path] = object }
         return bytes
     }
 
     package func add(_ path: String, object: Object) {
         state.withLock { $0.objects[path] = object }
+    }
+
+    /// Changes the object at `path` in place (its headers, say) for the next requests; nothing without one.
+    package func update(_ path: String, _ change: (inout Object) -> Void) {
+        state.withLock { state in
+            guard var object = state.objects[path] else { return }
+            change(&object)
+            state.objects[path] = object
+        }
+    }
+
+    /// Whether `If-None-Match` and `If-Modified-Since` get a 304 when they match (default true); false for an
+    /// origin that ignores them and sends the object again.
+    package var honoursConditionals: Bool {
+        get { state.withLock { $0.honoursConditionals } }
+        set { state.withLock { $0.honoursConditionals = newValue } }
     }
 
     /// Sets the fault for every request of `path`; `nil` (the origin recovers) also clears its range faults.
@@ -174,6 +245,22 @@ package final class TestOrigin: Sendable {
 
     /// The `Range` headers received for `path`, in order.
     package func ranges(_ path: String) -> [String?] { state.withLock { $0.ranges[path] ?? [] } }
+
+    /// The headers of each request for `path` (without the query), in order.
+    package func requestHeaders(_ path: String) -> [[(name: String, value: String)]] {
+        state.withLock { $0.requestHeaders[path] ?? [] }
+    }
+
+    /// Requests for `path` that carried `If-None-Match` or `If-Modified-Since`.
+    package func conditionalRequests(_ path: String) -> Int {
+        requestHeaders(path).filter { headers in
+            headers.contains { ["if-none-match", "if-modified-since"].contains($0.name.lowercased()) }
+        }
+        .count
+    }
+
+    /// 304 Not Modified answers sent for `path`.
+    package func notModifiedSent(_ path: String) -> Int { state.withLock { $0.notModified[path] ?? 0 } }
 
     /// Body bytes sent over all requests.
     package var bytesSent: Int { state.withLock { $0.bytesSent } }
@@ -237,18 +324,24 @@ package final class TestOrigin: Sendable {
         return result
     }
 
-    func record(_ head: HTTPRequestHead) -> (Object?, Fault?) {
-        var target = Substring(head.uri)
-        let absolute = target.hasPrefix("http://")
-        if absolute {
+    /// The path of a request target (origin or absolute form), without the query.
+    static func path(of uri: String) -> String {
+        var target = Substring(uri)
+        if target.hasPrefix("http://") {
             target = target.dropFirst("http://".count)
             target = target.firstIndex(of: "/").map { target[$0...] } ?? "/"
         }
-        let path = String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        return String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+    }
+
+    func record(_ head: HTTPRequestHead) -> (Object?, Fault?) {
+        let absolute = head.uri.hasPrefix("http://")
+        let path = Self.path(of: head.uri)
         return state.withLock { state in
             if absolute { state.absoluteTargets.append(head.uri) }
             state.proxyAuthorizations.append(head.headers.first(name: "proxy-authorization"))
             state.requests[path, default: 0] += 1
+            state.requestHeaders[path, default: []].append(head.headers.map { (name: $0.name, value: $0.value) })
             state.ranges[path, default: []].append(head.headers.first(name: "range"))
             state.hostHeaders.append(head.headers.first(name: "host") ?? "")
             state.acceptEncodings.append(head.headers.first(name: "accept-encoding"))
@@ -266,6 +359,85 @@ package final class TestOrigin: Sendable {
     func sent(_ count: Int) {
         state.withLock { $0.bytesSent += count }
     }
+
+    func sentNotModified(_ path: String) {
+        state.withLock { $0.notModified[path, default: 0] += 1 }
+    }
+
+    /// Whether a GET or HEAD carries a validator that matches `etag` or `lastModified` (RFC 9110 13.2.2): a 304 is
+    /// due. `If-None-Match` (weak comparison, `*`) decides when present; `If-Modified-Since` otherwise.
+    func notModified(_ head: HTTPRequestHead, etag: String, lastModified: String) -> Bool {
+        guard head.method == .GET || head.method == .HEAD, honoursConditionals else { return false }
+        let ifNoneMatch = head.headers["if-none-match"]
+        if !ifNoneMatch.isEmpty {
+            let tags = ifNoneMatch.flatMap { $0.split(separator: ",") }.map { tag in
+                let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+                return String(String(tag.drop(while: blank).reversed()).drop(while: blank).reversed())
+            }
+            return tags.contains { $0 == "*" || Self.weaklyEqual($0, etag) }
+        }
+        guard let since = head.headers.first(name: "if-modified-since").flatMap(Self.epochSeconds(httpDate:)),
+            let modified = Self.epochSeconds(httpDate: lastModified)
+        else { return false }
+        return modified <= since
+    }
+
+    /// Weak comparison of two entity tags: equal opaque tags, whatever their `W/` prefixes.
+    static func weaklyEqual(_ left: some StringProtocol, _ right: some StringProtocol) -> Bool {
+        func opaque(_ tag: some StringProtocol) -> Substring {
+            let tag = Substring(tag)
+            return tag.hasPrefix("W/") ? tag.dropFirst(2) : tag
+        }
+        return opaque(left) == opaque(right)
+    }
+}
+
+extension TestOrigin {
+    private static let dayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let monthNames = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+
+    /// Now, in whole seconds since 1970.
+    package static var nowSeconds: Int { Int(time(nil)) }
+
+    /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for `seconds` since 1970.
+    package static func httpDate(epochSeconds seconds: Int) -> String {
+        var clock = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&clock, &parts)
+        func twoDigits(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let clockText = "\(twoDigits(parts.tm_hour)):\(twoDigits(parts.tm_min)):\(twoDigits(parts.tm_sec))"
+        return "\(dayNames[Int(parts.tm_wday)]), \(twoDigits(parts.tm_mday)) \(monthNames[Int(parts.tm_mon)]) "
+            + "\(parts.tm_year + 1900) \(clockText) GMT"
+    }
+
+    /// The IMF-fixdate `offset` seconds from now (negative: in the past).
+    package static func httpDate(secondsFromNow offset: Int = 0) -> String {
+        httpDate(epochSeconds: nowSeconds + offset)
+    }
+
+    /// The seconds since 1970 of an IMF-fixdate; `nil` for anything else (`0`, an obsolete form, garbage).
+    package static func epochSeconds(httpDate text: String) -> Int? {
+        let words = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard words.count == 6, words[0].hasSuffix(","), dayNames.contains(String(words[0].dropLast())),
+            words[1].count == 2, let day = Int(words[1]),
+            let month = monthNames.firstIndex(of: String(words[2])),
+            words[3].count == 4, let year = Int(words[3]), words[5] == "GMT"
+        else { return nil }
+        let clock = words[4].split(separator: ":", omittingEmptySubsequences: false)
+        guard clock.count == 3, clock.allSatisfy({ $0.count == 2 }), let hour = Int(clock[0]),
+            let minute = Int(clock[1]), let second = Int(clock[2])
+        else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        return Int(timegm(&parts))
+    }
 }
 
 final class OriginBox: Sendable {
@@ -280,6 +452,8 @@ final class OriginHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     /// Requests answered on this connection.
     private var answered = 0
+    /// Whether the request being answered asked to close the connection after its answer (`Connection: close`).
+    private var closesAfterAnswer = false
 
     init(origin: OriginBox) {
         box = origin
@@ -297,6 +471,7 @@ final class OriginHandler: ChannelInboundHandler {
         case .end:
             guard let head, let origin = box.origin.withLock({ $0 }) else { return }
             self.head = nil
+            closesAfterAnswer = !head.isKeepAlive
             respond(context: context, head: head, origin: origin)
         }
     }
@@ -356,11 +531,28 @@ final class OriginHandler: ChannelInboundHandler {
             headers.add(name: "Location", value: location)
             writeSimple(context, status: .found, body: "moved\n", headers: headers)
             return
+        case .scripted(let scripted):
+            writeScripted(context, scripted, head: head, origin: origin)
+            return
         default:
             break
         }
         guard let object else {
             writeSimple(context, status: .notFound, body: "not found\n")
+            return
+        }
+        let etag = fault == .changedETag ? "\"changed\"" : object.etag
+        if origin.notModified(head, etag: etag, lastModified: object.lastModified) {
+            origin.sentNotModified(TestOrigin.path(of: head.uri))
+            headers.add(name: "ETag", value: etag)
+            headers.add(name: "Last-Modified", value: object.lastModified)
+            Self.addDate(to: &headers, unlessIn: object.headers)
+            for (name, value) in object.headers { headers.add(name: name, value: value) }
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .notModified, headers: headers))),
+                promise: nil
+            )
+            endAnswer(context)
             return
         }
         switch fault {
@@ -369,14 +561,15 @@ final class OriginHandler: ChannelInboundHandler {
             let chunk = String(encoded.count, radix: 16)
             let text =
                 "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\n"
-                + "Transfer-Encoding: \(coding), chunked\r\n\r\n"
+                + "Date: \(TestOrigin.httpDate())\r\nTransfer-Encoding: \(coding), chunked\r\n\r\n"
             let body = head.method == .HEAD ? [] : Array("\(chunk)\r\n".utf8) + encoded + Array("\r\n0\r\n\r\n".utf8)
             writeRaw(context, Array(text.utf8) + body)
             origin.sent(encoded.count)
             return
         case .closeDelimited:
             let text =
-                "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\n"
+                + "Date: \(TestOrigin.httpDate())\r\nConnection: close\r\n\r\n"
             writeRaw(context, Array(text.utf8) + (head.method == .HEAD ? [] : object.bytes))
             origin.sent(object.bytes.count)
             return
@@ -392,11 +585,13 @@ final class OriginHandler: ChannelInboundHandler {
         }
         if case .vary(let value) = fault { headers.add(name: "Vary", value: value) }
         let length = body.count
-        headers.add(name: "ETag", value: fault == .changedETag ? "\"changed\"" : object.etag)
+        headers.add(name: "ETag", value: etag)
         headers.add(name: "Last-Modified", value: object.lastModified)
         headers.add(name: "Content-Type", value: object.contentType)
         headers.add(name: "Accept-Ranges", value: "bytes")
         if fault == .noStore { headers.add(name: "Cache-Control", value: "no-store") }
+        Self.addDate(to: &headers, unlessIn: object.headers)
+        for (name, value) in object.headers { headers.add(name: name, value: value) }
         var status = HTTPResponseStatus.ok
         var range = 0..<length
         if fault != .ignoreRange, let value = head.headers.first(name: "range"),
@@ -417,7 +612,7 @@ final class OriginHandler: ChannelInboundHandler {
             promise: nil
         )
         if head.method == .HEAD {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            endAnswer(context)
             return
         }
         var limit = range.count
@@ -453,7 +648,7 @@ final class OriginHandler: ChannelInboundHandler {
             context.flush()
             context.close(promise: nil)
         default:
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            endAnswer(context)
         }
     }
 
@@ -473,7 +668,7 @@ final class OriginHandler: ChannelInboundHandler {
         }
         if offset >= end {
             origin.pacing(false)
-            context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
+            handler.endAnswer(context)
             return
         }
         let next = min(end, offset + 65_536)
@@ -487,6 +682,16 @@ final class OriginHandler: ChannelInboundHandler {
         }
     }
 
+    /// Ends an answer, then closes the connection if the request asked for it.
+    private func endAnswer(_ context: ChannelHandlerContext) {
+        guard closesAfterAnswer else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
     /// Writes bytes past the HTTP encoder (heads it would correct), then closes the connection.
     private func writeRaw(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
         let channel = context.channel
@@ -497,6 +702,34 @@ final class OriginHandler: ChannelInboundHandler {
         encoder.writeAndFlush(NIOAny(ByteBuffer(bytes: bytes))).whenComplete { _ in channel.close(promise: nil) }
     }
 
+    /// Sends a scripted answer as it is, with its `Content-Length` and (unless it has one) a `Date`.
+    private func writeScripted(
+        _ context: ChannelHandlerContext,
+        _ scripted: TestOrigin.ScriptedAnswer,
+        head: HTTPRequestHead,
+        origin: TestOrigin
+    ) {
+        var headers = HTTPHeaders(scripted.headers.map { ($0.name, $0.value) })
+        Self.addDate(to: &headers, unlessIn: scripted.headers)
+        headers.replaceOrAdd(name: "Content-Length", value: "\(scripted.body.count)")
+        let status = HTTPResponseStatus(statusCode: scripted.status)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+            promise: nil
+        )
+        if head.method != .HEAD, !scripted.body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: scripted.body)))), promise: nil)
+            origin.sent(scripted.body.count)
+        }
+        endAnswer(context)
+    }
+
+    /// Adds `Date: <now>` unless `given` (an object's or a script's headers) has a `Date` of its own.
+    private static func addDate(to headers: inout HTTPHeaders, unlessIn given: [(name: String, value: String)]) {
+        guard !given.contains(where: { $0.name.lowercased() == "date" }) else { return }
+        headers.add(name: "Date", value: TestOrigin.httpDate())
+    }
+
     private func writeSimple(
         _ context: ChannelHandlerContext,
         status: HTTPResponseStatus,
@@ -504,13 +737,14 @@ final class OriginHandler: ChannelInboundHandler {
         headers: HTTPHeaders = HTTPHeaders()
     ) {
         var headers = headers
+        Self.addDate(to: &headers, unlessIn: headers.map { (name: $0.name, value: $0.value) })
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
             promise: nil
         )
         if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        endAnswer(context)
     }
 
     /// `nil` for no usable single range (serve 200); `.some(nil)` for unsatisfiable.
