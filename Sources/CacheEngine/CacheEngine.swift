@@ -30,7 +30,8 @@ package final class CacheEngine: Service, Sendable {
         logger: Logger = Logger(label: "cachenode.engine", factory: { _ in SwiftLogNoOpLogHandler() }),
         resolver: any HostResolver = SystemResolver(),
         accessLogPath: String? = nil,
-        healthClock: @escaping @Sendable () -> Date = { Date() }
+        healthClock: @escaping @Sendable () -> Date = { Date() },
+        cacheClock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) throws(EngineError) {
         let engine = configuration.engine
         guard let listen = Self.split(engine.listen) else { throw .invalidAddress(engine.listen) }
@@ -70,7 +71,8 @@ package final class CacheEngine: Service, Sendable {
             counters: counters,
             logger: logger,
             fillConnections: engine.fillConnections,
-            staleIfError: Int64(engine.staleIfErrorSeconds)
+            staleIfError: Int64(engine.staleIfErrorSeconds),
+            now: cacheClock
         )
         let log: AccessLog
         do {

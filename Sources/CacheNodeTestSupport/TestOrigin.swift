@@ -139,6 +139,8 @@ package final class TestOrigin: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The clock its `Date` is read from, when a test gave one.
+    private let clock = Mutex<TestClock?>(nil)
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
     package let port: Int
 
@@ -401,6 +403,17 @@ extension TestOrigin {
     /// Now, in whole seconds since 1970.
     package static var nowSeconds: Int { Int(time(nil)) }
 
+    /// Reads `Date` from `clock` from now on (the engine's cache reads it too: see `EngineHarness`).
+    package func use(_ clock: TestClock) {
+        self.clock.withLock { $0 = clock }
+    }
+
+    /// The `Date` of an answer sent now: by the test's clock when it gave one.
+    package func dateNow() -> String {
+        guard let clock = clock.withLock({ $0 }) else { return Self.httpDate() }
+        return Self.httpDate(epochSeconds: Int(clock.now))
+    }
+
     /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for `seconds` since 1970.
     package static func httpDate(epochSeconds seconds: Int) -> String {
         var clock = time_t(seconds)
@@ -546,7 +559,7 @@ final class OriginHandler: ChannelInboundHandler {
             origin.sentNotModified(TestOrigin.path(of: head.uri))
             headers.add(name: "ETag", value: etag)
             headers.add(name: "Last-Modified", value: object.lastModified)
-            Self.addDate(to: &headers, unlessIn: object.headers)
+            addDate(to: &headers, unlessIn: object.headers)
             for (name, value) in object.headers { headers.add(name: name, value: value) }
             context.write(
                 wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .notModified, headers: headers))),
@@ -561,7 +574,7 @@ final class OriginHandler: ChannelInboundHandler {
             let chunk = String(encoded.count, radix: 16)
             let text =
                 "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\n"
-                + "Date: \(TestOrigin.httpDate())\r\nTransfer-Encoding: \(coding), chunked\r\n\r\n"
+                + "Date: \(dateNow())\r\nTransfer-Encoding: \(coding), chunked\r\n\r\n"
             let body = head.method == .HEAD ? [] : Array("\(chunk)\r\n".utf8) + encoded + Array("\r\n0\r\n\r\n".utf8)
             writeRaw(context, Array(text.utf8) + body)
             origin.sent(encoded.count)
@@ -569,7 +582,7 @@ final class OriginHandler: ChannelInboundHandler {
         case .closeDelimited:
             let text =
                 "HTTP/1.1 200 OK\r\nETag: \(object.etag)\r\nContent-Type: \(object.contentType)\r\n"
-                + "Date: \(TestOrigin.httpDate())\r\nConnection: close\r\n\r\n"
+                + "Date: \(dateNow())\r\nConnection: close\r\n\r\n"
             writeRaw(context, Array(text.utf8) + (head.method == .HEAD ? [] : object.bytes))
             origin.sent(object.bytes.count)
             return
@@ -590,7 +603,7 @@ final class OriginHandler: ChannelInboundHandler {
         headers.add(name: "Content-Type", value: object.contentType)
         headers.add(name: "Accept-Ranges", value: "bytes")
         if fault == .noStore { headers.add(name: "Cache-Control", value: "no-store") }
-        Self.addDate(to: &headers, unlessIn: object.headers)
+        addDate(to: &headers, unlessIn: object.headers)
         for (name, value) in object.headers { headers.add(name: name, value: value) }
         var status = HTTPResponseStatus.ok
         var range = 0..<length
@@ -710,7 +723,7 @@ final class OriginHandler: ChannelInboundHandler {
         origin: TestOrigin
     ) {
         var headers = HTTPHeaders(scripted.headers.map { ($0.name, $0.value) })
-        Self.addDate(to: &headers, unlessIn: scripted.headers)
+        addDate(to: &headers, unlessIn: scripted.headers)
         headers.replaceOrAdd(name: "Content-Length", value: "\(scripted.body.count)")
         let status = HTTPResponseStatus(statusCode: scripted.status)
         context.write(
@@ -725,9 +738,13 @@ final class OriginHandler: ChannelInboundHandler {
     }
 
     /// Adds `Date: <now>` unless `given` (an object's or a script's headers) has a `Date` of its own.
-    private static func addDate(to headers: inout HTTPHeaders, unlessIn given: [(name: String, value: String)]) {
+    private func addDate(to headers: inout HTTPHeaders, unlessIn given: [(name: String, value: String)]) {
         guard !given.contains(where: { $0.name.lowercased() == "date" }) else { return }
-        headers.add(name: "Date", value: TestOrigin.httpDate())
+        headers.add(name: "Date", value: dateNow())
+    }
+
+    private func dateNow() -> String {
+        box.origin.withLock { $0 }?.dateNow() ?? TestOrigin.httpDate()
     }
 
     private func writeSimple(
@@ -737,7 +754,7 @@ final class OriginHandler: ChannelInboundHandler {
         headers: HTTPHeaders = HTTPHeaders()
     ) {
         var headers = headers
-        Self.addDate(to: &headers, unlessIn: headers.map { (name: $0.name, value: $0.value) })
+        addDate(to: &headers, unlessIn: headers.map { (name: $0.name, value: $0.value) })
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),

@@ -118,7 +118,8 @@ package struct Freshness: Equatable, Sendable {
     /// `must-revalidate`, `proxy-revalidate` or `s-maxage`: never served stale.
     package var mustRevalidate: Bool
 
-    package init(responseTime: Int64, initialAge: Int64, lifetime: Int64, alwaysRevalidate: Bool, mustRevalidate: Bool) {
+    package init(responseTime: Int64, initialAge: Int64, lifetime: Int64, alwaysRevalidate: Bool, mustRevalidate: Bool)
+    {
         self.responseTime = responseTime
         self.initialAge = initialAge
         self.lifetime = lifetime

@@ -16,6 +16,8 @@ struct EngineHarness {
     let adminPort: Int
     let directory: TestCacheDirectory
     let origin: TestOrigin
+    /// The cache's clock for freshness and ages, and the origin's `Date`: it moves only with `advance(seconds:)`.
+    let clock: TestClock
 
     /// Runs `body` with an engine and, unless given, a new test origin and temporary folder; afterwards (returned or
     /// thrown) the engine stops and what was created here is stopped and removed. A given origin or folder is the
@@ -29,11 +31,13 @@ struct EngineHarness {
         driveBytes: Int64 = 1 << 30,
         resolver: any HostResolver = SystemResolver(),
         healthClock: @escaping @Sendable () -> Date = { Date() },
+        clock: TestClock? = nil,
         _ body: (EngineHarness) async throws -> T
     ) async throws -> T {
         try await withDirectory(directory) { directory in
             try await withOrigin(origin) { origin in
                 let harness = try await start(
+                    clock: clock ?? TestClock(),
                     origin: origin,
                     directory: directory,
                     configure: configure,
@@ -84,6 +88,7 @@ struct EngineHarness {
     }
 
     private static func start(
+        clock: TestClock,
         origin: TestOrigin,
         directory: TestCacheDirectory,
         configure: (inout NodeConfiguration) -> Void,
@@ -102,8 +107,10 @@ struct EngineHarness {
             configuration: configuration,
             allowlist: allowlist,
             resolver: resolver,
-            healthClock: healthClock
+            healthClock: healthClock,
+            cacheClock: { clock.now }
         )
+        origin.use(clock)
         let task = Task { try await engine.run() }
         let port = try await engine.listenPort()
         let adminPort = try await engine.adminPort()
@@ -113,8 +120,14 @@ struct EngineHarness {
             port: port,
             adminPort: adminPort,
             directory: directory,
-            origin: origin
+            origin: origin,
+            clock: clock
         )
+    }
+
+    /// Lets `seconds` pass for the cache's freshness and the origin's `Date` (nothing else waits).
+    func advance(seconds: Int64) {
+        clock.advance(seconds: seconds)
     }
 
     /// The target for `path` on the test origin.

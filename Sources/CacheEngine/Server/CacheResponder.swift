@@ -231,7 +231,11 @@ final class CacheResponder: HTTPResponder {
         record.outcome = .miss
         record.originStatus = "\(answer.status)"
         let clientRange = head.headers.first(name: "range")
-        if clientRange != nil, (answer.status == 200 || answer.status == 206), let coding = answer.contentCoding {
+        // A 416 answered the cache's block range, not the client's.
+        if answer.status == 416 {
+            return await passThrough(head, request: request, address: address, writer: writer, record: &record)
+        }
+        if clientRange != nil, let coding = answer.contentCoding {
             // Encoded bytes are not the object's: a range of them would be spliced into the client's file.
             let failure = OriginFailure(.encodedRange(coding))
             counters.originError(failure)
@@ -255,7 +259,9 @@ final class CacheResponder: HTTPResponder {
             fields.removeAll { $0.name.lowercased() == "content-range" }
             if let wanted, wanted.lowerBound >= covered.start, wanted.upperBound <= covered.end {
                 window = (wanted.lowerBound - covered.start)...(wanted.upperBound - covered.start)
-                fields.append(HeaderField("Content-Range", "bytes \(wanted.lowerBound)-\(wanted.upperBound)/\(covered.total)"))
+                fields.append(
+                    HeaderField("Content-Range", "bytes \(wanted.lowerBound)-\(wanted.upperBound)/\(covered.total)")
+                )
             } else if wanted == nil, covered.start == 0, covered.end == covered.total - 1 {
                 status = 200
             } else {
@@ -347,7 +353,9 @@ final class CacheResponder: HTTPResponder {
         var headers = HTTPHeaders(ResponseFields.relayed(response.headers.fields).map { ($0.name, $0.value) })
         // Without Content-Length (chunked or read to the close) the body is relayed chunked: a `Content-Length: 0` here
         // would leave the origin's bytes on the connection to be read as the next response.
-        if let length = response.headers.first(name: "content-length") { headers.add(name: "Content-Length", value: length) }
+        if let length = response.headers.first(name: "content-length") {
+            headers.add(name: "Content-Length", value: length)
+        }
         record.status = Int(response.status.code)
         var body = writer.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
         do {

@@ -318,7 +318,9 @@ package final class ContentCache: Sendable {
     ) async {
         let key = request.cacheKey
         let start = Int64(block) * Int64(blockSize)
-        var headers = [("Range", "bytes=\(start)-\(start + Int64(blockSize) - 1)"), ("User-Agent", EngineInfo.userAgent)]
+        var headers = [
+            ("Range", "bytes=\(start)-\(start + Int64(blockSize) - 1)"), ("User-Agent", EngineInfo.userAgent),
+        ]
         if let stale {
             if let etag = stale.etag { headers.append(("If-None-Match", etag)) }
             if let modified = stale.lastModified { headers.append(("If-Modified-Since", modified)) }

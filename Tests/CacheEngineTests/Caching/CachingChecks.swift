@@ -79,11 +79,6 @@ enum CachingChecks {
     static func has(_ response: TestResponse, _ name: String) -> Bool {
         response.headers.contains { $0.0.lowercased() == name.lowercased() }
     }
-
-    /// Sleeps past a freshness lifetime. Tests never assert on elapsed time; they only need the object stale.
-    static func wait(seconds: Int) async throws {
-        try await Task.sleep(for: .seconds(seconds))
-    }
 }
 
 extension TestOrigin {

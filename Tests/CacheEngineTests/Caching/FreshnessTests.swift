@@ -48,7 +48,7 @@ struct FreshnessTests {
                 length: 150_000,
                 seed: 51,
                 etag: "\"v1\"",
-                headers: [("Cache-Control", "max-age=2")]
+                headers: [("Cache-Control", "max-age=5")]
             )
             let miss = try await harness.get(path)
             #expect(miss.status == 200)
@@ -60,7 +60,7 @@ struct FreshnessTests {
                 length: 150_000,
                 seed: 52,
                 etag: "\"v2\"",
-                headers: [("Cache-Control", "max-age=2")]
+                headers: [("Cache-Control", "max-age=5")]
             )
             let fresh = try await harness.get(path)
             #expect(fresh.status == 200)
@@ -69,7 +69,7 @@ struct FreshnessTests {
             #expect(harness.origin.requests(path) == requests, "a fresh stored object was fetched again")
             #expect(harness.origin.conditionalRequests(path) == 0)
 
-            try await CachingChecks.wait(seconds: 3)
+            harness.advance(seconds: Int64(6))
             let stale = try await harness.get(path)
             #expect(stale.status == 200)
             expectBytes(stale.body, new, "the origin's new version")
@@ -122,12 +122,12 @@ struct FreshnessTests {
                 path,
                 length: 100_000,
                 seed: 55,
-                lastModified: TestOrigin.httpDate(secondsFromNow: -lastModifiedAgo)
+                lastModified: TestOrigin.httpDate(epochSeconds: Int(harness.clock.now) + -lastModifiedAgo)
             )
             expectBytes(try await harness.get(path).body, bytes, "miss")
             await harness.engine.settle()
             let requests = harness.origin.requests(path)
-            try await CachingChecks.wait(seconds: 3)
+            harness.advance(seconds: Int64(3))
             let response = try await harness.get(path)
             #expect(response.status == 200)
             expectBytes(response.body, bytes)
@@ -149,7 +149,7 @@ struct FreshnessTests {
     func expiresDecidesFreshness(_ expires: ExpiresCase) async throws {
         try await EngineHarness.with { harness in
             let path = "/expires.bin"
-            let now = TestOrigin.nowSeconds
+            let now = Int(harness.clock.now)
             var headers: [(name: String, value: String)] = [("Date", TestOrigin.httpDate(epochSeconds: now))]
             switch expires.expires {
             case .afterDate(let seconds): headers.append(("Expires", TestOrigin.httpDate(epochSeconds: now + seconds)))
@@ -159,7 +159,7 @@ struct FreshnessTests {
             expectBytes(try await harness.get(path).body, bytes, "miss")
             await harness.engine.settle()
             let requests = harness.origin.requests(path)
-            try await CachingChecks.wait(seconds: expires.wait)
+            harness.advance(seconds: Int64(expires.wait))
             for index in 0..<expires.requests {
                 let response = try await harness.get(path)
                 #expect(response.status == 200)

@@ -38,9 +38,9 @@ struct HTTPCachingTests {
     @Test func endToEndHeadersReachTheClientAndHopByHopOnesDoNot() async throws {
         try await EngineHarness.with { harness in
             let path = "/headers.bin"
-            let date = TestOrigin.httpDate(secondsFromNow: -100)
-            let expires = TestOrigin.httpDate(secondsFromNow: 3500)
-            let lastModified = TestOrigin.httpDate(secondsFromNow: -86_400)
+            let date = TestOrigin.httpDate(epochSeconds: Int(harness.clock.now) + -100)
+            let expires = TestOrigin.httpDate(epochSeconds: Int(harness.clock.now) + 3500)
+            let lastModified = TestOrigin.httpDate(epochSeconds: Int(harness.clock.now) + -86_400)
             let bytes = harness.origin.add(
                 path,
                 length: 100_000,

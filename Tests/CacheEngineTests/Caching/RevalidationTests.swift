@@ -36,7 +36,7 @@ struct RevalidationTests {
             await harness.engine.settle()
             let sent = harness.origin.bytesSent
             let waited = 3
-            try await CachingChecks.wait(seconds: waited)
+            harness.advance(seconds: Int64(waited))
             let response = try await harness.get(path)
             #expect(response.status == 200)
             expectBytes(response.body, bytes, "after the 304")
@@ -60,7 +60,7 @@ struct RevalidationTests {
             harness.origin.honoursConditionals = false
             expectBytes(try await harness.get(path).body, bytes, "miss")
             await harness.engine.settle()
-            try await CachingChecks.wait(seconds: 2)
+            harness.advance(seconds: Int64(2))
             let response = try await harness.get(path)
             #expect(response.status == 200)
             expectBytes(response.body, bytes, "after a 200 to the conditional request")
@@ -87,7 +87,7 @@ struct RevalidationTests {
             harness.origin.update(path) { $0.headers = [("Cache-Control", "max-age=3600")] }
             // Slow to answer, so the storm's requests all arrive while the revalidation is in flight.
             harness.origin.setFault(.delay(1000), for: path)
-            try await CachingChecks.wait(seconds: 2)
+            harness.advance(seconds: Int64(2))
             let ranges: [ClosedRange<Int>?] = (0..<100).map { index in
                 guard index % 4 != 0 else { return nil }
                 let start = (index * 2_999) % (length - 10_000)
@@ -175,7 +175,7 @@ struct RevalidationTests {
             let bytes = harness.origin.add(path, length: 150_000, seed: 69, headers: [("Cache-Control", cacheControl)])
             expectBytes(try await harness.get(path).body, bytes, "miss")
             await harness.engine.settle()
-            try await CachingChecks.wait(seconds: 2)
+            harness.advance(seconds: Int64(2))
             harness.origin.setFault(failure.fault, for: path)
             let response = try await harness.get(path)
             guard failure.status == nil else {

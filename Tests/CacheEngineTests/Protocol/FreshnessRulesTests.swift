@@ -34,7 +34,10 @@ struct FreshnessRulesTests {
             ("Expires against Date", [("Expires", "Mon, 07 Dec 2026 10:01:40 GMT")], 100),
             ("Expires in the past", [("Expires", "Mon, 07 Dec 2026 09:00:00 GMT")], 0),
             ("Expires: 0 is expired", [("Expires", "0")], 0),
-            ("max-age beats Expires", [("Cache-Control", "max-age=7"), ("Expires", "Mon, 07 Dec 2026 11:00:00 GMT")], 7),
+            (
+                "max-age beats Expires",
+                [("Cache-Control", "max-age=7"), ("Expires", "Mon, 07 Dec 2026 11:00:00 GMT")], 7
+            ),
             ("an invalid max-age is stale", [("Cache-Control", "max-age=soon")], 0),
             ("a quoted max-age is read", [("Cache-Control", "max-age=\"30\"")], 30),
             ("a huge max-age is 2^31", [("Cache-Control", "max-age=99999999999999999999")], 2_147_483_648),
@@ -98,7 +101,10 @@ struct FreshnessRulesTests {
     /// Directives are read as a list: names in any case, quoted values with commas inside.
     @Test func directives() {
         let parsed = CacheDirectives(
-            [(name: "Cache-Control", value: "Private=\"Set-Cookie, X-A\", MAX-AGE=5"), (name: "cache-control", value: "no-store")],
+            [
+                (name: "Cache-Control", value: "Private=\"Set-Cookie, X-A\", MAX-AGE=5"),
+                (name: "cache-control", value: "no-store"),
+            ],
             field: "cache-control"
         )
         #expect(parsed?.isPrivate == true)
@@ -115,9 +121,19 @@ struct FreshnessRulesTests {
             ("Cache-Control", "max-age=60"), ("X-Custom", "kept"), ("Content-Length", "10"), ("Age", "3"),
             ("ETag", "\"e\""), ("Proxy-Authenticate", "Basic"), ("Transfer-Encoding", "chunked"), ("Date", Self.date),
         ])
-        #expect(kept == [HeaderField("Cache-Control", "max-age=60"), HeaderField("X-Custom", "kept"), HeaderField("Date", Self.date)])
+        #expect(
+            kept == [
+                HeaderField("Cache-Control", "max-age=60"), HeaderField("X-Custom", "kept"),
+                HeaderField("Date", Self.date),
+            ]
+        )
         let updated = ResponseFields.updated(kept, with: [("cache-control", "max-age=120"), ("Date", "later")])
-        #expect(updated == [HeaderField("X-Custom", "kept"), HeaderField("cache-control", "max-age=120"), HeaderField("Date", "later")])
+        #expect(
+            updated == [
+                HeaderField("X-Custom", "kept"), HeaderField("cache-control", "max-age=120"),
+                HeaderField("Date", "later"),
+            ]
+        )
         let many = (0..<100).map { (name: "X-Field-\($0)", value: String(repeating: "v", count: 200)) }
         let bounded = ResponseFields.stored(many)
         #expect(bounded.count <= ResponseFields.maximumCount)
