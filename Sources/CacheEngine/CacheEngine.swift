@@ -256,6 +256,8 @@ package final class CacheEngine: Service, Sendable {
             bytesFromCache: values.bytesFromCache,
             bytesFromOrigin: values.bytesFromOrigin,
             originErrors: values.originErrors,
+            staleServed: values.staleServed,
+            revalidations: values.revalidations,
             connections: values.connections,
             peakEgressBitsPerSecond: values.peakEgressBitsPerSecond,
             drives: drives,

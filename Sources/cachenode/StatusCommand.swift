@@ -175,6 +175,9 @@ struct NodeStatusReport: Codable {
         lines.append(
             "Fetched from origin: \(ByteCount.format(engine.bytesFromOrigin)), \(engine.originErrors) origin errors"
         )
+        if let stale = engine.staleServed, stale > 0 {
+            lines.append("Served stale:       \(stale) answers while the origin could not be reached to revalidate")
+        }
         if let statusPage {
             lines.append("")
             lines.append("Status page:        \(statusPage) (plots of the last 24 hours; from another machine, through")

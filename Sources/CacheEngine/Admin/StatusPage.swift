@@ -75,7 +75,7 @@ package struct StatusPage: Sendable {
             \(figure("egress-24h", "Served, 24 h", ByteCount.format(servedToday), value: "\(servedToday)", note: "to clients"))
             \(figure("served-cache", "From cache", ByteCount.format(status.bytesFromCache), value: "\(status.bytesFromCache)", note: "since start"))
             \(figure("origin-received", "From origin", ByteCount.format(status.bytesFromOrigin), value: "\(status.bytesFromOrigin)", note: "fetched since start"))
-            \(figure("origin-errors", "Origin errors", "\(status.originErrors)", value: "\(status.originErrors)", note: "since start"))
+            \(figure("origin-errors", "Origin errors", "\(status.originErrors)", value: "\(status.originErrors)", note: "since start; \(status.revalidations ?? 0) revalidations, \(status.staleServed ?? 0) stale answers"))
             \(figure("requests", "Requests", "\(status.requests)", value: "\(status.requests)", note: "\(status.hits) hits, \(status.misses) misses, \(status.partials) partial"))
             \(figure("connections", "Connections", "\(status.connections)", value: "\(status.connections)", note: "open now"))
             </section>

@@ -397,7 +397,8 @@ package final class ContentCache: Sendable {
             bodyStart = from
         }
         if let stale {
-            if stale.sameContent(as: meta) {
+            // Without a validator the origin's answer cannot be told from the stored one: it replaces it.
+            if stale.sameContent(as: meta), meta.etag != nil || meta.lastModified != nil {
                 // An origin that ignores conditionals answered the same version: its fields and freshness are kept.
                 counters.revalidated(.notModified)
                 store.refresh(meta)

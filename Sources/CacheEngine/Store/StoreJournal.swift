@@ -1,3 +1,4 @@
+import CacheNodeCore
 import CacheProtocol
 
 /// One line of a drive's journal: the index is the replay of these records.
@@ -145,19 +146,6 @@ package enum JournalRecord: Equatable, Sendable {
     }
 
     private static func unescape(_ text: Substring) -> String {
-        guard text.contains("%") else { return String(text) }
-        var bytes: [UInt8] = []
-        var utf8 = Array(text.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == 0x25, utf8.count >= 2,
-                let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        text.contains("%") ? String(text).removingPercentEscapes() : String(text)
     }
 }

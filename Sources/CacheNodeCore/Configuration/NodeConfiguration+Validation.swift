@@ -521,7 +521,7 @@ package struct ProxyURL: Equatable, Sendable {
 
 extension String {
     /// `%41` as `A`; a malformed escape is kept as it is.
-    func removingPercentEscapes() -> String {
+    package func removingPercentEscapes() -> String {
         var bytes: [UInt8] = []
         var utf8 = Array(self.utf8)[...]
         while let byte = utf8.popFirst() {

@@ -55,6 +55,11 @@ package struct EngineStatus: Codable, Equatable, Sendable {
     package var bytesFromCache: Int64
     package var bytesFromOrigin: Int64
     package var originErrors: Int64
+    /// Answers from stored objects past their freshness while their origin could not be reached (absent from
+    /// engines before it was counted).
+    package var staleServed: Int64?
+    /// Conditional requests for stale stored objects.
+    package var revalidations: Int64?
     package var connections: Int
     package var peakEgressBitsPerSecond: Double
     package var drives: [Drive]
@@ -81,6 +86,8 @@ package struct EngineStatus: Codable, Equatable, Sendable {
         bytesFromCache: Int64,
         bytesFromOrigin: Int64,
         originErrors: Int64,
+        staleServed: Int64? = nil,
+        revalidations: Int64? = nil,
         connections: Int,
         peakEgressBitsPerSecond: Double,
         drives: [Drive],
@@ -104,6 +111,8 @@ package struct EngineStatus: Codable, Equatable, Sendable {
         self.bytesFromCache = bytesFromCache
         self.bytesFromOrigin = bytesFromOrigin
         self.originErrors = originErrors
+        self.staleServed = staleServed
+        self.revalidations = revalidations
         self.connections = connections
         self.peakEgressBitsPerSecond = peakEgressBitsPerSecond
         self.drives = drives
@@ -113,7 +122,7 @@ package struct EngineStatus: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case version, node, pid, listen, admin, objects, requests, hits, misses, partials, connections, drives, health,
-            issues
+            issues, revalidations
         case startedAt = "started_at"
         case uptimeSeconds = "uptime_s"
         case blockSizeBytes = "block_size_bytes"
@@ -121,6 +130,7 @@ package struct EngineStatus: Codable, Equatable, Sendable {
         case bytesFromCache = "bytes_from_cache"
         case bytesFromOrigin = "bytes_from_origin"
         case originErrors = "origin_errors"
+        case staleServed = "stale_served"
         case peakEgressBitsPerSecond = "peak_egress_bps"
     }
 

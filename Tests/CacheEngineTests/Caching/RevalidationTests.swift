@@ -52,6 +52,31 @@ struct RevalidationTests {
         }
     }
 
+    /// An object without ETag or Last-Modified cannot be revalidated: once stale, the origin's answer replaces it,
+    /// even with the same length.
+    @Test func staleObjectWithoutValidatorsIsReplacedByTheOriginsAnswer() async throws {
+        try await EngineHarness.with { harness in
+            let path = "/plain.txt"
+            harness.origin.setFault(
+                .respond(status: 200, headers: [("Cache-Control", "max-age=1")], body: "first version\n"),
+                for: path
+            )
+            #expect(try await harness.get(path).body == Array("first version\n".utf8))
+            await harness.engine.settle()
+            #expect(try await harness.get(path).body == Array("first version\n".utf8), "fresh: from the cache")
+            #expect(harness.origin.requests(path) == 1)
+            harness.origin.setFault(
+                .respond(status: 200, headers: [("Cache-Control", "max-age=1")], body: "other version\n"),
+                for: path
+            )
+            harness.advance(seconds: 2)
+            #expect(try await harness.get(path).body == Array("other version\n".utf8), "stale: the origin's answer")
+            await harness.engine.settle()
+            #expect(try await harness.get(path).body == Array("other version\n".utf8), "the new one, stored")
+            #expect(harness.origin.requests(path) == 2)
+        }
+    }
+
     /// An origin that ignores the engine's conditional request and sends the object again still gives exact bytes.
     @Test func originIgnoringConditionalsStillGivesExactBytes() async throws {
         try await EngineHarness.with { harness in
@@ -188,6 +213,8 @@ struct RevalidationTests {
             #expect(range.status == 206)
             expectBytes(range.body, bytes[100_000...100_999], "a range of the stale object")
             #expect(try await harness.metric("cachenode_stale_served_total") > 0)
+            // The status page and `cachenode status` show it from /status.
+            #expect((await harness.engine.status().staleServed ?? 0) >= 2)
         }
     }
 }
