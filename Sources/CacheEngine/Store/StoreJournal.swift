@@ -1,6 +1,12 @@
 import CacheNodeCore
 import CacheProtocol
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// One line of a drive's journal: the index is the replay of these records.
 ///
 /// Tab-separated text, one record a line; a line without its newline (a write cut by `kill -9`) is ignored.
@@ -72,7 +78,12 @@ package enum JournalRecord: Equatable, Sendable {
             length: length,
             blockSize: blockSize
         )
-        guard fields.count == 13 else { return meta }
+        guard fields.count == 13 else {
+            // Stored before freshness was kept: stale from the time it is read, so its next use revalidates it and an
+            // unreachable origin still leaves it served for `stale_if_error_s`.
+            meta.freshness.responseTime = Int64(time(nil))
+            return meta
+        }
         guard let responseTime = Int64(fields[8]), let initialAge = Int64(fields[9]), let lifetime = Int64(fields[10])
         else { return nil }
         meta.freshness = Freshness(
