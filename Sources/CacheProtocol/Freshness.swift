@@ -48,8 +48,12 @@ package struct CacheDirectives: Equatable, Sendable {
         case "no-cache": noCache = true
         case "private": isPrivate = true
         case "must-revalidate", "proxy-revalidate": mustRevalidate = true
-        case "max-age": maxAge = seconds(value)
+        // The same freshness directive twice is invalid (RFC 9111 4.2.1): the response counts as stale.
+        case "max-age":
+            if maxAge != nil { invalidLifetime = true }
+            maxAge = seconds(value)
         case "s-maxage":
+            if sharedMaxAge != nil { invalidLifetime = true }
             sharedMaxAge = seconds(value)
             // RFC 9111 5.2.2.10: s-maxage also means proxy-revalidate for a shared cache.
             mustRevalidate = true

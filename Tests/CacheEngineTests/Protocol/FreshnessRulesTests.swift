@@ -40,6 +40,8 @@ struct FreshnessRulesTests {
                 [("Cache-Control", "max-age=7"), ("Expires", "Mon, 07 Dec 2026 11:00:00 GMT")], 7
             ),
             ("an invalid max-age is stale", [("Cache-Control", "max-age=soon")], 0),
+            ("a negative max-age is stale", [("Cache-Control", "max-age=-5")], 0),
+            ("max-age twice is stale", [("Cache-Control", "max-age=0"), ("Cache-Control", "max-age=3600")], 0),
             ("a quoted max-age is read", [("Cache-Control", "max-age=\"30\"")], 30),
             ("a huge max-age is 2^31", [("Cache-Control", "max-age=99999999999999999999")], 2_147_483_648),
             ("nothing and no Last-Modified", [], 0),
