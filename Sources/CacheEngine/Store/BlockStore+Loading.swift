@@ -205,8 +205,12 @@ extension BlockIndex {
                 }
                 entries[id]?.meta = meta
             case .block(let id, let index):
-                guard let meta = entries[id]?.meta, meta.blockSize == blockSize, index < meta.blockCount else { return }
-                entries[id]?.blocks[index] = tick
+                // In place, through the index: a copy of the entry for every block line is most of a restart's time.
+                guard let position = entries.index(forKey: id),
+                    entries.values[position].meta.blockSize == blockSize,
+                    index < entries.values[position].meta.blockCount
+                else { return }
+                entries.values[position].blocks[index] = tick
             case .evicted(let id, let index):
                 entries[id]?.blocks[index] = nil
             case .dropped(let id):

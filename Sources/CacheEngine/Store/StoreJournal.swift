@@ -48,7 +48,19 @@ package enum JournalRecord: Equatable, Sendable {
 
     /// Parses one line without its newline; `nil` for anything damaged.
     package init?(line: Substring) {
-        let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+        // Split on the UTF-8 tab, not on Characters: a restart reads a line per object this way.
+        var fields: [Substring] = []
+        fields.reserveCapacity(13)
+        var start = line.startIndex
+        var position = line.utf8.startIndex
+        while position != line.utf8.endIndex {
+            if line.utf8[position] == 0x09 {
+                fields.append(line[start..<position])
+                start = line.utf8.index(after: position)
+            }
+            position = line.utf8.index(after: position)
+        }
+        fields.append(line[start...])
         guard fields.count >= 2, let id = ObjectID(hex: fields[1]) else { return nil }
         switch fields[0] {
         case "O", "R":
