@@ -96,8 +96,9 @@ package enum HTTPDate {
                 return nil
             }
         }
-        guard let day, let month, let year, let time, (1...31).contains(day), time[0] < 24, time[1] < 60,
-            time[2] < 61
+        // Years outside 1...9999 are no HTTP date (and would overflow the day count).
+        guard let day, let month, let year, let time, (1...31).contains(day), (1...9999).contains(year),
+            (0..<24).contains(time[0]), (0..<60).contains(time[1]), (0..<61).contains(time[2])
         else { return nil }
         return days(year: year, month: month, day: day) * 86_400 + Int64(time[0] * 3600 + time[1] * 60 + time[2])
     }

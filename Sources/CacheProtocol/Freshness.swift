@@ -150,7 +150,10 @@ package struct Freshness: Equatable, Sendable {
         let directives = CacheDirectives.of(headers)
         let date = field("date").flatMap(HTTPDate.parse) ?? responseTime
         let apparentAge = max(0, responseTime - date)
-        let ageValue = field("age").flatMap { Int64($0.trimmingCharacters(in: " \t")) }.map { max(0, $0) } ?? 0
+        // RFC 9111 1.2.2: an Age too large is taken as 2^31 (and cannot overflow the sums below).
+        let ageValue =
+            field("age").flatMap { Int64($0.trimmingCharacters(in: " \t")) }.map { min(max(0, $0), 2_147_483_648) }
+            ?? 0
         let correctedAge = ageValue + max(0, responseTime - requestTime)
         let lifetime: Int64
         if directives.invalidLifetime {

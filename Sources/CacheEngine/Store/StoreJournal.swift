@@ -96,7 +96,10 @@ package enum JournalRecord: Equatable, Sendable {
             meta.freshness.responseTime = Int64(time(nil))
             return meta
         }
-        guard let responseTime = Int64(fields[8]), let initialAge = Int64(fields[9]), let lifetime = Int64(fields[10])
+        // Bounded, so that a damaged line cannot overflow an age.
+        let bound: ClosedRange<Int64> = 0...(1 << 40)
+        guard let responseTime = Int64(fields[8]), let initialAge = Int64(fields[9]), let lifetime = Int64(fields[10]),
+            bound.contains(responseTime), bound.contains(initialAge), bound.contains(lifetime)
         else { return nil }
         meta.freshness = Freshness(
             responseTime: responseTime,

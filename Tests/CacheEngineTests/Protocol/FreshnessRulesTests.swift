@@ -45,6 +45,10 @@ struct FreshnessRulesTests {
             ("a quoted max-age is read", [("Cache-Control", "max-age=\"30\"")], 30),
             ("a huge max-age is 2^31", [("Cache-Control", "max-age=99999999999999999999")], 2_147_483_648),
             ("nothing and no Last-Modified", [], 0),
+            (
+                "an Expires in a year past 9999 is invalid",
+                [("Expires", "Mon, 07 Dec 99999999999999999 10:00:00 GMT")], 0
+            ),
         ] as [(String, [(String, String)], Int64)]
     )
     func lifetime(_ name: String, fields: [(String, String)], expected: Int64) {
@@ -59,6 +63,19 @@ struct FreshnessRulesTests {
         #expect(Self.freshness([], lastModified: longAgo).lifetime == Freshness.heuristicLimit)
         #expect(Self.freshness([], status: 206, lastModified: longAgo).lifetime == Freshness.heuristicLimit)
         #expect(Self.freshness([], status: 302, lastModified: longAgo).lifetime == 0)
+    }
+
+    /// Huge values neither overflow nor make a response fresh.
+    @Test func hugeValuesAreBounded() {
+        let freshness = Self.freshness([("Age", "9223372036854775807"), ("Cache-Control", "max-age=60")])
+        #expect(freshness.initialAge == 2_147_483_648)
+        #expect(!freshness.isFresh(at: Self.dateSeconds))
+        #expect(HTTPDate.parse("Mon, 01 Jan 9223372036854775807 00:00:00 GMT") == nil)
+        #expect(
+            ConditionalRequest(ifModifiedSince: "Mon, 01 Jan 999999999999 00:00:00 GMT").evaluate(
+                Validators(etag: nil, lastModified: "Mon, 01 Jan 2024 00:00:00 GMT")
+            ) == .serve(honourRange: true)
+        )
     }
 
     /// The age counts the origin's Age, the time the request took and the time since it was received (RFC 9111 4.2.3).
