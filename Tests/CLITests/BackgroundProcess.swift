@@ -1,4 +1,5 @@
 import Foundation
+import CacheNodeTestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -18,7 +19,7 @@ final class BackgroundProcess {
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.run(process)
     }
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }

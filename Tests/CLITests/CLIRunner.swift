@@ -1,4 +1,5 @@
 import Foundation
+import CacheNodeTestSupport
 
 /// Runs the built `cachenode` binary and captures what a person would see.
 struct CLIRunner {
@@ -63,7 +64,7 @@ struct CLIRunner {
         process.standardError = err
         let input = Pipe()
         process.standardInput = input
-        try process.run()
+        try ProcessLaunch.run(process)
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         let outData = out.fileHandleForReading.readDataToEndOfFile()

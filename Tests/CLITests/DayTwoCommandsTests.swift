@@ -1,4 +1,5 @@
 import Foundation
+import CacheNodeTestSupport
 import Testing
 
 /// A node installed under a temporary root, written by hand, with no engine running.
@@ -114,7 +115,7 @@ struct DayTwoCommandsTests {
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tar.arguments = ["tar", "-xzf", path, "-C", extract.path]
-        try tar.run()
+        try ProcessLaunch.run(tar)
         tar.waitUntilExit()
         let bundle = extract.appendingPathComponent(String(name.dropLast(".tar.gz".count)))
         let files = Set(FileManager.default.enumerator(atPath: bundle.path)?.compactMap { $0 as? String } ?? [])

@@ -1,4 +1,5 @@
 import Foundation
+import CacheNodeTestSupport
 import Testing
 
 /// Every committed fuzz input (seeds and past crashes) goes through its parser again, without the fuzzer.
@@ -33,7 +34,7 @@ struct FuzzCorpusTests {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
-        try process.run()
+        try ProcessLaunch.run(process)
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(text)")

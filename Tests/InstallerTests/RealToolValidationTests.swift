@@ -1,4 +1,5 @@
 import CacheNodeCore
+import CacheNodeTestSupport
 import Foundation
 import Installer
 import Testing
@@ -16,7 +17,7 @@ struct RealToolValidationTests {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        try process.run()
+        try ProcessLaunch.run(process)
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, output)

@@ -1,4 +1,5 @@
 import CacheNodeCore
+import CacheNodeTestSupport
 import Foundation
 import Logging
 import NIOHTTP1
@@ -256,7 +257,7 @@ struct FleetTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [path, script]
-        try process.run()
+        try ProcessLaunch.run(process)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
 

@@ -1,4 +1,5 @@
 import CacheNodeCore
+import CacheNodeTestSupport
 import Foundation
 import Logging
 import NIOHTTP1
@@ -200,7 +201,7 @@ struct WebhookReceiver {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, log, "\(refuse)"]
-        try process.run()
+        try ProcessLaunch.run(process)
         defer {
             // SIGKILL: a child of the test process may inherit a mask that blocks SIGTERM.
             kill(process.processIdentifier, SIGKILL)

@@ -1,4 +1,5 @@
 import CacheNodeCore
+import CacheNodeTestSupport
 import Foundation
 import Testing
 
@@ -73,7 +74,7 @@ struct RegistryTests {
         process.arguments = [path, "UPDATE node SET name = 'Renamed';"]
         let errors = Pipe()
         process.standardError = errors
-        try process.run()
+        try ProcessLaunch.run(process)
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
         #expect(

@@ -196,7 +196,8 @@ struct RevalidationTests {
     @Test(arguments: staleFailures)
     func staleObjectIsServedWhileTheOriginFails(_ failure: StaleFailure) async throws {
         try await EngineHarness.with(configure: { configuration in
-            configuration.engine.originReadTimeoutSeconds = 1
+            // Long enough for the first fill on a busy machine; the hanging origin is cut at it.
+            configuration.engine.originReadTimeoutSeconds = 4
             if let seconds = failure.staleIfError { configuration.engine.staleIfErrorSeconds = seconds }
         }) { harness in
             let path = "/stale.bin"
@@ -207,18 +208,21 @@ struct RevalidationTests {
             harness.advance(seconds: Int64(2))
             harness.origin.setFault(failure.fault, for: path)
             let response = try await harness.get(path)
-            guard failure.status == nil else {
-                #expect(response.status == failure.status)
+            guard let expected = failure.status else {
+                #expect(response.status == 200)
+                expectBytes(response.body, bytes, "the stale object")
+                let range = try await harness.get(path, headers: [("Range", "bytes=100000-100999")])
+                #expect(range.status == 206)
+                expectBytes(range.body, bytes[100_000...100_999], "a range of the stale object")
+                #expect(try await harness.metric("cachenode_stale_served_total") > 0)
+                // The status page and `cachenode status` show it from /status.
+                #expect((await harness.engine.status().staleServed ?? 0) >= 2)
                 return
             }
-            #expect(response.status == 200)
-            expectBytes(response.body, bytes, "the stale object")
-            let range = try await harness.get(path, headers: [("Range", "bytes=100000-100999")])
-            #expect(range.status == 206)
-            expectBytes(range.body, bytes[100_000...100_999], "a range of the stale object")
-            #expect(try await harness.metric("cachenode_stale_served_total") > 0)
-            // The status page and `cachenode status` show it from /status.
-            #expect((await harness.engine.status().staleServed ?? 0) >= 2)
+            // A refused connection is retried until the connect timeout, so on a busy machine it can end as a
+            // timeout (504): either way a gateway error, never the stale object.
+            let allowed: Set<Int> = expected == 502 ? [502, 504] : [expected]
+            #expect(allowed.contains(response.status), "status \(response.status)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import CacheNodeTestSupport
 import Installer
 import Testing
 
@@ -49,7 +50,7 @@ struct SupportBundleTests {
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tar.arguments = ["tar", "-xzf", path, "-C", extract]
-        try tar.run()
+        try ProcessLaunch.run(tar)
         tar.waitUntilExit()
         #expect(tar.terminationStatus == 0)
         let root = extract + "/support_bundle_20261118T110640Z"
