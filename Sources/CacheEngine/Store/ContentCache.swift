@@ -332,9 +332,9 @@ package final class ContentCache: Sendable {
         /// No usable answer: a stale object is served while it may be, else the failure (or the 5xx) is answered.
         func unanswered(_ failure: OriginFailure, relay: RelayedAnswer? = nil) {
             failed(failure, host: request.host)
-            if let stale {
+            if let stale, failure != .cancelled {
                 counters.revalidated(.failed)
-                if failure != .cancelled, stale.freshness.mayServeStale(at: now(), limit: staleIfError) {
+                if stale.freshness.mayServeStale(at: now(), limit: staleIfError) {
                     return resolve(.object(stale, stale: true))
                 }
             }
