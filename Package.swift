@@ -129,7 +129,6 @@ let package = Package(
             name: "ManagementTests",
             dependencies: [
                 "CacheNodeCore",
-                "CacheNodeTestSupport",
                 "Management",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

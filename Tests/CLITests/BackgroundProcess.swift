@@ -1,5 +1,4 @@
 import Foundation
-import CacheNodeTestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -19,7 +18,7 @@ final class BackgroundProcess {
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
+        try process.run()
     }
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }

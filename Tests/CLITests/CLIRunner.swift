@@ -1,5 +1,4 @@
 import Foundation
-import CacheNodeTestSupport
 
 /// Runs the built `cachenode` binary and captures what a person would see.
 struct CLIRunner {
@@ -64,7 +63,7 @@ struct CLIRunner {
         process.standardError = err
         let input = Pipe()
         process.standardInput = input
-        try ProcessLaunch.run(process)
+        try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         let outData = out.fileHandleForReading.readDataToEndOfFile()

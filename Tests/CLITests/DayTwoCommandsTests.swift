@@ -1,5 +1,4 @@
 import Foundation
-import CacheNodeTestSupport
 import Testing
 
 /// A node installed under a temporary root, written by hand, with no engine running.
@@ -115,7 +114,7 @@ struct DayTwoCommandsTests {
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tar.arguments = ["tar", "-xzf", path, "-C", extract.path]
-        try ProcessLaunch.run(tar)
+        try tar.run()
         tar.waitUntilExit()
         let bundle = extract.appendingPathComponent(String(name.dropLast(".tar.gz".count)))
         let files = Set(FileManager.default.enumerator(atPath: bundle.path)?.compactMap { $0 as? String } ?? [])

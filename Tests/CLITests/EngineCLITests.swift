@@ -22,7 +22,7 @@ struct EngineCLITests {
             let handle = try FileHandle(forWritingTo: log)
             process.standardOutput = handle
             process.standardError = handle
-            try ProcessLaunch.run(process)
+            try process.run()
         }
 
         var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }

@@ -1,5 +1,4 @@
 import Foundation
-import CacheNodeTestSupport
 import Testing
 
 /// Every committed fuzz input (seeds and past crashes) goes through its parser again, without the fuzzer.
@@ -34,7 +33,7 @@ struct FuzzCorpusTests {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
-        try ProcessLaunch.run(process)
+        try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(text)")

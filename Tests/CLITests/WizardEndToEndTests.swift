@@ -163,7 +163,7 @@ struct WizardEndToEndTests {
         service.arguments = ["hub", "serve", "--listen", "127.0.0.1:\(port)", "--root", serviceRoot.path]
         service.standardOutput = FileHandle.nullDevice
         service.standardError = FileHandle.nullDevice
-        try ProcessLaunch.run(service)
+        try service.run()
         defer {
             service.terminate()
             service.waitUntilExit()

@@ -1,5 +1,4 @@
 import CacheNodeCore
-import CacheNodeTestSupport
 import Foundation
 import Installer
 import Testing
@@ -17,7 +16,7 @@ struct RealToolValidationTests {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        try ProcessLaunch.run(process)
+        try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, output)

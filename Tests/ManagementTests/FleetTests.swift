@@ -1,5 +1,4 @@
 import CacheNodeCore
-import CacheNodeTestSupport
 import Foundation
 import Logging
 import NIOHTTP1
@@ -257,7 +256,7 @@ struct FleetTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [path, script]
-        try ProcessLaunch.run(process)
+        try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
 

@@ -1,5 +1,4 @@
 import CacheNodeCore
-import CacheNodeTestSupport
 import Foundation
 import Logging
 import NIOHTTP1
@@ -201,7 +200,7 @@ struct WebhookReceiver {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, log, "\(refuse)"]
-        try ProcessLaunch.run(process)
+        try process.run()
         defer {
             // SIGKILL: a child of the test process may inherit a mask that blocks SIGTERM.
             kill(process.processIdentifier, SIGKILL)

@@ -1,5 +1,4 @@
 import CacheNodeCore
-import CacheNodeTestSupport
 import Foundation
 import Testing
 
@@ -246,7 +245,7 @@ struct RegistryHealthTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [path, script]
-        try ProcessLaunch.run(process)
+        try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
 

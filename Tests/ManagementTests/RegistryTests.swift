@@ -1,5 +1,4 @@
 import CacheNodeCore
-import CacheNodeTestSupport
 import Foundation
 import Testing
 
@@ -74,7 +73,7 @@ struct RegistryTests {
         process.arguments = [path, "UPDATE node SET name = 'Renamed';"]
         let errors = Pipe()
         process.standardError = errors
-        try ProcessLaunch.run(process)
+        try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
         #expect(

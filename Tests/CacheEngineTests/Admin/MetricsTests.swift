@@ -189,7 +189,7 @@ struct MetricsTests {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stdout
-        try ProcessLaunch.run(process)
+        try process.run()
         let pid = process.processIdentifier
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
@@ -238,7 +238,7 @@ final class PrometheusServer: Sendable {
         _ = FileManager.default.createFile(atPath: folder + "/prometheus.log", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: folder + "/prometheus.log")
-        try ProcessLaunch.run(process)
+        try process.run()
         let server = PrometheusServer(port: port, folder: folder, process: process)
         let giveUp = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < giveUp && process.isRunning {

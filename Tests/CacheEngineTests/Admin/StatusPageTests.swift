@@ -228,7 +228,7 @@ struct StatusPageTests {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try ProcessLaunch.run(process)
+        try process.run()
         // A browser that hangs must not hang the suite: it is killed after two minutes (the test then fails on
         // its missing output).
         let pid = process.processIdentifier

@@ -112,7 +112,7 @@ final class SquidProxy: Sendable {
         process.arguments = ["-N", "-f", folder + "/squid.conf"]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try ProcessLaunch.run(process)
+        try process.run()
         let squid = SquidProxy(port: port, folder: folder, process: process)
         for _ in 0..<300 {
             if squid.accepting() { return squid }
@@ -155,7 +155,7 @@ final class SquidProxy: Sendable {
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
         process.standardOutput = pipe
-        try ProcessLaunch.run(process)
+        try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return String(decoding: output, as: UTF8.self)

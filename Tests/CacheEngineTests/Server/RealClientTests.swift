@@ -16,7 +16,7 @@ struct RealClientTests {
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
+        try process.run()
         process.waitUntilExit()
         return process.terminationStatus
     }

@@ -1,5 +1,4 @@
 import Foundation
-import CacheNodeTestSupport
 import Installer
 import Testing
 
@@ -50,7 +49,7 @@ struct SupportBundleTests {
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tar.arguments = ["tar", "-xzf", path, "-C", extract]
-        try ProcessLaunch.run(tar)
+        try tar.run()
         tar.waitUntilExit()
         #expect(tar.terminationStatus == 0)
         let root = extract + "/support_bundle_20261118T110640Z"
