@@ -54,6 +54,7 @@ extension AnswerFile {
             out.append("  upstream_proxy_password_file: \(scalar(file))")
         }
         out.append("  extra_origins: \(list(c.engine.extraOrigins))")
+        if let file = c.engine.originCAFile { out.append("  origin_ca_file: \(scalar(file))") }
         let defaults = NodeConfiguration.Engine()
         let tuning: [(String, Int, Int)] = [
             ("block_size_kb", c.engine.blockSizeKB, defaults.blockSizeKB),
@@ -66,6 +67,17 @@ extension AnswerFile {
         ]
         for (key, value, defaultValue) in tuning where value != defaultValue {
             out.append("  \(key): \(value)")
+        }
+        if let https = c.engine.https {
+            out.append("  https:")
+            out.append("    listen: \(scalar(https.listen))")
+            out.append("    certificate_file: \(scalar(https.certificateFile))")
+            out.append("    key_file: \(scalar(https.keyFile))")
+            if let chain = https.chainFile { out.append("    chain_file: \(scalar(chain))") }
+            if !https.names.isEmpty { out.append("    names: \(list(https.names))") }
+            if https.handshakeTimeoutSeconds != NodeConfiguration.HTTPS.defaultHandshakeTimeoutSeconds {
+                out.append("    handshake_timeout_s: \(https.handshakeTimeoutSeconds)")
+            }
         }
         return out.joined(separator: "\n") + "\n"
     }

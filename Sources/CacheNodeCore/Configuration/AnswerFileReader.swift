@@ -114,7 +114,7 @@ struct AnswerFileReader {
                     "listen", "admin", "upstream_proxy", "upstream_proxy_password_file", "extra_origins",
                     "block_size_kb", "max_connections",
                     "origin_connect_timeout_s", "origin_read_timeout_s", "idle_timeout_s", "fill_connections",
-                    "stale_if_error_s",
+                    "stale_if_error_s", "origin_ca_file", "https",
                 ]
             )
         else { return defaults }
@@ -141,7 +141,29 @@ struct AnswerFileReader {
             fillConnections: integer(keys["fill_connections"], at: "engine.fill_connections")
                 ?? defaults.fillConnections,
             staleIfErrorSeconds: integer(keys["stale_if_error_s"], at: "engine.stale_if_error_s")
-                ?? defaults.staleIfErrorSeconds
+                ?? defaults.staleIfErrorSeconds,
+            originCAFile: string(keys["origin_ca_file"], at: "engine.origin_ca_file"),
+            https: https(keys["https"])
+        )
+    }
+
+    private mutating func https(_ node: Yams.Node?) -> NodeConfiguration.HTTPS? {
+        guard
+            let keys = mapping(
+                node,
+                at: "engine.https",
+                keys: ["listen", "certificate_file", "key_file", "chain_file", "names", "handshake_timeout_s"]
+            )
+        else { return nil }
+        return NodeConfiguration.HTTPS(
+            listen: string(keys["listen"], at: "engine.https.listen") ?? NodeConfiguration.HTTPS.defaultListen,
+            certificateFile: string(keys["certificate_file"], at: "engine.https.certificate_file", required: true)
+                ?? "",
+            keyFile: string(keys["key_file"], at: "engine.https.key_file", required: true) ?? "",
+            chainFile: string(keys["chain_file"], at: "engine.https.chain_file"),
+            names: stringList(keys["names"], at: "engine.https.names") ?? [],
+            handshakeTimeoutSeconds: integer(keys["handshake_timeout_s"], at: "engine.https.handshake_timeout_s")
+                ?? NodeConfiguration.HTTPS.defaultHandshakeTimeoutSeconds
         )
     }
 

@@ -40,6 +40,13 @@ extension NodeConfiguration {
             ("engine.idle_timeout_s", "\(engine.idleTimeoutSeconds)"),
             ("engine.fill_connections", "\(engine.fillConnections)"),
             ("engine.stale_if_error_s", "\(engine.staleIfErrorSeconds)"),
+            ("engine.origin_ca_file", engine.originCAFile ?? "-"),
+            ("engine.https.listen", engine.https?.listen ?? "-"),
+            ("engine.https.certificate_file", engine.https?.certificateFile ?? "-"),
+            ("engine.https.key_file", engine.https?.keyFile ?? "-"),
+            ("engine.https.chain_file", engine.https?.chainFile ?? "-"),
+            ("engine.https.names", engine.https.map { $0.names.joined(separator: ", ") } ?? "-"),
+            ("engine.https.handshake_timeout_s", engine.https.map { "\($0.handshakeTimeoutSeconds)" } ?? "-"),
         ]
         return rows.map { (key: $0.0, value: $0.1) }
     }
@@ -91,6 +98,12 @@ extension NodeConfiguration {
         copy.storage.state = transform(storage.state)
         copy.storage.drives = storage.drives.map { .init(path: transform($0.path), sizeGB: $0.sizeGB) }
         copy.engine.upstreamProxyPasswordFile = engine.upstreamProxyPasswordFile.map(transform)
+        copy.engine.originCAFile = engine.originCAFile.map(transform)
+        if let https = engine.https {
+            copy.engine.https?.certificateFile = transform(https.certificateFile)
+            copy.engine.https?.keyFile = transform(https.keyFile)
+            copy.engine.https?.chainFile = https.chainFile.map(transform)
+        }
         return copy
     }
 

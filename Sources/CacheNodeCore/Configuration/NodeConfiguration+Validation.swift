@@ -258,6 +258,70 @@ extension NodeConfiguration {
         return issues
     }
 
+    private func validateHTTPS(
+        _ https: HTTPS,
+        listen: ListenAddress?,
+        admin: ListenAddress?
+    ) -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        if let address = ListenAddress(https.listen) {
+            for (key, other) in [("engine.listen", listen), ("engine.admin", admin)] {
+                if let other, address.clashes(with: other) {
+                    issues.append(
+                        .init("engine.https.listen", "\(address) clashes with \(key) \(other)", hint: "0.0.0.0:443")
+                    )
+                }
+            }
+        } else {
+            issues.append(
+                .init(
+                    "engine.https.listen",
+                    "'\(https.listen)' is not address:port",
+                    hint: "as 0.0.0.0:443 or [::]:443"
+                )
+            )
+        }
+        let files: [(String, String?)] = [
+            ("engine.https.certificate_file", https.certificateFile),
+            ("engine.https.key_file", https.keyFile),
+            ("engine.https.chain_file", https.chainFile),
+        ]
+        for case let (key, file?) in files {
+            if let problem = PathRules.problem(file) {
+                issues.append(.init(key, problem, hint: "an absolute path to a PEM file"))
+            }
+        }
+        if https.certificateFile == https.keyFile && !https.keyFile.isEmpty {
+            issues.append(
+                .init(
+                    "engine.https.key_file",
+                    "the same file as certificate_file",
+                    hint: "the key in a file of its own (0600)"
+                )
+            )
+        }
+        for (index, name) in https.names.enumerated()
+        where IPAddress(name) == nil && !OriginAllowlist.isValidHostName(name) {
+            issues.append(
+                .init(
+                    "engine.https.names[\(index)]",
+                    "'\(name)' is not a host name or IP address",
+                    hint: "the names clients use in DOCacheHost, as cache.example.org or 10.0.0.50"
+                )
+            )
+        }
+        if https.handshakeTimeoutSeconds < 1 || https.handshakeTimeoutSeconds > 120 {
+            issues.append(
+                .init(
+                    "engine.https.handshake_timeout_s",
+                    "must be a whole number of seconds from 1 to 120, found \(https.handshakeTimeoutSeconds)",
+                    hint: "\(HTTPS.defaultHandshakeTimeoutSeconds)"
+                )
+            )
+        }
+        return issues
+    }
+
     private func validateEngine() -> [ConfigurationIssue] {
         var issues: [ConfigurationIssue] = []
         let listen = ListenAddress(engine.listen)
@@ -345,6 +409,12 @@ extension NodeConfiguration {
                     hint: "4"
                 )
             )
+        }
+        if let file = engine.originCAFile, let problem = PathRules.problem(file) {
+            issues.append(.init("engine.origin_ca_file", problem, hint: "an absolute path to a PEM file of CAs"))
+        }
+        if let https = engine.https {
+            issues += validateHTTPS(https, listen: listen, admin: admin)
         }
         if engine.staleIfErrorSeconds < 0 || engine.staleIfErrorSeconds > 30 * 86_400 {
             issues.append(

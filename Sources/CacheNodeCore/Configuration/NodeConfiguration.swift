@@ -212,6 +212,10 @@ extension NodeConfiguration {
         /// How long past its freshness a stored object is still served when its origin cannot be reached to
         /// revalidate it (0: never); an origin's `must-revalidate` or `no-cache` always wins.
         package var staleIfErrorSeconds: Int
+        /// CAs (PEM) trusted for origins fetched over HTTPS, besides the system's.
+        package var originCAFile: String?
+        /// The TLS listener for clients; `nil`: plain HTTP only.
+        package var https: HTTPS?
 
         package init(
             listen: String = Engine.defaultListen,
@@ -225,7 +229,9 @@ extension NodeConfiguration {
             originReadTimeoutSeconds: Int = 15,
             idleTimeoutSeconds: Int = 60,
             fillConnections: Int = 4,
-            staleIfErrorSeconds: Int = 86_400
+            staleIfErrorSeconds: Int = 86_400,
+            originCAFile: String? = nil,
+            https: HTTPS? = nil
         ) {
             self.listen = listen
             self.admin = admin
@@ -239,6 +245,53 @@ extension NodeConfiguration {
             self.idleTimeoutSeconds = idleTimeoutSeconds
             self.fillConnections = fillConnections
             self.staleIfErrorSeconds = staleIfErrorSeconds
+            self.originCAFile = originCAFile
+            self.https = https
+        }
+    }
+
+    /// The engine's TLS listener (`engine.https`): the same requests as on plain HTTP, over TLS 1.2 and 1.3.
+    ///
+    /// The certificate and key files may be missing at first (a request made, the certificate not yet signed): the
+    /// listener then refuses handshakes, the node is degraded, and the files are picked up once they appear.
+    package struct HTTPS: Equatable, Sendable {
+        package static let defaultListen = "0.0.0.0:443"
+        package static let defaultHandshakeTimeoutSeconds = 10
+
+        /// Where the TLS listener binds.
+        package var listen: String
+        /// The node's certificate (PEM); further certificates in the file are its chain.
+        package var certificateFile: String
+        /// The certificate's private key (PEM, mode 0600, readable by the engine's user only).
+        package var keyFile: String
+        /// Intermediate CA certificates (PEM) sent after the node's certificate, when not in `certificateFile`.
+        package var chainFile: String?
+        /// The names and addresses clients put in `DOCacheHost`, which the certificate must cover; empty: the node's
+        /// own `DOCacheHost` value (its static address, or its host name).
+        package var names: [String]
+        /// A client that has not finished its TLS handshake in this many seconds is cut.
+        package var handshakeTimeoutSeconds: Int
+
+        package init(
+            listen: String = HTTPS.defaultListen,
+            certificateFile: String,
+            keyFile: String,
+            chainFile: String? = nil,
+            names: [String] = [],
+            handshakeTimeoutSeconds: Int = HTTPS.defaultHandshakeTimeoutSeconds
+        ) {
+            self.listen = listen
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.chainFile = chainFile
+            self.names = names
+            self.handshakeTimeoutSeconds = handshakeTimeoutSeconds
+        }
+
+        /// The files `cachenode cert request` writes and `cachenode cert install` fills, under the state directory.
+        package static func defaultFiles(state: String) -> (certificate: String, key: String, request: String) {
+            let directory = (state.hasSuffix("/") ? String(state.dropLast()) : state) + "/tls"
+            return (directory + "/certificate.pem", directory + "/key.pem", directory + "/request.csr")
         }
     }
 }
