@@ -67,6 +67,8 @@ package struct EngineStatus: Codable, Equatable, Sendable {
     package var health: NodeHealth
     /// The node's recent problems, the newest last.
     package var issues: [NodeIssue]
+    /// The TLS listener and its certificate; absent when `engine.https` is not set (or from older engines).
+    package var https: HTTPSStatus?
 
     package init(
         version: String,
@@ -92,7 +94,8 @@ package struct EngineStatus: Codable, Equatable, Sendable {
         peakEgressBitsPerSecond: Double,
         drives: [Drive],
         health: NodeHealth = NodeHealth(state: .serving, reasons: [], since: Date(timeIntervalSince1970: 0)),
-        issues: [NodeIssue] = []
+        issues: [NodeIssue] = [],
+        https: HTTPSStatus? = nil
     ) {
         self.version = version
         self.node = node
@@ -118,11 +121,12 @@ package struct EngineStatus: Codable, Equatable, Sendable {
         self.drives = drives
         self.health = health
         self.issues = issues
+        self.https = https
     }
 
     enum CodingKeys: String, CodingKey {
         case version, node, pid, listen, admin, objects, requests, hits, misses, partials, connections, drives, health,
-            issues, revalidations
+            issues, revalidations, https
         case startedAt = "started_at"
         case uptimeSeconds = "uptime_s"
         case blockSizeBytes = "block_size_bytes"
