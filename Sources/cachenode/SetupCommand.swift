@@ -229,6 +229,10 @@ struct SetupCommand: AsyncParsableCommand {
                     let place = configuration.hub.url ?? "this machine"
                     print("Hub: \(configuration.hub.name) at \(place); `cachenode status` shows the reports.")
                 }
+                let layout = InstallLayout(root: flow.root, state: configuration.storage.state)
+                for line in HTTPSSetup.notices(configuration, previous: installed?.configuration, layout: layout) {
+                    print(line)
+                }
             case .unchanged(let message, _):
                 print(message)
             case let .failed(_, message, code):
