@@ -1,6 +1,6 @@
 import CacheNodeCore
 import Foundation
-import X509
+@_spi(FixedExpiryValidationTime) import X509
 
 /// A certificate that passed every check, ready to install: the node's certificate, the chain to send after it, and
 /// its key.
@@ -87,7 +87,7 @@ package struct CertificateCheck: Sendable {
         let intermediates = others.filter { !$0.isSelfSigned }
         let now = self.now
         var verifier = Verifier(rootCertificates: trustRoots.appending(contentsOf: roots.map(\.certificate))) {
-            RFC5280Policy(validationTime: now)
+            RFC5280Policy(fixedExpiryValidationTime: now)
         }
         let result = await verifier.validate(
             leaf: leaf.certificate,

@@ -83,7 +83,7 @@ package struct CertificateRequester: Sendable {
             key.key.publicKey == request.publicKey
         else { return nil }
         let alternatives = (try? request.attributes.extensionRequest?.extensions.subjectAlternativeNames) ?? nil
-        let names = (alternatives ?? []).compactMap(\.clientName)
+        let names = alternatives.map { $0.compactMap(\.clientName) } ?? []
         return PendingRequest(names: names, request: files.request, key: files.requestKey)
     }
 

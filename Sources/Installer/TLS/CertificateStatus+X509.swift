@@ -7,7 +7,7 @@ import X509
 extension CertificateStatus {
     /// What `cachenode cert install` and `cachenode policy` tell of a certificate: subject, issuer, names, validity
     /// and SHA-256 fingerprint, as the engine's `/status` shows them.
-    init(_ pem: PEMCertificate) {
+    package init(_ pem: PEMCertificate) {
         self.init(
             subject: Self.text(pem.certificate.subject),
             issuer: Self.text(pem.certificate.issuer),
@@ -27,7 +27,7 @@ extension CertificateStatus {
     /// The subject alternative names: DNS names as written, IP addresses as text.
     static func names(_ certificate: Certificate) -> [String] {
         let alternatives = (try? certificate.extensions.subjectAlternativeNames) ?? nil
-        return (alternatives ?? []).compactMap(\.clientName)
+        return alternatives.map { $0.compactMap(\.clientName) } ?? []
     }
 }
 
