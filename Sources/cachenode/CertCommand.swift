@@ -93,7 +93,9 @@ struct CertRequestCommand: ParsableCommand {
         print("Names: \(names.joined(separator: ", ")) (CN \(names[0]))")
         print("Key: \(tls.files.requestKey) (\(keyType.rawValue), mode 0600); the key in use stays until the")
         print("     certificate is installed.")
-        if replaced != nil { print("It replaces the pending request: a certificate issued for that one no longer fits.") }
+        if replaced != nil {
+            print("It replaces the pending request: a certificate issued for that one no longer fits.")
+        }
         let missing = CertificateRules.uncovered(tls.requiredNames, by: names)
         if !missing.isEmpty {
             print(
@@ -145,6 +147,13 @@ struct CertInstallCommand: AsyncParsableCommand {
         let changed: [String]
         do { changed = try installer.install(checked) } catch { throw error.failure }
         print(Self.summary(checked, node: tls.node.configuration.node.name, changed: changed))
+        if let pending = CertificateRequester(files: tls.files, owner: nil).pending() {
+            // A key of its own (an ACME client's) was installed: the request made here is still waiting.
+            print(
+                "The request \(pending.request) is still pending (for \(pending.names.joined(separator: ", "))): its "
+                    + "certificate would replace this one; remove it and \(pending.key) if it is no longer needed."
+            )
+        }
         try reload(tls)
     }
 

@@ -80,7 +80,7 @@ struct PolicyCommand: ParsableCommand {
         let port = ListenAddress(https.listen)?.port ?? 443
         var lines = [
             "HTTPS: the same DOCacheHost name serves both schemes: Intune Win32 apps and Teams content come over HTTPS "
-                + "on port \(port), the rest over HTTP. The certificate covers \(names.joined(separator: ", ")).",
+                + "on port \(port), the rest over HTTP. The certificate covers \(names.joined(separator: ", "))."
         ]
         let installed = TLSFiles(https, layout: plan.layout).installedCertificate()
         if let installed {

@@ -43,7 +43,10 @@ struct CertCommandTests {
             let signed = try Self.sign(trial.request, with: authority, days: 30)
             let installed = try trial.cert(["install", signed, "--chain", authority.certificatePath])
             #expect(installed.status == 0, "\(installed.stderr)")
-            #expect(installed.stdout.contains("Installed the HTTPS certificate of node Trial-1:"), "\(installed.stdout)")
+            #expect(
+                installed.stdout.contains("Installed the HTTPS certificate of node Trial-1:"),
+                "\(installed.stdout)"
+            )
             #expect(installed.stdout.contains("  names:    cachenode.test, 127.0.0.1"), "\(installed.stdout)")
             #expect(installed.stdout.contains("root CN=CacheNode Test CA"), "\(installed.stdout)")
             #expect(installed.stdout.contains("The engine reloads (SIGHUP to the engine, pid "), "\(installed.stdout)")
@@ -72,7 +75,9 @@ struct CertCommandTests {
             )
             #expect(again.status == 0, "\(again.stderr)")
             #expect(try Self.fingerprint(trial.certificate) == Self.fingerprint(renewed.certificate))
-            #expect(FileManager.default.contents(atPath: trial.key) == FileManager.default.contents(atPath: renewed.key))
+            #expect(
+                FileManager.default.contents(atPath: trial.key) == FileManager.default.contents(atPath: renewed.key)
+            )
         }
     }
 
@@ -87,7 +92,9 @@ struct CertCommandTests {
             let authority = try TestCertificateAuthority.make(in: trial.work.appendingPathComponent("ca").path)
             // A certificate in use already, so that a refusal has files to leave alone.
             let current = try authority.issue(names: trial.names, file: "current")
-            let first = try trial.cert(["install", current.certificate, "--key", current.key, "--chain", authority.certificatePath])
+            let first = try trial.cert([
+                "install", current.certificate, "--key", current.key, "--chain", authority.certificatePath,
+            ])
             try #require(first.status == 0, "\(first.stderr)")
             _ = try trial.cert(["request"])
             let before = trial.tlsSnapshot()
@@ -97,7 +104,8 @@ struct CertCommandTests {
             case .otherNames:
                 let other = try authority.issue(names: ["other.test"], file: "other")
                 arguments = [other.certificate, "--key", other.key] + chain
-                message = "does not cover cachenode.test, 127.0.0.1, which clients use in DOCacheHost (it names other.test)"
+                message =
+                    "does not cover cachenode.test, 127.0.0.1, which clients use in DOCacheHost (it names other.test)"
             case .expired:
                 let expired = try authority.issue(names: trial.names, expired: true, file: "expired")
                 arguments = [expired.certificate, "--key", expired.key] + chain
@@ -160,20 +168,20 @@ struct CertCommandTests {
         let name = "signed-\(UUID().uuidString)"
         let configuration = authority.directory + "/\(name).cnf"
         try """
-            [ca]
-            default_ca = test
-            [test]
-            database = \(authority.directory)/index.txt
-            serial = \(authority.directory)/serial
-            new_certs_dir = \(authority.directory)
-            default_md = sha256
-            policy = anything
-            unique_subject = no
-            copy_extensions = copyall
-            [anything]
-            commonName = supplied
+        [ca]
+        default_ca = test
+        [test]
+        database = \(authority.directory)/index.txt
+        serial = \(authority.directory)/serial
+        new_certs_dir = \(authority.directory)
+        default_md = sha256
+        policy = anything
+        unique_subject = no
+        copy_extensions = copyall
+        [anything]
+        commonName = supplied
 
-            """.write(toFile: configuration, atomically: true, encoding: .utf8)
+        """.write(toFile: configuration, atomically: true, encoding: .utf8)
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")

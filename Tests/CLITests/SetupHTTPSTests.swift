@@ -37,7 +37,9 @@ struct SetupHTTPSTests {
             let policy = try CLIRunner.run(["policy", "--root", trial.root.path])
             #expect(policy.stdout.contains("Clients must trust the CA that will sign the node's certificate (none is"))
             let groupPolicy = try String(contentsOfFile: trial.state + "/policy/group-policy.txt", encoding: .utf8)
-            #expect(groupPolicy.contains("over HTTPS\non port \(trial.httpsPort), with a certificate for cachenode.test"))
+            #expect(
+                groupPolicy.contains("over HTTPS\non port \(trial.httpsPort), with a certificate for cachenode.test")
+            )
 
             // The same answers again: the pending request (perhaps with the CA already) stays as it is.
             let again = try trial.setup()
@@ -107,7 +109,8 @@ struct SetupHTTPSTests {
             case .missingKey:
                 try trial.place(good, chain: chain)
                 try FileManager.default.removeItem(atPath: trial.key)
-                message = "engine.https.key_file: \(trial.key) does not exist, but the certificate \(trial.certificate) does"
+                message =
+                    "engine.https.key_file: \(trial.key) does not exist, but the certificate \(trial.certificate) does"
             case .noChain:
                 chain = nil
                 try trial.place(good, chain: nil)

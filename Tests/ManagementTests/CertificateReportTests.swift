@@ -50,7 +50,11 @@ struct CertificateReportTests {
     @Test func theHubKeepsTheCertificateAndTheFleetShowsIt() throws {
         try FleetTests.withRegistry { registry in
             let tokens = try FleetTests.enrol(["Seattle-1", "Tacoma-2"], in: registry)
-            try registry.record(Self.report(https: Self.https), token: tokens["Seattle-1"] ?? "", now: Self.now)
+            // Seattle-1's certificate expires in 20 days: the engine reports the node degraded with that reason.
+            var seattle = Self.report(https: Self.https)
+            let expiring = CertificateRules.reasons(Self.https, now: Self.now)
+            seattle.health = NodeHealth(state: .degraded, reasons: expiring, since: Self.now)
+            try registry.record(seattle, token: tokens["Seattle-1"] ?? "", now: Self.now)
             var tacoma = FleetTests.report("Tacoma-2", cache: 1, origin: 1, uptime: 60)
             tacoma.https = HTTPSStatus(listen: "0.0.0.0:443", requiredNames: ["10.0.0.60"], certificate: nil)
             try registry.record(tacoma, token: tokens["Tacoma-2"] ?? "", now: Self.now)
@@ -73,6 +77,15 @@ struct CertificateReportTests {
                 "\(page)"
             )
             #expect(page.contains(#"<span class="warn">none</span><div class="reason">none installed yet</div>"#))
+            #expect(expiring.map(\.kind) == ["certificate_expiring"])
+            #expect(
+                page.contains(
+                    #"<div class="reason" data-kind="certificate_expiring">the HTTPS certificate "#
+                        + "(CN=cache.contoso.org) expires on 2027-02-04, in 20 days<small>renew it and run cachenode "
+                        + "cert install CERT, or let the ACME client&#39;s deploy hook do so</small></div>"
+                ),
+                "\(page)"
+            )
 
             let node = NodePage(
                 view: try NodeView(registry: registry, hub: "west", node: "Seattle-1", now: Self.now)

@@ -263,7 +263,8 @@ private struct ApplyRun {
         guard let https = plan.configuration.engine.https else { return "off" }
         let files = TLSFiles(https, layout: layout)
         if FileSystem.exists(files.certificate) {
-            return "\(layout.logical(files.certificate)) with its key \(layout.logical(files.key)), checked before applying"
+            return
+                "\(layout.logical(files.certificate)) with its key \(layout.logical(files.key)), checked before applying"
         }
         let requester = CertificateRequester(files: files, owner: TLSFiles.owner(layout))
         let names = plan.httpsNames

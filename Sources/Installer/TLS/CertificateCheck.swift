@@ -80,7 +80,8 @@ package struct CertificateCheck: Sendable {
 
     /// The chain from the certificate to a root, both ends included, from the given certificates and the trusted
     /// roots: RFC 5280 path validation at `now`.
-    func chainToRoot(_ leaf: PEMCertificate, others: [PEMCertificate], certificate: String) async throws(CertificateError)
+    func chainToRoot(_ leaf: PEMCertificate, others: [PEMCertificate], certificate: String)
+        async throws(CertificateError)
         -> [PEMCertificate]
     {
         let roots = others.filter(\.isSelfSigned)
@@ -97,7 +98,10 @@ package struct CertificateCheck: Sendable {
         case .validCertificate(let chain):
             return chain.map { certificate in
                 ([leaf] + others).first { $0.certificate == certificate }
-                    ?? PEMCertificate(certificate: certificate, document: (try? certificate.serializeAsPEM()) ?? leaf.document)
+                    ?? PEMCertificate(
+                        certificate: certificate,
+                        document: (try? certificate.serializeAsPEM()) ?? leaf.document
+                    )
             }
         case .couldNotValidate(let failures):
             guard let failure = failures.first else {

@@ -32,7 +32,8 @@ package enum CertificateError: Error, Equatable, Sendable, CustomStringConvertib
             "\(path): not a private key this node can use (PEM: PKCS#8, EC or RSA): \(problem)"
         case let .keyMismatch(certificate, tried):
             "\(certificate) does not match "
-                + (tried.isEmpty ? "any key: there is no pending request and no key in use" : tried.joined(separator: " nor "))
+                + (tried.isEmpty
+                    ? "any key: there is no pending request and no key in use" : tried.joined(separator: " nor "))
                 + ": install the certificate issued for this node's request (cachenode cert request), or give the key "
                 + "it was issued for with --key FILE"
         case let .namesUncovered(certificate, missing, names):

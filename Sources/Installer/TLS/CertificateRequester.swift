@@ -91,7 +91,9 @@ package struct CertificateRequester: Sendable {
     static func signingRequest(names: [String], key: Certificate.PrivateKey) throws(CertificateError) -> String {
         do {
             let subject = try DistinguishedName { CommonName(names[0]) }
-            let extensions = try Certificate.Extensions { SubjectAlternativeNames(names.map(GeneralName.init(clientName:))) }
+            let extensions = try Certificate.Extensions {
+                SubjectAlternativeNames(names.map(GeneralName.init(clientName:)))
+            }
             let attributes = CertificateSigningRequest.Attributes(
                 [try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: extensions))]
             )
