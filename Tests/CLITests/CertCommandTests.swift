@@ -83,7 +83,7 @@ struct CertCommandTests {
 
     /// Each refusal: what is given, and what the error must say.
     enum Refusal: String, CaseIterable {
-        case otherNames, expired, keyNotAtHand, noChain, notYetValid
+        case otherNames, expired, keyNotAtHand, wrongKey, noChain, notYetValid
     }
 
     @Test(arguments: Refusal.allCases)
@@ -114,6 +114,11 @@ struct CertCommandTests {
                 let stray = try authority.issue(names: trial.names, file: "stray")
                 arguments = [stray.certificate] + chain
                 message = "does not match \(trial.requestKey) nor \(trial.key)"
+            case .wrongKey:
+                let issued = try authority.issue(names: trial.names, file: "issued")
+                let other = try authority.issue(names: trial.names, file: "other")
+                arguments = [issued.certificate, "--key", other.key] + chain
+                message = "\(issued.certificate) does not match \(other.key): install the certificate issued for"
             case .noChain:
                 let unchained = try authority.issue(names: trial.names, file: "unchained")
                 arguments = [unchained.certificate, "--key", unchained.key]
