@@ -5,26 +5,26 @@ extension WizardRenderer {
     static func httpsNotes(_ wizard: Wizard, _ body: inout Body) {
         let https = wizard.draft.https
         body.blank()
-        switch https.mode {
-        case .off:
+        if https.mode == .off {
             body.add(ScreenLine("Clients fetch HTTPS content (Intune Win32 apps, Teams) from the CDN, not the cache.", .dim))
             return
-        case .request:
-            requestSteps(wizard, &body)
-        case .files:
-            body.add(ScreenLine("Clients must trust the CA that signed this certificate (Group Policy or Intune)."))
         }
+        // The names first: on a short screen they stay in view below the field they follow from.
         let names = wizard.requiredCertificateNames.joined(separator: ", ")
         body.add(ScreenLine("The certificate must name: \(names)"), hanging: 2)
         if !https.names.value.isEmpty, !wizard.requiredCertificateNames.contains(wizard.defaultCertificateName) {
             body.add(
                 ScreenLine(
-                    "warning: \(wizard.defaultCertificateName), the DOCacheHost value setup gives clients, is not "
-                        + "among the names",
+                    "warning: \(wizard.defaultCertificateName), the DOCacheHost value clients are given, is not named",
                     .warning
                 ),
                 hanging: 9
             )
+        }
+        if https.mode == .request {
+            requestSteps(wizard, &body)
+        } else {
+            body.add(ScreenLine("Clients must trust the CA that signed this certificate (Group Policy or Intune)."))
         }
     }
 

@@ -98,8 +98,8 @@ extension Wizard {
         case .httpsListen:
             "address:port for HTTPS clients, as \(context.proposedHTTPSListen)"
         case .httpsNames:
-            "blank: \(defaultCertificateName), the node's DOCacheHost value; or every name clients use, separated by "
-                + "commas, as \(defaultCertificateName), cache.contoso.org"
+            "blank: \(defaultCertificateName), the node's DOCacheHost value; else every name clients use, "
+                + "comma-separated"
         case .certificateFile: "an absolute path: the certificate (PEM), its chain after it or in the chain file"
         case .keyFile: "an absolute path: the certificate's private key (PEM), readable by root only"
         case .chainFile: "blank when the certificate file holds the chain; else the intermediate CAs (PEM)"
