@@ -204,7 +204,10 @@ struct WizardHTTPSTests {
 
     /// "Use these files": each path is checked as it is typed, through the context's probe, with the error inline.
     @Test(arguments: [
-        (WizardField.certificateFile, "etc/ssl/cert.pem", "'etc/ssl/cert.pem' is not an absolute path (an absolute path to a PEM file)"),
+        (
+            WizardField.certificateFile, "etc/ssl/cert.pem",
+            "'etc/ssl/cert.pem' is not an absolute path (an absolute path to a PEM file)"
+        ),
         (.certificateFile, "/etc/ssl/none.pem", "/etc/ssl/none.pem: no such file"),
         (.certificateFile, "/etc/ssl/cachenode", "/etc/ssl/cachenode: not a regular file"),
         (.certificateFile, "/etc/ssl/locked.pem", "/etc/ssl/locked.pem: cannot be read: Permission denied"),
@@ -222,7 +225,9 @@ struct WizardHTTPSTests {
         wizard.draft.https.certificateFile = TextField(Self.certificate)
         wizard.draft.https.keyFile = TextField(Self.key)
         wizard.press(.char("3"))
-        #expect(wizard.fields(.https) == [.httpsMode, .certificateFile, .keyFile, .chainFile, .httpsListen, .httpsNames])
+        #expect(
+            wizard.fields(.https) == [.httpsMode, .certificateFile, .keyFile, .chainFile, .httpsListen, .httpsNames]
+        )
         while wizard.focusedField != field { wizard.press(.tab) }
         wizard.clearField()
         wizard.type(path)
@@ -343,7 +348,12 @@ struct WizardHTTPSTests {
     func aReRunStartsFromTheInstalledHTTPS(_ https: NodeConfiguration.HTTPS) throws {
         let installed = Self.installed(https: https)
         var wizard = Wizard(
-            context: WizardFixtures.context(installed: installed, isTrial: false, isDryRun: false, inspectFile: Self.files)
+            context: WizardFixtures.context(
+                installed: installed,
+                isTrial: false,
+                isDryRun: false,
+                inspectFile: Self.files
+            )
         )
         let isRequest = https.certificateFile.hasPrefix("/var/lib/cachenode/")
         #expect(wizard.draft.https.mode == (isRequest ? .request : .files))
@@ -381,9 +391,17 @@ struct WizardHTTPSTests {
     }
 
     @Test func savedAnswersBringTheirHTTPSBack() {
-        let https = NodeConfiguration.HTTPS(listen: "0.0.0.0:8443", certificateFile: Self.certificate, keyFile: Self.key)
+        let https = NodeConfiguration.HTTPS(
+            listen: "0.0.0.0:8443",
+            certificateFile: Self.certificate,
+            keyFile: Self.key
+        )
         var context = WizardFixtures.context(inspectFile: Self.files)
-        context.savedAnswers = .init(path: "/tmp/draft.yaml", savedAt: "today", configuration: Self.installed(https: https))
+        context.savedAnswers = .init(
+            path: "/tmp/draft.yaml",
+            savedAt: "today",
+            configuration: Self.installed(https: https)
+        )
         var wizard = Wizard(context: context)
         wizard.press(.enter)
         #expect(wizard.draft.https.mode == .files)

@@ -6,7 +6,9 @@ extension WizardRenderer {
         let https = wizard.draft.https
         body.blank()
         if https.mode == .off {
-            body.add(ScreenLine("Clients fetch HTTPS content (Intune Win32 apps, Teams) from the CDN, not the cache.", .dim))
+            body.add(
+                ScreenLine("Clients fetch HTTPS content (Intune Win32 apps, Teams) from the CDN, not the cache.", .dim)
+            )
             return
         }
         // The names first: on a short screen they stay in view below the field they follow from.
@@ -38,7 +40,10 @@ extension WizardRenderer {
         }
         body.add(ScreenLine("What happens next:", .emphasis))
         body.add(ScreenLine("  1. The install makes a key and a certificate request: \(files.request)"), hanging: 5)
-        body.add(ScreenLine("  2. Have your organisation's CA sign it, then run: cachenode cert install CERT"), hanging: 5)
+        body.add(
+            ScreenLine("  2. Have your organisation's CA sign it, then run: cachenode cert install CERT"),
+            hanging: 5
+        )
         body.add(ScreenLine("  3. Clients must trust that CA (deploy it by Group Policy or Intune)."), hanging: 5)
         body.add(ScreenLine("Until then HTTPS refuses connections and the node reports degraded.", .dim))
     }
@@ -60,7 +65,8 @@ extension WizardRenderer {
             let request = NodeConfiguration.HTTPS.defaultFiles(state: wizard.draft.state.value).request
             source = "request made at install (\(request))"
         case .off, .files:
-            source = "certificate \(https.certificateFile), key \(https.keyFile)"
+            source =
+                "certificate \(https.certificateFile), key \(https.keyFile)"
                 + (https.chainFile.map { ", chain \($0)" } ?? "")
         }
         let names =

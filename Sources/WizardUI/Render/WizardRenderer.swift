@@ -285,7 +285,9 @@ package enum WizardRenderer {
             body.add(ScreenLine("A hub groups cache nodes and collects their reports."))
             body.blank()
         case .https:
-            body.add(ScreenLine("HTTPS lets the cache serve what clients download over TLS (Intune Win32 apps, Teams)."))
+            body.add(
+                ScreenLine("HTTPS lets the cache serve what clients download over TLS (Intune Win32 apps, Teams).")
+            )
             body.blank()
         default:
             break

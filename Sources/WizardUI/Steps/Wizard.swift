@@ -486,7 +486,9 @@ package struct Wizard: Sendable {
                 message = nil
                 if case .drivePath = field { draft.measure(value.value, context: context) }
                 if field == .state { draft.measure(value.value, context: context) }
-                if [.certificateFile, .keyFile, .chainFile].contains(field) { draft.https.inspect(value.value, context) }
+                if [.certificateFile, .keyFile, .chainFile].contains(field) {
+                    draft.https.inspect(value.value, context)
+                }
             }
         case .choice(let count):
             switch key {
