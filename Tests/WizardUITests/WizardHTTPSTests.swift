@@ -23,8 +23,14 @@ struct WizardHTTPSTests {
     }
 
     /// A wizard on the HTTPS step, its earlier answers given (a static address: the DOCacheHost value 10.0.0.50).
-    static func atHTTPSStep(isTrial: Bool = true, files: @escaping @Sendable (String) -> FileFacts? = files) -> Wizard {
-        var wizard = Wizard(context: WizardFixtures.context(isTrial: isTrial, inspectFile: files))
+    static func atHTTPSStep(
+        isTrial: Bool = true,
+        files: @escaping @Sendable (String) -> FileFacts? = files,
+        draftPath: String? = nil
+    ) -> Wizard {
+        var context = WizardFixtures.context(isTrial: isTrial, isDryRun: draftPath == nil, inspectFile: files)
+        context.draftPath = draftPath
+        var wizard = Wizard(context: context)
         wizard.draft.nodeName = TextField("Seattle-1")
         wizard.draft.ip = TextField("10.0.0.50/24")
         wizard.draft.gateway = TextField("10.0.0.1")
@@ -388,6 +394,48 @@ struct WizardHTTPSTests {
         wizard.step = .https
         #expect(wizard.screen.contains("The certificate in /var/lib/cachenode/tls/certificate.pem is kept."))
         #expect(!wizard.screen.contains("What happens next"))
+    }
+
+    /// A run cut off on the HTTPS step leaves a draft with `engine.https` as typed so far (a key path still missing);
+    /// the next run reads it back into the same choice and fields, and says what is still missing.
+    @Test(arguments: [HTTPSDraft.Mode.files, .request])
+    func aDraftKeepsTheHTTPSAnswersAsTyped(_ mode: HTTPSDraft.Mode) throws {
+        var wizard = Self.atHTTPSStep(draftPath: "/var/lib/cachenode/setup-draft.yaml")
+        let context = wizard.context
+        wizard.press(.char(mode == .files ? "3" : "2"), .enter)
+        if mode == .files {
+            wizard.type(Self.certificate)
+            wizard.press(.enter, .enter, .enter, .enter)
+        } else {
+            wizard.press(.enter)
+        }
+        #expect(wizard.focusedField == .httpsNames)
+        wizard.clearField()
+        wizard.type("cache.contoso.org, 10.0.0.50")
+        let text = try #require(wizard.draftAnswers)
+        #expect(text.contains("  https:\n    listen: \"0.0.0.0:8443\"\n"), "\(text)")
+        #expect(text.contains("    names: [cache.contoso.org, 10.0.0.50]\n"), "\(text)")
+        if mode == .files {
+            #expect(text.contains("    certificate_file: \(Self.certificate)\n"), "\(text)")
+            #expect(text.contains("#   engine.https.key_file: "), "\(text)")
+        } else {
+            #expect(text.contains("    key_file: /var/lib/cachenode/tls/key.pem\n"), "\(text)")
+        }
+
+        let decoded = try #require(AnswerFile.decode(text).configuration)
+        var resumedContext = context
+        resumedContext.savedAnswers = .init(path: context.draftPath ?? "", savedAt: "today", configuration: decoded)
+        var resumed = Wizard(context: resumedContext)
+        resumed.press(.enter)
+        #expect(resumed.draft.https.mode == mode)
+        #expect(resumed.draft.https.names.text == "cache.contoso.org, 10.0.0.50")
+        #expect(resumed.draft.https.listen.text == "0.0.0.0:8443")
+        #expect(resumed.draft.https.certificateFile.text == (mode == .files ? Self.certificate : ""))
+        #expect(resumed.draft.https.keyFile.text == "")
+        #expect(
+            resumed.draft.configuration(resumed.context).engine.https
+                == wizard.draft.configuration(context).engine.https
+        )
     }
 
     @Test func savedAnswersBringTheirHTTPSBack() {
