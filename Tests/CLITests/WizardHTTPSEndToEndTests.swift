@@ -69,6 +69,24 @@ extension WizardInstallEndToEndTests {
         installed.certificateFile = root.path + expected.certificateFile
         installed.keyFile = root.path + expected.keyFile
         #expect(try httpsAnswers(root, "var/lib/cachenode/cachenode.yaml") == installed)
+
+        // A re-run starts from the installed choice: the request, its listen address and names, unchanged.
+        let rerun = try TmuxSession(cols: 100, rows: 30)
+        try rerun.run(
+            "'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(WizardEndToEndTests.machine)' --dry-run"
+        )
+        try rerun.walkARerunToHTTPS()
+        let again = try rerun.waitFor("(*) 2  Make a certificate request now, finish later")
+        #expect(again.contains("[127.0.0.1:\(port)]"), "\(again)")
+        #expect(again.contains("[cache.contoso.org]"), "\(again)")
+        try rerun.send("Enter", "Enter", "Enter")
+        let review = try rerun.waitFor("8 HTTPS       127.0.0.1:\(port); request made at install")
+        // The hub created by the install is an existing one now; HTTPS shows no change.
+        #expect(!review.contains("engine.https"), "\(review)")
+        try rerun.finishReview()
+        let rerunStatus = try rerun.waitForExit()
+        let rerunPane = try rerun.capture()
+        #expect(rerunStatus == 0, "\(rerunPane)")
     }
 
     /// "Use these files" with a certificate, key and CA made by openssl below `--root`: a missing file and a
@@ -165,6 +183,27 @@ extension TmuxSession {
         try send("Enter")
         try type("\(node.lowercased())-hub")
         try send("Enter")
+        try waitFor("Serve HTTPS to clients?")
+    }
+
+    /// A re-run of an installed trial, every earlier step left as installed, up to the HTTPS step.
+    fileprivate func walkARerunToHTTPS() throws {
+        try waitFor("[x] Continue anyway despite the warnings")
+        try send("Enter")
+        try waitFor("fixed: a node keeps its name after the install")
+        try send("Enter")
+        try waitFor("Create a new switch or use an existing one?")
+        try send("Enter", "Enter")
+        try waitFor("How the node gets its address.")
+        try send("Enter", "Enter")
+        try waitFor("> [ ] Continue anyway: I have read the network warnings")
+        try send("Space", "Enter")
+        try waitFor("Where the state and the cache live")
+        try send("Enter", "Enter", "Enter")
+        try waitFor("This machine: 16 cores")
+        try send("Enter", "Enter", "Enter")
+        try waitFor("Do you already have a hub?")
+        try send("Enter", "Enter")
         try waitFor("Serve HTTPS to clients?")
     }
 }
