@@ -2,6 +2,12 @@ import CacheNodeCore
 import Installer
 
 extension SetupCommand {
+    /// What the wizard's HTTPS step sees at a certificate, key or chain path the answers name: the file as the engine
+    /// will read it, below --root for a trial.
+    static func certificateFileFacts(_ layout: InstallLayout) -> @Sendable (String) -> FileFacts? {
+        { path in FileProbe.facts(at: layout.onDisk(path)) }
+    }
+
     /// After an install that made a certificate request and has no certificate yet: where the request is and how to
     /// finish; `nil` otherwise.
     static func httpsNextStep(_ configuration: NodeConfiguration, root: String) -> String? {

@@ -191,8 +191,7 @@ struct SetupCommand: AsyncParsableCommand {
             hubService: prefill,
             checkHub: { request in Self.checkHub(request) },
             hostName: currentHostName(),
-            // Certificate and key files as the engine will read them: below --root for a trial.
-            inspectFile: { path in FileProbe.facts(at: layout.onDisk(path)) }
+            inspectFile: Self.certificateFileFacts(layout)
         )
         let writeAnswers = self.writeAnswers
         let result: Result<WizardSession.Result, any Error> = await MainActor.run {
