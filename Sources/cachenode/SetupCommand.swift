@@ -227,7 +227,6 @@ struct SetupCommand: AsyncParsableCommand {
                 print("Node \(configuration.node.name) is installed\(isTrial ? " under \(flow.root)" : "").")
                 print("Point clients at it: DOCacheHost = \(cacheHost)")
                 print("Client policy files: \(policyDirectory)")
-                if let next = Self.httpsNextStep(configuration, root: flow.root) { print(next) }
                 if configuration.hub.mode != .unlinked {
                     let place = configuration.hub.url ?? "this machine"
                     print("Hub: \(configuration.hub.name) at \(place); `cachenode status` shows the reports.")
