@@ -63,7 +63,9 @@ package final class CacheEngine: Service, Sendable {
         let origin = OriginClient(
             connectTimeout: .seconds(Int64(engine.originConnectTimeoutSeconds)),
             readTimeout: .seconds(Int64(engine.originReadTimeoutSeconds)),
-            proxy: proxy
+            proxy: proxy,
+            origins: allowlist,
+            tls: try OriginTLS(caFile: engine.originCAFile)
         )
         cache = ContentCache(
             store: store,

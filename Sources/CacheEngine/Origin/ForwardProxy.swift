@@ -4,27 +4,26 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// Sends origin requests through an HTTP proxy the way curl and browsers send plain-HTTP requests to one: the request
 /// line carries the absolute URL (`GET http://host/path HTTP/1.1`). AsyncHTTPClient would open a `CONNECT host:80`
-/// tunnel instead, which Squid (and most proxies) refuse for any port but 443.
-///
-/// Connections to the proxy are kept alive and reused. A response body is read from the socket only as fast as the
-/// engine consumes it, so a large range never piles up in memory.
+/// tunnel instead, which Squid (and most proxies) refuse for any port but 443. (HTTPS origins do go through a
+/// `CONNECT` tunnel: `OriginClient`.)
 final class ForwardProxyClient: Sendable {
     private let proxy: ProxyURL
-    private let connectTimeout: TimeAmount
-    private let readTimeout: TimeAmount
-    private let group: any EventLoopGroup
-    private let idle = Mutex<[ProxyConnection]>([])
-    private let maxIdle = 64
+    private let connections: PooledConnections
 
     init(proxy: ProxyURL, connectTimeout: TimeAmount, readTimeout: TimeAmount, eventLoopGroup: any EventLoopGroup) {
         self.proxy = proxy
-        self.connectTimeout = connectTimeout
-        self.readTimeout = readTimeout
-        group = eventLoopGroup
+        connections = PooledConnections(
+            connectTimeout: connectTimeout,
+            readTimeout: readTimeout,
+            tls: nil,
+            eventLoopGroup: eventLoopGroup
+        )
     }
 
     /// `Proxy-Authorization` for a proxy URL that carries `user:password@`.
@@ -39,41 +38,108 @@ final class ForwardProxyClient: Sendable {
         if let credentials = Self.authorization(proxy) {
             head.headers.replaceOrAdd(name: "Proxy-Authorization", value: credentials)
         }
-        if let pooled = takeIdle() {
+        return try await connections.execute(head, at: .init(host: proxy.host, port: proxy.port))
+    }
+
+    func shutdown() {
+        connections.shutdown()
+    }
+}
+
+/// Kept-alive HTTP/1.1 connections to endpoints (the upstream proxy; an origin's checked address over TLS), reused
+/// one exchange at a time. A response body is read from the socket only as fast as the engine consumes it, so a
+/// large range never piles up in memory.
+final class PooledConnections: Sendable {
+    /// Where a connection goes: a host or address and port, and over TLS the name the certificate must carry.
+    struct Endpoint: Hashable, Sendable {
+        var host: String
+        var port: Int
+        /// Over TLS: the origin's name, sent as SNI and verified in its certificate; for an IP-address origin, `nil`
+        /// (the address is verified instead).
+        var serverName: String?
+        var usesTLS = false
+    }
+
+    private let connectTimeout: TimeAmount
+    private let readTimeout: TimeAmount
+    private let tls: NIOSSLContext?
+    private let group: any EventLoopGroup
+    private let idle = Mutex<[Endpoint: [ProxyConnection]]>([:])
+    /// Idle connections kept per endpoint and in all.
+    private let maxIdle = 64
+    private let maxIdleInAll = 256
+
+    init(connectTimeout: TimeAmount, readTimeout: TimeAmount, tls: NIOSSLContext?, eventLoopGroup: any EventLoopGroup) {
+        self.connectTimeout = connectTimeout
+        self.readTimeout = readTimeout
+        self.tls = tls
+        group = eventLoopGroup
+    }
+
+    /// Sends `head` on a kept-alive connection to `endpoint` (a new one when none is idle, or when the idle one turns
+    /// out closed) and returns once the response head has arrived.
+    func execute(_ head: HTTPRequestHead, at endpoint: Endpoint) async throws -> HTTPClientResponse {
+        if let pooled = takeIdle(endpoint) {
             do {
                 return try await pooled.exchange(head, pool: self)
             } catch  where OriginClient.isStaleConnection(error) {
-                // The proxy closed the kept-alive connection as the request went out: a new connection follows.
+                // The peer closed the kept-alive connection as the request went out: a new connection follows.
             }
         }
-        return try await connect().exchange(head, pool: self)
+        return try await connect(endpoint).exchange(head, pool: self)
     }
 
-    private func connect() async throws -> ProxyConnection {
+    private func connect(_ endpoint: Endpoint) async throws -> ProxyConnection {
         let readTimeout = self.readTimeout
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(connectTimeout)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.autoRead, value: false)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ProxyResponseReader(readTimeout: readTimeout))
+        let handshake: EventLoopPromise<Void>? = endpoint.usesTLS ? group.any().makePromise() : nil
+        let tls = try endpoint.usesTLS ? tlsContext() : nil
+        let connectTimeout = self.connectTimeout
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(connectTimeout)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelOption(.autoRead, value: false)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        if let tls, let handshake {
+                            try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: endpoint.serverName))
+                            try pipeline.addHandler(TLSHandshakeWatch(handshake, deadline: connectTimeout))
+                        }
+                        try pipeline.addHTTPClientHandlers()
+                        try pipeline.addHandler(ProxyResponseReader(readTimeout: readTimeout))
+                    }
                 }
-            }
-            .connect(host: proxy.host, port: proxy.port)
-            .get()
+                .connect(host: endpoint.host, port: endpoint.port)
+                .get()
+        } catch {
+            handshake?.fail(error)
+            throw error
+        }
+        do {
+            try await handshake?.futureResult.get()
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
         let reader = try await channel.pipeline.handler(type: ProxyResponseReader.self).map {
             NIOLoopBound($0, eventLoop: channel.eventLoop)
         }.get()
-        return ProxyConnection(channel: channel, reader: reader)
+        return ProxyConnection(channel: channel, reader: reader, endpoint: endpoint)
     }
 
-    private func takeIdle() -> ProxyConnection? {
+    private func tlsContext() throws -> NIOSSLContext {
+        guard let tls else { throw OriginFailure.unreachable("no TLS configuration for origins") }
+        return tls
+    }
+
+    private func takeIdle(_ endpoint: Endpoint) -> ProxyConnection? {
         var stale: [ProxyConnection] = []
         defer { stale.forEach { $0.close() } }
-        return idle.withLock { connections in
-            while let connection = connections.popLast() {
+        return idle.withLock { table in
+            defer { if table[endpoint]?.isEmpty == true { table[endpoint] = nil } }
+            while let connection = table[endpoint]?.popLast() {
                 if connection.channel.isActive { return connection }
                 stale.append(connection)
             }
@@ -87,35 +153,89 @@ final class ForwardProxyClient: Sendable {
         // Queued on the connection's event loop before anyone can take it from the pool, so the watch never runs
         // after the next exchange has begun.
         connection.watchWhileIdle()
-        let kept = idle.withLock { connections in
-            guard connections.count < maxIdle else { return false }
-            connections.append(connection)
+        let kept = idle.withLock { table in
+            let all = table.values.reduce(0) { $0 + $1.count }
+            guard all < maxIdleInAll, table[connection.endpoint, default: []].count < maxIdle else { return false }
+            table[connection.endpoint, default: []].append(connection)
             return true
         }
         if !kept { connection.close() }
     }
 
     func shutdown() {
-        let connections = idle.withLock { connections in
-            defer { connections.removeAll() }
-            return connections
+        let connections = idle.withLock { table in
+            defer { table.removeAll() }
+            return table.values.flatMap { $0 }
         }
         connections.forEach { $0.close() }
     }
 }
 
-/// One kept-alive connection to the proxy; one exchange at a time.
+/// Waits for the TLS handshake of a new connection (the channel does not read on its own, so it asks for the first
+/// read), within `deadline`; the promise fails with the handshake's error.
+final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let promise: EventLoopPromise<Void>
+    private let deadline: TimeAmount
+    private var timer: Scheduled<Void>?
+    private var done = false
+
+    init(_ promise: EventLoopPromise<Void>, deadline: TimeAmount) {
+        self.promise = promise
+        self.deadline = deadline
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) { [self] in
+            finish(.failure(OriginFailure.timeout))
+            context.close(promise: nil)
+        }
+        context.read()
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent { finish(.success(())) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.failure(HTTPClientError.remoteConnectionClosed))
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish(.failure(ChannelError.ioOnClosedChannel))
+    }
+
+    private func finish(_ result: Result<Void, any Error>) {
+        guard !done else { return }
+        done = true
+        timer?.cancel()
+        promise.completeWith(result)
+    }
+}
+
+/// One kept-alive connection to an endpoint (the proxy, an origin); one exchange at a time.
 final class ProxyConnection: Sendable {
     let channel: any Channel
+    let endpoint: PooledConnections.Endpoint
     private let reader: NIOLoopBound<ProxyResponseReader>
 
-    init(channel: any Channel, reader: NIOLoopBound<ProxyResponseReader>) {
+    init(channel: any Channel, reader: NIOLoopBound<ProxyResponseReader>, endpoint: PooledConnections.Endpoint) {
         self.channel = channel
         self.reader = reader
+        self.endpoint = endpoint
     }
 
     /// Writes the request and waits for the response head; the body streams from the returned response.
-    fileprivate func exchange(_ head: HTTPRequestHead, pool: ForwardProxyClient) async throws -> HTTPClientResponse {
+    fileprivate func exchange(_ head: HTTPRequestHead, pool: PooledConnections) async throws -> HTTPClientResponse {
         let reader = self.reader
         try await channel.eventLoop.submit { reader.value.begin() }.get()
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
@@ -200,11 +320,11 @@ struct ProxyResponseBody: AsyncSequence, Sendable {
 /// connection, since unread bytes would precede the next response.
 final class ProxyExchange: Sendable {
     private let connection: ProxyConnection
-    private let pool: ForwardProxyClient
+    private let pool: PooledConnections
     private let reusable: Bool
     private let state: Mutex<(remaining: Int64?, finished: Bool)>
 
-    init(connection: ProxyConnection, pool: ForwardProxyClient, reusable: Bool, length: Int64?) {
+    init(connection: ProxyConnection, pool: PooledConnections, reusable: Bool, length: Int64?) {
         self.connection = connection
         self.pool = pool
         self.reusable = reusable

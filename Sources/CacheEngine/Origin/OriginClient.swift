@@ -5,31 +5,39 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
-/// Fetches from origins over HTTP/1.1 with a keep-alive pool, the configured timeouts and the upstream proxy.
+/// Fetches from origins over HTTP/1.1 with keep-alive pools, the configured timeouts and the upstream proxy; over TLS
+/// for the origins the allowlist lists as `https://` (`CacheRequest.routed(by:)`).
 package final class OriginClient: Sendable {
     private let client: HTTPClient
-    /// Set when an upstream proxy is configured: requests go to it in absolute form (no CONNECT tunnel).
+    /// Set when an upstream proxy is configured: plain requests go to it in absolute form (no CONNECT tunnel).
     private let forward: ForwardProxyClient?
+    /// Set when an upstream proxy is configured: HTTPS requests go through it in a `CONNECT` tunnel.
+    private let tunnel: HTTPClient?
+    /// HTTPS without a proxy: connections to the checked address, the certificate verified for the origin's name.
+    private let secure: PooledConnections
+    private let origins: OriginAllowlist
     /// With a proxy, the proxy resolves names; without one, the client connects to the checked address.
     package let usesProxy: Bool
 
+    /// `origins`: the allowlist that says which origins are fetched over HTTPS; `tls`: how (`OriginTLS`, by default
+    /// the system's CAs alone).
     package init(
         connectTimeout: TimeAmount,
         readTimeout: TimeAmount,
         proxy: ProxyURL?,
+        origins: OriginAllowlist = OriginAllowlist([]),
+        tls: OriginTLS? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: connectTimeout, read: readTimeout),
-            decompression: .disabled
-        )
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
-        configuration.httpVersion = .http1Only
+        // Without a CA file the system's CAs cannot fail to load; should they, HTTPS fetches fail with that reason.
+        let tls = tls ?? (try? OriginTLS(caFile: nil))
+        var configuration = Self.configuration(connectTimeout: connectTimeout, readTimeout: readTimeout)
         client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
         usesProxy = proxy != nil
+        self.origins = origins
         forward = proxy.map {
             ForwardProxyClient(
                 proxy: $0,
@@ -38,36 +46,57 @@ package final class OriginClient: Sendable {
                 eventLoopGroup: eventLoopGroup
             )
         }
+        configuration.tlsConfiguration = tls?.configuration
+        // A certificate that does not verify fails the request at once, with its reason (not a connect timeout).
+        configuration.connectionPool.retryConnectionEstablishment = false
+        tunnel = proxy.map { proxy in
+            configuration.proxy = .server(
+                host: proxy.host,
+                port: proxy.port,
+                authorization: proxy.user.map { .basic(username: $0, password: proxy.password ?? "") }
+            )
+            return HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
+        }
+        secure = PooledConnections(
+            connectTimeout: connectTimeout,
+            readTimeout: readTimeout,
+            tls: tls?.context,
+            eventLoopGroup: eventLoopGroup
+        )
+    }
+
+    private static func configuration(connectTimeout: TimeAmount, readTimeout: TimeAmount) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: connectTimeout, read: readTimeout),
+            decompression: .disabled
+        )
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        configuration.httpVersion = .http1Only
+        return configuration
     }
 
     /// Sends `GET` (or `HEAD`) for the request's origin URL with `Accept-Encoding: identity`; `address` pins the
-    /// connection to a checked address.
+    /// connection to a checked address. The allowlist decides the scheme and port; a request that arrived over TLS
+    /// is never sent over plain HTTP.
     package func send(
         _ request: CacheRequest,
         address: IPAddress?,
         method: HTTPMethod = .GET,
         headers extra: [(String, String)]
     ) async throws(OriginFailure) -> HTTPClientResponse {
-        var url = request.originURL
-        if let address, !usesProxy {
-            let host = address.isIPv4 ? address.description : "[\(address)]"
-            url = "http://\(host):\(request.effectivePort)\(request.originTarget)"
+        let request = request.routed(by: origins)
+        guard request.scheme == .https || !request.arrivedOverTLS else {
+            throw .unreachable("origin \(request.host) is not listed as https://, and a request over TLS is never fetched over plain HTTP")
         }
-        var outgoing = HTTPClientRequest(url: url)
-        outgoing.method = method
-        outgoing.headers.add(name: "Host", value: request.authority)
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: request.originAuthority)
         // Without Accept-Encoding any coding is acceptable (RFC 9110 12.5.3); the cache keeps identity bytes only.
-        outgoing.headers.add(name: "Accept-Encoding", value: "identity")
+        headers.add(name: "Accept-Encoding", value: "identity")
         for (name, value) in extra where name.lowercased() != "accept-encoding" {
-            outgoing.headers.add(name: name, value: value)
+            headers.add(name: name, value: value)
         }
-        let execute: @Sendable () async throws -> HTTPClientResponse
-        if let forward {
-            let headers = outgoing.headers
-            execute = { try await forward.execute(method: method, url: request.originURL, headers: headers) }
-        } else {
-            execute = { [client, outgoing] in try await client.execute(outgoing, deadline: .now() + .hours(1)) }
-        }
+        let execute = exchange(request, address: address, method: method, headers: headers)
         // The origin closes idle kept-alive connections when its keep-alive timeout ends, often all of them at once;
         // a request that went out on one gets nothing back. GET and HEAD are idempotent, so the request goes out
         // again, on the next pooled connection or a new one: each failed try takes one dead connection out of the
@@ -79,9 +108,49 @@ package final class OriginClient: Sendable {
             } catch  where Self.isStaleConnection(error) && attempt < Self.staleConnectionAttempts {
                 attempt += 1
             } catch {
-                throw Self.failure(error)
+                throw Self.failure(error, origin: "\(request.host):\(request.effectivePort)")
             }
         }
+    }
+
+    /// The exchange for a routed request: plain or TLS, direct to the checked address or through the proxy.
+    private func exchange(
+        _ request: CacheRequest,
+        address: IPAddress?,
+        method: HTTPMethod,
+        headers: HTTPHeaders
+    ) -> @Sendable () async throws -> HTTPClientResponse {
+        switch (request.scheme, forward, tunnel) {
+        case (.http, let forward?, _):
+            return { try await forward.execute(method: method, url: request.originURL, headers: headers) }
+        case (.https, _, let tunnel?):
+            let outgoing = Self.outgoing(request.originURL, method: method, headers: headers)
+            return { try await tunnel.execute(outgoing, deadline: .now() + .hours(1)) }
+        case (.http, nil, _):
+            var url = request.originURL
+            if let address {
+                url = "http://\(address.isIPv4 ? address.description : "[\(address)]"):\(request.effectivePort)"
+                url += request.originTarget
+            }
+            let outgoing = Self.outgoing(url, method: method, headers: headers)
+            return { [client] in try await client.execute(outgoing, deadline: .now() + .hours(1)) }
+        case (.https, _, nil):
+            let endpoint = PooledConnections.Endpoint(
+                host: address?.description ?? request.host,
+                port: request.effectivePort,
+                serverName: IPAddress(request.host) == nil ? request.host : nil,
+                usesTLS: true
+            )
+            let head = HTTPRequestHead(version: .http1_1, method: method, uri: request.originTarget, headers: headers)
+            return { [secure] in try await secure.execute(head, at: endpoint) }
+        }
+    }
+
+    private static func outgoing(_ url: String, method: HTTPMethod, headers: HTTPHeaders) -> HTTPClientRequest {
+        var outgoing = HTTPClientRequest(url: url)
+        outgoing.method = method
+        outgoing.headers = headers
+        return outgoing
     }
 
     /// Tries of one request whose kept-alive connections turn out closed before it fails.
@@ -98,16 +167,26 @@ package final class OriginClient: Sendable {
         if let ioError = error as? IOError {
             return ioError.errnoCode == ECONNRESET || ioError.errnoCode == EPIPE
         }
+        // A TLS connection the origin closed without close_notify.
+        if let sslError = error as? NIOSSLError, case .uncleanShutdown = sslError { return true }
         return false
     }
 
-    /// Maps client, channel and timeout errors to an `OriginFailure`.
-    package static func failure(_ error: any Error) -> OriginFailure {
+    /// Maps client, channel, TLS and timeout errors to an `OriginFailure`; `origin` (`host:port`) names the origin in
+    /// the reasons for TLS and proxy-tunnel failures.
+    package static func failure(_ error: any Error, origin: String? = nil) -> OriginFailure {
         if let failure = error as? OriginFailure { return failure }
+        if let reason = OriginTLS.reason(error, origin: origin ?? "the origin") { return .unreachable(reason) }
         if let clientError = error as? HTTPClientError {
             switch clientError {
             case .connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout: return .timeout
             case .remoteConnectionClosed: return .shortBody
+            case .proxyAuthenticationRequired: return .proxyAuthentication
+            case .invalidProxyResponse:
+                return .unreachable(
+                    "the upstream proxy refused a CONNECT tunnel to \(origin ?? "the origin") "
+                        + "(it must allow CONNECT to that port)"
+                )
             default: return .unreachable("\(clientError)")
             }
         }
@@ -123,14 +202,19 @@ package final class OriginClient: Sendable {
             })
         else { return }
         forward?.shutdown()
+        secure.shutdown()
         try? await client.shutdown()
+        try? await tunnel?.shutdown()
     }
 
     private let shutDown = Mutex(false)
 
     deinit {
         // An engine that never ran (or failed to start) still releases its connection pool.
-        if !shutDown.withLock({ $0 }) { client.shutdown { _ in } }
+        if !shutDown.withLock({ $0 }) {
+            client.shutdown { _ in }
+            tunnel?.shutdown { _ in }
+        }
     }
 }
 
