@@ -42,6 +42,9 @@ package final class ChildProcess: @unchecked Sendable {
 
     private init(_ arguments: [String], files: inout FileActions, environment: [String: String]) throws {
         guard let program = arguments.first else { throw Failure(description: "no program to run") }
+        // Descriptors the test process opened without close-on-exec (listening sockets of test origins, kept-alive
+        // connections) must not live on in the child: a server the test closed would still accept through it.
+        files.closeFrom(3)
         var merged = ProcessInfo.processInfo.environment
         merged.merge(environment) { $1 }
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
@@ -50,8 +53,20 @@ package final class ChildProcess: @unchecked Sendable {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        // The child starts with no signal blocked and every signal at its default (the test process ignores SIGPIPE
+        // and its threads may block signals), as a program started from a shell does.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let result = posix_spawnp(&pid, program, &files.actions, nil, &argv, &envp)
+        let result = posix_spawnp(&pid, program, &files.actions, &attributes, &argv, &envp)
         files.destroy()
         guard result == 0 else {
             throw Failure(description: "cannot start \(program): \(String(cString: strerror(result)))")
@@ -59,12 +74,14 @@ package final class ChildProcess: @unchecked Sendable {
         self.pid = pid
     }
 
-    /// Runs `arguments` to the end: `stdin` written to it, stdout and stderr captured apart.
+    /// Runs `arguments` to the end: `stdin` written to it, stdout and stderr captured apart; `started` gets the pid
+    /// (to set a watchdog on a program that could hang).
     package static func run(
         _ arguments: [String],
         directory: String? = nil,
         stdin: String? = nil,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:],
+        started: (pid_t) -> Void = { _ in }
     ) throws -> Result {
         // A child that exits before reading all of `stdin` must not end the test process with SIGPIPE.
         _ = ignoreBrokenPipes
@@ -84,6 +101,7 @@ package final class ChildProcess: @unchecked Sendable {
             throw error
         }
         [input.read, output.write, errors.write].forEach { _ = close($0) }
+        started(child.pid)
         let (stdout, stderr) = Pipe.exchange(
             Array((stdin ?? "").utf8),
             to: input.write,
@@ -166,6 +184,24 @@ private struct FileActions {
                     .self
             )
         }()
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34), which the Glibc module does not export.
+    private static let addCloseFrom:
+        (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+            else { return nil }
+            return unsafeBitCast(
+                symbol,
+                to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self
+            )
+        }()
+
+    mutating func closeFrom(_ lowest: Int32) {
+        guard let addCloseFrom = Self.addCloseFrom else {
+            preconditionFailure("this C library cannot close a child's inherited descriptors")
+        }
+        _ = addCloseFrom(&actions, lowest)
+    }
 
     mutating func changeDirectory(_ path: String) {
         guard let addChangeDirectory = Self.addChangeDirectory else {

@@ -16,6 +16,17 @@ struct TestSupportToolsTests {
         #expect(throws: ChildProcess.Failure.self) { try ChildProcess.run(["/nonexistent/program"]) }
     }
 
+    @Test func aChildInheritsNoDescriptorButItsStandardThree() throws {
+        // A descriptor the test process holds without close-on-exec, as a listening socket of a test server is.
+        let held = open("/dev/null", O_RDONLY)
+        #expect(held > 2)
+        defer { close(held) }
+        let listing = try ChildProcess.run(["sh", "-c", "ls /proc/$$/fd"])
+        let descriptors = Set(listing.stdout.split(separator: "\n").compactMap { Int32($0) })
+        #expect(!descriptors.contains(held))
+        #expect(descriptors.isSuperset(of: [0, 1, 2]))
+    }
+
     @Test func aBackgroundProcessRunsUntilSignalled() throws {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: output) }
