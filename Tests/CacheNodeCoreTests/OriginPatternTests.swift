@@ -111,4 +111,27 @@ struct OriginPatternTests {
             #expect(list.listing(host, port: nil) == .plain, "\(host)")
         }
     }
+    /// https:// entries in an answer file are read and written back as they were; a bad one is named by its key path
+    /// and line, with the reason.
+    @Test func answerFilesKeepHTTPSEntriesAndNameABadOneByKeyPath() throws {
+        let entries = ["https://*.example.org", "https://127.0.0.1:8443", "https://[::1]:9443", "cdn.example.org"]
+        var configuration = try AnswerFile.load(AnswerFileTests.valid, sizing: TestResources.sizing)
+        configuration.engine.extraOrigins = entries
+        let decoded = AnswerFile.decode(AnswerFile.emit(configuration))
+        #expect(decoded.issues == [])
+        #expect(decoded.configuration?.engine.extraOrigins == entries)
+        let bad = AnswerFileTests.valid.replacingFirst(
+            "extra_origins: []",
+            with: "extra_origins: [\"https://ok.example.org\", \"https://x.example.org:99999\"]"
+        )
+        let issues = AnswerFileTests.issues(bad)
+        #expect(
+            issues.map(\.description) == [
+                "engine.extra_origins[1]: 'https://x.example.org:99999': '99999' is not a port from 1 to 65535 "
+                    + "(as cdn.example.org, *.example.org, 127.0.0.1 or https://cdn.example.org:8443)"
+            ],
+            "\(issues)"
+        )
+        #expect(issues.first?.line == 28, "\(issues)")
+    }
 }

@@ -1,3 +1,4 @@
+import CacheNodeCore
 import CacheProtocol
 import Testing
 
