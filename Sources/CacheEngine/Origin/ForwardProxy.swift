@@ -104,8 +104,12 @@ final class PooledConnections: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
                         if let tls, let handshake {
-                            try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: endpoint.serverName))
-                            try pipeline.addHandler(TLSHandshakeWatch(handshake, deadline: connectTimeout))
+                            try pipeline.addHandler(
+                                NIOSSLClientHandler(context: tls, serverHostname: endpoint.serverName)
+                            )
+                            try pipeline.addHandler(
+                                TLSHandshakeWatch(handshake, deadline: connectTimeout, serverName: endpoint.serverName)
+                            )
                         }
                         try pipeline.addHTTPClientHandlers()
                         try pipeline.addHandler(ProxyResponseReader(readTimeout: readTimeout))
@@ -172,18 +176,21 @@ final class PooledConnections: Sendable {
 }
 
 /// Waits for the TLS handshake of a new connection (the channel does not read on its own, so it asks for the first
-/// read), within `deadline`; the promise fails with the handshake's error.
+/// read), within `deadline`; the promise fails with the handshake's error, or when the certificate does not name
+/// `serverName` in a DNS name (`OriginTLS.certificate(_:names:)`).
 final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private let promise: EventLoopPromise<Void>
     private let deadline: TimeAmount
+    private let serverName: String?
     private var timer: Scheduled<Void>?
     private var done = false
 
-    init(_ promise: EventLoopPromise<Void>, deadline: TimeAmount) {
+    init(_ promise: EventLoopPromise<Void>, deadline: TimeAmount, serverName: String?) {
         self.promise = promise
         self.deadline = deadline
+        self.serverName = serverName
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -196,7 +203,18 @@ final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent { finish(.success(())) }
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            if let serverName {
+                let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
+                guard let certificate = handler?.peerCertificate, OriginTLS.certificate(certificate, names: serverName)
+                else {
+                    finish(.failure(OriginTLS.notNamed(serverName)))
+                    context.close(promise: nil)
+                    return
+                }
+            }
+            finish(.success(()))
+        }
         context.fireUserInboundEventTriggered(event)
     }
 

@@ -87,7 +87,9 @@ package final class OriginClient: Sendable {
     ) async throws(OriginFailure) -> HTTPClientResponse {
         let request = request.routed(by: origins)
         guard request.scheme == .https || !request.arrivedOverTLS else {
-            throw .unreachable("origin \(request.host) is not listed as https://, and a request over TLS is never fetched over plain HTTP")
+            throw .unreachable(
+                "origin \(request.host) is not listed as https://, and a request over TLS is never fetched over plain HTTP"
+            )
         }
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: request.originAuthority)

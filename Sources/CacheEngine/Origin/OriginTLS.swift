@@ -1,5 +1,7 @@
+import Foundation
 import NIOCore
 import NIOSSL
+import X509
 
 #if canImport(Glibc)
     import Glibc
@@ -36,6 +38,9 @@ package struct OriginTLS: Sendable {
         guard access(path, R_OK) == 0 else {
             throw .resources("engine.origin_ca_file: \(path) is not readable by the engine's user")
         }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            text.contains("-----BEGIN CERTIFICATE-----")
+        else { throw .resources("engine.origin_ca_file: \(path) holds no PEM certificate") }
         let certificates: [NIOSSLCertificate]
         do {
             certificates = try NIOSSLCertificate.fromPEMFile(path)
@@ -65,5 +70,33 @@ package struct OriginTLS: Sendable {
         default:
             return "TLS with \(origin) failed: \(sslError)"
         }
+    }
+
+    /// Whether `certificate` names the host `name` in a DNS subject alternative name (RFC 6125 6.4: a `*` stands for
+    /// the whole leftmost label only). NIOSSL also accepts an IP-address name equal to the address it connected to,
+    /// which for a named origin pinned to its checked address says nothing about the name: this check does not.
+    static func certificate(_ certificate: NIOSSLCertificate, names name: String) -> Bool {
+        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der),
+            let alternatives = try? parsed.extensions.subjectAlternativeNames
+        else { return false }
+        let host = canonical(name)
+        for case .dnsName(let entry) in alternatives {
+            let entry = canonical(entry)
+            if entry == host { return true }
+            guard entry.hasPrefix("*."), let dot = host.firstIndex(of: ".") else { continue }
+            if dot > host.startIndex && host[dot...] == entry.dropFirst() { return true }
+        }
+        return false
+    }
+
+    private static func canonical(_ name: String) -> String {
+        var name = name.lowercased()
+        while name.hasSuffix(".") { name.removeLast() }
+        return name
+    }
+
+    /// The reason for a certificate that does not name the origin `host`.
+    static func notNamed(_ host: String) -> OriginFailure {
+        .unreachable("TLS with \(host) refused: its certificate does not name \(host)")
     }
 }

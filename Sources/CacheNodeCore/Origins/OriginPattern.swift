@@ -106,7 +106,8 @@ package struct OriginPatternError: Error, Sendable, Equatable, CustomStringConve
             return "\(quoted): \(scheme):// is not a scheme the allowlist knows "
                 + "(https:// for an origin fetched over TLS, no scheme for plain HTTP)"
         case .notOnlyAHost: return "\(quoted): only a host and a port may follow https://, no path or user"
-        case .portWithoutScheme: return "\(quoted): a port is only written on an https:// entry (plain entries allow every port)"
+        case .portWithoutScheme:
+            return "\(quoted): a port is only written on an https:// entry (plain entries allow every port)"
         case .port(let text): return "\(quoted): '\(text)' is not a port from 1 to 65535"
         case .host(let host) where host == entry: return "\(quoted) is not a host name, wildcard or IP address"
         case .host(let host): return "\(quoted): '\(host)' is not a host name, wildcard or IP address"

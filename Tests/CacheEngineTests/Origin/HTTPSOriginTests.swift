@@ -2,6 +2,7 @@ import CacheNodeCore
 import CacheNodeTestSupport
 import CacheProtocol
 import Foundation
+import NIOSSL
 import Testing
 
 @testable import CacheEngine
@@ -23,7 +24,8 @@ struct HTTPSOriginFixture {
         let folder = NSTemporaryDirectory() + "cachenode-https-origin-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let authority = try TestCertificateAuthority.make(in: folder + "/ca")
-        let issuer = signedByAnother ? try TestCertificateAuthority.make(in: folder + "/other", name: "Other CA") : authority
+        let issuer =
+            signedByAnother ? try TestCertificateAuthority.make(in: folder + "/other", name: "Other CA") : authority
         let leaf = try issuer.issue(names: names, expired: expired, file: "origin")
         let origin = try await TestOrigin.start(tls: leaf)
         let fixture = HTTPSOriginFixture(authority: authority, origin: origin, folder: folder)
@@ -61,7 +63,10 @@ struct HTTPSOriginTests {
                             "/app.intunewin",
                             headers: [("Range", "bytes=\(start)-\(end)")]
                         )
-                        #expect(response.status == 206, "pass \(pass): \(String(decoding: response.body, as: UTF8.self))")
+                        #expect(
+                            response.status == 206,
+                            "pass \(pass): \(String(decoding: response.body, as: UTF8.self))"
+                        )
                         expectBytes(response.body, bytes[start...end], "bytes=\(start)-\(end), pass \(pass)")
                     }
                 }
@@ -89,7 +94,11 @@ struct HTTPSOriginTests {
             ) { harness in
                 let bytes = fixture.origin.add("/teams.msix", length: 300_000, seed: 63)
                 let target = "/teams.msix?cacheHostOrigin=origin.test:\(fixture.origin.port)"
-                let response = try await TestHTTPClient.get(port: harness.port, target, headers: [("Range", "bytes=5-70004")])
+                let response = try await TestHTTPClient.get(
+                    port: harness.port,
+                    target,
+                    headers: [("Range", "bytes=5-70004")]
+                )
                 #expect(response.status == 206)
                 expectBytes(response.body, bytes[5...70_004])
                 await harness.engine.settle()
@@ -105,7 +114,10 @@ struct HTTPSOriginTests {
         try await HTTPSOriginFixture.with { fixture in
             try await EngineHarness.with(
                 origin: fixture.origin,
-                configure: { $0.engine.extraOrigins = ["https://127.0.0.1"]; $0.engine.originCAFile = fixture.authority.certificatePath }
+                configure: {
+                    $0.engine.extraOrigins = ["https://127.0.0.1"];
+                    $0.engine.originCAFile = fixture.authority.certificatePath
+                }
             ) { harness in
                 let bytes = fixture.origin.add("/p.bin", length: 100_000, seed: 65)
                 expectBytes(try await harness.get("/p.bin").body, bytes)
@@ -159,6 +171,22 @@ struct HTTPSOriginTests {
         }
     }
 
+    /// A named origin's certificate must carry the name as a DNS name: an IP-address name that matches the address
+    /// connected to (which NIOSSL accepts) does not name it; a wildcard stands for one whole label.
+    @Test func aCertificateNamesAHostByDNSNameOnly() throws {
+        let folder = NSTemporaryDirectory() + "cachenode-origin-names-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let authority = try TestCertificateAuthority.make(in: folder)
+        let leaf = try authority.issue(names: ["*.example.test", "origin.test", "127.0.0.1"], file: "leaf")
+        let certificate = try #require(try NIOSSLCertificate.fromPEMFile(leaf.certificate).first)
+        for name in ["a.example.test", "A.Example.Test.", "origin.test", "origin.test."] {
+            #expect(OriginTLS.certificate(certificate, names: name), "\(name)")
+        }
+        for name in ["example.test", "a.b.example.test", ".example.test", "127.0.0.1", "other.test", "test"] {
+            #expect(!OriginTLS.certificate(certificate, names: name), "\(name)")
+        }
+    }
+
     /// Without the CA file the test CA is not trusted: the system's CAs alone do not verify the origin.
     @Test func theSystemCAsAloneDoNotTrustTheTestCA() async throws {
         try await HTTPSOriginFixture.with { fixture in
@@ -193,7 +221,8 @@ struct HTTPSOriginTests {
                 #expect(policy.check(overTLS) == .allow)
                 #expect(policy.check(overTLS, resolved: [IPAddress("127.0.0.1")!]) == .allow)
                 // The fill starts from the request over TLS; the client over plain HTTP then gets the stored bytes.
-                guard case .object(let meta, _) = await harness.engine.cache.lookup(overTLS, address: nil, start: 0) else {
+                guard case .object(let meta, _) = await harness.engine.cache.lookup(overTLS, address: nil, start: 0)
+                else {
                     Issue.record("the lookup over TLS did not find the object")
                     return
                 }
@@ -234,7 +263,11 @@ struct HTTPSOriginTests {
     @Test(
         arguments: [
             ("missing.pem", nil, "does not exist"),
-            ("garbage.pem", "not a certificate\n", "is not a PEM file of certificates"),
+            ("text.pem", "not a certificate\n", "holds no PEM certificate"),
+            (
+                "garbage.pem", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+                "is not a PEM file of certificates"
+            ),
             ("empty.pem", "", "holds no PEM certificate"),
         ] as [(String, String?, String)]
     )
@@ -242,7 +275,7 @@ struct HTTPSOriginTests {
         let directory = TestCacheDirectory()
         defer { directory.remove() }
         var configuration = directory.configuration(driveBytes: 1 << 30, blockSize: 64 * 1024)
-        let path = directory.state + "/" + file
+        let path = directory.root + "/" + file
         if let content { try content.write(toFile: path, atomically: true, encoding: .utf8) }
         configuration.engine.originCAFile = path
         do {

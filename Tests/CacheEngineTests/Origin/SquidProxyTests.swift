@@ -60,7 +60,11 @@ extension SquidProxyTests {
     /// engine verifies the origin's certificate at the end of the tunnel.
     @Test func httpsOriginGoesThroughSquidInAConnectTunnelWithBasicAuthentication() async throws {
         try await HTTPSOriginFixture.with { fixture in
-            let squid = try await SquidProxy.start(user: "cache", password: "s3cret", connectPorts: [fixture.origin.port])
+            let squid = try await SquidProxy.start(
+                user: "cache",
+                password: "s3cret",
+                connectPorts: [fixture.origin.port]
+            )
             defer { squid.stop() }
             let configure = fixture.configure()
             try await EngineHarness.with(
@@ -74,7 +78,10 @@ extension SquidProxyTests {
                 let bytes = origin.add("/tunnel.bin", length: 700_000, seed: 55)
                 for _ in 0..<2 {
                     for (start, end) in [(0, 99), (100_000, 299_999), (650_000, 699_999)] {
-                        let response = try await harness.get("/tunnel.bin", headers: [("Range", "bytes=\(start)-\(end)")])
+                        let response = try await harness.get(
+                            "/tunnel.bin",
+                            headers: [("Range", "bytes=\(start)-\(end)")]
+                        )
                         #expect(response.status == 206, "\(String(decoding: response.body.prefix(300), as: UTF8.self))")
                         expectBytes(response.body, bytes[start...end])
                     }
@@ -94,7 +101,11 @@ extension SquidProxyTests {
 
     @Test func wrongPasswordForATunnelGivesBadGatewayNamingTheSetting() async throws {
         try await HTTPSOriginFixture.with { fixture in
-            let squid = try await SquidProxy.start(user: "cache", password: "s3cret", connectPorts: [fixture.origin.port])
+            let squid = try await SquidProxy.start(
+                user: "cache",
+                password: "s3cret",
+                connectPorts: [fixture.origin.port]
+            )
             defer { squid.stop() }
             let configure = fixture.configure()
             try await EngineHarness.with(

@@ -78,10 +78,16 @@ struct CacheRequestSchemeTests {
     @Test(
         arguments: [
             // Over plain HTTP.
-            ("/a.cab?cacheHostOrigin=au.download.windowsupdate.com", false, "http://au.download.windowsupdate.com/a.cab"),
+            (
+                "/a.cab?cacheHostOrigin=au.download.windowsupdate.com", false,
+                "http://au.download.windowsupdate.com/a.cab"
+            ),
             ("/app?cacheHostOrigin=swda01.manage.microsoft.com", false, "https://swda01.manage.microsoft.com/app"),
             ("/app?cacheHostOrigin=swda01.manage.microsoft.com:80", false, "https://swda01.manage.microsoft.com/app"),
-            ("/app?cacheHostOrigin=swda01.manage.microsoft.com:8443", false, "https://swda01.manage.microsoft.com:8443/app"),
+            (
+                "/app?cacheHostOrigin=swda01.manage.microsoft.com:8443", false,
+                "https://swda01.manage.microsoft.com:8443/app"
+            ),
             ("/f?cacheHostOrigin=127.0.0.1", false, "https://127.0.0.1:8443/f"),
             ("/f?cacheHostOrigin=127.0.0.1:8443", false, "https://127.0.0.1:8443/f"),
             ("/f?cacheHostOrigin=127.0.0.1:8080", false, "http://127.0.0.1:8080/f"),
@@ -114,7 +120,11 @@ struct CacheRequestSchemeTests {
     }
 
     @Test func aRequestOverTLSIsFetchedOverTLSEvenUnrouted() throws {
-        let request = try CacheRequest.parse(target: "/f?cacheHostOrigin=example.org", hostHeader: nil, arrivedOverTLS: true)
+        let request = try CacheRequest.parse(
+            target: "/f?cacheHostOrigin=example.org",
+            hostHeader: nil,
+            arrivedOverTLS: true
+        )
         #expect(request.arrivedOverTLS && request.scheme == .https && request.effectivePort == 443)
         #expect(request.originURL == "https://example.org/f")
         let plain = try CacheRequest.parse(target: "/f?cacheHostOrigin=example.org", hostHeader: nil)
