@@ -11,7 +11,7 @@ import Synchronization
 /// Sends origin requests through an HTTP proxy the way curl and browsers send plain-HTTP requests to one: the request
 /// line carries the absolute URL (`GET http://host/path HTTP/1.1`). AsyncHTTPClient would open a `CONNECT host:80`
 /// tunnel instead, which Squid (and most proxies) refuse for any port but 443. (HTTPS origins do go through a
-/// `CONNECT` tunnel: `OriginClient`.)
+/// `CONNECT` tunnel: `PooledConnections.Tunnel`.)
 final class ForwardProxyClient: Sendable {
     private let proxy: ProxyURL
     private let connections: PooledConnections
@@ -46,18 +46,28 @@ final class ForwardProxyClient: Sendable {
     }
 }
 
-/// Kept-alive HTTP/1.1 connections to endpoints (the upstream proxy; an origin's checked address over TLS), reused
-/// one exchange at a time. A response body is read from the socket only as fast as the engine consumes it, so a
-/// large range never piles up in memory.
+/// Kept-alive HTTP/1.1 connections to endpoints (the upstream proxy; an HTTPS origin at its checked address or through
+/// a `CONNECT` tunnel of the proxy), reused one exchange at a time. A response body is read from the socket only as
+/// fast as the engine consumes it, so a large range never piles up in memory.
 final class PooledConnections: Sendable {
-    /// Where a connection goes: a host or address and port, and over TLS the name the certificate must carry.
+    /// Where a connection goes: the host or address and port connected to, and for an HTTPS origin the origin as its
+    /// certificate must name it and the proxy's tunnel to it, if any.
     struct Endpoint: Hashable, Sendable {
         var host: String
         var port: Int
-        /// Over TLS: the origin's name, sent as SNI and verified in its certificate; for an IP-address origin, `nil`
-        /// (the address is verified instead).
-        var serverName: String?
-        var usesTLS = false
+        /// Over TLS: the origin's name (sent as SNI) or IP address, which its certificate must carry
+        /// (`OriginTLS.certificate(_:identifies:)`); `nil`: plain HTTP.
+        var origin: String?
+        /// Through the upstream proxy (`host` and `port` are then the proxy's): the tunnel to the origin.
+        var tunnel: Tunnel?
+
+        var usesTLS: Bool { origin != nil }
+    }
+
+    /// A `CONNECT` tunnel: `target` is `host:port` of the origin, `authorization` the proxy's credentials.
+    struct Tunnel: Hashable, Sendable {
+        var target: String
+        var authorization: String?
     }
 
     private let connectTimeout: TimeAmount
@@ -89,41 +99,48 @@ final class PooledConnections: Sendable {
         return try await connect(endpoint).exchange(head, pool: self)
     }
 
+    /// A new connection: TCP, the proxy's tunnel if any, the TLS handshake and the origin's identity if TLS; no request
+    /// is written before all of them succeeded.
     private func connect(_ endpoint: Endpoint) async throws -> ProxyConnection {
-        let readTimeout = self.readTimeout
-        let handshake: EventLoopPromise<Void>? = endpoint.usesTLS ? group.any().makePromise() : nil
         let tls = try endpoint.usesTLS ? tlsContext() : nil
         let connectTimeout = self.connectTimeout
+        let loop = group.next()
+        let tunnel: EventLoopPromise<Void>? = endpoint.tunnel.map { _ in loop.makePromise() }
+        let handshake: EventLoopPromise<Void>? = endpoint.usesTLS ? loop.makePromise() : nil
+        let connection = ConnectionSetup(endpoint: endpoint, tls: tls, handshake: handshake, timeouts: timeouts)
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: group)
+            channel = try await ClientBootstrap(group: loop)
                 .connectTimeout(connectTimeout)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelOption(.autoRead, value: false)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let pipeline = channel.pipeline.syncOperations
-                        if let tls, let handshake {
-                            try pipeline.addHandler(
-                                NIOSSLClientHandler(context: tls, serverHostname: endpoint.serverName)
+                        if let tunnel, let request = endpoint.tunnel {
+                            // The rest of the pipeline follows once the proxy has opened the tunnel.
+                            try channel.pipeline.syncOperations.addHandler(
+                                TunnelHandler(request, promise: tunnel, deadline: connectTimeout)
                             )
-                            try pipeline.addHandler(
-                                TLSHandshakeWatch(handshake, deadline: connectTimeout, serverName: endpoint.serverName)
-                            )
+                        } else {
+                            try connection.addHandlers(channel)
                         }
-                        try pipeline.addHTTPClientHandlers()
-                        try pipeline.addHandler(ProxyResponseReader(readTimeout: readTimeout))
                     }
                 }
                 .connect(host: endpoint.host, port: endpoint.port)
                 .get()
         } catch {
+            tunnel?.fail(error)
             handshake?.fail(error)
             throw error
         }
         do {
+            if let tunnel {
+                try await tunnel.futureResult.get()
+                try await loop.submit { try connection.addHandlers(channel) }.get()
+            }
             try await handshake?.futureResult.get()
         } catch {
+            handshake?.fail(error)
             channel.close(promise: nil)
             throw error
         }
@@ -132,6 +149,8 @@ final class PooledConnections: Sendable {
         }.get()
         return ProxyConnection(channel: channel, reader: reader, endpoint: endpoint)
     }
+
+    private var timeouts: (connect: TimeAmount, read: TimeAmount) { (connectTimeout, readTimeout) }
 
     private func tlsContext() throws -> NIOSSLContext {
         guard let tls else { throw OriginFailure.unreachable("no TLS configuration for origins") }
@@ -175,43 +194,74 @@ final class PooledConnections: Sendable {
     }
 }
 
+/// The handlers of a new connection to an endpoint, added when it connected or, through a proxy, once the tunnel
+/// opened: TLS for an HTTPS origin (its handshake completing `handshake`), then HTTP/1.1.
+private struct ConnectionSetup: Sendable {
+    var endpoint: PooledConnections.Endpoint
+    var tls: NIOSSLContext?
+    var handshake: EventLoopPromise<Void>?
+    var timeouts: (connect: TimeAmount, read: TimeAmount)
+
+    func addHandlers(_ channel: any Channel) throws {
+        let pipeline = channel.pipeline.syncOperations
+        if let tls, let handshake, let origin = endpoint.origin {
+            // SNI carries names only; an IP-address origin sends none.
+            let serverName = IPAddress(origin) == nil ? origin : nil
+            try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+            try pipeline.addHandler(TLSHandshakeWatch(handshake, deadline: timeouts.connect, origin: origin))
+        }
+        try pipeline.addHTTPClientHandlers()
+        try pipeline.addHandler(ProxyResponseReader(readTimeout: timeouts.read))
+    }
+}
+
 /// Waits for the TLS handshake of a new connection (the channel does not read on its own, so it asks for the first
-/// read), within `deadline`; the promise fails with the handshake's error, or when the certificate does not name
-/// `serverName` in a DNS name (`OriginTLS.certificate(_:names:)`).
+/// read), within `deadline`, then checks that the certificate identifies `origin` (`OriginTLS.certificate(_:
+/// identifies:)`): `result` fails with the handshake's error or that reason.
 final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private let promise: EventLoopPromise<Void>
     private let deadline: TimeAmount
-    private let serverName: String?
+    private let origin: String
     private var timer: Scheduled<Void>?
+    private var started = false
     private var done = false
 
-    init(_ promise: EventLoopPromise<Void>, deadline: TimeAmount, serverName: String?) {
+    init(_ promise: EventLoopPromise<Void>, deadline: TimeAmount, origin: String) {
         self.promise = promise
         self.deadline = deadline
-        self.serverName = serverName
+        self.origin = origin
+    }
+
+    /// Added to a channel already connected (after a tunnel opened), the handshake has begun.
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) { [self] in
             finish(.failure(OriginFailure.timeout))
             context.close(promise: nil)
         }
         context.read()
-        context.fireChannelActive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent {
-            if let serverName {
-                let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
-                guard let certificate = handler?.peerCertificate, OriginTLS.certificate(certificate, names: serverName)
-                else {
-                    finish(.failure(OriginTLS.notNamed(serverName)))
-                    context.close(promise: nil)
-                    return
-                }
+            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
+            guard let certificate = handler?.peerCertificate, OriginTLS.certificate(certificate, identifies: origin)
+            else {
+                finish(.failure(OriginTLS.notNamed(origin)))
+                context.close(promise: nil)
+                return
             }
             finish(.success(()))
         }
@@ -230,6 +280,111 @@ final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         finish(.failure(ChannelError.ioOnClosedChannel))
+    }
+
+    private func finish(_ result: Result<Void, any Error>) {
+        guard !done else { return }
+        done = true
+        timer?.cancel()
+        promise.completeWith(result)
+    }
+}
+
+/// Opens a `CONNECT` tunnel through the upstream proxy: writes the request, reads the proxy's answer head within
+/// `deadline`. On a 2xx `promise` succeeds and every byte after passes through (the connection is the origin's from
+/// then on); a 407 fails it with `OriginFailure.proxyAuthentication`, any other answer with the proxy's refusal.
+final class TunnelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// The longest answer head read from the proxy.
+    static let maxHead = 16 * 1024
+
+    private let request: PooledConnections.Tunnel
+    private let promise: EventLoopPromise<Void>
+    private let deadline: TimeAmount
+    private var received = ByteBuffer()
+    private var timer: Scheduled<Void>?
+    private var open = false
+    private var done = false
+
+    init(_ request: PooledConnections.Tunnel, promise: EventLoopPromise<Void>, deadline: TimeAmount) {
+        self.request = request
+        self.promise = promise
+        self.deadline = deadline
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) { [self] in
+            finish(.failure(OriginFailure.timeout))
+            context.close(promise: nil)
+        }
+        var head = "CONNECT \(request.target) HTTP/1.1\r\nHost: \(request.target)\r\n"
+        if let authorization = request.authorization { head += "Proxy-Authorization: \(authorization)\r\n" }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: head + "\r\n")), promise: nil)
+        context.read()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !open else { return context.fireChannelRead(data) }
+        var bytes = unwrapInboundIn(data)
+        received.writeBuffer(&bytes)
+        let view = received.readableBytesView
+        guard let end = view.firstRange(of: Array("\r\n\r\n".utf8)) else {
+            if view.count > Self.maxHead {
+                finish(.failure(OriginFailure.unreachable("the upstream proxy's answer to CONNECT is too long")))
+                context.close(promise: nil)
+            }
+            return
+        }
+        let head = String(decoding: view[..<end.lowerBound], as: UTF8.self)
+        let fields = head.split(separator: "\r\n", maxSplits: 1).first?.split(separator: " ", maxSplits: 2) ?? []
+        let status = fields.count >= 2 && fields[0].hasPrefix("HTTP/1.") ? Int(fields[1]) ?? 0 : 0
+        switch status {
+        case 200..<300 where end.upperBound == view.endIndex:
+            open = true
+            finish(.success(()))
+        case 200..<300:
+            finish(.failure(OriginFailure.unreachable("the upstream proxy sent bytes after opening a tunnel")))
+            context.close(promise: nil)
+        case 407:
+            finish(.failure(OriginFailure.proxyAuthentication))
+            context.close(promise: nil)
+        default:
+            let answer = head.prefix { $0 != "\r" }.prefix(200)
+            finish(
+                .failure(
+                    OriginFailure.unreachable(
+                        "the upstream proxy refused a CONNECT tunnel to \(request.target) ('\(answer)'; it must allow "
+                            + "CONNECT to that port)"
+                    )
+                )
+            )
+            context.close(promise: nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if !done { context.read() }
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(
+            .failure(
+                OriginFailure.unreachable(
+                    "the upstream proxy closed the connection before opening a tunnel to "
+                        + request.target
+                )
+            )
+        )
+        context.fireChannelInactive()
     }
 
     private func finish(_ result: Result<Void, any Error>) {

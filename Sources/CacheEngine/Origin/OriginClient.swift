@@ -14,9 +14,9 @@ package final class OriginClient: Sendable {
     private let client: HTTPClient
     /// Set when an upstream proxy is configured: plain requests go to it in absolute form (no CONNECT tunnel).
     private let forward: ForwardProxyClient?
-    /// Set when an upstream proxy is configured: HTTPS requests go through it in a `CONNECT` tunnel.
-    private let tunnel: HTTPClient?
-    /// HTTPS without a proxy: connections to the checked address, the certificate verified for the origin's name.
+    private let proxy: ProxyURL?
+    /// HTTPS: connections to the checked address, or through the proxy in a `CONNECT` tunnel; the certificate is
+    /// verified for the origin's name or address either way.
     private let secure: PooledConnections
     private let origins: OriginAllowlist
     /// With a proxy, the proxy resolves names; without one, the client connects to the checked address.
@@ -34,9 +34,16 @@ package final class OriginClient: Sendable {
     ) {
         // Without a CA file the system's CAs cannot fail to load; should they, HTTPS fetches fail with that reason.
         let tls = tls ?? (try? OriginTLS(caFile: nil))
-        var configuration = Self.configuration(connectTimeout: connectTimeout, readTimeout: readTimeout)
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: connectTimeout, read: readTimeout),
+            decompression: .disabled
+        )
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        configuration.httpVersion = .http1Only
         client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
         usesProxy = proxy != nil
+        self.proxy = proxy
         self.origins = origins
         forward = proxy.map {
             ForwardProxyClient(
@@ -46,34 +53,12 @@ package final class OriginClient: Sendable {
                 eventLoopGroup: eventLoopGroup
             )
         }
-        configuration.tlsConfiguration = tls?.configuration
-        // A certificate that does not verify fails the request at once, with its reason (not a connect timeout).
-        configuration.connectionPool.retryConnectionEstablishment = false
-        tunnel = proxy.map { proxy in
-            configuration.proxy = .server(
-                host: proxy.host,
-                port: proxy.port,
-                authorization: proxy.user.map { .basic(username: $0, password: proxy.password ?? "") }
-            )
-            return HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
-        }
         secure = PooledConnections(
             connectTimeout: connectTimeout,
             readTimeout: readTimeout,
             tls: tls?.context,
             eventLoopGroup: eventLoopGroup
         )
-    }
-
-    private static func configuration(connectTimeout: TimeAmount, readTimeout: TimeAmount) -> HTTPClient.Configuration {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: connectTimeout, read: readTimeout),
-            decompression: .disabled
-        )
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
-        configuration.httpVersion = .http1Only
-        return configuration
     }
 
     /// Sends `GET` (or `HEAD`) for the request's origin URL with `Accept-Encoding: identity`; `address` pins the
@@ -122,13 +107,10 @@ package final class OriginClient: Sendable {
         method: HTTPMethod,
         headers: HTTPHeaders
     ) -> @Sendable () async throws -> HTTPClientResponse {
-        switch (request.scheme, forward, tunnel) {
-        case (.http, let forward?, _):
+        switch (request.scheme, forward) {
+        case (.http, let forward?):
             return { try await forward.execute(method: method, url: request.originURL, headers: headers) }
-        case (.https, _, let tunnel?):
-            let outgoing = Self.outgoing(request.originURL, method: method, headers: headers)
-            return { try await tunnel.execute(outgoing, deadline: .now() + .hours(1)) }
-        case (.http, nil, _):
+        case (.http, nil):
             var url = request.originURL
             if let address {
                 url = "http://\(address.isIPv4 ? address.description : "[\(address)]"):\(request.effectivePort)"
@@ -136,13 +118,27 @@ package final class OriginClient: Sendable {
             }
             let outgoing = Self.outgoing(url, method: method, headers: headers)
             return { [client] in try await client.execute(outgoing, deadline: .now() + .hours(1)) }
-        case (.https, _, nil):
-            let endpoint = PooledConnections.Endpoint(
-                host: address?.description ?? request.host,
-                port: request.effectivePort,
-                serverName: IPAddress(request.host) == nil ? request.host : nil,
-                usesTLS: true
-            )
+        case (.https, _):
+            let endpoint: PooledConnections.Endpoint
+            if let proxy {
+                // The proxy resolves the name and opens the tunnel; the certificate is verified at its end.
+                let name = request.host.contains(":") ? "[\(request.host)]" : request.host
+                endpoint = .init(
+                    host: proxy.host,
+                    port: proxy.port,
+                    origin: request.host,
+                    tunnel: .init(
+                        target: "\(name):\(request.effectivePort)",
+                        authorization: ForwardProxyClient.authorization(proxy)
+                    )
+                )
+            } else {
+                endpoint = .init(
+                    host: address?.description ?? request.host,
+                    port: request.effectivePort,
+                    origin: request.host
+                )
+            }
             let head = HTTPRequestHead(version: .http1_1, method: method, uri: request.originTarget, headers: headers)
             return { [secure] in try await secure.execute(head, at: endpoint) }
         }
@@ -175,7 +171,7 @@ package final class OriginClient: Sendable {
     }
 
     /// Maps client, channel, TLS and timeout errors to an `OriginFailure`; `origin` (`host:port`) names the origin in
-    /// the reasons for TLS and proxy-tunnel failures.
+    /// the reasons for TLS failures.
     package static func failure(_ error: any Error, origin: String? = nil) -> OriginFailure {
         if let failure = error as? OriginFailure { return failure }
         if let reason = OriginTLS.reason(error, origin: origin ?? "the origin") { return .unreachable(reason) }
@@ -183,12 +179,6 @@ package final class OriginClient: Sendable {
             switch clientError {
             case .connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout: return .timeout
             case .remoteConnectionClosed: return .shortBody
-            case .proxyAuthenticationRequired: return .proxyAuthentication
-            case .invalidProxyResponse:
-                return .unreachable(
-                    "the upstream proxy refused a CONNECT tunnel to \(origin ?? "the origin") "
-                        + "(it must allow CONNECT to that port)"
-                )
             default: return .unreachable("\(clientError)")
             }
         }
@@ -206,17 +196,13 @@ package final class OriginClient: Sendable {
         forward?.shutdown()
         secure.shutdown()
         try? await client.shutdown()
-        try? await tunnel?.shutdown()
     }
 
     private let shutDown = Mutex(false)
 
     deinit {
         // An engine that never ran (or failed to start) still releases its connection pool.
-        if !shutDown.withLock({ $0 }) {
-            client.shutdown { _ in }
-            tunnel?.shutdown { _ in }
-        }
+        if !shutDown.withLock({ $0 }) { client.shutdown { _ in } }
     }
 }
 

@@ -171,19 +171,21 @@ struct HTTPSOriginTests {
         }
     }
 
-    /// A named origin's certificate must carry the name as a DNS name: an IP-address name that matches the address
-    /// connected to (which NIOSSL accepts) does not name it; a wildcard stands for one whole label.
-    @Test func aCertificateNamesAHostByDNSNameOnly() throws {
+    /// A certificate identifies a named origin by a DNS name (a wildcard stands for one whole label) and an IP-address
+    /// origin by an IP-address name: never by the address the socket is connected to (NIOSSL's own rule), which is
+    /// the proxy's in a tunnel.
+    @Test func aCertificateIdentifiesANameByDNSNameAndAnAddressByIPName() throws {
         let folder = NSTemporaryDirectory() + "cachenode-origin-names-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let authority = try TestCertificateAuthority.make(in: folder)
-        let leaf = try authority.issue(names: ["*.example.test", "origin.test", "127.0.0.1"], file: "leaf")
+        let leaf = try authority.issue(names: ["*.example.test", "origin.test", "127.0.0.1", "::1"], file: "leaf")
         let certificate = try #require(try NIOSSLCertificate.fromPEMFile(leaf.certificate).first)
-        for name in ["a.example.test", "A.Example.Test.", "origin.test", "origin.test."] {
-            #expect(OriginTLS.certificate(certificate, names: name), "\(name)")
+        for origin in ["a.example.test", "A.Example.Test.", "origin.test", "origin.test.", "127.0.0.1", "::1"] {
+            #expect(OriginTLS.certificate(certificate, identifies: origin), "\(origin)")
         }
-        for name in ["example.test", "a.b.example.test", ".example.test", "127.0.0.1", "other.test", "test"] {
-            #expect(!OriginTLS.certificate(certificate, names: name), "\(name)")
+        let others = ["example.test", "a.b.example.test", ".example.test", "other.test", "test", "127.0.0.2", "::2"]
+        for origin in others {
+            #expect(!OriginTLS.certificate(certificate, identifies: origin), "\(origin)")
         }
     }
 

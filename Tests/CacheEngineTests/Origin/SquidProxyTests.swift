@@ -125,6 +125,50 @@ extension SquidProxyTests {
         }
     }
 
+    /// Through a tunnel the certificate must identify the origin itself: a named origin (Squid resolves `localhost`)
+    /// whose certificate carries only the address both Squid and the origin listen on is refused, as it would be
+    /// without the proxy; a certificate for the name serves the exact bytes, the name sent as SNI.
+    @Test(arguments: [(["127.0.0.1"], false), (["localhost"], true)])
+    func throughATunnelTheCertificateMustNameTheOrigin(names: [String], served: Bool) async throws {
+        try await HTTPSOriginFixture.with(names: names) { fixture in
+            let squid = try await SquidProxy.start(
+                user: "cache",
+                password: "s3cret",
+                connectPorts: [fixture.origin.port]
+            )
+            defer { squid.stop() }
+            let configure = fixture.configure(host: "localhost")
+            try await EngineHarness.with(
+                origin: fixture.origin,
+                configure: {
+                    configure(&$0)
+                    $0.engine.upstreamProxy = "http://cache:s3cret@127.0.0.1:\(squid.port)"
+                }
+            ) { harness in
+                let bytes = fixture.origin.add("/named.bin", length: 200_000, seed: 61)
+                let target = "/named.bin?cacheHostOrigin=localhost:\(fixture.origin.port)"
+                let response = try await TestHTTPClient.get(
+                    port: harness.port,
+                    target,
+                    headers: [("Range", "bytes=7-99999")]
+                )
+                let text = String(decoding: response.body.prefix(300), as: UTF8.self)
+                if served {
+                    #expect(response.status == 206, "\(text)")
+                    expectBytes(response.body, bytes[7...99_999])
+                    #expect(
+                        fixture.origin.serverNames.allSatisfy { $0 == "localhost" },
+                        "\(fixture.origin.serverNames)"
+                    )
+                } else {
+                    #expect(response.status == 502)
+                    #expect(text.contains("its certificate does not name localhost"), "\(text)")
+                    #expect(fixture.origin.requests("/named.bin") == 0)
+                }
+            }
+        }
+    }
+
     /// Squid's default rule refuses CONNECT to a port but 443: the answer says the tunnel was refused, and the engine
     /// never falls back to plain HTTP.
     @Test func aProxyRefusingTheTunnelGivesBadGatewayWithTheReason() async throws {
