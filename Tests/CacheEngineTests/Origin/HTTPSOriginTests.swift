@@ -189,6 +189,24 @@ struct HTTPSOriginTests {
         }
     }
 
+    /// An origin that takes the connection but never answers the TLS handshake (a listening socket nobody accepts on)
+    /// is cut at the connect timeout: a 504, and nothing stored.
+    @Test func aStalledHandshakeIsCutAtTheConnectTimeout() async throws {
+        let silent = try #require(boundLoopbackSocket(listening: true))
+        defer { close(silent.fd) }
+        try await EngineHarness.with(configure: {
+            $0.engine.extraOrigins.append("https://127.0.0.1:\(silent.port)")
+            $0.engine.originConnectTimeoutSeconds = 1
+        }) { harness in
+            let response = try await TestHTTPClient.get(
+                port: harness.port,
+                "/stalled.bin?cacheHostOrigin=127.0.0.1:\(silent.port)"
+            )
+            #expect(response.status == 504, "\(String(decoding: response.body.prefix(300), as: UTF8.self))")
+            #expect(await harness.engine.status().objects == 0)
+        }
+    }
+
     /// Without the CA file the test CA is not trusted: the system's CAs alone do not verify the origin.
     @Test func theSystemCAsAloneDoNotTrustTheTestCA() async throws {
         try await HTTPSOriginFixture.with { fixture in
