@@ -1,5 +1,5 @@
-import Foundation
 import CacheNodeCore
+import Foundation
 import NIOCore
 import NIOSSL
 import X509
