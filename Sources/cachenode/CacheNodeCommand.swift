@@ -16,6 +16,7 @@ struct CacheNodeCommand: AsyncParsableCommand {
             StatusCommand.self,
             VerifyCommand.self,
             PolicyCommand.self,
+            CertCommand.self,
             DiagnosticsCommand.self,
             UninstallCommand.self,
             ConfirmNetworkCommand.self,

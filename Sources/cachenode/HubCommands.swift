@@ -160,6 +160,13 @@ struct HubNodesCommand: ParsableCommand {
             ])
         }
         print(TextTable.render(rows))
+        let secured = nodes.filter { $0.https != nil }
+        if !secured.isEmpty {
+            print("\nHTTPS certificates:")
+            for node in secured {
+                print("  \(node.name) (\(node.hub)): \(node.https?.summary(now: now) ?? "-")")
+            }
+        }
         let reasons = nodes.filter { !$0.reasons.isEmpty }
         guard !reasons.isEmpty else { return }
         print("")

@@ -68,6 +68,8 @@ struct InstallFlow {
             )
         }
 
+        try Self.checkHTTPSFiles(configuration, layout: layout)
+
         // The host: blocking rows, and resources or drives beyond what the machine has.
         let ownEngineRunning = EngineProcess.running(pidFile: layout.pidFile) != nil
         let probe = SystemHostProbe(root: hostRoot)
@@ -184,6 +186,20 @@ struct InstallFlow {
         print("Node \(configuration.node.name) is installed\(layout.isRealInstall ? "" : " under \(root)").")
         print("Point clients at it: DOCacheHost = \(plan.cacheHost)")
         print("Client policy files: \(layout.policyDirectory)")
+        for line in HTTPSSetup.notices(configuration, previous: prepared.previous?.configuration, layout: layout) {
+            print(line)
+        }
+    }
+
+    /// Certificate and key files the answers name that are there already must pass the checks of `cert install`
+    /// (exit 2, nothing applied); when there is no certificate yet, the apply step makes a request.
+    static func checkHTTPSFiles(_ configuration: NodeConfiguration, layout: InstallLayout) throws(CommandFailure) {
+        guard let https = configuration.engine.https else { return }
+        let names = CertificateRules.requiredNames(configuration, hostName: currentHostName())
+        let issues = runBlocking { await HTTPSSetup.problems(https, names: names, layout: layout) }
+        guard issues.isEmpty else {
+            throw CommandFailure(.invalid, issues.map(\.description).joined(separator: "\n"))
+        }
     }
 
     /// One progress event as the text path prints it.

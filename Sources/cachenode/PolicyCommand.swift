@@ -58,6 +58,10 @@ struct PolicyCommand: ParsableCommand {
             "Recommended: DelayCacheServerFallbackForeground \(resources.policy.fallbackForegroundSeconds) s, "
                 + "DelayCacheServerFallbackBackground \(resources.policy.fallbackBackgroundSeconds) s"
         )
+        if let https = configuration.engine.https {
+            print("")
+            for line in Self.httpsLines(https, configuration: configuration, plan: plan) { print(line) }
+        }
         for (title, name) in sections {
             guard let file = plan.files.first(where: { $0.path == plan.layout.policyDirectory + "/" + name }) else {
                 continue
@@ -65,5 +69,32 @@ struct PolicyCommand: ParsableCommand {
             print("\n== \(title): \(plan.layout.logical(file.path))\n")
             print(file.content, terminator: file.content.hasSuffix("\n") ? "" : "\n")
         }
+    }
+
+    /// What clients need for HTTPS: the same `DOCacheHost` name for both schemes, and trust in the CA that signed the
+    /// node's certificate (named when one is installed).
+    static func httpsLines(_ https: NodeConfiguration.HTTPS, configuration: NodeConfiguration, plan: InstallPlan)
+        -> [String]
+    {
+        let names = CertificateRules.requiredNames(configuration, hostName: currentHostName())
+        let port = ListenAddress(https.listen)?.port ?? 443
+        var lines = [
+            "HTTPS: the same DOCacheHost name serves both schemes: Intune Win32 apps and Teams content come over HTTPS "
+                + "on port \(port), the rest over HTTP. The certificate covers \(names.joined(separator: ", "))."
+        ]
+        let installed = TLSFiles(https, layout: plan.layout).installedCertificate()
+        if let installed {
+            lines.append(
+                "Clients must trust the CA that signed the node's certificate, \(installed.issuer) (or the root CA "
+                    + "above it), as a trusted root: deploy it by Group Policy or Intune (the files below say where)."
+            )
+        } else {
+            lines.append(
+                "Clients must trust the CA that will sign the node's certificate (none is installed yet: cachenode "
+                    + "cert request, then cachenode cert install), as a trusted root: deploy it by Group Policy or "
+                    + "Intune (the files below say where)."
+            )
+        }
+        return lines
     }
 }

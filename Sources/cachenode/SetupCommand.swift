@@ -189,7 +189,9 @@ struct SetupCommand: AsyncParsableCommand {
                 )
             },
             hubService: prefill,
-            checkHub: { request in Self.checkHub(request) }
+            checkHub: { request in Self.checkHub(request) },
+            hostName: currentHostName(),
+            inspectFile: Self.certificateFileFacts(layout)
         )
         let writeAnswers = self.writeAnswers
         let result: Result<WizardSession.Result, any Error> = await MainActor.run {
@@ -225,9 +227,14 @@ struct SetupCommand: AsyncParsableCommand {
                 print("Node \(configuration.node.name) is installed\(isTrial ? " under \(flow.root)" : "").")
                 print("Point clients at it: DOCacheHost = \(cacheHost)")
                 print("Client policy files: \(policyDirectory)")
+                if let next = Self.httpsNextStep(configuration, root: flow.root) { print(next) }
                 if configuration.hub.mode != .unlinked {
                     let place = configuration.hub.url ?? "this machine"
                     print("Hub: \(configuration.hub.name) at \(place); `cachenode status` shows the reports.")
+                }
+                let layout = InstallLayout(root: flow.root, state: configuration.storage.state)
+                for line in HTTPSSetup.notices(configuration, previous: installed?.configuration, layout: layout) {
+                    print(line)
                 }
             case .unchanged(let message, _):
                 print(message)

@@ -144,6 +144,10 @@ struct NodeStatusReport: Codable {
         lines.append(
             "Origin fetches: " + (upstreamProxy.map { "through the upstream proxy \($0)" } ?? "straight to the CDN")
         )
+        if let https = engine?.https {
+            lines.append("")
+            lines += Self.httpsLines(https, now: now)
+        }
         guard let engine else {
             lines.append("")
             lines.append("The engine is not running: cache figures are unavailable.")

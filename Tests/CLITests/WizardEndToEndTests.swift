@@ -79,6 +79,7 @@ struct WizardEndToEndTests {
         try tmux.send("C-u")
         try tmux.type("contoso-west")
         try tmux.send("Enter")
+        try tmux.httpsOff()
 
         // Review: back to the name, change it, and Review shows it.
         try tmux.waitFor("Every answer. Enter on a row")
@@ -142,6 +143,7 @@ struct WizardEndToEndTests {
         try tmux.send("Enter")
         try tmux.type("1")
         try tmux.send("Enter")
+        try tmux.httpsOff()
         try tmux.finishReview()
 
         let status = try tmux.waitForExit()
@@ -192,6 +194,7 @@ struct WizardEndToEndTests {
         try tmux.send("Enter", "Enter", "Enter", "Enter", "Enter")
         try tmux.waitFor("(*) 1  remote-west")
         try tmux.send("Enter")
+        try tmux.httpsOff()
         try tmux.waitFor("7 Hub         existing remote-west at https://\(address)")
         try tmux.send("q")
         try tmux.waitFor("Quit setup?")
@@ -324,6 +327,7 @@ struct WizardEndToEndTests {
         try tmux.send("Enter")
         try tmux.type("quit-hub")
         try tmux.send("Enter")
+        try tmux.httpsOff()
         try tmux.waitFor("http://squid-user:****@proxy.example.lan:3128")
         try tmux.send("q")
         try tmux.waitFor("Your answers are kept in")
@@ -508,6 +512,7 @@ struct WizardInstallEndToEndTests {
         try tmux.send("Enter")
         try tmux.type("lab-hub")
         try tmux.send("Enter")
+        try tmux.httpsOff()
         try tmux.finishReview()
 
         try tmux.waitFor("Point clients at it: DOCacheHost = ")
@@ -581,6 +586,7 @@ extension WizardInstallEndToEndTests {
         try tmux.send("Enter")
         try tmux.type("demo-hub")
         try tmux.send("Enter")
+        try tmux.httpsOff()
         try tmux.finishReview()
         try tmux.waitFor("Point clients at it: DOCacheHost = ")
         #expect(try tmux.capture().contains("warning: self-test:"), "the trial does not say the CDN was out of reach")
@@ -619,6 +625,7 @@ extension WizardInstallEndToEndTests {
         try tmux.send("Enter")
         try tmux.type("fail-hub")
         try tmux.send("Enter")
+        try tmux.httpsOff()
         try tmux.finishReview()
         try tmux.waitFor("The install failed.")
         try tmux.send("Enter")
@@ -651,6 +658,7 @@ extension WizardInstallEndToEndTests {
         try tmux.send("Enter", "Enter", "Enter")
         try tmux.waitFor("[fail-hub]")
         try tmux.send("Enter", "Enter")
+        try tmux.httpsOff()
         try tmux.finishReview()
         // Offline, the trial's self-test cannot reach the CDN: the install says so and goes on.
         try tmux.waitFor("The node is installed.")
@@ -728,9 +736,16 @@ extension TmuxSession {
         try send("Enter")
     }
 
+    /// The HTTPS step as a new install finds it: off (plain HTTP only), and on.
+    func httpsOff() throws {
+        try waitFor("Serve HTTPS to clients?")
+        try waitFor("(*) 1  Off")
+        try send("Enter")
+    }
+
     /// Review's last row: finish (dry run) or install.
     func finishReview() throws {
         try waitFor("Every answer. Enter on a row")
-        try send("Down", "Down", "Down", "Down", "Down", "Down", "Enter")
+        try send("Down", "Down", "Down", "Down", "Down", "Down", "Down", "Enter")
     }
 }

@@ -32,6 +32,7 @@ extension WizardInstallEndToEndTests {
         try tmux.send("Enter")
         try tmux.type("hub-oslo")
         try tmux.send("Enter")
+        try tmux.httpsOff()
         try tmux.waitFor("7 Hub         create hub-oslo on this machine")
         try tmux.finishReview()
         // Long progress lines wrap on the screen: compared as words.
@@ -97,6 +98,7 @@ extension WizardInstallEndToEndTests {
         try tmux.send("C-u")
         try tmux.type(String(fingerprint))
         try tmux.send("Enter", "Enter", "Enter", "Enter")
+        try tmux.httpsOff()
         try tmux.waitFor("7 Hub         existing remote-west at https://127.0.0.1:\(port)")
         try tmux.finishReview()
         let moved = try tmux.waitFor("Press Enter to exit.").split(whereSeparator: \.isWhitespace).joined(

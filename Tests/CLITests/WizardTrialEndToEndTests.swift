@@ -65,6 +65,7 @@ struct WizardTrialEndToEndTests {
             Thread.sleep(forTimeInterval: 0.5)
         }
         try tmux.send("Enter")
+        try tmux.httpsOff()
         try tmux.waitFor("Every answer. Enter on a row")
         #expect(try tmux.capture().contains("test profile, 2 GB memory, 2 cores"))
         try tmux.finishReview()

@@ -141,7 +141,7 @@ struct WizardDraftTests {
         #expect(wizard.step == .storage)
         wizard.press(.enter, .enter, .enter, .enter, .enter, .enter, .enter)
         wizard.type("proxy-hub")
-        wizard.press(.enter)
+        wizard.press(.enter, .enter)
         #expect(wizard.step == .review)
         #expect(wizard.screen.contains("http://squid-user:****@proxy.example.lan:3128"))
         #expect(!wizard.screen.contains("pa55"))

@@ -90,6 +90,10 @@ struct WizardFlowTests {
         // An existing hub from the list.
         wizard.press(.enter, .down)
         wizard.press(.enter)
+        #expect(wizard.step == .https)
+
+        // HTTPS stays off.
+        wizard.press(.enter)
         #expect(wizard.step == .review)
         try expectSnapshot(wizard, "07-review")
 
@@ -102,7 +106,7 @@ struct WizardFlowTests {
         #expect(wizard.text(.upstreamProxy).isEmpty)
         wizard.press(.enter, .enter)
         #expect(wizard.step == .review)
-        wizard.press(.down, .down, .down, .down, .down, .down, .down)
+        wizard.press(.down, .down, .down, .down, .down, .down, .down, .down)
         let action = wizard.press(.enter)
         let expected = NodeConfiguration(
             node: .init(name: "Seattle-1"),
@@ -166,7 +170,7 @@ struct WizardFlowTests {
         #expect(wizard.screen.contains("a hub named 'contoso-west' already exists"))
         wizard.clearField()
         wizard.type("contoso-east")
-        wizard.press(.enter)
+        wizard.press(.enter, .enter)
         #expect(wizard.step == .review)
         #expect(wizard.screen.contains("dynamic (DHCP); upstream proxy"))
         #expect(wizard.screen.contains("http://cache:****@proxy.school.lan:3128"))
@@ -313,7 +317,7 @@ struct WizardFlowTests {
             .enter
         )
         wizard.type("contoso-west")
-        wizard.press(.enter)
+        wizard.press(.enter, .enter)
         #expect(wizard.step == .review)
         wizard.reviewSelection = Wizard.reviewSteps.count
         guard case .apply = wizard.press(.enter) else {

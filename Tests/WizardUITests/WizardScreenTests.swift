@@ -57,13 +57,13 @@ struct WizardScreenTests {
         keys += "10.0.0.60/24".map { .char($0) } + [.enter] + "10.0.0.1".map { .char($0) } + [.enter]
         keys += "10.0.0.2".map { .char($0) } + [.enter]
         keys += "http://proxy.example.lan:3128".map { .char($0) } + [.enter]
-        keys += [.enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter]
+        keys += [.enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter]
         for key in keys {
             wizard.press(key)
             let screen = WizardRenderer.render(wizard)
             #expect(screen.lines.count == rows)
             #expect(screen.lines.allSatisfy { $0.text.count <= cols })
-            #expect(screen.text.contains("step \(wizard.step.rawValue) of 10"))
+            #expect(screen.text.contains("step \(wizard.step.rawValue) of 11"))
         }
         #expect(wizard.step == .review)
     }
@@ -96,6 +96,8 @@ struct WizardScreenTests {
         wizard.clearField()
         wizard.type("10.0.0.51/24")
         wizard.press(.enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter, .enter)
+        #expect(wizard.step == .https)
+        wizard.press(.enter)
         #expect(wizard.step == .review)
         try expectSnapshot(wizard, "16-rerun-review-changes")
         wizard.reviewSelection = Wizard.reviewSteps.count
@@ -165,7 +167,7 @@ struct WizardScreenTests {
         #expect(shortened.contains("…"))
         #expect(shortened.contains("/cache]"))
         // Review shows the whole path, broken after a `/` where it does not fit, no name cut in two.
-        wizard.press(.enter, .enter, .enter, .enter, .enter, .enter)
+        wizard.press(.enter, .enter, .enter, .enter, .enter, .enter, .enter)
         #expect(wizard.step == .review)
         let review = wizard.screen
         #expect(review.components(separatedBy: "very-long-directory-name").count == 5, "\(review)")

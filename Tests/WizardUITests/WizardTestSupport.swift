@@ -55,7 +55,8 @@ enum WizardFixtures {
         nodesByHub: [String: [String]] = [:],
         installed: NodeConfiguration? = nil,
         isTrial: Bool = true,
-        isDryRun: Bool = true
+        isDryRun: Bool = true,
+        inspectFile: @escaping @Sendable (String) -> FileFacts? = { _ in nil }
     ) -> WizardContext {
         WizardContext(
             facts: facts,
@@ -66,7 +67,9 @@ enum WizardFixtures {
             installed: installed,
             isTrial: isTrial,
             isDryRun: isDryRun,
-            measure: measure
+            measure: measure,
+            hostName: "node7.contoso.lan",
+            inspectFile: inspectFile
         )
     }
 }

@@ -96,6 +96,12 @@ package struct Applier: Sendable {
             try run.begin(step, progress)
             progress(.finished(.write, try run.writeFiles()))
 
+            if plan.configuration.engine.https != nil {
+                step = .certificate
+                try run.begin(step, progress)
+                progress(.finished(.certificate, try run.prepareCertificate()))
+            }
+
             step = .network
             try run.begin(step, progress)
             progress(.finished(.network, try run.applyNetwork(progress)))
@@ -158,6 +164,8 @@ private struct ApplyRun {
     var hubUndo: (@Sendable () -> [String])?
     /// `hub-link.json` before the hub step wrote it (`.some(nil)`: there was none); `nil` until the step wrote.
     var previousHubLink: [UInt8]??
+    /// The request files the certificate step replaced, with their content before (`nil`: they were not there).
+    var previousRequest: [String: [UInt8]?] = [:]
 
     var layout: InstallLayout { plan.layout }
 
@@ -247,6 +255,31 @@ private struct ApplyRun {
         for file in plan.files where file.path.hasPrefix(layout.stateDirectory + "/") && FileSystem.exists(file.path) {
             try account.share(file.path, mode: mode_t(file.mode))
         }
+    }
+
+    /// With `engine.https` and no certificate yet, a key and a request (as `cachenode cert install` takes them), unless
+    /// a request for the same names is pending: one already with the CA stays valid.
+    mutating func prepareCertificate() throws(InstallError) -> String {
+        guard let https = plan.configuration.engine.https else { return "off" }
+        let files = TLSFiles(https, layout: layout)
+        if FileSystem.exists(files.certificate) {
+            return
+                "\(layout.logical(files.certificate)) with its key \(layout.logical(files.key)), checked before applying"
+        }
+        let requester = CertificateRequester(files: files, owner: TLSFiles.owner(layout))
+        let names = plan.httpsNames
+        if let pending = requester.pending(), pending.names == names {
+            return "the request \(files.request) for \(names.joined(separator: ", ")) is pending; "
+                + "HTTPS starts once cachenode cert install CERT is run"
+        }
+        for path in [files.requestKey, files.request] { previousRequest[path] = try FileSystem.contents(path) }
+        do {
+            createdDirectories += try requester.make(names: names)
+        } catch {
+            throw .command(step: ApplyStep.certificate.rawValue, problem: "\(error)")
+        }
+        return "a key and the request \(files.request) for \(names.joined(separator: ", ")); "
+            + "HTTPS starts once cachenode cert install CERT is run"
     }
 
     mutating func runCommands(of step: ApplyStep, skipped: String) throws(InstallError) -> String {
@@ -463,6 +496,24 @@ private struct ApplyRun {
 
     // MARK: Rollback
 
+    /// The request files as they were before the certificate step.
+    func restoreRequest() -> [String] {
+        var problems: [String] = []
+        for (path, previous) in previousRequest {
+            do {
+                if let previous {
+                    let mode: mode_t = path.hasSuffix(".key") ? 0o600 : 0o644
+                    try StagedFile.stage(previous, at: path, mode: mode, owner: TLSFiles.owner(layout)).commit()
+                } else {
+                    try FileSystem.remove(path)
+                }
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        return problems
+    }
+
     /// Undoes this run in reverse; returns what could not be undone.
     mutating func rollBack() -> [String] {
         var problems: [String] = []
@@ -494,6 +545,7 @@ private struct ApplyRun {
             let result = runner.run(["systemctl", "disable", "--now", "cachenode.service"])
             if result.status != 0 { problems.append("systemctl disable --now cachenode.service: \(result.output)") }
         }
+        problems += restoreRequest()
         problems += NetworkRevert.restore(writtenFiles.map(NetworkRevert.File.init), removing: createdDirectories)
         previousOwnership.reversed().forEach(ServiceAccount.restore)
         if layout.isRealInstall, let account = ServiceAccount.lookup() {

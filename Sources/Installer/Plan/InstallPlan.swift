@@ -36,6 +36,9 @@ package struct InstallPlan: Sendable {
     /// The installed configuration this run replaces, when re-running on an installed node.
     package var previous: NodeConfiguration?
     package var cacheHost: String
+    /// The names the HTTPS certificate must cover (`engine.https.names`, or the `DOCacheHost` host); empty without
+    /// HTTPS.
+    package var httpsNames: [String] = []
 
     /// Settings that change from the installed configuration (empty on a first install).
     package var settingChanges: [SettingChange] {
@@ -52,6 +55,8 @@ package struct InstallPlan: Sendable {
 package enum ApplyStep: String, CaseIterable, Sendable {
     case render = "render templates"
     case write = "write files"
+    /// Only with `engine.https`: a key and a certificate request when there is no certificate yet.
+    case certificate = "HTTPS certificate"
     case network = "network"
     case firewall = "firewall"
     case engine = "start the engine"

@@ -160,7 +160,9 @@ package struct InstallPlanner: Sendable {
             files: planned,
             commands: commands,
             previous: previous,
-            cacheHost: cacheHost
+            cacheHost: cacheHost,
+            httpsNames: configuration.engine.https == nil
+                ? [] : CertificateRules.requiredNames(configuration, hostName: hostName)
         )
     }
 }

@@ -56,6 +56,7 @@ struct RenderContext {
         ]
         // Windows clients reach a cache host on port 80 only: the policy files say so when the node listens elsewhere.
         if let port = listen?.port, port != 80 { values["listen_port_other"] = "\(port)" }
+        if let https = c.engine.https { values["https"] = Self.https(https, cacheHost: cacheHost) }
         if let adapter = c.network.switch.adapter, c.network.switch.mode == .create { values["adapter"] = adapter }
         if let file = installed.engine.upstreamProxyPasswordFile { values["proxy_password_file"] = file }
         switch address.mode {
@@ -70,6 +71,22 @@ struct RenderContext {
             values["static"] = fixed
         }
         return values
+    }
+
+    /// The TLS listener's port, the names its certificate must cover, and the `DOCacheHost` host clients use for
+    /// both schemes (without a port).
+    private static func https(_ https: NodeConfiguration.HTTPS, cacheHost: String) -> [String: Any] {
+        var host = cacheHost
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
+            host = String(host[...end])
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        return [
+            "https_port": ListenAddress(https.listen)?.port ?? 443,
+            "https_host": host,
+            "https_names": https.names.isEmpty ? host : https.names.joined(separator: ", "),
+        ]
     }
 
     private static func dword(_ value: Int) -> String {

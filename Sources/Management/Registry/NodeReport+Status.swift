@@ -17,7 +17,8 @@ extension NodeReport {
             hitRatio: status?.hitRatio ?? 0,
             diskUsedBytes: Dictionary(status?.drives.map { ($0.path, $0.usedBytes) } ?? [], uniquingKeysWith: +),
             peakEgressBitsPerSecond: status?.peakEgressBitsPerSecond ?? 0,
-            intervalSeconds: intervalSeconds
+            intervalSeconds: intervalSeconds,
+            https: status?.https
         )
     }
 

@@ -18,6 +18,8 @@ package struct NodeReport: Equatable, Sendable, Codable {
     package var diskUsedBytes: [String: Int64]
     package var peakEgressBitsPerSecond: Double
     package var intervalSeconds: Int
+    /// The TLS listener and its certificate (subject, names, expiry); `nil` without HTTPS, or from older nodes.
+    package var https: HTTPSStatus?
 
     package init(
         node: String,
@@ -30,7 +32,8 @@ package struct NodeReport: Equatable, Sendable, Codable {
         hitRatio: Double,
         diskUsedBytes: [String: Int64],
         peakEgressBitsPerSecond: Double,
-        intervalSeconds: Int
+        intervalSeconds: Int,
+        https: HTTPSStatus? = nil
     ) {
         self.node = node
         self.version = version
@@ -43,13 +46,14 @@ package struct NodeReport: Equatable, Sendable, Codable {
         self.diskUsedBytes = diskUsedBytes
         self.peakEgressBitsPerSecond = peakEgressBitsPerSecond
         self.intervalSeconds = intervalSeconds
+        self.https = https
     }
 
     /// At most this many issues travel in a report: the open ones, then the newest that ended.
     package static let issueLimit = 20
 
     enum CodingKeys: String, CodingKey {
-        case node, version, health, reasons, issues
+        case node, version, health, reasons, issues, https
         case state
         case stateSince = "state_since"
         case uptimeSeconds = "uptime_s"
@@ -73,6 +77,7 @@ package struct NodeReport: Equatable, Sendable, Codable {
         peakEgressBitsPerSecond = try container.decode(Double.self, forKey: .peakEgressBitsPerSecond)
         intervalSeconds = try container.decode(Int.self, forKey: .intervalSeconds)
         issues = try container.decodeIfPresent([NodeIssue].self, forKey: .issues) ?? []
+        https = try container.decodeIfPresent(HTTPSStatus.self, forKey: .https)
         if let state = try container.decodeIfPresent(HealthState.self, forKey: .state) {
             health = NodeHealth(
                 state: state,
@@ -100,6 +105,7 @@ package struct NodeReport: Equatable, Sendable, Codable {
         try container.encode(diskUsedBytes, forKey: .diskUsedBytes)
         try container.encode(peakEgressBitsPerSecond, forKey: .peakEgressBitsPerSecond)
         try container.encode(intervalSeconds, forKey: .intervalSeconds)
+        try container.encodeIfPresent(https, forKey: .https)
     }
 
     /// The word older hubs show for a state.

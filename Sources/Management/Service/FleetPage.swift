@@ -21,6 +21,8 @@ package struct FleetNode: Equatable, Sendable, Encodable {
     package var peakEgressBitsPerSecond: Double?
     /// The node's issues of the last 90 days, open ones first, where the view includes them (`hub nodes --json`).
     package var issues: [NodeIssue]?
+    /// The node's HTTPS listener and certificate, as its last report gave them; `nil` without HTTPS.
+    package var https: HTTPSStatus?
 
     package init(_ record: NodeRecord, now: Date, issues: [NodeIssue]? = nil) {
         let report = record.lastReport
@@ -42,10 +44,11 @@ package struct FleetNode: Equatable, Sendable, Encodable {
         diskUsedBytes = report.map { $0.diskUsedBytes.values.reduce(0, +) }
         peakEgressBitsPerSecond = report?.peakEgressBitsPerSecond
         self.issues = issues
+        https = report?.https
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, hub, state, reasons, enrolled, version, issues
+        case name, hub, state, reasons, enrolled, version, issues, https
         case stateSince = "state_since"
         case lastReportAt = "last_report_at"
         case lastReportAgeSeconds = "last_report_age_s"
@@ -213,7 +216,8 @@ package struct FleetPage: Sendable {
         } else {
             html +=
                 "<table id=\"nodes-table\"><thead><tr><th>Node</th><th>Hub</th><th>State</th><th>Last report</th>"
-                + "<th>Version</th><th>Hit ratio</th><th>Saved</th><th>Disk used</th></tr></thead><tbody>\n"
+                + "<th>Version</th><th>Hit ratio</th><th>Saved</th><th>Disk used</th><th>HTTPS certificate</th></tr>"
+                + "</thead><tbody>\n"
             for node in view.nodes {
                 html +=
                     "<tr class=\"node\" data-state=\"\(node.state.rawValue)\"><td>\(Self.nodeLink(node.hub, node.name))</td>"
@@ -222,7 +226,8 @@ package struct FleetPage: Sendable {
                 html += "<td>\(PageParts.escape(node.version ?? "-"))</td>"
                 html += "<td>\(node.hitRatio.map { String(format: "%.1f %%", $0 * 100) } ?? "-")</td>"
                 html += "<td>\(node.bytesSaved.map(ByteCount.format) ?? "-")</td>"
-                html += "<td>\(node.diskUsedBytes.map(ByteCount.format) ?? "-")</td></tr>\n"
+                html += "<td>\(node.diskUsedBytes.map(ByteCount.format) ?? "-")</td>"
+                html += "<td>\(Self.certificateCell(node.https, now: view.generatedAt))</td></tr>\n"
             }
             html += "</tbody></table>\n"
         }
@@ -239,6 +244,21 @@ package struct FleetPage: Sendable {
     }
 
     // MARK: Parts the node page shares
+
+    /// The certificate's subject, names and expiry (marked within the warning days, or expired); `-` without HTTPS.
+    static func certificateCell(_ https: HTTPSStatus?, now: Date) -> String {
+        guard let https else { return "-" }
+        guard let certificate = https.certificate else {
+            return "<span class=\"warn\">none</span><div class=\"reason\">"
+                + "\(PageParts.escape(https.problem ?? "none installed yet"))</div>"
+        }
+        let left = certificate.notAfter.timeIntervalSince(now)
+        let style = left <= 0 ? "bad" : left < Double(CertificateRules.expiryWarningDays * 86_400) ? "warn" : "good"
+        return "<span class=\"certificate\" data-not-after=\"\(PageParts.iso(certificate.notAfter))\">"
+            + "\(PageParts.escape(certificate.subject))</span>"
+            + "<div class=\"reason\">\(PageParts.escape(certificate.names.joined(separator: ", ")))"
+            + "<small class=\"\(style)\">expires \(PageParts.escape(certificate.expiry(now: now)))</small></div>"
+    }
 
     static func figure(_ id: String, _ title: String, _ text: String, value: String, note: String) -> String {
         "<div class=\"figure\"><h3>\(title)</h3><p id=\"\(id)\" data-value=\"\(value)\">\(PageParts.escape(text))</p>"

@@ -91,6 +91,7 @@ package struct NodePage: Sendable {
             \(FleetPage.figure("saved", "Saved", node.bytesSaved.map(ByteCount.format) ?? "-", value: "\(node.bytesSaved ?? 0)", note: "since the first report"))
             \(FleetPage.figure("disk-used", "Disk used", node.diskUsedBytes.map(ByteCount.format) ?? "-", value: "\(node.diskUsedBytes ?? 0)", note: "all drives"))
             \(FleetPage.figure("peak-egress", "Peak egress", node.peakEgressBitsPerSecond.map(ByteCount.bitsPerSecond) ?? "-", value: "\(node.peakEgressBitsPerSecond ?? 0)", note: "last report"))
+            \(node.https.map { Self.certificateFigure($0, now: now) } ?? "")
             </section>
             <section>
             <h2>Last 24 hours, per minute \(FleetPage.legend)</h2>
@@ -112,6 +113,26 @@ package struct NodePage: Sendable {
             "</section>\n<footer>Issues are kept for 90 days after they end. As JSON: GET /v1/issues?hub=HUB&amp;node=NODE "
             + "with the admin token.</footer>\n"
         return html
+    }
+
+    /// The HTTPS certificate's expiry, with its subject and names under it.
+    static func certificateFigure(_ https: HTTPSStatus, now: Date) -> String {
+        guard let certificate = https.certificate else {
+            return FleetPage.figure(
+                "certificate",
+                "HTTPS certificate",
+                "none",
+                value: "",
+                note: https.problem ?? "none installed yet"
+            )
+        }
+        return FleetPage.figure(
+            "certificate",
+            "HTTPS certificate",
+            "expires " + certificate.expiry(now: now),
+            value: PageParts.iso(certificate.notAfter),
+            note: "\(certificate.subject); names \(certificate.names.joined(separator: ", "))"
+        )
     }
 
     /// A node's rollup as a period of a fleet of one, for the shared plot.

@@ -39,6 +39,11 @@ package struct WizardContext: Sendable {
     package var hubService: HubServicePrefill?
     /// Checks a hub service's address, certificate and admin token at once; `nil` when the wizard does not check.
     package var checkHub: (@Sendable (HubCheckRequest) -> HubCheckResult)?
+    /// This machine's host name: a DHCP node's `DOCacheHost` value, and so the name its certificate needs.
+    package var hostName: String
+    /// Whether a file the answers name (a certificate, a key) is there and readable, at the path as the
+    /// configuration names it; `nil` when the wizard cannot look.
+    package var inspectFile: @Sendable (String) -> FileFacts?
 
     /// Answers saved by a run that did not finish, as read back from their file.
     package struct SavedAnswers: Sendable {
@@ -68,8 +73,12 @@ package struct WizardContext: Sendable {
         draftPath: String? = nil,
         checkNetwork: (@Sendable (NodeConfiguration) -> [NetworkCheck])? = nil,
         hubService: HubServicePrefill? = nil,
-        checkHub: (@Sendable (HubCheckRequest) -> HubCheckResult)? = nil
+        checkHub: (@Sendable (HubCheckRequest) -> HubCheckResult)? = nil,
+        hostName: String = "localhost",
+        inspectFile: @escaping @Sendable (String) -> FileFacts? = { _ in nil }
     ) {
+        self.hostName = hostName
+        self.inspectFile = inspectFile
         self.hubService = hubService
         self.checkHub = checkHub
         self.facts = facts
@@ -88,6 +97,9 @@ package struct WizardContext: Sendable {
 
     /// The listen address a new install proposes: 8080 for a trial, 80 (what Windows clients expect) otherwise.
     package var proposedListen: String { isTrial ? "0.0.0.0:8080" : NodeConfiguration.Engine.defaultListen }
+
+    /// The TLS listen address a new HTTPS answer proposes: 8443 for a trial, 443 otherwise.
+    package var proposedHTTPSListen: String { isTrial ? "0.0.0.0:8443" : NodeConfiguration.HTTPS.defaultListen }
 
     /// The machine's switches (bridges), plus the installed one if the machine no longer shows it.
     package var switches: [Choice] {

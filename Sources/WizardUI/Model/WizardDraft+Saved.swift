@@ -37,6 +37,8 @@ extension WizardDraft {
         }
         prefillService(saved.hub)
         engine = saved.engine
+        https = HTTPSDraft(saved.engine.https, state: saved.storage.state, proposedListen: context.proposedHTTPSListen)
+        https.inspectFiles(context, state: state.value)
         for path in [state.value] + drives.map(\.path.value) { measure(path, context: context) }
     }
 }

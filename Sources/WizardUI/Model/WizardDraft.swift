@@ -49,6 +49,8 @@ package struct WizardDraft: Equatable, Sendable {
     package var serviceHubs: [String] = []
     package var serviceNodesByHub: [String: [String]] = [:]
     package var engine = NodeConfiguration.Engine()
+    /// The HTTPS step's answers; `configuration` makes `engine.https` of them.
+    package var https = HTTPSDraft(listen: NodeConfiguration.HTTPS.defaultListen)
     /// Free space and disk type measured at each path typed, so the screen shows it live.
     package var measured: [String: HostFacts.Storage] = [:]
 
@@ -69,6 +71,7 @@ package struct WizardDraft: Equatable, Sendable {
             drives = [DriveDraft(path: "/srv/cache", size: HostCheck.format(profile?.diskGB ?? 50))]
             hubMode = context.hubChoices.isEmpty ? .create : .existing
             engine = NodeConfiguration.Engine(listen: context.proposedListen)
+            https = HTTPSDraft(listen: context.proposedHTTPSListen)
             if let service = context.hubService {
                 hubPlace = .service
                 hubURL = TextField(service.url)
@@ -80,6 +83,7 @@ package struct WizardDraft: Equatable, Sendable {
             }
         }
         for path in [state.value] + drives.map(\.path.value) { measure(path, context: context) }
+        https.inspectFiles(context, state: state.value)
     }
 
     private mutating func prefill(from old: NodeConfiguration, context: WizardContext) {
@@ -111,6 +115,7 @@ package struct WizardDraft: Equatable, Sendable {
         newHub = TextField()
         prefillService(old.hub)
         engine = old.engine
+        https = HTTPSDraft(old.engine.https, state: old.storage.state, proposedListen: context.proposedHTTPSListen)
         continueAnyway = true
     }
 
@@ -208,6 +213,7 @@ package struct WizardDraft: Equatable, Sendable {
         // Never a password: `secretConfiguration` adds it for the install alone.
         engine.upstreamProxy = upstreamProxy.value.isEmpty ? nil : ProxyURL.removingPassword(upstreamProxy.value)
         if engine.upstreamProxy == nil { engine.upstreamProxyPasswordFile = nil }
+        engine.https = https.configuration(state: state.value)
         return NodeConfiguration(
             node: .init(name: context.installed?.node.name ?? nodeName.value),
             network: .init(switch: networkSwitch, address: address),

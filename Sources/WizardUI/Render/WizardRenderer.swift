@@ -164,7 +164,7 @@ package enum WizardRenderer {
         case nil: break
         }
         switch wizard.step {
-        case .review: return " arrows row  Enter open  2-7 go to step  Esc back  F1 help  q quit"
+        case .review: return " arrows row  Enter open  2-8 go to step  Esc back  F1 help  q quit"
         case .apply: return " installing..."
         case .done: return " Enter exit"
         default: break
@@ -284,6 +284,11 @@ package enum WizardRenderer {
         case .hub:
             body.add(ScreenLine("A hub groups cache nodes and collects their reports."))
             body.blank()
+        case .https:
+            body.add(
+                ScreenLine("HTTPS lets the cache serve what clients download over TLS (Intune Win32 apps, Teams).")
+            )
+            body.blank()
         default:
             break
         }
@@ -316,6 +321,8 @@ package enum WizardRenderer {
                 )
                 body.add(ScreenLine("      static is recommended.", .dim))
             }
+        case .https:
+            httpsNotes(wizard, &body)
         case .resources:
             let warnings = wizard.resourceWarnings
             if !warnings.isEmpty { body.blank() }
@@ -440,8 +447,11 @@ package enum WizardRenderer {
             let selected = wizard.reviewSelection == index
             if selected { body.focusLine = body.lines.count }
             let lead = "\(selected ? ">" : " ") \(step.rawValue) " + reviewLabel(step).padded(12)
+            let value =
+                step == .https
+                ? httpsReviewValue(wizard, configuration.engine.https) : reviewValue(step, configuration)
             body.add(
-                ScreenLine(lead + reviewValue(step, configuration), selected ? .selected : .plain),
+                ScreenLine(lead + value, selected ? .selected : .plain),
                 hanging: lead.count
             )
             for problem in problems where problem.step == step {
@@ -476,6 +486,7 @@ package enum WizardRenderer {
         case .address: "Address"
         case .storage: "Storage"
         case .resources: "Resources"
+        case .https: "HTTPS"
         default: "Hub"
         }
     }
@@ -524,6 +535,7 @@ package enum WizardRenderer {
         if key.hasPrefix("storage.") { return .storage }
         if key.hasPrefix("resources.") { return .resources }
         if key.hasPrefix("hub.") { return .hub }
+        if key.hasPrefix("engine.https.") { return .https }
         return nil
     }
 
@@ -566,6 +578,7 @@ package enum WizardRenderer {
             body.add(ScreenLine("The node is installed.", .ok))
             body.add(ScreenLine([Span("Point clients at it: DOCacheHost = "), Span(cacheHost, .emphasis)]))
             body.add(ScreenLine("Client policy files: \(policyDirectory)"))
+            if let next = httpsNextStep(wizard) { body.add(ScreenLine(next), hanging: 7) }
         case let .unchanged(message, _):
             body.add(ScreenLine(message))
         case let .failed(step, message, code):
@@ -596,7 +609,7 @@ package enum WizardRenderer {
 }
 
 /// The lines between title and footer, with the line to keep in view and the text cursor.
-private struct Body {
+struct Body {
     var width: Int
     var lines: [ScreenLine] = []
     var focusLine = 0

@@ -73,6 +73,7 @@ extension Wizard {
             add(.newSwitch, "'\(draft.newSwitch.value)' already exists on this machine (pick it as an existing switch)")
         }
         for (field, message) in hubErrors() { add(field, message) }
+        for (field, message) in httpsErrors() { add(field, message) }
         var configuration = draft.configuration(context)
         if step == .storage {
             // The profile is chosen on the next step: until then drives are judged by the smallest one it offers.
@@ -156,6 +157,7 @@ extension Wizard {
         case "resources.memory_gb": return .memory
         case "resources.cores": return .cores
         case _ where keyPath.hasPrefix("hub."): return hubField(for: keyPath)
+        case _ where keyPath.hasPrefix("engine.https."): return httpsField(for: keyPath)
         default: return nil
         }
     }
@@ -178,7 +180,7 @@ extension Wizard {
             "GB, at least \(HostCheck.format(context.sizing.minimumDriveGB(profile: draft.chosenProfile(context)?.id)))"
         case .memory: context.machineMemoryGB.map { "whole GB, at most \($0)" } ?? "whole GB"
         case .cores: context.facts.cores.map { "at most \($0)" }
-        default: hubRule(field)
+        default: hubRule(field) ?? httpsRule(field)
         }
     }
 }

@@ -33,7 +33,11 @@ package struct Wizard: Sendable {
 
     package let context: WizardContext
     package var step = WizardStep.welcome {
-        didSet { furthest = max(furthest, step) }
+        didSet {
+            furthest = max(furthest, step)
+            // The files may have been copied into place, or the state directory changed, since the step was seen.
+            if step == .https { draft.https.inspectFiles(context, state: draft.state.value) }
+        }
     }
     /// The furthest step reached: past the welcome screen, the answers are worth keeping.
     package private(set) var furthest = WizardStep.welcome
@@ -53,7 +57,7 @@ package struct Wizard: Sendable {
     package var overlay: Overlay?
     /// Set when a step was opened from Review: finishing it returns there.
     package var returnToReview = false
-    /// The selected Review row; the rows are steps 2 to 7, then the final action.
+    /// The selected Review row; the rows are steps 2 to 8, then the final action.
     package var reviewSelection = 0
     /// A line for the whole step, as "fix the fields in red".
     package var message: String?
@@ -162,7 +166,7 @@ package struct Wizard: Sendable {
     }
 
     /// The Review rows that open a step.
-    package static let reviewSteps: [WizardStep] = [.name, .network, .address, .storage, .resources, .hub]
+    package static let reviewSteps: [WizardStep] = [.name, .network, .address, .storage, .resources, .hub, .https]
 
     // MARK: Fields
 
@@ -188,6 +192,8 @@ package struct Wizard: Sendable {
             return [.profile, .memory, .cores] + (resourceWarnings.isEmpty ? [] : [.belowProfileAccepted])
         case .hub:
             return hubFields
+        case .https:
+            return httpsFields
         case .review, .apply, .done:
             return []
         }
@@ -196,10 +202,11 @@ package struct Wizard: Sendable {
     package func kind(_ field: WizardField) -> WizardField.Kind {
         switch field {
         case .nodeName, .newSwitch, .ip, .gateway, .dns, .upstreamProxy, .proxyPassword, .state, .drivePath, .driveSize,
-            .memory, .cores, .newHub, .hubURL, .hubCertificate, .hubSecret, .keyHub:
+            .memory, .cores, .newHub, .hubURL, .hubCertificate, .hubSecret, .keyHub, .httpsListen, .httpsNames,
+            .certificateFile, .keyFile, .chainFile:
             .text
         case .switchMode, .addressMode: .choice(2)
-        case .hubMode, .hubJoin: .choice(3)
+        case .hubMode, .hubJoin, .httpsMode: .choice(3)
         case .existingSwitch: .choice(context.switches.count)
         case .adapter: .choice(context.adapters.count)
         case .existingHub: .choice(hubOptions.count)
@@ -230,6 +237,7 @@ package struct Wizard: Sendable {
                 .init("The admin token, and one of its hubs", detail: "setup creates this node there"),
                 .init("The admin token, and a new hub", detail: "setup creates the hub and this node"),
             ]
+        case .httpsMode: Self.httpsOptions
         case .existingSwitch: context.switches
         case .adapter: context.adapters
         case .existingHub: hubOptions
@@ -253,6 +261,7 @@ package struct Wizard: Sendable {
         case .addressMode: draft.addressMode == .static ? 0 : 1
         case .hubMode: draft.hubPlace == .service ? 2 : draft.hubMode == .existing ? 0 : 1
         case .hubJoin: [HubJoin.enrolmentKey, .adminToken, .adminTokenNewHub].firstIndex(of: draft.hubJoin) ?? 0
+        case .httpsMode: draft.https.mode.rawValue
         case .existingSwitch: draft.existingSwitch
         case .adapter: draft.adapter
         case .existingHub: draft.existingHub
@@ -269,6 +278,7 @@ package struct Wizard: Sendable {
             draft.hubPlace = index == 2 ? .service : .local
             if index < 2 { draft.hubMode = index == 0 ? .existing : .create }
         case .hubJoin: draft.hubJoin = [HubJoin.enrolmentKey, .adminToken, .adminTokenNewHub][min(index, 2)]
+        case .httpsMode: selectHTTPSMode(index)
         case .existingSwitch: draft.existingSwitch = index
         case .adapter: draft.adapter = index
         case .existingHub: draft.existingHub = index
@@ -313,6 +323,7 @@ package struct Wizard: Sendable {
         case .hubCertificate: draft.hubCertificate
         case .hubSecret: draft.hubSecret
         case .keyHub: draft.keyHub
+        case .httpsListen, .httpsNames, .certificateFile, .keyFile, .chainFile: httpsText(field)
         default: TextField()
         }
     }
@@ -336,6 +347,7 @@ package struct Wizard: Sendable {
         case .hubCertificate: draft.hubCertificate = value
         case .hubSecret: draft.hubSecret = value
         case .keyHub: draft.keyHub = value
+        case .httpsListen, .httpsNames, .certificateFile, .keyFile, .chainFile: setHTTPSText(field, value)
         default: break
         }
     }
@@ -474,6 +486,9 @@ package struct Wizard: Sendable {
                 message = nil
                 if case .drivePath = field { draft.measure(value.value, context: context) }
                 if field == .state { draft.measure(value.value, context: context) }
+                if [.certificateFile, .keyFile, .chainFile].contains(field) {
+                    draft.https.inspect(value.value, context)
+                }
             }
         case .choice(let count):
             switch key {
@@ -530,6 +545,8 @@ package struct Wizard: Sendable {
             message = "This machine cannot run a cache node. Press q to quit."
             return .none
         }
+        // A file copied into place since the step was opened counts.
+        if step == .https { draft.https.inspectFiles(context, state: draft.state.value) }
         if step == .storage {
             // An emptied extra drive is removed.
             let before = draft.drives.count
@@ -568,7 +585,7 @@ package struct Wizard: Sendable {
         switch key {
         case .ctrlC, .char("q"): overlay = .confirmQuit
         case .f1, .char("?"): overlay = .help
-        case .escape, .backspace: step = .hub
+        case .escape, .backspace: step = .https
         case .up, .backTab: reviewSelection = max(0, reviewSelection - 1)
         case .down, .tab: reviewSelection = min(last, reviewSelection + 1)
         case .char(let character) where character.isNumber:

@@ -36,6 +36,14 @@ package enum WizardField: Hashable, Sendable {
     case keyHub
     case existingHub
     case newHub
+    /// Off, a certificate request made now, or files the operator has.
+    case httpsMode
+    case httpsListen
+    /// The names clients use in `DOCacheHost`, which the certificate must cover.
+    case httpsNames
+    case certificateFile
+    case keyFile
+    case chainFile
 
     /// How the field takes keys.
     package enum Kind: Equatable, Sendable {
@@ -79,6 +87,12 @@ package enum WizardField: Hashable, Sendable {
         case .keyHub: "Hub the node is in"
         case .existingHub: "Hub"
         case .newHub: "New hub name"
+        case .httpsMode: "Serve HTTPS to clients?"
+        case .httpsListen: "HTTPS listen"
+        case .httpsNames: "Names clients use"
+        case .certificateFile: "Certificate file"
+        case .keyFile: "Key file"
+        case .chainFile: "Chain file"
         }
     }
 }

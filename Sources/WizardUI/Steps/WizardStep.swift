@@ -7,6 +7,7 @@ package enum WizardStep: Int, CaseIterable, Comparable, Sendable {
     case storage
     case resources
     case hub
+    case https
     case review
     case apply
     case done
@@ -22,6 +23,7 @@ package enum WizardStep: Int, CaseIterable, Comparable, Sendable {
         case .storage: "Storage"
         case .resources: "Resources for the node"
         case .hub: "Hub"
+        case .https: "HTTPS"
         case .review: "Review"
         case .apply: "Apply"
         case .done: "Done"
@@ -89,6 +91,19 @@ package enum WizardStep: Int, CaseIterable, Comparable, Sendable {
                     + "then a one-time key from `cachenode node create`, or the admin token (setup creates the node).",
                 "Either way the install registers and enrols the node, and the engine reports from its first minute. "
                     + "Keys and tokens are never saved.",
+            ]
+        case .https:
+            [
+                "Intune Win32 apps and Teams content come over HTTPS: without it, those downloads skip the cache and "
+                    + "go to the CDN. Plain HTTP serves the rest either way, on the same DOCacheHost name.",
+                "A request now: the install makes a key (0600) and a certificate request (CSR) for the names below, "
+                    + "in <state>/tls. Have your organisation's CA sign request.csr, then run `cachenode cert install "
+                    + "CERT`. Until then HTTPS refuses connections and the node reports degraded "
+                    + "(certificate_missing).",
+                "Use these files: a certificate (PEM, its chain in it or in a chain file) and its private key, both "
+                    + "readable here. Renewals written to the same paths are picked up without a restart.",
+                "Names: what clients put in DOCacheHost; blank is the node's own DOCacheHost value. Clients must "
+                    + "trust the CA that signed the certificate (deploy it by Group Policy or Intune).",
             ]
         case .review:
             [
