@@ -63,7 +63,9 @@ package final class CacheEngine: Service, Sendable {
         let origin = OriginClient(
             connectTimeout: .seconds(Int64(engine.originConnectTimeoutSeconds)),
             readTimeout: .seconds(Int64(engine.originReadTimeoutSeconds)),
-            proxy: proxy
+            proxy: proxy,
+            origins: allowlist,
+            tls: try OriginTLS(caFile: engine.originCAFile)
         )
         cache = ContentCache(
             store: store,
@@ -85,9 +87,18 @@ package final class CacheEngine: Service, Sendable {
             idleTimeout: .seconds(Int64(max(1, engine.idleTimeoutSeconds)))
         )
         let boundListen = BoundAddress()
+        // An HTTPS origin that would reach the TLS listener is this cache too (the configured address; port 0 binds
+        // an ephemeral port no origin names).
+        let secureListen = engine.https.flatMap { ListenAddress($0.listen) }
         let responder = CacheResponder(
             cache: cache,
-            policy: { [boundListen] in OriginPolicy(allowlist: allowlist, listen: boundListen.value.withLock { $0 }) },
+            policy: { [boundListen] in
+                OriginPolicy(
+                    allowlist: allowlist,
+                    listen: boundListen.value.withLock { $0 },
+                    secureListen: secureListen
+                )
+            },
             resolver: resolver,
             counters: counters,
             accessLog: log,

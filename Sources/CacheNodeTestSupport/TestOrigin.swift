@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 #if canImport(Glibc)
@@ -125,6 +126,7 @@ package final class TestOrigin: Sendable {
         var proxyAuthorizations: [String?] = []
         var connects = 0
         var connections = 0
+        var serverNames: [String?] = []
         var requiredProxyAuthorization: String?
         /// Faults for the next requests of a path whose `Range` starts at a given offset: (start, fault, times left).
         var rangeFaults: [String: [(start: Int, fault: Fault, remaining: Int)]] = [:]
@@ -143,27 +145,49 @@ package final class TestOrigin: Sendable {
     private let clock = Mutex<TestClock?>(nil)
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
     package let port: Int
+    /// Whether it serves HTTPS.
+    package let usesTLS: Bool
 
-    private init(port: Int, channel: any Channel) {
+    private init(port: Int, channel: any Channel, usesTLS: Bool) {
         self.port = port
+        self.usesTLS = usesTLS
         self.channel.withLock { $0 = channel }
     }
 
-    /// Starts an origin on 127.0.0.1 with an ephemeral port.
-    package static func start() async throws -> TestOrigin {
+    /// Starts an origin on 127.0.0.1 with an ephemeral port; with `tls` (a certificate and its key, PEM files, as
+    /// `TestCertificateAuthority.issue` makes them) it serves HTTPS, TLS 1.2 and 1.3.
+    package static func start(tls: (certificate: String, key: String)? = nil) async throws -> TestOrigin {
         let box = OriginBox()
+        let context = try tls.map { try Self.serverContext(certificate: $0.certificate, key: $0.key, box: box) }
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(OriginHandler(origin: box))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let origin = TestOrigin(port: channel.localAddress!.port!, channel: channel)
+        let origin = TestOrigin(port: channel.localAddress!.port!, channel: channel, usesTLS: tls != nil)
         box.origin.withLock { $0 = origin }
         return origin
+    }
+
+    /// A server context for the certificate and key that records the server name each client sends (SNI).
+    private static func serverContext(certificate: String, key: String, box: OriginBox) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        )
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.sslContextCallback = { values, promise in
+            box.origin.withLock { $0 }?.handshakeStarted(serverName: values.serverHostname)
+            promise.succeed(NIOSSLContextConfigurationOverride())
+        }
+        return try NIOSSLContext(configuration: configuration)
     }
 
     package func stop() async {
@@ -284,6 +308,13 @@ package final class TestOrigin: Sendable {
 
     /// Connections accepted so far.
     package var connections: Int { state.withLock { $0.connections } }
+
+    /// The server name (SNI) of each TLS handshake a client began, in order (`nil` where it sent none).
+    package var serverNames: [String?] { state.withLock { $0.serverNames } }
+
+    func handshakeStarted(serverName: String?) {
+        state.withLock { $0.serverNames.append(serverName) }
+    }
 
     /// Answers 407 to requests without this exact `Proxy-Authorization` value, as a proxy with basic auth does.
     package func requireProxyAuthorization(_ value: String?) {

@@ -1,7 +1,10 @@
+import CacheNodeCore
+
 /// A client's request reduced to what the cache needs: the origin, the normalised path and the query to forward.
 ///
 /// Built from the request target and the `Host` header: the origin comes from the `cacheHostOrigin`
-/// query parameter, else from `Host`. The rest of the query is kept in order for the origin URL.
+/// query parameter, else from `Host`. The rest of the query is kept in order for the origin URL. How the origin is
+/// fetched (scheme and port) is the allowlist's to say: `routed(by:)`.
 package struct CacheRequest: Equatable, Sendable {
     /// The origin host, lowercased, without a trailing dot or brackets.
     package var host: String
@@ -11,31 +14,69 @@ package struct CacheRequest: Equatable, Sendable {
     package var path: String
     /// The query without `cacheHostOrigin`, in the client's order; `nil` when nothing is left.
     package var query: String?
+    /// Whether the client sent the request over TLS: such a request is never fetched over plain HTTP.
+    package var arrivedOverTLS: Bool
+    /// How the origin is fetched: HTTPS for a request that arrived over TLS or an origin listed as `https://`.
+    package var scheme: OriginScheme
+    /// The port an `https://` allowlist entry names, where the origin is fetched whatever the request named.
+    package var originPort: Int?
 
-    package init(host: String, port: Int? = nil, path: String, query: String? = nil) {
+    package init(
+        host: String,
+        port: Int? = nil,
+        path: String,
+        query: String? = nil,
+        arrivedOverTLS: Bool = false,
+        scheme: OriginScheme? = nil,
+        originPort: Int? = nil
+    ) {
         self.host = host
         self.port = port
         self.path = path
         self.query = query
+        self.arrivedOverTLS = arrivedOverTLS
+        self.scheme = scheme ?? (arrivedOverTLS ? .https : .http)
+        self.originPort = originPort
     }
 
-    /// The port the origin is fetched on.
-    package var effectivePort: Int { port ?? 80 }
+    /// The port the origin is fetched on: the allowlist entry's, the request's, else 80 or 443.
+    package var effectivePort: Int { originPort ?? port ?? scheme.defaultPort }
 
-    /// `host` or `host:port`, brackets around an IPv6 address.
+    /// `host` or `host:port` as the client named it, brackets around an IPv6 address.
     package var authority: String {
-        let name = host.contains(":") ? "[\(host)]" : host
-        return port.map { "\(name):\($0)" } ?? name
+        port.map { "\(bracketedHost):\($0)" } ?? bracketedHost
     }
+
+    /// `host` or `host:port` as the origin is fetched: the `Host` field sent to it.
+    package var originAuthority: String {
+        effectivePort == scheme.defaultPort ? bracketedHost : "\(bracketedHost):\(effectivePort)"
+    }
+
+    private var bracketedHost: String { host.contains(":") ? "[\(host)]" : host }
 
     /// The path and query sent to the origin.
     package var originTarget: String { query.map { "\(path)?\($0)" } ?? path }
 
-    /// `http://<origin><path>?<query>`: what a miss fetches.
-    package var originURL: String { "http://\(authority)\(originTarget)" }
+    /// `http://` or `https://<origin><path>?<query>`: what a miss fetches.
+    package var originURL: String { "\(scheme.rawValue)://\(originAuthority)\(originTarget)" }
 
-    /// The identity of the cached object: one URL, one object.
+    /// The identity of the cached object: one URL, one object. It holds no scheme: an origin is fetched one way, the
+    /// allowlist's, however the request arrived (a request over TLS for a plain-HTTP origin is refused).
     package var cacheKey: String { "\(authority)\(originTarget)" }
+
+    /// The request with the scheme and port its allowlist entry gives the origin.
+    package func routed(by allowlist: OriginAllowlist) -> CacheRequest {
+        var routed = self
+        switch allowlist.listing(host, port: port) {
+        case .https(let port):
+            routed.scheme = .https
+            routed.originPort = port
+        case .plain, .httpsElsewhere, .unlisted:
+            routed.scheme = arrivedOverTLS ? .https : .http
+            routed.originPort = nil
+        }
+        return routed
+    }
 }
 
 extension CacheRequest {
@@ -43,8 +84,13 @@ extension CacheRequest {
     package static let originParameter = "cachehostorigin"
 
     /// Parses a request target (`/path?query` or `http://host/path?query`) and the `Host` header, which must name
-    /// the same origin as an absolute-form target.
-    package static func parse(target: String, hostHeader: String?) throws(RequestError) -> CacheRequest {
+    /// the same origin as an absolute-form target. `arrivedOverTLS`: the client sent it over TLS (port 443 is then
+    /// the default port, as 80 is for plain HTTP).
+    package static func parse(
+        target: String,
+        hostHeader: String?,
+        arrivedOverTLS: Bool = false
+    ) throws(RequestError) -> CacheRequest {
         // RFC 9112: a request target holds no white space or control characters; none may reach the origin.
         guard !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             throw .badTarget("the request target holds white space or control characters")
@@ -105,9 +151,10 @@ extension CacheRequest {
         let (host, port) = try parseAuthority(named)
         return CacheRequest(
             host: host,
-            port: port,
+            port: arrivedOverTLS && port == 443 ? nil : port,
             path: path,
-            query: kept.isEmpty ? nil : kept.joined(separator: "&")
+            query: kept.isEmpty ? nil : kept.joined(separator: "&"),
+            arrivedOverTLS: arrivedOverTLS
         )
     }
 

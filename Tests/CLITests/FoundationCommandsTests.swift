@@ -30,7 +30,7 @@ struct ValidateCommandTests {
                 \(f):15: resources.cores: must be a positive whole number (as 8)
                 \(f):18: hub.name: 'MicroSoft-hub' contains "microsoft" (1 to 63 letters, digits and hyphens, not starting or ending with a hyphen, never containing "microsoft")
                 \(f):21: engine.admin: 0.0.0.0:80 clashes with engine.listen 0.0.0.0:80 (a different port, as 127.0.0.1:5000)
-                \(f):22: engine.extra_origins[1]: 'bad host' is not a host name, wildcard or IP address (as cdn.example.org, *.example.org or 127.0.0.1)
+                \(f):22: engine.extra_origins[1]: 'bad host' is not a host name, wildcard or IP address (as cdn.example.org, *.example.org, 127.0.0.1 or https://cdn.example.org:8443)
 
                 """
         )

@@ -85,7 +85,7 @@ struct OriginAllowlistTests {
         do {
             _ = try OriginAllowlist(text: "good.example.org\nnot a host\n")
         } catch {
-            #expect(error.lines == ["2: not a host"])
+            #expect(error.lines == ["line 2: 'not a host' is not a host name, wildcard or IP address"])
         }
     }
 

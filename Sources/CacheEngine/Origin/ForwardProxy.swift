@@ -4,27 +4,26 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// Sends origin requests through an HTTP proxy the way curl and browsers send plain-HTTP requests to one: the request
 /// line carries the absolute URL (`GET http://host/path HTTP/1.1`). AsyncHTTPClient would open a `CONNECT host:80`
-/// tunnel instead, which Squid (and most proxies) refuse for any port but 443.
-///
-/// Connections to the proxy are kept alive and reused. A response body is read from the socket only as fast as the
-/// engine consumes it, so a large range never piles up in memory.
+/// tunnel instead, which Squid (and most proxies) refuse for any port but 443. (HTTPS origins do go through a
+/// `CONNECT` tunnel: `PooledConnections.Tunnel`.)
 final class ForwardProxyClient: Sendable {
     private let proxy: ProxyURL
-    private let connectTimeout: TimeAmount
-    private let readTimeout: TimeAmount
-    private let group: any EventLoopGroup
-    private let idle = Mutex<[ProxyConnection]>([])
-    private let maxIdle = 64
+    private let connections: PooledConnections
 
     init(proxy: ProxyURL, connectTimeout: TimeAmount, readTimeout: TimeAmount, eventLoopGroup: any EventLoopGroup) {
         self.proxy = proxy
-        self.connectTimeout = connectTimeout
-        self.readTimeout = readTimeout
-        group = eventLoopGroup
+        connections = PooledConnections(
+            connectTimeout: connectTimeout,
+            readTimeout: readTimeout,
+            tls: nil,
+            eventLoopGroup: eventLoopGroup
+        )
     }
 
     /// `Proxy-Authorization` for a proxy URL that carries `user:password@`.
@@ -39,41 +38,131 @@ final class ForwardProxyClient: Sendable {
         if let credentials = Self.authorization(proxy) {
             head.headers.replaceOrAdd(name: "Proxy-Authorization", value: credentials)
         }
-        if let pooled = takeIdle() {
+        return try await connections.execute(head, at: .init(host: proxy.host, port: proxy.port))
+    }
+
+    func shutdown() {
+        connections.shutdown()
+    }
+}
+
+/// Kept-alive HTTP/1.1 connections to endpoints (the upstream proxy; an HTTPS origin at its checked address or through
+/// a `CONNECT` tunnel of the proxy), reused one exchange at a time. A response body is read from the socket only as
+/// fast as the engine consumes it, so a large range never piles up in memory.
+final class PooledConnections: Sendable {
+    /// Where a connection goes: the host or address and port connected to, and for an HTTPS origin the origin as its
+    /// certificate must name it and the proxy's tunnel to it, if any.
+    struct Endpoint: Hashable, Sendable {
+        var host: String
+        var port: Int
+        /// Over TLS: the origin's name (sent as SNI) or IP address, which its certificate must carry
+        /// (`OriginTLS.certificate(_:identifies:)`); `nil`: plain HTTP.
+        var origin: String?
+        /// Through the upstream proxy (`host` and `port` are then the proxy's): the tunnel to the origin.
+        var tunnel: Tunnel?
+
+        var usesTLS: Bool { origin != nil }
+    }
+
+    /// A `CONNECT` tunnel: `target` is `host:port` of the origin, `authorization` the proxy's credentials.
+    struct Tunnel: Hashable, Sendable {
+        var target: String
+        var authorization: String?
+    }
+
+    private let connectTimeout: TimeAmount
+    private let readTimeout: TimeAmount
+    private let tls: NIOSSLContext?
+    private let group: any EventLoopGroup
+    private let idle = Mutex<[Endpoint: [ProxyConnection]]>([:])
+    /// Idle connections kept per endpoint and in all.
+    private let maxIdle = 64
+    private let maxIdleInAll = 256
+
+    init(connectTimeout: TimeAmount, readTimeout: TimeAmount, tls: NIOSSLContext?, eventLoopGroup: any EventLoopGroup) {
+        self.connectTimeout = connectTimeout
+        self.readTimeout = readTimeout
+        self.tls = tls
+        group = eventLoopGroup
+    }
+
+    /// Sends `head` on a kept-alive connection to `endpoint` (a new one when none is idle, or when the idle one turns
+    /// out closed) and returns once the response head has arrived.
+    func execute(_ head: HTTPRequestHead, at endpoint: Endpoint) async throws -> HTTPClientResponse {
+        if let pooled = takeIdle(endpoint) {
             do {
                 return try await pooled.exchange(head, pool: self)
             } catch  where OriginClient.isStaleConnection(error) {
-                // The proxy closed the kept-alive connection as the request went out: a new connection follows.
+                // The peer closed the kept-alive connection as the request went out: a new connection follows.
             }
         }
-        return try await connect().exchange(head, pool: self)
+        return try await connect(endpoint).exchange(head, pool: self)
     }
 
-    private func connect() async throws -> ProxyConnection {
-        let readTimeout = self.readTimeout
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(connectTimeout)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.autoRead, value: false)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ProxyResponseReader(readTimeout: readTimeout))
+    /// A new connection: TCP, the proxy's tunnel if any, the TLS handshake and the origin's identity if TLS; no request
+    /// is written before all of them succeeded.
+    private func connect(_ endpoint: Endpoint) async throws -> ProxyConnection {
+        let tls = try endpoint.usesTLS ? tlsContext() : nil
+        let connectTimeout = self.connectTimeout
+        let loop = group.next()
+        let tunnel: EventLoopPromise<Void>? = endpoint.tunnel.map { _ in loop.makePromise() }
+        let handshake: EventLoopPromise<Void>? = endpoint.usesTLS ? loop.makePromise() : nil
+        let connection = ConnectionSetup(endpoint: endpoint, tls: tls, handshake: handshake, timeouts: timeouts)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: loop)
+                .connectTimeout(connectTimeout)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelOption(.autoRead, value: false)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tunnel, let request = endpoint.tunnel {
+                            // The rest of the pipeline follows once the proxy has opened the tunnel.
+                            try channel.pipeline.syncOperations.addHandler(
+                                TunnelHandler(request, promise: tunnel, deadline: connectTimeout)
+                            )
+                        } else {
+                            try connection.addHandlers(channel)
+                        }
+                    }
                 }
+                .connect(host: endpoint.host, port: endpoint.port)
+                .get()
+        } catch {
+            tunnel?.fail(error)
+            handshake?.fail(error)
+            throw error
+        }
+        do {
+            if let tunnel {
+                try await tunnel.futureResult.get()
+                try await loop.submit { try connection.addHandlers(channel) }.get()
             }
-            .connect(host: proxy.host, port: proxy.port)
-            .get()
+            try await handshake?.futureResult.get()
+        } catch {
+            handshake?.fail(error)
+            channel.close(promise: nil)
+            throw error
+        }
         let reader = try await channel.pipeline.handler(type: ProxyResponseReader.self).map {
             NIOLoopBound($0, eventLoop: channel.eventLoop)
         }.get()
-        return ProxyConnection(channel: channel, reader: reader)
+        return ProxyConnection(channel: channel, reader: reader, endpoint: endpoint)
     }
 
-    private func takeIdle() -> ProxyConnection? {
+    private var timeouts: (connect: TimeAmount, read: TimeAmount) { (connectTimeout, readTimeout) }
+
+    private func tlsContext() throws -> NIOSSLContext {
+        guard let tls else { throw OriginFailure.unreachable("no TLS configuration for origins") }
+        return tls
+    }
+
+    private func takeIdle(_ endpoint: Endpoint) -> ProxyConnection? {
         var stale: [ProxyConnection] = []
         defer { stale.forEach { $0.close() } }
-        return idle.withLock { connections in
-            while let connection = connections.popLast() {
+        return idle.withLock { table in
+            defer { if table[endpoint]?.isEmpty == true { table[endpoint] = nil } }
+            while let connection = table[endpoint]?.popLast() {
                 if connection.channel.isActive { return connection }
                 stale.append(connection)
             }
@@ -87,35 +176,239 @@ final class ForwardProxyClient: Sendable {
         // Queued on the connection's event loop before anyone can take it from the pool, so the watch never runs
         // after the next exchange has begun.
         connection.watchWhileIdle()
-        let kept = idle.withLock { connections in
-            guard connections.count < maxIdle else { return false }
-            connections.append(connection)
+        let kept = idle.withLock { table in
+            let all = table.values.reduce(0) { $0 + $1.count }
+            guard all < maxIdleInAll, table[connection.endpoint, default: []].count < maxIdle else { return false }
+            table[connection.endpoint, default: []].append(connection)
             return true
         }
         if !kept { connection.close() }
     }
 
     func shutdown() {
-        let connections = idle.withLock { connections in
-            defer { connections.removeAll() }
-            return connections
+        let connections = idle.withLock { table in
+            defer { table.removeAll() }
+            return table.values.flatMap { $0 }
         }
         connections.forEach { $0.close() }
     }
 }
 
-/// One kept-alive connection to the proxy; one exchange at a time.
+/// The handlers of a new connection to an endpoint, added when it connected or, through a proxy, once the tunnel
+/// opened: TLS for an HTTPS origin (its handshake completing `handshake`), then HTTP/1.1.
+private struct ConnectionSetup: Sendable {
+    var endpoint: PooledConnections.Endpoint
+    var tls: NIOSSLContext?
+    var handshake: EventLoopPromise<Void>?
+    var timeouts: (connect: TimeAmount, read: TimeAmount)
+
+    func addHandlers(_ channel: any Channel) throws {
+        let pipeline = channel.pipeline.syncOperations
+        if let tls, let handshake, let origin = endpoint.origin {
+            // SNI carries names only; an IP-address origin sends none.
+            let serverName = IPAddress(origin) == nil ? origin : nil
+            try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+            try pipeline.addHandler(TLSHandshakeWatch(handshake, deadline: timeouts.connect, origin: origin))
+        }
+        try pipeline.addHTTPClientHandlers()
+        try pipeline.addHandler(ProxyResponseReader(readTimeout: timeouts.read))
+    }
+}
+
+/// Waits for the TLS handshake of a new connection (the channel does not read on its own, so it asks for the first
+/// read), within `deadline`, then checks that the certificate identifies `origin` (`OriginTLS.certificate(_:
+/// identifies:)`): `result` fails with the handshake's error or that reason.
+final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let promise: EventLoopPromise<Void>
+    private let deadline: TimeAmount
+    private let origin: String
+    private var timer: Scheduled<Void>?
+    private var started = false
+    private var done = false
+
+    init(_ promise: EventLoopPromise<Void>, deadline: TimeAmount, origin: String) {
+        self.promise = promise
+        self.deadline = deadline
+        self.origin = origin
+    }
+
+    /// Added to a channel already connected (after a tunnel opened), the handshake has begun.
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) { [self] in
+            finish(.failure(OriginFailure.timeout))
+            context.close(promise: nil)
+        }
+        context.read()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
+            guard let certificate = handler?.peerCertificate, OriginTLS.certificate(certificate, identifies: origin)
+            else {
+                finish(.failure(OriginTLS.notNamed(origin)))
+                context.close(promise: nil)
+                return
+            }
+            finish(.success(()))
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.failure(HTTPClientError.remoteConnectionClosed))
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish(.failure(ChannelError.ioOnClosedChannel))
+    }
+
+    private func finish(_ result: Result<Void, any Error>) {
+        guard !done else { return }
+        done = true
+        timer?.cancel()
+        promise.completeWith(result)
+    }
+}
+
+/// Opens a `CONNECT` tunnel through the upstream proxy: writes the request, reads the proxy's answer head within
+/// `deadline`. On a 2xx `promise` succeeds and every byte after passes through (the connection is the origin's from
+/// then on); a 407 fails it with `OriginFailure.proxyAuthentication`, any other answer with the proxy's refusal.
+final class TunnelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// The longest answer head read from the proxy.
+    static let maxHead = 16 * 1024
+
+    private let request: PooledConnections.Tunnel
+    private let promise: EventLoopPromise<Void>
+    private let deadline: TimeAmount
+    private var received = ByteBuffer()
+    private var timer: Scheduled<Void>?
+    private var open = false
+    private var done = false
+
+    init(_ request: PooledConnections.Tunnel, promise: EventLoopPromise<Void>, deadline: TimeAmount) {
+        self.request = request
+        self.promise = promise
+        self.deadline = deadline
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) { [self] in
+            finish(.failure(OriginFailure.timeout))
+            context.close(promise: nil)
+        }
+        var head = "CONNECT \(request.target) HTTP/1.1\r\nHost: \(request.target)\r\n"
+        if let authorization = request.authorization { head += "Proxy-Authorization: \(authorization)\r\n" }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: head + "\r\n")), promise: nil)
+        context.read()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !open else { return context.fireChannelRead(data) }
+        var bytes = unwrapInboundIn(data)
+        received.writeBuffer(&bytes)
+        let view = received.readableBytesView
+        guard let end = view.firstRange(of: Array("\r\n\r\n".utf8)) else {
+            if view.count > Self.maxHead {
+                finish(.failure(OriginFailure.unreachable("the upstream proxy's answer to CONNECT is too long")))
+                context.close(promise: nil)
+            }
+            return
+        }
+        let head = String(decoding: view[..<end.lowerBound], as: UTF8.self)
+        let fields = head.split(separator: "\r\n", maxSplits: 1).first?.split(separator: " ", maxSplits: 2) ?? []
+        let status = fields.count >= 2 && fields[0].hasPrefix("HTTP/1.") ? Int(fields[1]) ?? 0 : 0
+        switch status {
+        case 200..<300 where end.upperBound == view.endIndex:
+            open = true
+            finish(.success(()))
+        case 200..<300:
+            finish(.failure(OriginFailure.unreachable("the upstream proxy sent bytes after opening a tunnel")))
+            context.close(promise: nil)
+        case 407:
+            finish(.failure(OriginFailure.proxyAuthentication))
+            context.close(promise: nil)
+        default:
+            let answer = head.prefix { $0 != "\r" }.prefix(200)
+            finish(
+                .failure(
+                    OriginFailure.unreachable(
+                        "the upstream proxy refused a CONNECT tunnel to \(request.target) ('\(answer)'; it must allow "
+                            + "CONNECT to that port)"
+                    )
+                )
+            )
+            context.close(promise: nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if !done { context.read() }
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(
+            .failure(
+                OriginFailure.unreachable(
+                    "the upstream proxy closed the connection before opening a tunnel to "
+                        + request.target
+                )
+            )
+        )
+        context.fireChannelInactive()
+    }
+
+    private func finish(_ result: Result<Void, any Error>) {
+        guard !done else { return }
+        done = true
+        timer?.cancel()
+        promise.completeWith(result)
+    }
+}
+
+/// One kept-alive connection to an endpoint (the proxy, an origin); one exchange at a time.
 final class ProxyConnection: Sendable {
     let channel: any Channel
+    let endpoint: PooledConnections.Endpoint
     private let reader: NIOLoopBound<ProxyResponseReader>
 
-    init(channel: any Channel, reader: NIOLoopBound<ProxyResponseReader>) {
+    init(channel: any Channel, reader: NIOLoopBound<ProxyResponseReader>, endpoint: PooledConnections.Endpoint) {
         self.channel = channel
         self.reader = reader
+        self.endpoint = endpoint
     }
 
     /// Writes the request and waits for the response head; the body streams from the returned response.
-    fileprivate func exchange(_ head: HTTPRequestHead, pool: ForwardProxyClient) async throws -> HTTPClientResponse {
+    fileprivate func exchange(_ head: HTTPRequestHead, pool: PooledConnections) async throws -> HTTPClientResponse {
         let reader = self.reader
         try await channel.eventLoop.submit { reader.value.begin() }.get()
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
@@ -200,11 +493,11 @@ struct ProxyResponseBody: AsyncSequence, Sendable {
 /// connection, since unread bytes would precede the next response.
 final class ProxyExchange: Sendable {
     private let connection: ProxyConnection
-    private let pool: ForwardProxyClient
+    private let pool: PooledConnections
     private let reusable: Bool
     private let state: Mutex<(remaining: Int64?, finished: Bool)>
 
-    init(connection: ProxyConnection, pool: ForwardProxyClient, reusable: Bool, length: Int64?) {
+    init(connection: ProxyConnection, pool: PooledConnections, reusable: Bool, length: Int64?) {
         self.connection = connection
         self.pool = pool
         self.reusable = reusable

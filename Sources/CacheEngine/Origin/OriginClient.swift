@@ -5,22 +5,35 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
-/// Fetches from origins over HTTP/1.1 with a keep-alive pool, the configured timeouts and the upstream proxy.
+/// Fetches from origins over HTTP/1.1 with keep-alive pools, the configured timeouts and the upstream proxy; over TLS
+/// for the origins the allowlist lists as `https://` (`CacheRequest.routed(by:)`).
 package final class OriginClient: Sendable {
     private let client: HTTPClient
-    /// Set when an upstream proxy is configured: requests go to it in absolute form (no CONNECT tunnel).
+    /// Set when an upstream proxy is configured: plain requests go to it in absolute form (no CONNECT tunnel).
     private let forward: ForwardProxyClient?
+    private let proxy: ProxyURL?
+    /// HTTPS: connections to the checked address, or through the proxy in a `CONNECT` tunnel; the certificate is
+    /// verified for the origin's name or address either way.
+    private let secure: PooledConnections
+    private let origins: OriginAllowlist
     /// With a proxy, the proxy resolves names; without one, the client connects to the checked address.
     package let usesProxy: Bool
 
+    /// `origins`: the allowlist that says which origins are fetched over HTTPS; `tls`: how (`OriginTLS`, by default
+    /// the system's CAs alone).
     package init(
         connectTimeout: TimeAmount,
         readTimeout: TimeAmount,
         proxy: ProxyURL?,
+        origins: OriginAllowlist = OriginAllowlist([]),
+        tls: OriginTLS? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
+        // Without a CA file the system's CAs cannot fail to load; should they, HTTPS fetches fail with that reason.
+        let tls = tls ?? (try? OriginTLS(caFile: nil))
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: connectTimeout, read: readTimeout),
@@ -30,6 +43,8 @@ package final class OriginClient: Sendable {
         configuration.httpVersion = .http1Only
         client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
         usesProxy = proxy != nil
+        self.proxy = proxy
+        self.origins = origins
         forward = proxy.map {
             ForwardProxyClient(
                 proxy: $0,
@@ -38,36 +53,37 @@ package final class OriginClient: Sendable {
                 eventLoopGroup: eventLoopGroup
             )
         }
+        secure = PooledConnections(
+            connectTimeout: connectTimeout,
+            readTimeout: readTimeout,
+            tls: tls?.context,
+            eventLoopGroup: eventLoopGroup
+        )
     }
 
     /// Sends `GET` (or `HEAD`) for the request's origin URL with `Accept-Encoding: identity`; `address` pins the
-    /// connection to a checked address.
+    /// connection to a checked address. The allowlist decides the scheme and port; a request that arrived over TLS
+    /// is never sent over plain HTTP.
     package func send(
         _ request: CacheRequest,
         address: IPAddress?,
         method: HTTPMethod = .GET,
         headers extra: [(String, String)]
     ) async throws(OriginFailure) -> HTTPClientResponse {
-        var url = request.originURL
-        if let address, !usesProxy {
-            let host = address.isIPv4 ? address.description : "[\(address)]"
-            url = "http://\(host):\(request.effectivePort)\(request.originTarget)"
+        let request = request.routed(by: origins)
+        guard request.scheme == .https || !request.arrivedOverTLS else {
+            throw .unreachable(
+                "origin \(request.host) is not listed as https://, and a request over TLS is never fetched over plain HTTP"
+            )
         }
-        var outgoing = HTTPClientRequest(url: url)
-        outgoing.method = method
-        outgoing.headers.add(name: "Host", value: request.authority)
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: request.originAuthority)
         // Without Accept-Encoding any coding is acceptable (RFC 9110 12.5.3); the cache keeps identity bytes only.
-        outgoing.headers.add(name: "Accept-Encoding", value: "identity")
+        headers.add(name: "Accept-Encoding", value: "identity")
         for (name, value) in extra where name.lowercased() != "accept-encoding" {
-            outgoing.headers.add(name: name, value: value)
+            headers.add(name: name, value: value)
         }
-        let execute: @Sendable () async throws -> HTTPClientResponse
-        if let forward {
-            let headers = outgoing.headers
-            execute = { try await forward.execute(method: method, url: request.originURL, headers: headers) }
-        } else {
-            execute = { [client, outgoing] in try await client.execute(outgoing, deadline: .now() + .hours(1)) }
-        }
+        let execute = exchange(request, address: address, method: method, headers: headers)
         // The origin closes idle kept-alive connections when its keep-alive timeout ends, often all of them at once;
         // a request that went out on one gets nothing back. GET and HEAD are idempotent, so the request goes out
         // again, on the next pooled connection or a new one: each failed try takes one dead connection out of the
@@ -79,9 +95,60 @@ package final class OriginClient: Sendable {
             } catch  where Self.isStaleConnection(error) && attempt < Self.staleConnectionAttempts {
                 attempt += 1
             } catch {
-                throw Self.failure(error)
+                throw Self.failure(error, origin: "\(request.host):\(request.effectivePort)")
             }
         }
+    }
+
+    /// The exchange for a routed request: plain or TLS, direct to the checked address or through the proxy.
+    private func exchange(
+        _ request: CacheRequest,
+        address: IPAddress?,
+        method: HTTPMethod,
+        headers: HTTPHeaders
+    ) -> @Sendable () async throws -> HTTPClientResponse {
+        switch (request.scheme, forward) {
+        case (.http, let forward?):
+            return { try await forward.execute(method: method, url: request.originURL, headers: headers) }
+        case (.http, nil):
+            var url = request.originURL
+            if let address {
+                url = "http://\(address.isIPv4 ? address.description : "[\(address)]"):\(request.effectivePort)"
+                url += request.originTarget
+            }
+            let outgoing = Self.outgoing(url, method: method, headers: headers)
+            return { [client] in try await client.execute(outgoing, deadline: .now() + .hours(1)) }
+        case (.https, _):
+            let endpoint: PooledConnections.Endpoint
+            if let proxy {
+                // The proxy resolves the name and opens the tunnel; the certificate is verified at its end.
+                let name = request.host.contains(":") ? "[\(request.host)]" : request.host
+                endpoint = .init(
+                    host: proxy.host,
+                    port: proxy.port,
+                    origin: request.host,
+                    tunnel: .init(
+                        target: "\(name):\(request.effectivePort)",
+                        authorization: ForwardProxyClient.authorization(proxy)
+                    )
+                )
+            } else {
+                endpoint = .init(
+                    host: address?.description ?? request.host,
+                    port: request.effectivePort,
+                    origin: request.host
+                )
+            }
+            let head = HTTPRequestHead(version: .http1_1, method: method, uri: request.originTarget, headers: headers)
+            return { [secure] in try await secure.execute(head, at: endpoint) }
+        }
+    }
+
+    private static func outgoing(_ url: String, method: HTTPMethod, headers: HTTPHeaders) -> HTTPClientRequest {
+        var outgoing = HTTPClientRequest(url: url)
+        outgoing.method = method
+        outgoing.headers = headers
+        return outgoing
     }
 
     /// Tries of one request whose kept-alive connections turn out closed before it fails.
@@ -98,12 +165,16 @@ package final class OriginClient: Sendable {
         if let ioError = error as? IOError {
             return ioError.errnoCode == ECONNRESET || ioError.errnoCode == EPIPE
         }
+        // A TLS connection the origin closed without close_notify.
+        if let sslError = error as? NIOSSLError, case .uncleanShutdown = sslError { return true }
         return false
     }
 
-    /// Maps client, channel and timeout errors to an `OriginFailure`.
-    package static func failure(_ error: any Error) -> OriginFailure {
+    /// Maps client, channel, TLS and timeout errors to an `OriginFailure`; `origin` (`host:port`) names the origin in
+    /// the reasons for TLS failures.
+    package static func failure(_ error: any Error, origin: String? = nil) -> OriginFailure {
         if let failure = error as? OriginFailure { return failure }
+        if let reason = OriginTLS.reason(error, origin: origin ?? "the origin") { return .unreachable(reason) }
         if let clientError = error as? HTTPClientError {
             switch clientError {
             case .connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout: return .timeout
@@ -123,6 +194,7 @@ package final class OriginClient: Sendable {
             })
         else { return }
         forward?.shutdown()
+        secure.shutdown()
         try? await client.shutdown()
     }
 

@@ -377,14 +377,18 @@ extension NodeConfiguration {
                 )
             }
         }
-        for (index, origin) in engine.extraOrigins.enumerated() where !OriginAllowlist.isValidPattern(origin) {
-            issues.append(
-                .init(
-                    "engine.extra_origins[\(index)]",
-                    "'\(origin)' is not a host name, wildcard or IP address",
-                    hint: "as cdn.example.org, *.example.org or 127.0.0.1"
+        for (index, origin) in engine.extraOrigins.enumerated() {
+            do {
+                _ = try OriginPattern(origin)
+            } catch {
+                issues.append(
+                    .init(
+                        "engine.extra_origins[\(index)]",
+                        error.description,
+                        hint: "as cdn.example.org, *.example.org, 127.0.0.1 or https://cdn.example.org:8443"
+                    )
                 )
-            )
+            }
         }
         let blockSize = engine.blockSizeKB
         if blockSize < 64 || blockSize > 16384 || blockSize & (blockSize - 1) != 0 {

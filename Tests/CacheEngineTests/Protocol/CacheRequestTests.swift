@@ -1,3 +1,4 @@
+import CacheNodeCore
 import CacheProtocol
 import Testing
 
@@ -64,5 +65,76 @@ struct CacheRequestTests {
         let first = try CacheRequest.parse(target: "/a?cacheHostOrigin=Host.example:80", hostHeader: nil)
         let second = try CacheRequest.parse(target: "/a", hostHeader: "host.example")
         #expect(first.cacheKey == second.cacheKey)
+    }
+}
+
+/// The scheme and port an origin is fetched on come from its allowlist entry; a request over TLS defaults to 443.
+struct CacheRequestSchemeTests {
+    static let allowlist = OriginAllowlist(
+        patterns: ["*.download.windowsupdate.com", "https://*.manage.microsoft.com"],
+        extra: ["127.0.0.1", "https://127.0.0.1:8443", "https://origin.test:9443"]
+    )
+
+    @Test(
+        arguments: [
+            // Over plain HTTP.
+            (
+                "/a.cab?cacheHostOrigin=au.download.windowsupdate.com", false,
+                "http://au.download.windowsupdate.com/a.cab"
+            ),
+            ("/app?cacheHostOrigin=swda01.manage.microsoft.com", false, "https://swda01.manage.microsoft.com/app"),
+            ("/app?cacheHostOrigin=swda01.manage.microsoft.com:80", false, "https://swda01.manage.microsoft.com/app"),
+            (
+                "/app?cacheHostOrigin=swda01.manage.microsoft.com:8443", false,
+                "https://swda01.manage.microsoft.com:8443/app"
+            ),
+            ("/f?cacheHostOrigin=127.0.0.1", false, "https://127.0.0.1:8443/f"),
+            ("/f?cacheHostOrigin=127.0.0.1:8443", false, "https://127.0.0.1:8443/f"),
+            ("/f?cacheHostOrigin=127.0.0.1:8080", false, "http://127.0.0.1:8080/f"),
+            ("/f?cacheHostOrigin=origin.test&x=1", false, "https://origin.test:9443/f?x=1"),
+            // Over TLS: the same origins, the same URLs; 443 is the default port.
+            ("/app?cacheHostOrigin=swda01.manage.microsoft.com", true, "https://swda01.manage.microsoft.com/app"),
+            ("/app?cacheHostOrigin=swda01.manage.microsoft.com:443", true, "https://swda01.manage.microsoft.com/app"),
+            ("/f?cacheHostOrigin=origin.test:9443", true, "https://origin.test:9443/f"),
+        ] as [(String, Bool, String)]
+    )
+    func originURL(target: String, overTLS: Bool, expected: String) throws {
+        let request = try CacheRequest.parse(target: target, hostHeader: "cache.local", arrivedOverTLS: overTLS)
+        #expect(request.routed(by: Self.allowlist).originURL == expected)
+    }
+
+    /// One object whichever way the client came: the key names the origin as the client did, never the scheme.
+    @Test(
+        arguments: [
+            ("/app?cacheHostOrigin=swda01.manage.microsoft.com", "swda01.manage.microsoft.com/app"),
+            ("/f?cacheHostOrigin=origin.test:9443&x=1", "origin.test:9443/f?x=1"),
+        ]
+    )
+    func theCacheKeyIsTheSameOverTLSAndOverHTTP(target: String, key: String) throws {
+        let overTLS = try CacheRequest.parse(target: target, hostHeader: nil, arrivedOverTLS: true)
+        let overHTTP = try CacheRequest.parse(target: target, hostHeader: nil)
+        #expect(overTLS.cacheKey == key)
+        #expect(overHTTP.cacheKey == key)
+        #expect(overTLS.routed(by: Self.allowlist).cacheKey == key)
+        #expect(overTLS.routed(by: Self.allowlist).originURL == overHTTP.routed(by: Self.allowlist).originURL)
+    }
+
+    @Test func aRequestOverTLSIsFetchedOverTLSEvenUnrouted() throws {
+        let request = try CacheRequest.parse(
+            target: "/f?cacheHostOrigin=example.org",
+            hostHeader: nil,
+            arrivedOverTLS: true
+        )
+        #expect(request.arrivedOverTLS && request.scheme == .https && request.effectivePort == 443)
+        #expect(request.originURL == "https://example.org/f")
+        let plain = try CacheRequest.parse(target: "/f?cacheHostOrigin=example.org", hostHeader: nil)
+        #expect(!plain.arrivedOverTLS && plain.scheme == .http && plain.originURL == "http://example.org/f")
+    }
+
+    @Test func theHostFieldSentToTheOriginNamesItsPort() throws {
+        let request = try CacheRequest.parse(target: "/f?cacheHostOrigin=127.0.0.1", hostHeader: nil)
+        #expect(request.routed(by: Self.allowlist).originAuthority == "127.0.0.1:8443")
+        let named = try CacheRequest.parse(target: "/f?cacheHostOrigin=swda01.manage.microsoft.com", hostHeader: nil)
+        #expect(named.routed(by: Self.allowlist).originAuthority == "swda01.manage.microsoft.com")
     }
 }

@@ -81,3 +81,57 @@ struct OriginPolicyTests {
         }
     }
 }
+
+/// A request over TLS is never fetched over plain HTTP; an https:// entry with a port serves that port only.
+struct OriginPolicySchemeTests {
+    static let policy = OriginPolicy(
+        allowlist: OriginAllowlist(
+            patterns: ["*.download.windowsupdate.com", "https://*.manage.microsoft.com"],
+            extra: ["https://127.0.0.1:8443", "https://[::1]"]
+        ),
+        listen: ListenAddress(host: "0.0.0.0", port: 8080),
+        secureListen: ListenAddress(host: "0.0.0.0", port: 443)
+    )
+
+    static func decision(_ origin: String, overTLS: Bool, resolved: [String]? = nil) throws -> OriginPolicy.Decision {
+        let request = try CacheRequest.parse(
+            target: "/f?cacheHostOrigin=\(origin)",
+            hostHeader: nil,
+            arrivedOverTLS: overTLS
+        )
+        let first = policy.check(request)
+        guard first == .allow, let resolved else { return first }
+        return policy.check(request, resolved: resolved.compactMap { IPAddress($0) })
+    }
+
+    @Test(
+        arguments: [
+            ("swda01.manage.microsoft.com", true, nil, ""),
+            ("swda01.manage.microsoft.com", false, nil, ""),
+            ("au.download.windowsupdate.com", false, nil, ""),
+            ("au.download.windowsupdate.com", true, nil, "list it as https://au.download.windowsupdate.com"),
+            ("127.0.0.1:8443", true, nil, ""),
+            ("127.0.0.1", false, nil, ""),
+            ("127.0.0.1:9000", false, nil, "is listed as https://127.0.0.1:8443 only"),
+            ("[::1]:8443", true, nil, ""),
+            // A fetch over TLS that would reach the engine's own TLS listener is a loop; the plain listener's port
+            // is no loop for it.
+            ("[::1]:443", true, nil, "is this cache itself"),
+            ("[::1]:8080", true, nil, ""),
+            ("swda01.manage.microsoft.com:8443", true, ["127.0.0.1"], "resolves to a loopback address"),
+            ("swda01.manage.microsoft.com", true, ["127.0.0.1"], "resolves to this cache itself"),
+        ] as [(String, Bool, [String]?, String)]
+    )
+    func decides(origin: String, overTLS: Bool, resolved: [String]?, reason: String) throws {
+        let decision = try Self.decision(origin, overTLS: overTLS, resolved: resolved)
+        if reason.isEmpty {
+            #expect(decision == .allow, "\(decision)")
+        } else {
+            guard case .refuse(let text) = decision else {
+                Issue.record("\(origin) was allowed")
+                return
+            }
+            #expect(text.contains(reason), "\(text)")
+        }
+    }
+}
