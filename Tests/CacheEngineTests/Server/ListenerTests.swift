@@ -69,11 +69,12 @@ struct GracefulShutdownTests {
             defer { close(idle) }
             try TestHTTPClient.send(idle, Array("GET \(harness.target("/small.bin")) HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
             let busy = Task { try await harness.get("/slow.bin") }
-            // Wait until the slow response is under way.
-            let deadline = ContinuousClock.now + .seconds(30)
+            // Wait until the slow response is under way (a generous bound: a loaded machine is slow to start it).
+            let deadline = ContinuousClock.now + .seconds(180)
             while harness.origin.mostPacedAtOnce == 0 && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
+            #expect(harness.origin.mostPacedAtOnce > 0, "the slow response never started")
             harness.engine.shutdown()
             // The idle connection is closed by the engine: its read ends after the one response.
             let idleBytes = try await TestHTTPClient.blocking { try TestHTTPClient.receiveAll(idle) }
