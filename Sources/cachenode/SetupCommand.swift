@@ -79,6 +79,26 @@ struct SetupCommand: AsyncParsableCommand {
     @Flag(help: "Keep a network change that carries your own connection without waiting for a confirmation.")
     var noNetworkConfirm = false
 
+    @Option(
+        help: ArgumentHelp(
+            "The address the engine listens on for clients (engine.listen), as ADDRESS:PORT, for the wizard.",
+            discussion: """
+                A new install proposes it; a re-run replaces the installed one with it, and Review shows the change. \
+                With --answers the answer file sets the address: a different value is refused.
+                """,
+            valueName: "address:port"
+        )
+    )
+    var listen: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The admin listener's address (engine.admin: /health, /status, /metrics), as --listen is the engine's.",
+            valueName: "address:port"
+        )
+    )
+    var adminListen: String?
+
     @Option(help: .hidden)
     var hostRoot: String = "/"
 
@@ -88,6 +108,9 @@ struct SetupCommand: AsyncParsableCommand {
         }
         guard (10...3600).contains(networkConfirmTimeout) else {
             throw ValidationError("--network-confirm-timeout: \(networkConfirmTimeout) is not 10 to 3600 seconds")
+        }
+        if let problem = Self.addressFlagProblem(listen: listen, admin: adminListen) {
+            throw ValidationError(problem)
         }
     }
 
@@ -127,6 +150,7 @@ struct SetupCommand: AsyncParsableCommand {
     private func runAnswerFile(_ file: String) async throws {
         let sizing = try ResourceLocator.sizingTable()
         var configuration = try AnswerFileInput.load(file, sizing: sizing)
+        if let conflict = answerFileConflict(configuration, file: file) { throw CommandFailure(.invalid, conflict) }
         try HubSecret.fold(url: hubURL, fingerprint: hubFingerprint, caFile: hubCa, into: &configuration.hub)
         let issues = configuration.validate(sizing: sizing).filter { $0.keyPath.hasPrefix("hub.") }
         if !issues.isEmpty {
@@ -152,10 +176,12 @@ struct SetupCommand: AsyncParsableCommand {
         let layout = draft.layout
         let probe = SystemHostProbe(root: hostRoot)
         let isTrial = !layout.isRealInstall
-        let listen =
-            installed?.configuration.engine.listen
-            ?? (isTrial ? "0.0.0.0:8080" : NodeConfiguration.Engine.defaultListen)
-        let facts = probe.facts(storagePath: layout.stateDirectory, listen: installed == nil ? listen : nil)
+        // The port test of the address the engine is to listen on: not the installed engine's own, which it holds.
+        let tested =
+            installed == nil
+            ? WizardContext.proposedListen(given: listen, isTrial: isTrial)
+            : listen.flatMap { $0 == installed?.configuration.engine.listen ? nil : $0 }
+        let facts = probe.facts(storagePath: layout.stateDirectory, listen: tested)
         let (hubs, nodesByHub) = try knownHubs(layout: layout)
         let prefill = hubURL.map { url in
             HubServicePrefill(
@@ -191,8 +217,11 @@ struct SetupCommand: AsyncParsableCommand {
             hubService: prefill,
             checkHub: { request in Self.checkHub(request) },
             hostName: currentHostName(),
-            inspectFile: Self.certificateFileFacts(layout)
+            inspectFile: Self.certificateFileFacts(layout),
+            givenListen: listen,
+            givenAdmin: adminListen
         )
+        if let clash = clashWithKeptAddress(context) { throw CommandFailure(.invalid, "setup: \(clash)") }
         let writeAnswers = self.writeAnswers
         let result: Result<WizardSession.Result, any Error> = await MainActor.run {
             do {

@@ -117,4 +117,48 @@ struct SetupCommandTests {
         #expect(result.status == 3)
         #expect(result.stderr.hasPrefix("this machine cannot run the node as configured:"))
     }
+
+    /// `--listen` and `--admin-listen` are read as engine.listen and engine.admin of an answer file are: a bad value
+    /// stops setup before anything, exit 2, the flag named.
+    @Test(arguments: [
+        (["--listen", "0.0.0.0"], "--listen: '0.0.0.0' is not address:port (as 0.0.0.0:80 or [::]:80)"),
+        (["--listen", "localhost:8080"], "--listen: 'localhost:8080' is not address:port (as 0.0.0.0:80 or [::]:80)"),
+        (
+            ["--admin-listen", "127.0.0.1:70000"],
+            "--admin-listen: '127.0.0.1:70000' is not address:port (as 127.0.0.1:5000)"
+        ),
+        (
+            ["--listen", "0.0.0.0:7000", "--admin-listen", "127.0.0.1:7000"],
+            "--admin-listen: 127.0.0.1:7000 clashes with --listen 0.0.0.0:7000 (a different port, as 127.0.0.1:5000)"
+        ),
+    ])
+    func aBadListenFlagIsRefusedWithTheFlagNamed(_ flags: [String], _ expected: String) throws {
+        let result = try CLIRunner.run(["setup", "--root", root.path, "--host-root", Self.machine] + flags, stdin: "")
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains(expected), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
+    }
+
+    /// With --answers the answer file alone sets the engine's addresses: a flag that differs is refused, the same
+    /// value is accepted.
+    @Test func theListenFlagsMustAgreeWithTheAnswerFile() throws {
+        let setup = [
+            "setup", "--answers", "Resources/answers/trial.yaml", "--root", root.path, "--host-root", Self.machine,
+        ]
+        let differs = try CLIRunner.run(setup + ["--dry-run", "--listen", "127.0.0.1:9090"])
+        #expect(differs.status == 2, "\(differs.stdout)\(differs.stderr)")
+        #expect(
+            differs.stderr
+                == "--listen 127.0.0.1:9090 differs from engine.listen 127.0.0.1:8080 of Resources/answers/trial.yaml: "
+                + "with --answers the answer file sets the engine's addresses; change engine.listen there\n"
+        )
+        let admin = try CLIRunner.run(setup + ["--dry-run", "--admin-listen", "127.0.0.1:5001"])
+        #expect(admin.status == 2)
+        #expect(admin.stderr.hasPrefix("--admin-listen 127.0.0.1:5001 differs from engine.admin 127.0.0.1:5000 of "))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
+        let same = try CLIRunner.run(
+            setup + ["--dry-run", "--listen", "127.0.0.1:8080", "--admin-listen", "127.0.0.1:5000"]
+        )
+        #expect(same.status == 0, "\(same.stderr)")
+    }
 }

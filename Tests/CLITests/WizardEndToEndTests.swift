@@ -202,6 +202,20 @@ struct WizardEndToEndTests {
         #expect(try tmux.waitForExit() == 1)
     }
 
+    /// A --listen on the admin listener's port (the default 127.0.0.1:5000 here) is refused before the wizard opens:
+    /// the wizard has no field where the clash could be shown and fixed.
+    @Test func aListenFlagOnTheAdminPortIsRefusedBeforeTheWizard() throws {
+        let errors = root.appendingPathComponent("stderr.txt").path
+        let tmux = try TmuxSession()
+        try tmux.run(setup("--dry-run --listen 127.0.0.1:5000 2>'\(errors)'"))
+        #expect(try tmux.waitForExit() == 2)
+        #expect(
+            try String(contentsOfFile: errors, encoding: .utf8)
+                == "setup: --listen: 127.0.0.1:5000 clashes with the default engine.admin 127.0.0.1:5000 "
+                + "(give --admin-listen too)\n"
+        )
+    }
+
     @Test func aBlockedMachineStopsOnTheWelcomeScreen() throws {
         let tooSmall = CLIRunner.repository.appendingPathComponent("Tests/InstallerTests/Fixtures/too-small").path
         let tmux = try TmuxSession()
@@ -494,17 +508,18 @@ struct WizardInstallEndToEndTests {
             try? FileManager.default.removeItem(at: root)
         }
 
+        let listeners = TrialListeners()
         let tmux = try TmuxSession()
         try tmux.run(
             "'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(WizardEndToEndTests.machine)' "
-                + "--self-test-origin \(origin.authority)"
+                + "--self-test-origin \(origin.authority) \(listeners.flags)"
         )
         try tmux.acceptWarnings()
         try tmux.type("Lab-1")
         try tmux.send("Enter")
         try tmux.existingSwitch(number: "1")
         // The network's "proxy" is the test origin itself, which answers absolute-form requests as a forward proxy.
-        try tmux.dynamicAddress(proxy: "http://\(origin.authority)")
+        try tmux.dynamicAddress(proxy: "http://\(origin.authority)", listenPort: listeners.listen)
         try tmux.storage(driveGB: "60")
         try tmux.resources(profile: "1", memoryGB: "4", cores: "4")
         try tmux.waitFor("Do you already have a hub?")
@@ -513,6 +528,8 @@ struct WizardInstallEndToEndTests {
         try tmux.type("lab-hub")
         try tmux.send("Enter")
         try tmux.httpsOff()
+        let review = try tmux.waitFor("Every answer. Enter on a row")
+        #expect(review.contains("Listen      127.0.0.1:\(listeners.listen) (what clients'"), "\(review)")
         try tmux.finishReview()
 
         try tmux.waitFor("Point clients at it: DOCacheHost = ")
@@ -535,7 +552,8 @@ struct WizardInstallEndToEndTests {
             running.stdout.firstMatch(of: /Status page: +http:\/\/127\.0\.0\.1:(\d+)\//),
             "\(running.stdout)"
         )
-        let html = try await TestHTTPClient.get(port: Int(page.output.1)!, "/")
+        #expect(Int(page.output.1) == listeners.admin, "the admin listener is not on --admin-listen")
+        let html = try await TestHTTPClient.get(port: listeners.admin, "/")
         #expect(html.status == 200)
         #expect(String(decoding: html.body, as: UTF8.self).contains("<title>CacheNode Lab-1</title>"))
         let hubs = try CLIRunner.run(["hub", "list", "--root", root.path])
@@ -549,8 +567,9 @@ struct WizardInstallEndToEndTests {
 }
 
 extension WizardInstallEndToEndTests {
-    /// The README's first command as written, on this machine as the probe sees it, without internet and without
+    /// The README's first command, on this machine as the probe sees it, without internet and without
     /// --self-test-origin: the self-test cannot reach the CDN, the trial install says so, stays installed, exits 0.
+    /// Only --listen and --admin-listen are added, so that the engine it starts binds loopback ports of its own.
     @Test func theReadmeFirstCommandInstallsATrialOffline() throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -559,8 +578,9 @@ extension WizardInstallEndToEndTests {
             _ = try? CLIRunner.run(["uninstall", "--root", demo])
             try? FileManager.default.removeItem(at: work)
         }
+        let listeners = TrialListeners()
         let tmux = try TmuxSession(cols: 80, rows: 24)
-        try tmux.run("cd '\(work.path)' && '\(CLIRunner.binary)' setup --root ./demo")
+        try tmux.run("cd '\(work.path)' && '\(CLIRunner.binary)' setup --root ./demo \(listeners.flags)")
         try tmux.waitFor("Welcome and hardware check")
         // Warnings, if this machine has any, need the tick; without any, Space does nothing.
         try tmux.send("Space", "Enter")
@@ -573,7 +593,7 @@ extension WizardInstallEndToEndTests {
         try tmux.waitFor("How the node gets its address.")
         try tmux.type("2")
         try tmux.send("Enter", "Enter")
-        try tmux.acceptNetworkWarnings()
+        try tmux.acceptNetworkWarnings(listenPort: listeners.listen)
         try tmux.waitFor("Where the state and the cache live")
         try tmux.send("Enter", "Enter", "Enter")
         try tmux.waitFor("This machine:")
@@ -613,13 +633,14 @@ extension WizardInstallEndToEndTests {
         let draft = root.appendingPathComponent("var/lib/cachenode/setup-draft.yaml").path
         let errors = root.appendingPathComponent("stderr.txt").path
 
-        let tmux = try TmuxSession()
-        try tmux.run(
+        let listeners = TrialListeners()
+        let setup =
             "'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(WizardEndToEndTests.machine)' "
-                + "2>'\(errors)'"
-        )
+            + listeners.flags
+        let tmux = try TmuxSession()
+        try tmux.run(setup + " 2>'\(errors)'")
         try tmux.acceptWarnings()
-        try tmux.answerUpToTheHub(node: "Fail-1")
+        try tmux.answerUpToTheHub(node: "Fail-1", listenPort: listeners.listen)
         try tmux.waitFor("Do you already have a hub?")
         try tmux.type("2")
         try tmux.send("Enter")
@@ -644,14 +665,14 @@ extension WizardInstallEndToEndTests {
 
         // The cause gone, the next setup starts from the answers: Enter through each step, as they were.
         try FileManager.default.removeItem(at: drive.appendingPathComponent("notes.txt"))
-        try tmux.run("'\(CLIRunner.binary)' setup --root '\(root.path)' --host-root '\(WizardEndToEndTests.machine)'")
+        try tmux.run(setup)
         try tmux.waitFor("Start from these answers")
         try tmux.send("Enter")
         try tmux.waitFor(" Space tick")
         try tmux.acceptWarnings()
         try tmux.waitFor("[Fail-1]")
         try tmux.send("Enter", "Enter", "Enter", "Enter", "Enter")
-        try tmux.acceptNetworkWarnings()
+        try tmux.acceptNetworkWarnings(listenPort: listeners.listen)
         try tmux.waitFor("Where the state and the cache live")
         try tmux.send("Enter", "Enter", "Enter")
         try tmux.waitFor("This machine: 16 cores")
@@ -671,6 +692,24 @@ extension WizardInstallEndToEndTests {
     }
 }
 
+/// Loopback addresses of its own for a trial that starts its engine, given as `--listen` and `--admin-listen`: a test
+/// binds nothing but loopback, and suites that run side by side never share a port (a trial's own proposal is
+/// 0.0.0.0:8080 and 127.0.0.1:5000).
+struct TrialListeners {
+    let listen: Int
+    let admin: Int
+
+    init() {
+        listen = freeLoopbackPort()
+        var admin = freeLoopbackPort()
+        while admin == listen { admin = freeLoopbackPort() }
+        self.admin = admin
+    }
+
+    /// The flags for `cachenode setup`.
+    var flags: String { "--listen 127.0.0.1:\(listen) --admin-listen 127.0.0.1:\(admin)" }
+}
+
 /// The wizard's steps as an operator walks them without mistakes, for the walks that test something else.
 extension TmuxSession {
     /// Ticks "continue anyway" on the welcome screen of the fixture machine (it has warnings) and goes on.
@@ -687,8 +726,8 @@ extension TmuxSession {
         try send("Enter")
     }
 
-    /// DHCP, with an upstream proxy when given.
-    func dynamicAddress(proxy: String? = nil) throws {
+    /// DHCP, with an upstream proxy when given; the trial listens on `listenPort`.
+    func dynamicAddress(proxy: String? = nil, listenPort: Int = 8080) throws {
         try waitFor("How the node gets its address.")
         try send("Down")
         try waitFor("(*) 2  Dynamic (DHCP)")
@@ -696,24 +735,24 @@ extension TmuxSession {
         if let proxy { try type(proxy) }
         try send("Enter")
         // A proxy that names a user asks for its password first; the checks come after it.
-        if proxy?.contains("@") != true { try acceptNetworkWarnings() }
+        if proxy?.contains("@") != true { try acceptNetworkWarnings(listenPort: listenPort) }
     }
 
-    /// A trial listens on port 8080: the address step's checks warn that Windows clients use port 80, and go on
-    /// only once that is ticked.
-    func acceptNetworkWarnings() throws {
-        try waitFor("[warn] Listen port: 8080: Windows clients reach a cache host on port 80 only")
+    /// A trial listens on port 8080, or the port of `--listen`: the address step's checks warn that Windows clients
+    /// use port 80, and go on only once that is ticked.
+    func acceptNetworkWarnings(listenPort: Int = 8080) throws {
+        try waitFor("[warn] Listen port: \(listenPort): Windows clients reach a cache host on port 80 only")
         try waitFor("> [ ] Continue anyway: I have read the network warnings")
         try send("Space", "Enter")
     }
 
     /// The node's name, the first existing switch, a dynamic address, a 60 GB drive and the branch profile (4 GB, 4
     /// cores): the steps up to the hub, as most wizard tests answer them.
-    func answerUpToTheHub(node: String) throws {
+    func answerUpToTheHub(node: String, listenPort: Int = 8080) throws {
         try type(node)
         try send("Enter")
         try existingSwitch(number: "1")
-        try dynamicAddress()
+        try dynamicAddress(listenPort: listenPort)
         try storage(driveGB: "60")
         try resources(profile: "1", memoryGB: "4", cores: "4")
     }

@@ -4,8 +4,8 @@ import Foundation
 import Testing
 
 /// The HTTPS step in the real binary: trial installs that make a certificate request now and finish later, or use
-/// certificate files made by openssl, each checked in the configuration the install leaves under `--root`. The TLS
-/// listener is moved to loopback: the trial starts its engine.
+/// certificate files made by openssl, each checked in the configuration the install leaves under `--root`. The trial
+/// starts its engine: the TLS listener is moved to loopback, and `--listen`/`--admin-listen` put the others there.
 extension WizardInstallEndToEndTests {
     @Test func theWizardInstallsATrialWithACertificateRequestToFinishLater() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("wizard-https-\(UUID().uuidString)")
@@ -168,12 +168,13 @@ private func squeezed(_ text: String) -> String {
 extension TmuxSession {
     /// A trial setup under `root`, answered up to the HTTPS step with a new hub.
     fileprivate func startTrialUpToHTTPS(root: String, node: String) throws {
+        let listeners = TrialListeners()
         try run(
             "'\(CLIRunner.binary)' setup --root '\(root)' --host-root '\(WizardEndToEndTests.machine)' "
-                + "--self-test-origin 127.0.0.1:1"
+                + "--self-test-origin 127.0.0.1:1 \(listeners.flags)"
         )
         try acceptWarnings()
-        try answerUpToTheHub(node: node)
+        try answerUpToTheHub(node: node, listenPort: listeners.listen)
         try waitFor("Do you already have a hub?")
         try type("2")
         try send("Enter")

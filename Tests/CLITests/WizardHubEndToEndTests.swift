@@ -21,12 +21,13 @@ extension WizardInstallEndToEndTests {
         }
         let setup =
             "'\(CLIRunner.binary)' setup --root '\(root)' --host-root '\(WizardEndToEndTests.machine)' --self-test-origin 127.0.0.1:1"
+        let listeners = TrialListeners()
 
-        // First run: "No, create a new hub" on this machine.
+        // First run: "No, create a new hub" on this machine, its engine on loopback ports of its own.
         let tmux = try TmuxSession()
-        try tmux.run(setup)
+        try tmux.run(setup + " " + listeners.flags)
         try tmux.acceptWarnings()
-        try tmux.answerUpToTheHub(node: "Oslo-1")
+        try tmux.answerUpToTheHub(node: "Oslo-1", listenPort: listeners.listen)
         try tmux.waitFor("Do you already have a hub?")
         try tmux.type("2")
         try tmux.send("Enter")
@@ -63,7 +64,7 @@ extension WizardInstallEndToEndTests {
         let created = try CLIRunner.run(["node", "create", "Oslo-1", "--hub", "remote-west", "--root", hubRoot])
         let key = String(try #require(created.stdout.firstMatch(of: /enrolment key: (\S+)/)).1)
 
-        // Second run: the installed answers, the hub step moved to the service.
+        // Second run: the installed answers (the engine's addresses among them), the hub step moved to the service.
         try tmux.run(setup)
         try tmux.waitFor("[x] Continue anyway despite the warnings")
         try tmux.send("Enter")
@@ -73,7 +74,7 @@ extension WizardInstallEndToEndTests {
         try tmux.send("Enter", "Enter")
         try tmux.waitFor("How the node gets its address.")
         try tmux.send("Enter", "Enter")
-        try tmux.acceptNetworkWarnings()
+        try tmux.acceptNetworkWarnings(listenPort: listeners.listen)
         try tmux.waitFor("Where the state and the cache live")
         try tmux.send("Enter", "Enter", "Enter")
         try tmux.waitFor("This machine: 16 cores")

@@ -44,6 +44,11 @@ package struct WizardContext: Sendable {
     /// Whether a file the answers name (a certificate, a key) is there and readable, at the path as the
     /// configuration names it; `nil` when the wizard cannot look.
     package var inspectFile: @Sendable (String) -> FileFacts?
+    /// The engine's listen address the command line gives (`--listen`): a new install proposes it, and it replaces
+    /// the installed or saved one; `nil`: the installed one, else the proposal of `proposedListen`.
+    package var givenListen: String?
+    /// The admin listener's address the command line gives (`--admin-listen`), the same way.
+    package var givenAdmin: String?
 
     /// Answers saved by a run that did not finish, as read back from their file.
     package struct SavedAnswers: Sendable {
@@ -75,8 +80,12 @@ package struct WizardContext: Sendable {
         hubService: HubServicePrefill? = nil,
         checkHub: (@Sendable (HubCheckRequest) -> HubCheckResult)? = nil,
         hostName: String = "localhost",
-        inspectFile: @escaping @Sendable (String) -> FileFacts? = { _ in nil }
+        inspectFile: @escaping @Sendable (String) -> FileFacts? = { _ in nil },
+        givenListen: String? = nil,
+        givenAdmin: String? = nil
     ) {
+        self.givenListen = givenListen
+        self.givenAdmin = givenAdmin
         self.hostName = hostName
         self.inspectFile = inspectFile
         self.hubService = hubService
@@ -95,8 +104,26 @@ package struct WizardContext: Sendable {
         self.checkNetwork = checkNetwork
     }
 
-    /// The listen address a new install proposes: 8080 for a trial, 80 (what Windows clients expect) otherwise.
-    package var proposedListen: String { isTrial ? "0.0.0.0:8080" : NodeConfiguration.Engine.defaultListen }
+    /// The listen address a new install proposes: the one the command line gives, else 8080 for a trial, 80 (what
+    /// Windows clients expect) otherwise.
+    package var proposedListen: String { Self.proposedListen(given: givenListen, isTrial: isTrial) }
+
+    /// `proposedListen` before there is a context: setup tests whether that port is free.
+    package static func proposedListen(given: String?, isTrial: Bool) -> String {
+        given ?? (isTrial ? "0.0.0.0:8080" : NodeConfiguration.Engine.defaultListen)
+    }
+
+    /// The admin listener's address a new install proposes: the one the command line gives, else loopback port 5000.
+    package var proposedAdmin: String { givenAdmin ?? NodeConfiguration.Engine.defaultAdmin }
+
+    /// `engine` with the addresses the command line gives in place of its own: on a re-run, or from saved answers,
+    /// a flag is a change like any other, and Review shows it.
+    package func withGivenAddresses(_ engine: NodeConfiguration.Engine) -> NodeConfiguration.Engine {
+        var engine = engine
+        if let givenListen { engine.listen = givenListen }
+        if let givenAdmin { engine.admin = givenAdmin }
+        return engine
+    }
 
     /// The TLS listen address a new HTTPS answer proposes: 8443 for a trial, 443 otherwise.
     package var proposedHTTPSListen: String { isTrial ? "0.0.0.0:8443" : NodeConfiguration.HTTPS.defaultListen }

@@ -36,7 +36,7 @@ extension WizardDraft {
         case .unlinked: break
         }
         prefillService(saved.hub)
-        engine = saved.engine
+        engine = context.withGivenAddresses(saved.engine)
         https = HTTPSDraft(saved.engine.https, state: saved.storage.state, proposedListen: context.proposedHTTPSListen)
         https.inspectFiles(context, state: state.value)
         for path in [state.value] + drives.map(\.path.value) { measure(path, context: context) }

@@ -70,7 +70,7 @@ package struct WizardDraft: Equatable, Sendable {
             self.cores = TextField("\(cores)")
             drives = [DriveDraft(path: "/srv/cache", size: HostCheck.format(profile?.diskGB ?? 50))]
             hubMode = context.hubChoices.isEmpty ? .create : .existing
-            engine = NodeConfiguration.Engine(listen: context.proposedListen)
+            engine = NodeConfiguration.Engine(listen: context.proposedListen, admin: context.proposedAdmin)
             https = HTTPSDraft(listen: context.proposedHTTPSListen)
             if let service = context.hubService {
                 hubPlace = .service
@@ -114,7 +114,7 @@ package struct WizardDraft: Equatable, Sendable {
         existingHub = context.hubChoices.firstIndex { $0.value == old.hub.name } ?? 0
         newHub = TextField()
         prefillService(old.hub)
-        engine = old.engine
+        engine = context.withGivenAddresses(old.engine)
         https = HTTPSDraft(old.engine.https, state: old.storage.state, proposedListen: context.proposedHTTPSListen)
         continueAnyway = true
     }

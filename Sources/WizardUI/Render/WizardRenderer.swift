@@ -469,6 +469,10 @@ package enum WizardRenderer {
                 "    " + "Listen".padded(12) + "\(configuration.engine.listen) (what clients' DOCacheHost points at)"
             )
         )
+        // The engine's addresses belong to no step: `--listen` and `--admin-listen` change them.
+        for change in changes ?? [] where ["engine.listen", "engine.admin"].contains(change.key) {
+            body.add(ScreenLine("      \(change.key): \(change.old) -> \(change.new)", .warning))
+        }
         if let changes, changes.isEmpty {
             body.add(ScreenLine("      No setting changes from the installed node.", .dim))
         }
