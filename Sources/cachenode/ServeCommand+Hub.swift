@@ -41,6 +41,8 @@ struct HubLinkService: Service {
             for await _ in reloads {
                 logger.info("reload: reading the hub link", metadata: ["file": "\(HubLink.fileName(in: state))"])
                 apply(readLink(), to: current)
+                // The same signal reads the TLS certificate files again (a renewal without a restart).
+                engine.reloadCertificates()
             }
         }
         if let running = current.value.withLock({ $0 }) {

@@ -13,6 +13,8 @@ struct EngineHarness {
     let engine: CacheEngine
     let task: Task<Void, any Error>
     let port: Int
+    /// The TLS listener's port, when the configuration sets `engine.https` (see `TLSFixture`).
+    let httpsPort: Int?
     let adminPort: Int
     let directory: TestCacheDirectory
     let origin: TestOrigin
@@ -32,6 +34,7 @@ struct EngineHarness {
         resolver: any HostResolver = SystemResolver(),
         healthClock: @escaping @Sendable () -> Date = { Date() },
         clock: TestClock? = nil,
+        certificateCheckInterval: Duration = .seconds(10),
         _ body: (EngineHarness) async throws -> T
     ) async throws -> T {
         try await withDirectory(directory) { directory in
@@ -44,7 +47,8 @@ struct EngineHarness {
                     blockSize: blockSize,
                     driveBytes: driveBytes,
                     resolver: resolver,
-                    healthClock: healthClock
+                    healthClock: healthClock,
+                    certificateCheckInterval: certificateCheckInterval
                 )
                 let result: T
                 do {
@@ -95,7 +99,8 @@ struct EngineHarness {
         blockSize: Int,
         driveBytes: Int64,
         resolver: any HostResolver,
-        healthClock: @escaping @Sendable () -> Date
+        healthClock: @escaping @Sendable () -> Date,
+        certificateCheckInterval: Duration
     ) async throws -> EngineHarness {
         var configuration = directory.configuration(driveBytes: driveBytes, blockSize: blockSize)
         configure(&configuration)
@@ -108,16 +113,19 @@ struct EngineHarness {
             allowlist: allowlist,
             resolver: resolver,
             healthClock: healthClock,
-            cacheClock: { clock.now }
+            cacheClock: { clock.now },
+            certificateCheckInterval: certificateCheckInterval
         )
         origin.use(clock)
         let task = Task { try await engine.run() }
         let port = try await engine.listenPort()
         let adminPort = try await engine.adminPort()
+        let httpsPort = configuration.engine.https == nil ? nil : try await engine.httpsPort()
         return EngineHarness(
             engine: engine,
             task: task,
             port: port,
+            httpsPort: httpsPort,
             adminPort: adminPort,
             directory: directory,
             origin: origin,

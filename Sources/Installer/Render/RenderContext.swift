@@ -56,6 +56,7 @@ struct RenderContext {
         ]
         // Windows clients reach a cache host on port 80 only: the policy files say so when the node listens elsewhere.
         if let port = listen?.port, port != 80 { values["listen_port_other"] = "\(port)" }
+        if let https = c.engine.https { values["https_port"] = ListenAddress(https.listen)?.port ?? 443 }
         if let adapter = c.network.switch.adapter, c.network.switch.mode == .create { values["adapter"] = adapter }
         if let file = installed.engine.upstreamProxyPasswordFile { values["proxy_password_file"] = file }
         switch address.mode {
