@@ -134,6 +134,7 @@ let package = Package(
             name: "ManagementTests",
             dependencies: [
                 "CacheNodeCore",
+                "CacheNodeTestSupport",
                 "Management",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -155,7 +156,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "CLITests", dependencies: ["cachenode", "FuzzTargets", "CacheNodeTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["cachenode", "FuzzTargets", "CacheNodeTestSupport"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "WizardUITests", dependencies: ["WizardUI", "CacheNodeCore"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -6,19 +7,13 @@ import Foundation
 
 /// A long-running `cachenode` command (serve, hub serve) with its output in a file the test can wait on.
 final class BackgroundProcess {
-    let process = Process()
+    let process: ChildProcess
     let outputPath: String
 
     init(_ arguments: [String], outputPath: String) throws {
         self.outputPath = outputPath
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-        process.arguments = arguments
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess([CLIRunner.binary] + arguments, outputPath: outputPath)
     }
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
@@ -36,15 +31,7 @@ final class BackgroundProcess {
     /// SIGTERM, then the exit status.
     @discardableResult
     func stop() -> Int32 {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.signal(SIGTERM)
+        return process.waitUntilExit()
     }
 }

@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import Foundation
 
 /// Runs the built `cachenode` binary and captures what a person would see.
@@ -41,7 +42,8 @@ struct CLIRunner {
         var description: String
     }
 
-    /// Runs another program (`ip`, `tmux`, ...) found by absolute path or on `PATH`.
+    /// Runs another program (`ip`, `tmux`, ...) found by absolute path or on `PATH` (with posix_spawn: Foundation's
+    /// `Process.run()` crashes now and then on Linux).
     static func execute(
         _ tool: String,
         _ arguments: [String],
@@ -49,30 +51,12 @@ struct CLIRunner {
         stdin: String? = nil,
         environment: [String: String] = [:]
     ) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : "/usr/bin/env")
-        let arguments = tool.hasPrefix("/") ? arguments : [tool] + arguments
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self)
+        let result = try ChildProcess.run(
+            [tool] + arguments,
+            directory: directory.path,
+            stdin: stdin,
+            environment: environment
         )
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 }

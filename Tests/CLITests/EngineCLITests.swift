@@ -11,18 +11,13 @@ import Testing
 struct EngineCLITests {
     /// A running `cachenode serve` child.
     final class Child: @unchecked Sendable {
-        let process = Process()
+        let process: ChildProcess
         let log: URL
 
         init(config: String, log: URL) throws {
             self.log = log
-            process.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-            process.arguments = ["serve", "--config", config]
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
+            process = try ChildProcess([CLIRunner.binary, "serve", "--config", config], outputPath: log.path)
         }
 
         var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
@@ -43,7 +38,6 @@ struct EngineCLITests {
             let process = self.process
             return try await TestHTTPClient.blocking {
                 process.waitUntilExit()
-                return process.terminationStatus
             }
         }
     }
@@ -112,7 +106,7 @@ struct EngineCLITests {
         while origin.bytesSent < 65_536 && ContinuousClock.now < giveUp {
             try await Task.sleep(for: .milliseconds(10))
         }
-        kill(child.process.processIdentifier, SIGTERM)
+        kill(child.process.pid, SIGTERM)
         let response = try await inFlight
         #expect(response.status == 200)
         expectBytes(response.body, bytes)
@@ -140,7 +134,7 @@ struct EngineCLITests {
             if journal.split(separator: "\n").filter({ $0.hasPrefix("B\t") }).count >= 3 { break }
             try await Task.sleep(for: .milliseconds(25))
         }
-        kill(first.process.processIdentifier, SIGKILL)
+        kill(first.process.pid, SIGKILL)
         _ = try? await cut
         _ = try await first.wait()
 
@@ -157,7 +151,7 @@ struct EngineCLITests {
             let part = try await TestHTTPClient.get(port: port, target, headers: [("Range", "bytes=\(start)-\(end)")])
             expectBytes(part.body, bytes[start...end])
         }
-        kill(second.process.processIdentifier, SIGTERM)
+        kill(second.process.pid, SIGTERM)
         #expect(try await second.wait() == 0)
         await origin.stop()
     }

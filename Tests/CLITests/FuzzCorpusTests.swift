@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import Foundation
 import Testing
 
@@ -27,16 +28,9 @@ struct FuzzCorpusTests {
         let binary = URL(fileURLWithPath: CLIRunner.binary).deletingLastPathComponent().appendingPathComponent(
             "cachenode-fuzz"
         ).path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [target] + files
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let result = try ChildProcess.run([binary, target] + files)
+        let text = result.stdout + result.stderr
+        #expect(result.status == 0, "\(text)")
         #expect(text == "\(target): \(files.count) inputs replayed\n")
     }
 }

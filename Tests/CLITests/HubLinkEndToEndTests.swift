@@ -54,7 +54,7 @@ struct HubLinkEndToEndTests {
         let engine = try BackgroundProcess(["serve", "--config", config], outputPath: directory.root + "/engine.log")
         defer { engine.stop() }
         // What setup records for a --root engine: its pid, which `node enrol` signals.
-        try "\(engine.process.processIdentifier)\n".write(
+        try "\(engine.process.pid)\n".write(
             toFile: directory.state + "/cachenode.pid",
             atomically: true,
             encoding: .utf8
@@ -76,7 +76,7 @@ struct HubLinkEndToEndTests {
         #expect(enrolled.status == 0, "\(enrolled.stderr)")
         #expect(
             enrolled.stdout.contains(
-                "The running engine took the link (SIGHUP to the engine, pid \(engine.process.processIdentifier)): first report accepted at"
+                "The running engine took the link (SIGHUP to the engine, pid \(engine.process.pid)): first report accepted at"
             ),
             "\(enrolled.stdout)"
         )
@@ -98,7 +98,7 @@ struct HubLinkEndToEndTests {
 
         // The hub goes away: the reporter says it fails, with the error; the engine serves on.
         hub.stop()
-        kill(engine.process.processIdentifier, SIGHUP)
+        kill(engine.process.pid, SIGHUP)
         #expect(
             engine.wait { (try? CLIRunner.run(["status"] + install).stdout.contains("reporter   failing")) == true },
             "\(engine.output)"
@@ -108,7 +108,7 @@ struct HubLinkEndToEndTests {
 
         // The link removed and a reload: the reporter stops at once.
         try FileManager.default.removeItem(atPath: directory.state + "/hub-link.json")
-        kill(engine.process.processIdentifier, SIGHUP)
+        kill(engine.process.pid, SIGHUP)
         #expect(engine.wait { (try? CLIRunner.run(["status"] + install).stdout.contains("reporter   off")) == true })
         #expect(engine.output.contains("no hub link; not reporting"), "\(engine.output)")
         #expect(engine.stop() == 0)

@@ -67,7 +67,7 @@ struct ProcessFaultTests {
             if !ready { try await Task.sleep(for: .milliseconds(10)) }
         }
         #expect(reached, "the journal never showed \(moment.rawValue)")
-        kill(first.process.processIdentifier, SIGKILL)
+        kill(first.process.pid, SIGKILL)
         _ = try await first.wait()
         await load.value
 
@@ -82,7 +82,7 @@ struct ProcessFaultTests {
             #expect(whole.status == 200, "object \(index)")
             expectBytes(whole.body, bytes, "object \(index)")
         }
-        kill(second.process.processIdentifier, SIGTERM)
+        kill(second.process.pid, SIGTERM)
         #expect(try await second.wait() == 0)
         await origin.stop()
     }

@@ -155,17 +155,14 @@ struct WizardEndToEndTests {
         let serviceRoot = root.appendingPathComponent("hub-service")
         let created = try CLIRunner.run(["hub", "create", "remote-west", "--root", serviceRoot.path])
         #expect(created.status == 0, "\(created.stderr)")
-        let service = Process()
-        service.executableURL = URL(fileURLWithPath: CLIRunner.binary)
         let port = freeLoopbackPort()
         let info = try CLIRunner.run(["hub", "info", "--root", serviceRoot.path])
         let fingerprint = try #require(info.stdout.firstMatch(of: /Fingerprint: (SHA256:[0-9A-F:]+)/)).1
-        service.arguments = ["hub", "serve", "--listen", "127.0.0.1:\(port)", "--root", serviceRoot.path]
-        service.standardOutput = FileHandle.nullDevice
-        service.standardError = FileHandle.nullDevice
-        try service.run()
+        let service = try ChildProcess(
+            [CLIRunner.binary, "hub", "serve", "--listen", "127.0.0.1:\(port)", "--root", serviceRoot.path]
+        )
         defer {
-            service.terminate()
+            service.signal(SIGTERM)
             service.waitUntilExit()
         }
         try Self.waitUntilListening(port)

@@ -1,4 +1,5 @@
 import CacheNodeCore
+import CacheNodeTestSupport
 import Foundation
 import Installer
 import Testing
@@ -8,18 +9,10 @@ import Testing
 struct RealToolValidationTests {
     static func tool(_ path: String) -> Bool { FileManager.default.isExecutableFile(atPath: path) }
 
-    /// Runs `arguments`; exit status and combined output.
+    /// Runs `arguments`; exit status and output (stdout, then stderr).
     static func run(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        let result = try ChildProcess.run(arguments)
+        return (result.status, result.stdout + result.stderr)
     }
 
     /// The plan for an example, rendered with `binary` as the engine, written under a new root.

@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import CacheNodeCore
 import Foundation
 import Logging
@@ -253,12 +254,8 @@ struct FleetTests {
             INSERT INTO report VALUES (1, '2027-01-15 08:01:10.000', '\(try payload(3_000, 90))');
             INSERT INTO report VALUES (1, '2027-01-15 08:02:10.000', '\(try payload(3_500, 150))');
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, script]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let sqlite = try ChildProcess.run(["/usr/bin/sqlite3", path, script])
+        #expect(sqlite.status == 0, "\(sqlite.stderr)")
 
         let registry = try Registry(path: path)
         let now = Self.start.addingTimeInterval(180)

@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import CacheNodeCore
 import Foundation
 import Logging
@@ -197,13 +198,10 @@ struct WebhookReceiver {
     static func with(refusingFirst refuse: Int, _ body: (WebhookReceiver) async throws -> Void) async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-\(UUID().uuidString).jsonl")
             .path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, log, "\(refuse)"]
-        try process.run()
+        let process = try ChildProcess(["python3", "-c", script, log, "\(refuse)"])
         defer {
             // SIGKILL: a child of the test process may inherit a mask that blocks SIGTERM.
-            kill(process.processIdentifier, SIGKILL)
+            process.signal(SIGKILL)
             process.waitUntilExit()
             for suffix in ["", ".port"] { try? FileManager.default.removeItem(atPath: log + suffix) }
         }

@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import CacheNodeCore
 import Foundation
 import Testing
@@ -242,12 +243,8 @@ struct RegistryHealthTests {
 
                 """
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, script]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let sqlite = try ChildProcess.run(["/usr/bin/sqlite3", path, script])
+        #expect(sqlite.status == 0, "\(sqlite.stderr)")
 
         let registry = try Registry(path: path)
         let now = Self.at(20)

@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import CacheNodeCore
 import Foundation
 import Testing
@@ -68,19 +69,9 @@ struct RegistryTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try registry.createHub("west")
         _ = try registry.createNode("Seattle-1", hub: "west")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, "UPDATE node SET name = 'Renamed';"]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
-        #expect(
-            String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains(
-                "node names cannot change"
-            )
-        )
+        let sqlite = try ChildProcess.run(["/usr/bin/sqlite3", path, "UPDATE node SET name = 'Renamed';"])
+        #expect(sqlite.status != 0)
+        #expect(sqlite.stderr.contains("node names cannot change"))
         #expect(try registry.nodes().map(\.name) == ["Seattle-1"])
     }
 

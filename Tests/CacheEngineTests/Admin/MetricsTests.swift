@@ -181,24 +181,14 @@ struct MetricsTests {
     }
 
     static func run(_ tool: String, _ arguments: [String], input: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let stdin = Pipe()
-        let stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stdout
-        try process.run()
-        let pid = process.processIdentifier
-        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        var watchdog: DispatchWorkItem?
+        let result = try ChildProcess.run([tool] + arguments, stdin: input) { pid in
+            let item = DispatchWorkItem { kill(pid, SIGKILL) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: item)
+            watchdog = item
+        }
+        watchdog?.cancel()
+        return (result.status, result.stdout + result.stderr)
     }
 }
 
@@ -206,9 +196,9 @@ struct MetricsTests {
 final class PrometheusServer: Sendable {
     let port: Int
     let folder: String
-    private let process: Process
+    private let process: ChildProcess
 
-    private init(port: Int, folder: String, process: Process) {
+    private init(port: Int, folder: String, process: ChildProcess) {
         self.port = port
         self.folder = folder
         self.process = process
@@ -229,16 +219,13 @@ final class PrometheusServer: Sendable {
             """
         try configuration.write(toFile: folder + "/prometheus.yml", atomically: true, encoding: .utf8)
         let port = freeLoopbackPort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: MetricsTests.prometheus)
-        process.arguments = [
-            "--config.file=\(folder)/prometheus.yml", "--storage.tsdb.path=\(folder)/data",
-            "--web.listen-address=127.0.0.1:\(port)",
-        ]
-        _ = FileManager.default.createFile(atPath: folder + "/prometheus.log", contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: folder + "/prometheus.log")
-        try process.run()
+        let process = try ChildProcess(
+            [
+                MetricsTests.prometheus, "--config.file=\(folder)/prometheus.yml",
+                "--storage.tsdb.path=\(folder)/data", "--web.listen-address=127.0.0.1:\(port)",
+            ],
+            outputPath: folder + "/prometheus.log"
+        )
         let server = PrometheusServer(port: port, folder: folder, process: process)
         let giveUp = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < giveUp && process.isRunning {
@@ -271,10 +258,8 @@ final class PrometheusServer: Sendable {
     }
 
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.signal(SIGKILL)
+        process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: folder)
     }
 }

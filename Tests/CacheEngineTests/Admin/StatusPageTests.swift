@@ -216,27 +216,23 @@ struct StatusPageTests {
 
     @discardableResult
     static func browse(_ arguments: [String], url: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: chromium!)
         let profile = NSTemporaryDirectory() + "cachenode-chromium-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: profile) }
-        process.arguments =
+        let command =
             [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+                chromium!, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
                 "--user-data-dir=\(profile)", "--hide-scrollbars",
             ] + arguments + [url]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
         // A browser that hangs must not hang the suite: it is killed after two minutes (the test then fails on
         // its missing output).
-        let pid = process.processIdentifier
-        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
+        var watchdog: DispatchWorkItem?
+        let result = try ChildProcess.run(command) { pid in
+            let item = DispatchWorkItem { kill(pid, SIGKILL) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: item)
+            watchdog = item
+        }
+        watchdog?.cancel()
+        let data = Data(result.stdout.utf8)
         return String(decoding: data, as: UTF8.self)
     }
 

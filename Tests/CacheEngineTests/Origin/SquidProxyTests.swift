@@ -65,9 +65,9 @@ final class SquidProxy: Sendable {
 
     let port: Int
     let folder: String
-    private let process: Process
+    private let process: ChildProcess
 
-    private init(port: Int, folder: String, process: Process) {
+    private init(port: Int, folder: String, process: ChildProcess) {
         self.port = port
         self.folder = folder
         self.process = process
@@ -107,12 +107,7 @@ final class SquidProxy: Sendable {
 
             """
         try configuration.write(toFile: folder + "/squid.conf", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["-N", "-f", folder + "/squid.conf"]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        let process = try ChildProcess([binary, "-N", "-f", folder + "/squid.conf"])
         let squid = SquidProxy(port: port, folder: folder, process: process)
         for _ in 0..<300 {
             if squid.accepting() { return squid }
@@ -136,10 +131,8 @@ final class SquidProxy: Sendable {
     }
 
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.signal(SIGKILL)
+        process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: folder)
     }
 
@@ -150,15 +143,7 @@ final class SquidProxy: Sendable {
     }
 
     private static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        let pipe = Pipe()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: output, as: UTF8.self)
+        try ChildProcess.run([tool] + arguments).stdout
     }
 }
 

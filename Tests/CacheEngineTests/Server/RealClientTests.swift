@@ -10,15 +10,7 @@ struct RealClientTests {
     }
 
     static func runBlocking(_ tool: String, _ arguments: [String], in directory: String) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        try ChildProcess.run([tool] + arguments, directory: directory).status
     }
 
     static func file(_ directory: String, _ name: String) throws -> Data {

@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import Foundation
 import Installer
 import Testing
@@ -46,12 +47,7 @@ struct SupportBundleTests {
 
         let extract = directory + "/x"
         try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        tar.arguments = ["tar", "-xzf", path, "-C", extract]
-        try tar.run()
-        tar.waitUntilExit()
-        #expect(tar.terminationStatus == 0)
+        #expect(try ChildProcess.run(["tar", "-xzf", path, "-C", extract]).status == 0)
         let root = extract + "/support_bundle_20261118T110640Z"
         #expect(try String(contentsOfFile: root + "/summary.txt", encoding: .utf8) == "node: Seattle-1\n")
         #expect(
