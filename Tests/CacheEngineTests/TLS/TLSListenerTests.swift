@@ -268,7 +268,8 @@ struct TLSListenerTests {
     {
         var arguments = ["curl", "-sS", "--cacert", ca, "-o", output, "-w", "%{http_code}"]
         if let range { arguments += ["-r", range] }
-        let result = try await TestHTTPClient.blocking { try ChildProcess.run(arguments + [url]) }
+        let argv = arguments + [url]
+        let result = try await TestHTTPClient.blocking { try ChildProcess.run(argv) }
         guard result.status == 0 else {
             throw TLSTestFailure(description: "curl \(url) failed (\(result.status)): \(result.stderr)")
         }

@@ -1,3 +1,4 @@
+import CacheNodeCore
 import CacheNodeTestSupport
 import NIOCore
 import NIOPosix
