@@ -50,10 +50,18 @@ struct TemplateRenderingTests {
     @Test func theFirewallOpensTheHTTPSPortAndTheUnitAllowsIt() throws {
         var configuration = try InstallFixtures.answers("trial.yaml")
         let files = NodeConfiguration.HTTPS.defaultFiles(state: configuration.storage.state)
-        configuration.engine.https = .init(listen: "0.0.0.0:8443", certificateFile: files.certificate, keyFile: files.key)
+        configuration.engine.https = .init(
+            listen: "0.0.0.0:8443",
+            certificateFile: files.certificate,
+            keyFile: files.key
+        )
         let plan = try InstallFixtures.planner().plan(configuration, root: "/")
         let firewall = try #require(plan.files.first { $0.path.hasSuffix("cachenode.nft") }).content
-        #expect(firewall.contains("\n        tcp dport 8080 ct state new accept\n        tcp dport 8443 ct state new accept\n"))
+        #expect(
+            firewall.contains(
+                "\n        tcp dport 8080 ct state new accept\n        tcp dport 8443 ct state new accept\n"
+            )
+        )
         #expect(firewall.contains("# Clients reach the cache on port 8080 and over HTTPS on port 8443;"))
         let unit = try #require(plan.files.first { $0.path.hasSuffix("cachenode.service") }).content
         #expect(unit.contains("\nExecReload=/bin/kill -HUP $MAINPID\n"))

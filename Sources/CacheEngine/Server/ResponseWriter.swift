@@ -101,7 +101,9 @@ struct ResponseBody: ~Copyable {
             let wanted = count - buffer.readableBytes
             var failure: CInt = 0
             let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { target in
-                let read = try handle.withUnsafeFileDescriptor { pread($0, target.baseAddress, wanted, off_t(position)) }
+                let read = try handle.withUnsafeFileDescriptor {
+                    pread($0, target.baseAddress, wanted, off_t(position))
+                }
                 if read < 0 { failure = errno }
                 return max(0, read)
             }

@@ -1,6 +1,7 @@
 import CacheNodeCore
 import CacheNodeTestSupport
 import Foundation
+import Synchronization
 
 /// A test CA made by openssl and a certificate it issued for `localhost` and `127.0.0.1`, made once per test run.
 struct TLSFixture: Sendable {
@@ -16,6 +17,14 @@ struct TLSFixture: Sendable {
 
     static func shared() throws -> TLSFixture {
         try made.get()
+    }
+
+    /// `openssl ca` keeps one serial and index file per CA, so tests that run at once issue one at a time.
+    private static let issuing = Mutex(())
+
+    /// A certificate from the shared CA (see `TestCertificateAuthority.issue`), one issue at a time.
+    func issue(names: [String], expired: Bool = false, file: String) throws -> (certificate: String, key: String) {
+        try Self.issuing.withLock { _ in try authority.issue(names: names, expired: expired, file: file) }
     }
 
     /// The CA's certificate: what clients trust.

@@ -43,15 +43,18 @@ struct TLSListenerTests {
             #expect(part.code == "206")
             expectBytes(part.body, other[1_000_000...2_100_000])
 
-            let lines = try String(contentsOfFile: harness.directory.accessLog, encoding: .utf8)
-                .split(separator: "\n")
-            #expect(lines.count == 7)
-            #expect(lines.allSatisfy { $0.hasSuffix(" scheme=https") }, "\(lines)")
-            #expect(lines.first?.contains(" MISS ") == true && lines[1].contains(" HIT "))
+            // A request's line is written once its response has gone out: wait for the last one.
+            let log = harness.directory.accessLog
+            func lines() -> [Substring] {
+                ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            }
+            #expect(try await harness.eventually { lines().count == 7 })
+            #expect(lines().allSatisfy { $0.hasSuffix(" scheme=https") }, "\(lines())")
+            #expect(lines().first?.contains(" MISS ") == true && lines().dropFirst().first?.contains(" HIT ") == true)
             let plain = try await harness.get("/t.bin", headers: [("Range", "bytes=0-9")])
             expectBytes(plain.body, bytes[0...9])
-            let last = try String(contentsOfFile: harness.directory.accessLog, encoding: .utf8)
-            #expect(last.split(separator: "\n").last?.hasSuffix(" scheme=http") == true)
+            #expect(try await harness.eventually { lines().count == 8 })
+            #expect(lines().last?.hasSuffix(" scheme=http") == true)
 
             let metrics = MetricsTests.samples(try await MetricsTests.scrape(harness))
             func value(_ labels: String) -> Double? {
@@ -84,7 +87,7 @@ struct TLSListenerTests {
                     let presented = try await connection.peerFingerprint()
                     #expect(presented == before)
 
-                    let renewed = try tls.authority.issue(names: ["localhost", "127.0.0.1"], file: Self.unique("renewed"))
+                    let renewed = try tls.issue(names: ["localhost", "127.0.0.1"], file: Self.unique("renewed"))
                     try Self.replace(files.key, with: renewed.key)
                     try Self.replace(files.certificate, with: renewed.certificate)
                     let reload = try #require(harness.engine.reloadCertificates())
@@ -185,9 +188,53 @@ struct TLSListenerTests {
         }
     }
 
+    @Test func aClientThatCompletesItsHandshakeButSendsHalfARequestIsCutAtTheIdleDeadline() async throws {
+        let tls = try TLSFixture.shared()
+        try await EngineHarness.with(configure: {
+            $0.engine.https = tls.https()
+            $0.engine.idleTimeoutSeconds = 1
+        }) { harness in
+            let port = try #require(harness.httpsPort)
+            let rest = try await TLSTestClient.withConnection(port: port, ca: tls.caFile) { connection in
+                try await connection.send(Array("GET /slow".utf8))
+                return try await connection.readToClose()
+            }
+            #expect(rest.isEmpty)
+            #expect(try await harness.eventually { await harness.engine.status().connections == 0 })
+        }
+    }
+
+    @Test func oneConnectionCapCoversThePlainAndTheTLSListener() async throws {
+        let tls = try TLSFixture.shared()
+        try await EngineHarness.with(configure: {
+            $0.engine.https = tls.https()
+            $0.engine.maxConnections = 2
+        }) { harness in
+            let bytes = harness.origin.add("/cap.bin", length: 10, seed: 27)
+            let (plain, secure) = (harness.port, try #require(harness.httpsPort))
+            let held = try await TestHTTPClient.blocking {
+                [try TestHTTPClient.connect(port: plain), try TestHTTPClient.connect(port: secure)]
+            }
+            #expect(try await harness.eventually { await harness.engine.status().connections == 2 })
+            // Over the cap on either listener: closed at once (over TLS before the handshake completes).
+            await #expect(throws: (any Error).self) {
+                _ = try await TLSTestClient.get(port: secure, ca: tls.caFile, harness.target("/cap.bin"))
+            }
+            let third = try await TestHTTPClient.raw(port: plain, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(third.isEmpty)
+            held.forEach { close($0) }
+            #expect(
+                try await harness.eventually {
+                    let answer = try? await TLSTestClient.get(port: secure, ca: tls.caFile, harness.target("/cap.bin"))
+                    return answer?.body == bytes
+                }
+            )
+        }
+    }
+
     @Test func aKeyThatDoesNotMatchIsRefusedAtLoadAndThePreviousCertificateStays() async throws {
         let tls = try TLSFixture.shared()
-        let other = try tls.authority.issue(names: ["localhost"], file: Self.unique("other"))
+        let other = try tls.issue(names: ["localhost"], file: Self.unique("other"))
         #expect(throws: TLSCertificateError.keyMismatch(certificate: tls.certificate, key: other.key)) {
             try LoadedCertificate.load(CertificateFiles(certificate: tls.certificate, key: other.key))
         }
@@ -228,7 +275,7 @@ struct TLSListenerTests {
         async throws
     {
         let tls = try TLSFixture.shared()
-        let issued = try tls.authority.issue(names: ["localhost"], expired: expired, file: Self.unique("bad"))
+        let issued = try tls.issue(names: ["localhost"], expired: expired, file: Self.unique("bad"))
         try await EngineHarness.with(
             configure: {
                 $0.engine.https = tls.https(certificate: issued.certificate, key: issued.key)
