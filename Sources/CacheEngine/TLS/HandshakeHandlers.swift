@@ -13,6 +13,8 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
     private let failed: @Sendable (HandshakeFailure) -> Void
     private var timer: Scheduled<Void>?
     private var completed = false
+    /// Set once a failure was counted: a handshake cut at its deadline is not counted again as failed.
+    private var reported = false
 
     init(timeout: TimeAmount, failed: @escaping @Sendable (HandshakeFailure) -> Void) {
         self.timeout = timeout
@@ -45,7 +47,10 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if !completed, error is NIOSSLError || error is BoringSSLError { failed(.failed) }
+        if !completed, !reported, error is NIOSSLError || error is BoringSSLError {
+            reported = true
+            failed(.failed)
+        }
         context.fireErrorCaught(error)
     }
 
@@ -55,6 +60,7 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
         timer = context.eventLoop.scheduleTask(in: timeout) {
             let (handler, context) = loopBound.value
             handler.timer = nil
+            handler.reported = true
             handler.failed(.timeout)
             context.close(promise: nil)
         }

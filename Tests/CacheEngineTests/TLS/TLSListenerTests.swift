@@ -184,8 +184,33 @@ struct TLSListenerTests {
                 $0.name == "cachenode_tls_handshake_failures_total" && $0.labels == #"{reason="timeout"}"#
             }
             #expect(timeouts?.value == 1)
+            let failures = metrics.first {
+                $0.name == "cachenode_tls_handshake_failures_total" && $0.labels == #"{reason="failed"}"#
+            }
+            #expect(failures?.value == 0, "a cut at the deadline is counted once, as a timeout")
             let status = await harness.engine.status()
             #expect(status.connections == 0)
+        }
+    }
+
+    @Test func plainHTTPToTheTLSListenerIsClosedAndCountedAsAFailedHandshake() async throws {
+        let tls = try TLSFixture.shared()
+        try await EngineHarness.with(configure: { $0.engine.https = tls.https() }) { harness in
+            let port = try #require(harness.httpsPort)
+            let answer = try await TestHTTPClient.raw(port: port, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            // No HTTP answer: at most a TLS alert (a record of type 21), never a status line.
+            #expect(!String(decoding: answer, as: UTF8.self).contains("HTTP/1.1"))
+            #expect(answer.isEmpty || answer.first == 21, "\(answer)")
+            #expect(
+                try await harness.eventually {
+                    let metrics = MetricsTests.samples(try await MetricsTests.scrape(harness))
+                    let failed = metrics.first {
+                        $0.name == "cachenode_tls_handshake_failures_total" && $0.labels == #"{reason="failed"}"#
+                    }
+                    return failed?.value == 1
+                }
+            )
+            #expect(try await harness.eventually { await harness.engine.status().connections == 0 })
         }
     }
 
