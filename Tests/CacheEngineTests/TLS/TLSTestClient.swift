@@ -30,6 +30,11 @@ enum TLSTestClient {
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
+        // Only so that a broken engine cannot hang the test run: no test waits anywhere near this long.
+        let guardTimer = channel.channel.eventLoop.scheduleTask(in: .seconds(120)) {
+            channel.channel.close(promise: nil)
+        }
+        defer { guardTimer.cancel() }
         return try await channel.executeThenClose { inbound, outbound in
             var connection = TLSTestConnection(
                 channel: channel.channel,
