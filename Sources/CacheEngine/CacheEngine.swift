@@ -7,9 +7,10 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The cache engine as a `Service`: the cache listener and the admin listener, the store, fills and origin client.
+/// The cache engine as a `Service`: the cache listener (and with `engine.https` its TLS twin) and the admin listener,
+/// the store, fills and origin client.
 ///
-/// Bind port 0 and ask `listenPort()`/`adminPort()` for the ports; `status()` is the `/status` snapshot.
+/// Bind port 0 and ask `listenPort()`/`httpsPort()`/`adminPort()` for the ports; `status()` is the `/status` snapshot.
 package final class CacheEngine: Service, Sendable {
     package let configuration: NodeConfiguration
     package let store: BlockStore
@@ -18,10 +19,15 @@ package final class CacheEngine: Service, Sendable {
     /// The last 24 hours, a sample a minute, for the status page.
     let history: EngineHistory
     private let listener: HTTPListener
+    /// The TLS listener and its certificates, when `engine.https` is set.
+    private let secure: SecureListener?
     private let admin: HTTPListener
     private let startedAt = Date()
-    private let ready = Mutex<(listen: String, admin: String)?>(nil)
+    private let ready = Mutex<(listen: String, admin: String, https: String?)?>(nil)
     private let logger: Logger
+    private let healthClock: @Sendable () -> Date
+    /// How often the certificate files are looked at for a change (and the certificate's health judged again).
+    private let certificateCheckInterval: Duration
 
     /// Opens the store and prepares both listeners; nothing is bound until `run()`.
     package init(
@@ -31,14 +37,18 @@ package final class CacheEngine: Service, Sendable {
         resolver: any HostResolver = SystemResolver(),
         accessLogPath: String? = nil,
         healthClock: @escaping @Sendable () -> Date = { Date() },
-        cacheClock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        cacheClock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+        certificateCheckInterval: Duration = .seconds(10)
     ) throws(EngineError) {
         let engine = configuration.engine
         guard let listen = Self.split(engine.listen) else { throw .invalidAddress(engine.listen) }
         guard let adminAddress = Self.split(engine.admin) else { throw .invalidAddress(engine.admin) }
         guard engine.blockSizeKB > 0 else { throw .resources("engine.block_size_kb must be positive") }
+        if let https = engine.https, Self.split(https.listen) == nil { throw .invalidAddress(https.listen) }
         self.configuration = configuration
         self.logger = logger
+        self.healthClock = healthClock
+        self.certificateCheckInterval = certificateCheckInterval
         let health = EngineHealth(issuesPath: configuration.storage.state + "/issues.json", clock: healthClock)
         self.health = health
         let counters = EngineCounters(health: health)
@@ -87,16 +97,17 @@ package final class CacheEngine: Service, Sendable {
             idleTimeout: .seconds(Int64(max(1, engine.idleTimeoutSeconds)))
         )
         let boundListen = BoundAddress()
-        // An HTTPS origin that would reach the TLS listener is this cache too (the configured address; port 0 binds
-        // an ephemeral port no origin names).
+        // An HTTPS origin that would reach the TLS listener is this cache too: the configured address until the
+        // listener is bound, then the bound one (port 0 binds an ephemeral port).
+        let boundSecureListen = BoundAddress()
         let secureListen = engine.https.flatMap { ListenAddress($0.listen) }
         let responder = CacheResponder(
             cache: cache,
-            policy: { [boundListen] in
+            policy: { [boundListen, boundSecureListen] in
                 OriginPolicy(
                     allowlist: allowlist,
                     listen: boundListen.value.withLock { $0 },
-                    secureListen: secureListen
+                    secureListen: boundSecureListen.value.withLock { $0 } ?? secureListen
                 )
             },
             resolver: resolver,
@@ -104,6 +115,8 @@ package final class CacheEngine: Service, Sendable {
             accessLog: log,
             logger: logger
         )
+        // One cap for both cache listeners: max_connections bounds the engine's descriptors and memory.
+        let connections = ConnectionCount(limit: engine.maxConnections, counters: counters)
         listener = HTTPListener(
             name: "cache",
             host: listen.host,
@@ -111,8 +124,20 @@ package final class CacheEngine: Service, Sendable {
             limits: limits,
             responder: responder,
             counters: counters,
-            logger: logger
+            logger: logger,
+            connections: connections
         )
+        secure = engine.https.map { https in
+            SecureListener(
+                https,
+                configuration: configuration,
+                limits: limits,
+                responder: responder,
+                counters: counters,
+                connections: connections,
+                logger: logger
+            )
+        }
         let status = StatusSource()
         admin = HTTPListener(
             name: "admin",
@@ -136,6 +161,7 @@ package final class CacheEngine: Service, Sendable {
                     guard let snapshot = await status.status() else { return nil }
                     counters.refresh(objects: snapshot.objects, drives: snapshot.drives)
                     counters.refresh(health: snapshot.health.state)
+                    counters.refresh(certificate: snapshot.https?.certificate)
                     return counters.registry.emitToString()
                 }
             ),
@@ -143,10 +169,12 @@ package final class CacheEngine: Service, Sendable {
             logger: logger
         )
         self.boundListen = boundListen
+        self.boundSecureListen = boundSecureListen
         status.engine = self
     }
 
     private let boundListen: BoundAddress
+    private let boundSecureListen: BoundAddress
     /// Serving, degraded or failing, from origin outcomes, drives and the hub link.
     package let health: EngineHealth
 
@@ -170,6 +198,7 @@ package final class CacheEngine: Service, Sendable {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await self.recordHistory() }
+                if let secure { group.addTask { await self.watchCertificates(secure) } }
                 defer { group.cancelAll() }
                 try await runListenersAndFetches()
             }
@@ -215,29 +244,80 @@ package final class CacheEngine: Service, Sendable {
         }
     }
 
-    /// Both listeners in one group: the first to fail cancels the other (which then stops as at shutdown).
+    /// The listeners in one group: the first to fail cancels the others (which then stop as at shutdown).
     private func runListeners() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.listener.run() }
+            if let secure { group.addTask { try await secure.listener.run() } }
             group.addTask { try await self.admin.run() }
             group.addTask {
                 let port = try await self.listener.boundPort()
                 let adminPort = try await self.admin.boundPort()
+                var httpsAddress: String?
+                if let secure = self.secure {
+                    let securePort = try await secure.listener.boundPort()
+                    httpsAddress = "\(secure.listener.host):\(securePort)"
+                    self.boundSecureListen.value.withLock {
+                        $0 = ListenAddress(host: secure.listener.host, port: securePort)
+                    }
+                }
                 self.boundListen.value.withLock { $0 = ListenAddress(host: self.listener.host, port: port) }
                 self.ready.withLock {
-                    $0 = ("\(self.listener.host):\(port)", "\(self.admin.host):\(adminPort)")
+                    $0 = ("\(self.listener.host):\(port)", "\(self.admin.host):\(adminPort)", httpsAddress)
                 }
             }
         }
     }
 
+    /// Looks at the certificate files every `certificateCheckInterval`: a change (a renewal, an ACME client's
+    /// deploy, files that appear) is loaded; the certificate's health is judged again each time (expiry moves on).
+    private func watchCertificates(_ secure: SecureListener) async {
+        while !Task.isCancelled {
+            secure.certificates.reloadIfChanged()
+            judgeCertificate()
+            try? await Task.sleep(for: certificateCheckInterval)
+        }
+    }
+
+    /// Reads the certificate files now (SIGHUP): new connections take the new certificate, open ones keep theirs; a
+    /// failure keeps the previous one and says why. `nil` when `engine.https` is not set.
+    @discardableResult
+    package func reloadCertificates() -> Result<CertificateStatus, TLSCertificateError>? {
+        guard let secure else { return nil }
+        let outcome = secure.certificates.reload()
+        judgeCertificate()
+        return outcome
+    }
+
+    /// The TLS listener's state for `/status`; `nil` when `engine.https` is not set.
+    func httpsStatus() -> HTTPSStatus? {
+        guard let secure else { return nil }
+        let bound = ready.withLock { $0?.https }
+        return secure.certificates.status(listen: bound ?? secure.listen, requiredNames: secure.requiredNames)
+    }
+
+    /// Gives the health rules the certificate's reasons (missing, expired or expiring, names not covered) at now.
+    @discardableResult
+    private func judgeCertificate() -> HTTPSStatus? {
+        guard let https = httpsStatus() else { return nil }
+        health.setExtraReasons(CertificateRules.reasons(https, now: healthClock()))
+        return https
+    }
+
     /// Starts a graceful shutdown without a service group (tests): stop accepting, finish in-flight responses.
     package func shutdown() {
         listener.shutdown()
+        secure?.listener.shutdown()
         admin.shutdown()
     }
 
     package func listenPort() async throws -> Int { try await listener.boundPort() }
+
+    /// The TLS listener's port once bound; throws when `engine.https` is not set.
+    package func httpsPort() async throws -> Int {
+        guard let secure else { throw EngineError.resources("engine.https is not set: there is no TLS listener") }
+        return try await secure.listener.boundPort()
+    }
 
     package func adminPort() async throws -> Int { try await admin.boundPort() }
 
@@ -245,9 +325,11 @@ package final class CacheEngine: Service, Sendable {
     package func status() async -> EngineStatus {
         let values = counters.snapshot
         let addresses =
-            ready.withLock { $0 } ?? (listen: configuration.engine.listen, admin: configuration.engine.admin)
+            ready.withLock { $0 }
+            ?? (listen: configuration.engine.listen, admin: configuration.engine.admin, https: nil)
         let served = values.bytesServed
         let drives = Self.withFreeSpace(store.driveStatus())
+        let https = judgeCertificate()
         let (health, issues) = observeDrives(drives)
         return EngineStatus(
             version: EngineInfo.version,
@@ -273,7 +355,8 @@ package final class CacheEngine: Service, Sendable {
             peakEgressBitsPerSecond: values.peakEgressBitsPerSecond,
             drives: drives,
             health: health,
-            issues: issues
+            issues: issues,
+            https: https
         )
     }
 
@@ -304,7 +387,7 @@ package final class CacheEngine: Service, Sendable {
         }
     }
 
-    /// Whether both listeners are bound.
+    /// Whether every listener is bound.
     var isReady: Bool { ready.withLock { $0 != nil } }
 
     /// Splits `host:port` or `[v6]:port`; port 0 binds an ephemeral port.
@@ -343,4 +426,54 @@ private final class StatusSource: Sendable {
 /// The cache listener's bound address, for the loop check of the origin policy.
 final class BoundAddress: Sendable {
     let value = Mutex<ListenAddress?>(nil)
+}
+
+/// The TLS listener beside the cache listener: the same responder and cap, its own certificates and handshake deadline.
+private struct SecureListener: Sendable {
+    let listener: HTTPListener
+    let certificates: CertificateStore
+    /// The configured `engine.https.listen`, until bound.
+    let listen: String
+    /// The names clients use in `DOCacheHost`, which the certificate must cover.
+    let requiredNames: [String]
+
+    /// Prepares the listener and loads the certificate files once (missing ones: handshakes are refused until they
+    /// appear). `https.listen` was checked by the engine.
+    init(
+        _ https: NodeConfiguration.HTTPS,
+        configuration: NodeConfiguration,
+        limits: HTTPListener.Limits,
+        responder: CacheResponder,
+        counters: EngineCounters,
+        connections: ConnectionCount,
+        logger: Logger
+    ) {
+        let address = CacheEngine.split(https.listen) ?? (host: "0.0.0.0", port: 443)
+        let certificates = CertificateStore(files: CertificateFiles(https), logger: logger)
+        certificates.reload()
+        self.certificates = certificates
+        listen = https.listen
+        requiredNames = CertificateRules.requiredNames(configuration, hostName: Self.hostName())
+        listener = HTTPListener(
+            name: "https",
+            host: address.host,
+            port: address.port,
+            limits: limits,
+            responder: responder,
+            counters: counters,
+            logger: logger,
+            tls: HTTPListener.TLS(
+                certificates: certificates,
+                handshakeTimeout: .seconds(Int64(max(1, https.handshakeTimeoutSeconds)))
+            ),
+            connections: connections
+        )
+    }
+
+    /// This machine's host name (`DOCacheHost` without a static address).
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

@@ -41,6 +41,11 @@ struct HubLinkService: Service {
             for await _ in reloads {
                 logger.info("reload: reading the hub link", metadata: ["file": "\(HubLink.fileName(in: state))"])
                 apply(readLink(), to: current)
+                // The same signal reads the TLS certificate files again (a renewal without a restart).
+                if engine.configuration.engine.https != nil {
+                    logger.info("reload: reading the TLS certificate files")
+                    engine.reloadCertificates()
+                }
             }
         }
         if let running = current.value.withLock({ $0 }) {

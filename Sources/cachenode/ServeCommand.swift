@@ -15,7 +15,8 @@ struct ServeCommand: AsyncParsableCommand {
             Serves Delivery Optimization clients on engine.listen and /health, /status and /metrics on \
             engine.admin. SIGTERM or SIGINT stops it gracefully: in-flight responses finish, then it exits 0. \
             SIGHUP (systemctl reload cachenode) reads <state>/hub-link.json again: the reporter starts, moves or stops \
-            without a restart.
+            without a restart; it also reads the HTTPS certificate and key files again (new connections take the new \
+            certificate, open ones go on).
             Exit status: 0 after a graceful stop, 1 when it cannot start (a port in use), 2 for an invalid configuration.
             """
     )

@@ -57,8 +57,8 @@ struct AcmeRenewalTests {
 
     /// The installed files serve the certificate with `fingerprint` (as `openssl x509 -fingerprint -sha256` prints
     /// it): a TLS server (`openssl s_server`) given the node's certificate file (with its chain) and key hands it to
-    /// curl, which verifies it, its chain and the name against `root`. When the engine has a TLS listener (its
-    /// `/status` has `https`), it serves the same certificate from its next handshake, without a restart.
+    /// curl, which verifies it, its chain and the name against `root`; the engine's TLS listener serves the same
+    /// certificate from its next handshake, without a restart.
     static func expectServed(_ fingerprint: String, trial: TLSTrial, root: String) async throws {
         let port = freeLoopbackPort()
         let (leaf, chain) = try Self.split(trial.certificate, into: trial.work.appendingPathComponent("served").path)
@@ -76,7 +76,7 @@ struct AcmeRenewalTests {
         for _ in 0..<600 {
             let status = try await TestHTTPClient.get(port: trial.admin, "/status")
             let document = try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any]
-            guard let https = document?["https"] as? [String: Any] else { return }
+            let https = try #require(document?["https"] as? [String: Any], "/status has no https")
             engineServes = (https["certificate"] as? [String: Any])?["fingerprint"] as? String
             if engineServes == "SHA256:" + Self.hex(fingerprint) { break }
             try await Task.sleep(for: .milliseconds(50))

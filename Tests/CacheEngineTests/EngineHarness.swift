@@ -13,6 +13,8 @@ struct EngineHarness {
     let engine: CacheEngine
     let task: Task<Void, any Error>
     let port: Int
+    /// The TLS listener's port, when the configuration sets `engine.https` (see `TLSFixture`).
+    let httpsPort: Int?
     let adminPort: Int
     let directory: TestCacheDirectory
     let origin: TestOrigin
@@ -22,9 +24,13 @@ struct EngineHarness {
     /// Runs `body` with an engine and, unless given, a new test origin and temporary folder; afterwards (returned or
     /// thrown) the engine stops and what was created here is stopped and removed. A given origin or folder is the
     /// caller's (scope it with `withOrigin`/`withDirectory`), so an engine can restart on the same folder.
+    ///
+    /// With `tls` the new origin serves HTTPS with that fixture's certificate and the engine lists it as `https://`
+    /// and trusts the fixture's CA: a request that arrives over TLS is fetched over TLS only.
     @discardableResult
     static func with<T>(
         origin: TestOrigin? = nil,
+        tls: TLSFixture? = nil,
         directory: TestCacheDirectory? = nil,
         configure: (inout NodeConfiguration) -> Void = { _ in },
         blockSize: Int = 64 * 1024,
@@ -32,19 +38,24 @@ struct EngineHarness {
         resolver: any HostResolver = SystemResolver(),
         healthClock: @escaping @Sendable () -> Date = { Date() },
         clock: TestClock? = nil,
+        certificateCheckInterval: Duration = .seconds(10),
         _ body: (EngineHarness) async throws -> T
     ) async throws -> T {
         try await withDirectory(directory) { directory in
-            try await withOrigin(origin) { origin in
+            try await withOrigin(origin, tls: tls) { origin in
                 let harness = try await start(
                     clock: clock ?? TestClock(),
                     origin: origin,
                     directory: directory,
-                    configure: configure,
+                    configure: { configuration in
+                        configure(&configuration)
+                        tls?.trust(origin, in: &configuration)
+                    },
                     blockSize: blockSize,
                     driveBytes: driveBytes,
                     resolver: resolver,
-                    healthClock: healthClock
+                    healthClock: healthClock,
+                    certificateCheckInterval: certificateCheckInterval
                 )
                 let result: T
                 do {
@@ -61,9 +72,13 @@ struct EngineHarness {
 
     /// Runs `body` with `origin`, or with a new test origin that is stopped afterwards, returned or thrown.
     @discardableResult
-    static func withOrigin<T>(_ origin: TestOrigin? = nil, _ body: (TestOrigin) async throws -> T) async throws -> T {
+    static func withOrigin<T>(
+        _ origin: TestOrigin? = nil,
+        tls: TLSFixture? = nil,
+        _ body: (TestOrigin) async throws -> T
+    ) async throws -> T {
         if let origin { return try await body(origin) }
-        let created = try await TestOrigin.start()
+        let created = try await TestOrigin.start(tls: tls.map { ($0.certificate, $0.key) })
         let result: T
         do {
             result = try await body(created)
@@ -95,7 +110,8 @@ struct EngineHarness {
         blockSize: Int,
         driveBytes: Int64,
         resolver: any HostResolver,
-        healthClock: @escaping @Sendable () -> Date
+        healthClock: @escaping @Sendable () -> Date,
+        certificateCheckInterval: Duration
     ) async throws -> EngineHarness {
         var configuration = directory.configuration(driveBytes: driveBytes, blockSize: blockSize)
         configure(&configuration)
@@ -108,16 +124,19 @@ struct EngineHarness {
             allowlist: allowlist,
             resolver: resolver,
             healthClock: healthClock,
-            cacheClock: { clock.now }
+            cacheClock: { clock.now },
+            certificateCheckInterval: certificateCheckInterval
         )
         origin.use(clock)
         let task = Task { try await engine.run() }
         let port = try await engine.listenPort()
         let adminPort = try await engine.adminPort()
+        let httpsPort = configuration.engine.https == nil ? nil : try await engine.httpsPort()
         return EngineHarness(
             engine: engine,
             task: task,
             port: port,
+            httpsPort: httpsPort,
             adminPort: adminPort,
             directory: directory,
             origin: origin,

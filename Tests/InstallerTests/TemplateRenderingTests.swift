@@ -45,6 +45,34 @@ struct TemplateRenderingTests {
         #expect(loaded.mappingPaths(plan.layout.logical) == configuration)
     }
 
+    /// With `engine.https` the firewall opens its port beside the plain one; the unit lets the engine bind it and
+    /// `systemctl reload` reaches the engine (which reads its certificate again).
+    @Test func theFirewallOpensTheHTTPSPortAndTheUnitAllowsIt() throws {
+        var configuration = try InstallFixtures.answers("trial.yaml")
+        let files = NodeConfiguration.HTTPS.defaultFiles(state: configuration.storage.state)
+        configuration.engine.https = .init(
+            listen: "0.0.0.0:8443",
+            certificateFile: files.certificate,
+            keyFile: files.key
+        )
+        let plan = try InstallFixtures.planner().plan(configuration, root: "/")
+        let firewall = try #require(plan.files.first { $0.path.hasSuffix("cachenode.nft") }).content
+        #expect(
+            firewall.contains(
+                "\n        tcp dport 8080 ct state new accept\n        tcp dport 8443 ct state new accept\n"
+            )
+        )
+        #expect(firewall.contains("# Clients reach the cache on port 8080 and over HTTPS on port 8443;"))
+        let unit = try #require(plan.files.first { $0.path.hasSuffix("cachenode.service") }).content
+        #expect(unit.contains("\nExecReload=/bin/kill -HUP $MAINPID\n"))
+        #expect(unit.contains("\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n"))
+
+        configuration.engine.https = nil
+        let plain = try InstallFixtures.planner().plan(configuration, root: "/")
+        let plainFirewall = try #require(plain.files.first { $0.path.hasSuffix("cachenode.nft") }).content
+        #expect(!plainFirewall.contains("8443") && !plainFirewall.contains("HTTPS"))
+    }
+
     @Test func theDeploymentManifestIsJSON() throws {
         let configuration = try InstallFixtures.answers("large-create-switch.yaml")
         let plan = try InstallFixtures.planner().plan(configuration, root: "/")

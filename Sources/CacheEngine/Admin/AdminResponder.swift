@@ -24,7 +24,12 @@ final class AdminResponder: HTTPResponder {
         self.metrics = metrics
     }
 
-    func respond(to head: HTTPRequestHead, client: String, writer: consuming ResponseWriter) async -> Bool {
+    func respond(
+        to head: HTTPRequestHead,
+        client: String,
+        scheme: RequestScheme,
+        writer: consuming ResponseWriter
+    ) async -> Bool {
         writer.suppressBody = head.method == .HEAD
         if let refusal = head.judged.refusal {
             let status = HTTPResponseStatus(statusCode: refusal.status)

@@ -38,6 +38,8 @@ package final class EngineCounters: Sendable {
     /// The objects that sent the most bytes, for the status page.
     package let objects = TopObjects()
     private let requestCounters: [Outcome: Counter]
+    private let schemeCounters: [RequestScheme: Counter]
+    private let handshakeFailures: [HandshakeFailure: Counter]
     private let statusCounters: [Int: Counter]
     private let servedFromCache: Counter
     private let servedFromOrigin: Counter
@@ -63,6 +65,25 @@ package final class EngineCounters: Sendable {
             counters[outcome] = registry.makeCounter(descriptor: requests, labels: [("cache", label)])
         }
         requestCounters = counters
+        let schemes = Self.metric(
+            "scheme_requests_total",
+            "Client requests answered, by the listener they arrived on: http (engine.listen) or https (engine.https)."
+        )
+        var byScheme: [RequestScheme: Counter] = [:]
+        for scheme in RequestScheme.allCases {
+            byScheme[scheme] = registry.makeCounter(descriptor: schemes, labels: [("scheme", scheme.rawValue)])
+        }
+        schemeCounters = byScheme
+        let handshakes = Self.metric(
+            "tls_handshake_failures_total",
+            "TLS connections that ended before their handshake completed, by reason: refused (no certificate to "
+                + "serve), timeout (engine.https.handshake_timeout_s), failed (no common version or cipher, not TLS)."
+        )
+        var byReason: [HandshakeFailure: Counter] = [:]
+        for reason in HandshakeFailure.allCases {
+            byReason[reason] = registry.makeCounter(descriptor: handshakes, labels: [("reason", reason.rawValue)])
+        }
+        handshakeFailures = byReason
         var statuses: [Int: Counter] = [:]
         let responses = Self.metric("responses_total", "Client responses by status class.")
         for family in 1...5 {
@@ -87,11 +108,11 @@ package final class EngineCounters: Sendable {
                 + "status (5xx), short_body, changed (ETag or length), invalid (an answer the cache cannot use), "
                 + "proxy_auth (the upstream proxy refused the engine)."
         )
-        var byReason: [String: Counter] = [:]
+        var byOriginReason: [String: Counter] = [:]
         for reason in OriginFailure.shortDescriptions {
-            byReason[reason] = registry.makeCounter(descriptor: originErrors, labels: [("reason", reason)])
+            byOriginReason[reason] = registry.makeCounter(descriptor: originErrors, labels: [("reason", reason)])
         }
-        originErrorsCounters = byReason
+        originErrorsCounters = byOriginReason
         healthGauge = registry.makeGauge(
             descriptor: Self.metric(
                 "health_state",
@@ -154,8 +175,9 @@ package final class EngineCounters: Sendable {
         }
     }
 
-    func request(_ outcome: Outcome, status: Int, cacheBytes: Int64, totalBytes: Int64) {
+    func request(_ outcome: Outcome, status: Int, scheme: RequestScheme, cacheBytes: Int64, totalBytes: Int64) {
         requestCounters[outcome]?.increment()
+        schemeCounters[scheme]?.increment()
         statusCounters[max(1, min(5, status / 100))]?.increment()
         values.withLock { values in
             values.requests += 1
@@ -224,6 +246,22 @@ package final class EngineCounters: Sendable {
     func servedStale() {
         staleServedCounter.increment()
         values.withLock { $0.staleServed += 1 }
+    }
+
+    /// A TLS connection that ended before its handshake completed.
+    func handshakeFailed(_ reason: HandshakeFailure) {
+        handshakeFailures[reason]?.increment()
+    }
+
+    /// Sets the served certificate's expiry (at scrape time); no sample while none is served.
+    func refresh(certificate: CertificateStatus?) {
+        guard let certificate else { return }
+        registry.makeGauge(
+            descriptor: Self.metric(
+                "certificate_expiry_timestamp_seconds",
+                "When the certificate the TLS listener serves expires, in seconds since the Unix epoch."
+            )
+        ).set(certificate.notAfter.timeIntervalSince1970)
     }
 
     /// Sets the health gauge (at scrape time).

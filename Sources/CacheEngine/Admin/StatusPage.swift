@@ -123,12 +123,41 @@ package struct StatusPage: Sendable {
             }
             html += "</tbody></table>\n"
         }
-        html += "</section>\n" + issuesSection()
+        html += "</section>\n" + httpsSection() + issuesSection()
         html +=
             "<footer>Block size \(ByteCount.format(Int64(status.blockSizeBytes))) · "
             + "<a href=\"/status\">/status</a> (JSON) · <a href=\"/metrics\">/metrics</a> (Prometheus) · "
             + "peak egress \(ByteCount.bitsPerSecond(status.peakEgressBitsPerSecond))</footer>\n"
         return html
+    }
+
+    /// The TLS listener's certificate: subject, names, expiry, and why the files are not served when they are not.
+    func httpsSection() -> String {
+        guard let https = status.https else { return "" }
+        var html = "<section>\n<h2>HTTPS on \(PageParts.escape(https.listen))</h2>\n"
+        if let certificate = https.certificate {
+            let days = Int(certificate.notAfter.timeIntervalSince(now) / 86_400)
+            let tone = days < 0 ? "bad" : (days < CertificateRules.expiryWarningDays ? "warn" : "good")
+            let left = days < 0 ? "expired" : "\(days) days left"
+            let loaded = https.loadedAt.map { " · loaded \(PageParts.iso($0))" } ?? ""
+            html += """
+                <table id="certificate"><tbody>
+                <tr><th>Subject</th><td id="certificate-subject">\(PageParts.escape(certificate.subject))</td></tr>
+                <tr><th>Names</th><td id="certificate-names">\(PageParts.escape(certificate.names.joined(separator: ", ")))</td></tr>
+                <tr><th>Expires</th><td id="certificate-expiry" class="\(tone)" data-value="\(PageParts.iso(certificate.notAfter))">\
+                \(PageParts.iso(certificate.notAfter)) (\(left))</td></tr>
+                <tr><th>Issuer</th><td>\(PageParts.escape(certificate.issuer))</td></tr>
+                <tr><th>Fingerprint</th><td class="key"><small>\(PageParts.escape(certificate.fingerprint))\(loaded)</small></td></tr>
+                </tbody></table>
+
+                """
+        } else {
+            html += "<p id=\"certificate\" class=\"warn\">No certificate served: HTTPS handshakes are refused.</p>\n"
+        }
+        if let problem = https.problem {
+            html += "<p id=\"certificate-problem\" class=\"warn\">\(PageParts.escape(problem))</p>\n"
+        }
+        return html + "</section>\n"
     }
 
     /// The recent issues, newest first: what went wrong, when, and for how long.

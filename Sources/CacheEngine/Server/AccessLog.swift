@@ -6,7 +6,8 @@ import Synchronization
     import Glibc
 #endif
 
-/// One line per request in `<state>/logs/access.log`: client, method, path, range, status, bytes, cache, duration, origin status.
+/// One line per request in `<state>/logs/access.log`: client, method, path, range, status, bytes, cache, duration,
+/// origin status, scheme (`http` or `https`: which listener the request arrived on).
 package final class AccessLog: Sendable {
     /// One request's record.
     package struct Entry: Sendable {
@@ -19,13 +20,14 @@ package final class AccessLog: Sendable {
         var outcome: EngineCounters.Outcome
         var milliseconds: Double
         var originStatus: String?
+        var scheme = RequestScheme.http
 
         var line: String {
             let time = AccessLog.timestamp()
             let clean = target.filter { $0 != " " && $0 != "\n" && $0 != "\r" && $0 != "\"" }
             return "\(time) \(client) \(method) \"\(clean)\" range=\(range?.filter { $0 != " " } ?? "-") "
                 + "\(status) \(bytes) \(outcome.rawValue) \(Double(Int(milliseconds * 10)) / 10)ms "
-                + "origin=\(originStatus ?? "-")\n"
+                + "origin=\(originStatus ?? "-") scheme=\(scheme.rawValue)\n"
         }
     }
 

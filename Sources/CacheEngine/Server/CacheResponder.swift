@@ -36,6 +36,9 @@ final class CacheResponder: HTTPResponder {
 
     /// What one response did, for the access log and counters.
     struct Record {
+        /// How the request arrived. A request that arrived over TLS must never be fetched over plain HTTP: the origin
+        /// choice (`route`) reads it here.
+        var scheme = RequestScheme.http
         var status = 0
         var outcome = EngineCounters.Outcome.none
         var originStatus: String?
@@ -70,9 +73,14 @@ final class CacheResponder: HTTPResponder {
         }
     }
 
-    func respond(to head: HTTPRequestHead, client: String, writer: consuming ResponseWriter) async -> Bool {
+    func respond(
+        to head: HTTPRequestHead,
+        client: String,
+        scheme: RequestScheme,
+        writer: consuming ResponseWriter
+    ) async -> Bool {
         let started = DispatchTime.now().uptimeNanoseconds
-        var record = Record()
+        var record = Record(scheme: scheme)
         writer.suppressBody = head.method == .HEAD
         let completed: Bool
         switch await route(head, record: &record) {
@@ -81,7 +89,13 @@ final class CacheResponder: HTTPResponder {
         case .fetch(let request, let address):
             completed = await answer(head, request: request, address: address, writer: writer, record: &record)
         }
-        counters.request(record.outcome, status: record.status, cacheBytes: record.cacheBytes, totalBytes: record.bytes)
+        counters.request(
+            record.outcome,
+            status: record.status,
+            scheme: scheme,
+            cacheBytes: record.cacheBytes,
+            totalBytes: record.bytes
+        )
         if let object = record.object {
             counters.objects.add(object, bytes: record.bytes, cacheBytes: record.cacheBytes)
         }
@@ -95,7 +109,8 @@ final class CacheResponder: HTTPResponder {
                 bytes: record.bytes,
                 outcome: record.outcome,
                 milliseconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6,
-                originStatus: record.originStatus
+                originStatus: record.originStatus,
+                scheme: scheme
             )
         )
         return completed && head.isKeepAlive
@@ -133,7 +148,11 @@ final class CacheResponder: HTTPResponder {
         }
         let request: CacheRequest
         do {
-            request = try CacheRequest.parse(target: head.uri, hostHeader: head.headers.first(name: "host"))
+            request = try CacheRequest.parse(
+                target: head.uri,
+                hostHeader: head.headers.first(name: "host"),
+                arrivedOverTLS: record.scheme == .https
+            )
         } catch {
             return .refuse(Refusal(.badRequest, error.description))
         }

@@ -5,12 +5,19 @@ import NIOCore
 import NIOHTTP1
 import NIOExtras
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
 /// Answers one request; returns whether the connection may stay open.
 protocol HTTPResponder: Sendable {
-    func respond(to head: HTTPRequestHead, client: String, writer: consuming ResponseWriter) async -> Bool
+    /// `client` is the peer's address; `scheme` says whether the request arrived through the TLS listener.
+    func respond(
+        to head: HTTPRequestHead,
+        client: String,
+        scheme: RequestScheme,
+        writer: consuming ResponseWriter
+    ) async -> Bool
 }
 
 /// An HTTP/1.1 listener: ServerBootstrap, keep-alive, a connection cap and timeouts.
@@ -21,6 +28,9 @@ protocol HTTPResponder: Sendable {
 /// the server channel closes, idle connections close at once, busy ones after their response (`QuiesceGate`
 /// acts on `ChannelShouldQuiesceEvent`); `run()` returns once every connection has closed and every request task ended.
 /// Cancelling `run()` (the grace period is over) cancels the request tasks, which close their connections.
+///
+/// With `tls`, every connection starts with `NIOSSLServerHandler` (the store's context when it was accepted) and a
+/// handshake deadline; the rest of the pipeline, the deadlines, the cap and the quiescing are those of plain HTTP.
 final class HTTPListener: Sendable {
     struct Limits: Sendable {
         var maxConnections: Int
@@ -37,12 +47,21 @@ final class HTTPListener: Sendable {
         }
     }
 
+    /// What makes a listener a TLS listener: the certificate store new connections take their context from.
+    struct TLS: Sendable {
+        var certificates: CertificateStore
+        /// A client that has not completed its handshake this long after connecting is cut.
+        var handshakeTimeout: TimeAmount
+    }
+
     let host: String
     let port: Int
     let name: String
     private let limits: Limits
     private let responder: any HTTPResponder
     private let connections: ConnectionCount
+    private let tls: TLS?
+    private let counters: EngineCounters?
     private let logger: Logger
     private let lifecycle = Mutex(ListenerLifecycle())
     private let requests: AsyncStream<RequestJob>
@@ -55,14 +74,19 @@ final class HTTPListener: Sendable {
         limits: Limits,
         responder: any HTTPResponder,
         counters: EngineCounters?,
-        logger: Logger
+        logger: Logger,
+        tls: TLS? = nil,
+        connections: ConnectionCount? = nil
     ) {
         self.name = name
         self.host = host
         self.port = port
         self.limits = limits
         self.responder = responder
-        self.connections = ConnectionCount(limit: limits.maxConnections, counters: counters)
+        // Listeners given one count share `max_connections`.
+        self.connections = connections ?? ConnectionCount(limit: limits.maxConnections, counters: counters)
+        self.tls = tls
+        self.counters = counters
         self.logger = logger
         (requests, submit) = AsyncStream.makeStream(of: RequestJob.self)
     }
@@ -131,11 +155,16 @@ final class HTTPListener: Sendable {
         closed.futureResult.whenComplete { _ in submit.finish() }
     }
 
+    /// Whether requests arrive over plain HTTP or through TLS.
+    var scheme: RequestScheme { tls == nil ? .http : .https }
+
     private func bootstrap(_ quiescing: ServerQuiescingHelper) -> ServerBootstrap {
         let limits = self.limits
+        let tls = self.tls
+        let counters = self.counters
         // One object all connections share: a connection's dispatcher holds one reference, not a closure of its own.
         let submit = self.submit
-        let target = DispatchTarget(connections: connections, logger: logger) { job in
+        let target = DispatchTarget(connections: connections, logger: logger, scheme: scheme) { job in
             if case .terminated = submit.yield(job) { return false }
             return true
         }
@@ -156,6 +185,9 @@ final class HTTPListener: Sendable {
             )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        guard try Self.startTLS(tls, on: channel, counters: counters) else { return }
+                    }
                     try channel.pipeline.syncOperations.addHandler(QuiesceGate())
                     try channel.pipeline.syncOperations.addHandler(RequestBytesObserver())
                     // `RequestDispatcher` answers protocol errors: it knows whether a refusal is on its way.
@@ -173,11 +205,29 @@ final class HTTPListener: Sendable {
             }
     }
 
+    /// The head of a TLS connection's pipeline: the TLS handler with the context of now and the handshake deadline.
+    /// Without a certificate the connection is refused at once (returns false: nothing else is added).
+    private static func startTLS(_ tls: TLS, on channel: any Channel, counters: EngineCounters?) throws -> Bool {
+        let failed: @Sendable (HandshakeFailure) -> Void = { counters?.handshakeFailed($0) }
+        guard let context = tls.certificates.context else {
+            try channel.pipeline.syncOperations.addHandler(RefusedHandshake(failed: failed))
+            return false
+        }
+        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+        try channel.pipeline.syncOperations.addHandler(HandshakeDeadline(timeout: tls.handshakeTimeout, failed: failed))
+        return true
+    }
+
     /// Answers one request in the listener's task group; the connection closes afterwards when it must.
     private func answer(_ job: RequestJob) async {
         let channel = job.channel
         let keepAlive = await withTaskCancellationHandler {
-            await responder.respond(to: job.head, client: job.client, writer: ResponseWriter(channel: channel))
+            await responder.respond(
+                to: job.head,
+                client: job.client,
+                scheme: job.scheme,
+                writer: ResponseWriter(channel: channel, copiesFiles: job.scheme == .https)
+            )
         } onCancel: {
             // The grace period is over: the response is cut.
             channel.close(promise: nil)
@@ -195,6 +245,7 @@ struct RequestJob: Sendable {
     var head: HTTPRequestHead
     var channel: any Channel
     var client: String
+    var scheme: RequestScheme
     /// Answered from its head (it announced a body): the connection closes after the answer.
     var closeAfter: Bool
 }
@@ -353,12 +404,19 @@ final class QuiesceGate: ChannelDuplexHandler {
 final class DispatchTarget: Sendable {
     let connections: ConnectionCount
     let logger: Logger
+    let scheme: RequestScheme
     /// Hands a request to the listener's task group; false once the listener no longer takes any.
     let submit: @Sendable (RequestJob) -> Bool
 
-    init(connections: ConnectionCount, logger: Logger, submit: @escaping @Sendable (RequestJob) -> Bool) {
+    init(
+        connections: ConnectionCount,
+        logger: Logger,
+        scheme: RequestScheme = .http,
+        submit: @escaping @Sendable (RequestJob) -> Bool
+    ) {
         self.connections = connections
         self.logger = logger
+        self.scheme = scheme
         self.submit = submit
     }
 }
@@ -423,6 +481,7 @@ final class RequestDispatcher: ChannelInboundHandler {
             head: request,
             channel: channel,
             client: channel.remoteAddress?.ipAddress ?? "-",
+            scheme: target.scheme,
             closeAfter: closeAfter
         )
         // A listener past its grace period takes no more requests: the client retries elsewhere.

@@ -2,6 +2,10 @@ import CacheProtocol
 import NIOCore
 import NIOHTTP1
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The start of one response: it can send the head once, by construction.
 ///
 /// `head(_:)` consumes the writer and returns the `ResponseBody` that sends the body, so a second head, or a body
@@ -10,9 +14,12 @@ struct ResponseWriter: ~Copyable {
     private let channel: any Channel
     /// Set for `HEAD`: bodies are dropped, the head keeps its `Content-Length`.
     var suppressBody = false
+    /// Stored blocks are read into buffers rather than sent by `sendfile` (through TLS, which must encrypt them).
+    private let copiesFiles: Bool
 
-    init(channel: any Channel) {
+    init(channel: any Channel, copiesFiles: Bool = false) {
         self.channel = channel
+        self.copiesFiles = copiesFiles
     }
 
     /// Queues the head, with `Date` when it has none (every answer carries one, RFC 9110 6.6.1); it leaves with the
@@ -21,7 +28,7 @@ struct ResponseWriter: ~Copyable {
         var head = head
         if !head.headers.contains(name: "date") { head.headers.add(name: "Date", value: HTTPDate.now()) }
         let written = channel.write(HTTPServerResponsePart.head(head))
-        return ResponseBody(channel: channel, head: written, suppressBody: suppressBody)
+        return ResponseBody(channel: channel, head: written, suppressBody: suppressBody, copiesFiles: copiesFiles)
     }
 }
 
@@ -31,14 +38,18 @@ struct ResponseBody: ~Copyable {
     private let channel: any Channel
     private var inFlight: [(EventLoopFuture<Void>, NIOFileHandle?)]
     private let suppressBody: Bool
+    private let copiesFiles: Bool
     /// Body bytes written so far (none for `HEAD`).
     private(set) var bytes: Int64 = 0
     private static let window = 4
+    /// The most bytes of a stored block one buffer holds when blocks are copied.
+    static let copyPiece = 256 * 1024
 
-    fileprivate init(channel: any Channel, head: EventLoopFuture<Void>, suppressBody: Bool) {
+    fileprivate init(channel: any Channel, head: EventLoopFuture<Void>, suppressBody: Bool, copiesFiles: Bool) {
         self.channel = channel
         self.inFlight = [(head, nil)]
         self.suppressBody = suppressBody
+        self.copiesFiles = copiesFiles
     }
 
     /// Sends what is queued (before waiting for a fill, so the client is not kept waiting for bytes it could have).
@@ -59,10 +70,47 @@ struct ResponseBody: ~Copyable {
             try? handle.close()
             return
         }
+        if copiesFiles { return try await copy(file: handle, offset: offset, length: length) }
         bytes += Int64(length)
         let region = FileRegion(fileHandle: handle, readerIndex: offset, endIndex: offset + length)
         inFlight.append((channel.write(HTTPServerResponsePart.body(.fileRegion(region))), handle))
         try await drain(to: Self.window)
+    }
+
+    /// Sends a stored block's bytes as buffers read from its file (`pread`, from the page cache for a busy object).
+    private mutating func copy(file handle: NIOFileHandle, offset: Int, length: Int) async throws {
+        defer { try? handle.close() }
+        var position = offset
+        while position < offset + length {
+            let count = min(Self.copyPiece, offset + length - position)
+            try await write(try Self.read(handle, at: position, count: count, allocator: channel.allocator))
+            position += count
+        }
+    }
+
+    /// `count` bytes of the file from `offset`; a file shorter than that (cut under the reader) throws.
+    private static func read(
+        _ handle: NIOFileHandle,
+        at offset: Int,
+        count: Int,
+        allocator: ByteBufferAllocator
+    ) throws -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: count)
+        while buffer.readableBytes < count {
+            let position = offset + buffer.readableBytes
+            let wanted = count - buffer.readableBytes
+            var failure: CInt = 0
+            let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { target in
+                let read = try handle.withUnsafeFileDescriptor {
+                    pread($0, target.baseAddress, wanted, off_t(position))
+                }
+                if read < 0 { failure = errno }
+                return max(0, read)
+            }
+            if failure == EINTR { continue }
+            guard read > 0 else { throw IOError(errnoCode: failure != 0 ? failure : EIO, reason: "pread") }
+        }
+        return buffer
     }
 
     /// Ends the response; returns the body bytes written, or throws when the client went away.

@@ -1,4 +1,5 @@
 import CacheNodeCore
+import CacheNodeX509
 import Foundation
 @_spi(FixedExpiryValidationTime) import X509
 

@@ -1,4 +1,5 @@
 import CacheNodeCore
+import CacheNodeX509
 import Crypto
 import Foundation
 import SwiftASN1

@@ -1,4 +1,5 @@
 import CacheNodeCore
+import CacheNodeX509
 import Crypto
 import Foundation
 import NIOCore
@@ -22,7 +23,7 @@ package struct HubIdentity: Sendable {
 
     package static func fingerprint(of certificate: NIOSSLCertificate) -> String {
         let der = (try? certificate.toDERBytes()) ?? []
-        return "SHA256:" + SHA256.hash(data: der).map { String(format: "%02X", $0) }.joined(separator: ":")
+        return CertificateStatus.fingerprint(der: der)
     }
 
     /// A fingerprint as typed by a person: `SHA256:` optional, colons optional, any case.

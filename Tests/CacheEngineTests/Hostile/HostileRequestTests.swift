@@ -45,7 +45,41 @@ struct StubResolver: HostResolver {
     }
 }
 
-/// Hostile requests get a refusal (or an ignored Range), never reach the origin, and the engine keeps answering.
+/// How a test's requests reach the engine: its plain HTTP listener, or its TLS listener (`TLSFixture`).
+enum Transport: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case http
+    case https
+
+    var testDescription: String { rawValue }
+
+    /// `engine.https` for the TLS transport.
+    func https() throws -> NodeConfiguration.HTTPS? {
+        self == .https ? try TLSFixture.shared().https() : nil
+    }
+
+    /// Sends raw bytes and returns everything the engine sends until it closes.
+    func raw(_ bytes: [UInt8], to harness: EngineHarness) async throws -> [UInt8] {
+        switch self {
+        case .http:
+            return try await TestHTTPClient.raw(port: harness.port, bytes)
+        case .https:
+            let port = try #require(harness.httpsPort)
+            return try await TLSTestClient.raw(port: port, ca: try TLSFixture.shared().caFile, bytes)
+        }
+    }
+
+    /// A GET with `Connection: close`.
+    func get(_ target: String, headers: [(String, String)] = [], from harness: EngineHarness) async throws
+        -> TestResponse
+    {
+        var request = "GET \(target) HTTP/1.1\r\nHost: cache\r\nConnection: close\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        return try TestHTTPClient.parse(try await raw(Array((request + "\r\n").utf8), to: harness))
+    }
+}
+
+/// Hostile requests get a refusal (or an ignored Range), never reach the origin, and the engine keeps answering, on
+/// the plain listener and through TLS alike.
 struct HostileRequestTests {
     static let length = 100_000
 
@@ -215,25 +249,30 @@ struct HostileRequestTests {
         .range("other unit", "items=0-10", 200),
     ]
 
-    @Test(arguments: cases)
-    func hostileRequestIsRefusedWithoutReachingTheOrigin(request: HostileRequest) async throws {
+    @Test(arguments: cases, Transport.allCases)
+    func hostileRequestIsRefusedWithoutReachingTheOrigin(request: HostileRequest, transport: Transport) async throws {
+        let https = try transport.https()
         try await EngineHarness.with(
-            configure: { $0.engine.extraOrigins = ["origin.test"] },
+            // Over TLS the origin is HTTPS, listed as origin.test only: loopback stays unlisted.
+            tls: transport == .https ? try TLSFixture.shared().listingOrigin(as: ["origin.test"]) : nil,
+            configure: {
+                $0.engine.extraOrigins = ["origin.test"]
+                $0.engine.https = https
+            },
             resolver: StubResolver()
         ) { harness in
             let origin = "origin.test:\(harness.origin.port)"
             let bytes = harness.origin.add("/h.bin", length: Self.length, seed: 61)
-            let warm = try await TestHTTPClient.get(port: harness.port, "/h.bin?cacheHostOrigin=\(origin)")
+            let warm = try await transport.get("/h.bin?cacheHostOrigin=\(origin)", from: harness)
             expectBytes(warm.body, bytes)
             await harness.engine.settle()
             let before = harness.origin.hostHeaders.count
 
-            let answer = try await TestHTTPClient.raw(
-                port: harness.port,
-                request.bytes(origin: origin, port: harness.origin.port)
-            )
+            let answer = try await transport.raw(request.bytes(origin: origin, port: harness.origin.port), to: harness)
             let response = try TestHTTPClient.parse(answer)
-            #expect(response.status == request.status)
+            // Over TLS an origin listed for plain HTTP only is refused before any lookup.
+            let expected = transport == .https && request.status == 502 ? 403 : request.status
+            #expect(response.status == expected)
             if response.status == 200 { expectBytes(response.body, bytes) }
             if response.status == 502 {
                 #expect(
@@ -252,10 +291,10 @@ struct HostileRequestTests {
             }
             #expect(harness.origin.hostHeaders.count == before, "the request reached the origin")
 
-            let healthy = try await TestHTTPClient.get(
-                port: harness.port,
+            let healthy = try await transport.get(
                 "/h.bin?cacheHostOrigin=\(origin)",
-                headers: [("Range", "bytes=10-99")]
+                headers: [("Range", "bytes=10-99")],
+                from: harness
             )
             #expect(healthy.status == 206)
             expectBytes(healthy.body, bytes[10...99])
