@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A certificate authority made by the `openssl` command, as an administrator makes one, and certificates it signs.
 package struct TestCertificateAuthority: Sendable {
@@ -97,29 +98,34 @@ package struct TestCertificateAuthority: Sendable {
         let day: TimeInterval = 86_400
         let start = Date().addingTimeInterval(expired ? -(Double(validDays) + 2) * day : -day)
         let end = expired ? Date().addingTimeInterval(-day) : start.addingTimeInterval(Double(validDays + 1) * day)
-        try Self.openssl(
-            "ca",
-            "-batch",
-            "-notext",
-            "-config",
-            base + ".cnf",
-            "-extensions",
-            "server",
-            "-cert",
-            certificatePath,
-            "-keyfile",
-            keyPath,
-            "-in",
-            request,
-            "-out",
-            certificate,
-            "-startdate",
-            Self.stamp(start),
-            "-enddate",
-            Self.stamp(end)
-        )
+        // `openssl ca` keeps one serial and index file per CA: tests that issue at the same time take turns.
+        try Self.signing.withLock { _ in
+            try Self.openssl(
+                "ca",
+                "-batch",
+                "-notext",
+                "-config",
+                base + ".cnf",
+                "-extensions",
+                "server",
+                "-cert",
+                certificatePath,
+                "-keyfile",
+                keyPath,
+                "-in",
+                request,
+                "-out",
+                certificate,
+                "-startdate",
+                Self.stamp(start),
+                "-enddate",
+                Self.stamp(end)
+            )
+        }
         return (certificate, key)
     }
+
+    private static let signing = Mutex(())
 
     /// `YYYYMMDDHHMMSSZ`, as `openssl ca` takes dates.
     private static func stamp(_ date: Date) -> String {

@@ -18,11 +18,12 @@ extension WizardInstallEndToEndTests {
         let tmux = try TmuxSession(cols: 100, rows: 30)
         try tmux.startTrialUpToHTTPS(root: root.path, node: "Tls-1")
 
-        // Off by default; a request proposes the trial's unprivileged port and says what happens next.
+        // Off by default; a request proposes the trial's unprivileged port, on the address --listen gave, and says what
+        // happens next.
         try tmux.waitFor("(*) 1  Off")
         try tmux.type("2")
         try tmux.waitFor("(*) 2  Make a certificate request now, finish later")
-        let step = try tmux.waitFor("[0.0.0.0:8443]")
+        let step = try tmux.waitFor("[127.0.0.1:8443]")
         #expect(step.contains("What happens next:"), "\(step)")
         #expect(step.contains("/var/lib/cachenode/tls/request.csr"), "\(step)")
         #expect(step.contains("then run: cachenode cert install CERT"), "\(step)")

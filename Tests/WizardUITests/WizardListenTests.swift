@@ -34,6 +34,16 @@ struct WizardListenTests {
         #expect(real.proposedAdmin == "127.0.0.1:5001")
     }
 
+    /// The HTTPS step proposes its port on the address `--listen` gives: a trial on loopback stays on loopback.
+    @Test func theHTTPSProposalFollowsTheGivenAddress() {
+        #expect(Self.context(listen: "127.0.0.1:18080", admin: nil).proposedHTTPSListen == "127.0.0.1:8443")
+        #expect(Self.context(listen: "[::1]:18080", admin: nil).proposedHTTPSListen == "[::1]:8443")
+        #expect(Self.context(listen: nil, admin: nil).proposedHTTPSListen == "0.0.0.0:8443")
+        var real = Self.context(listen: "10.0.0.50:80", admin: nil)
+        real.isTrial = false
+        #expect(real.proposedHTTPSListen == "10.0.0.50:443")
+    }
+
     /// A re-run keeps the installed addresses without the flags; with one, Review shows it as a change.
     @Test func aReRunKeepsTheInstalledAddressesUnlessAFlagChangesThem() throws {
         let installed = try Self.installedTrial()

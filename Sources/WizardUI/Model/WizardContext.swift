@@ -125,8 +125,12 @@ package struct WizardContext: Sendable {
         return engine
     }
 
-    /// The TLS listen address a new HTTPS answer proposes: 8443 for a trial, 443 otherwise.
-    package var proposedHTTPSListen: String { isTrial ? "0.0.0.0:8443" : NodeConfiguration.HTTPS.defaultListen }
+    /// The TLS listen address a new HTTPS answer proposes: 8443 for a trial, 443 otherwise, on the address
+    /// `--listen` gives (else every address).
+    package var proposedHTTPSListen: String {
+        let host = givenListen.flatMap(ListenAddress.init)?.host ?? "0.0.0.0"
+        return ListenAddress(host: host, port: isTrial ? 8443 : 443).description
+    }
 
     /// The machine's switches (bridges), plus the installed one if the machine no longer shows it.
     package var switches: [Choice] {

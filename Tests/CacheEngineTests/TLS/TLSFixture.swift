@@ -1,7 +1,6 @@
 import CacheNodeCore
 import CacheNodeTestSupport
 import Foundation
-import Synchronization
 
 /// A test CA made by openssl and a certificate it issued for `localhost`, `127.0.0.1` and `origin.test` (the engine's
 /// TLS listener and HTTPS test origins both serve it), made once per test run.
@@ -20,12 +19,9 @@ struct TLSFixture: Sendable {
         try made.get()
     }
 
-    /// `openssl ca` keeps one serial and index file per CA, so tests that run at once issue one at a time.
-    private static let issuing = Mutex(())
-
-    /// A certificate from the shared CA (see `TestCertificateAuthority.issue`), one issue at a time.
+    /// A certificate from the shared CA (see `TestCertificateAuthority.issue`).
     func issue(names: [String], expired: Bool = false, file: String) throws -> (certificate: String, key: String) {
-        try Self.issuing.withLock { _ in try authority.issue(names: names, expired: expired, file: file) }
+        try authority.issue(names: names, expired: expired, file: file)
     }
 
     /// The CA's certificate: what clients trust.
