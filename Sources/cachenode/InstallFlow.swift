@@ -196,7 +196,9 @@ struct InstallFlow {
     static func checkHTTPSFiles(_ configuration: NodeConfiguration, layout: InstallLayout) throws(CommandFailure) {
         guard let https = configuration.engine.https else { return }
         let names = CertificateRules.requiredNames(configuration, hostName: currentHostName())
-        let issues = runBlocking { await HTTPSSetup.problems(https, names: names, layout: layout) }
+        // The engine's account reads the files on a real install; a trial's engine runs as the user running setup.
+        let account = layout.isRealInstall ? ServiceAccount.lookup() : nil
+        let issues = runBlocking { await HTTPSSetup.problems(https, names: names, layout: layout, account: account) }
         guard issues.isEmpty else {
             throw CommandFailure(.invalid, issues.map(\.description).joined(separator: "\n"))
         }

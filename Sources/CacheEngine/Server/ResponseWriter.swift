@@ -1,6 +1,7 @@
 import CacheProtocol
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 #if canImport(Glibc)
     import Glibc
@@ -77,13 +78,19 @@ struct ResponseBody: ~Copyable {
         try await drain(to: Self.window)
     }
 
-    /// Sends a stored block's bytes as buffers read from its file (`pread`, from the page cache for a busy object).
+    /// Sends a stored block's bytes as buffers read from its file (`pread` on NIO's blocking-I/O pool: a read that
+    /// misses the page cache waits for the drive there, not on one of the few threads every request's task runs on).
     private mutating func copy(file handle: NIOFileHandle, offset: Int, length: Int) async throws {
         defer { try? handle.close() }
         var position = offset
+        let allocator = channel.allocator
         while position < offset + length {
-            let count = min(Self.copyPiece, offset + length - position)
-            try await write(try Self.read(handle, at: position, count: count, allocator: channel.allocator))
+            let (at, count) = (position, min(Self.copyPiece, offset + length - position))
+            try await write(
+                try await NIOThreadPool.singleton.runIfActive {
+                    try Self.read(handle, at: at, count: count, allocator: allocator)
+                }
+            )
             position += count
         }
     }

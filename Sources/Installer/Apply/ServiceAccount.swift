@@ -10,6 +10,11 @@ package struct ServiceAccount: Sendable, Equatable {
     package var uid: uid_t
     package var gid: gid_t
 
+    package init(uid: uid_t, gid: gid_t) {
+        self.uid = uid
+        self.gid = gid
+    }
+
     /// The account as the system knows it, or `nil` when there is none.
     package static func lookup() -> ServiceAccount? {
         guard let entry = getpwnam(name) else { return nil }

@@ -5,11 +5,13 @@ import Foundation
 /// checked as `cachenode cert install` checks them; when there is no certificate yet, the apply step makes a request.
 package enum HTTPSSetup {
     /// The problems of the files `https` names, each at its answer-file key path; none when they are usable or the
-    /// certificate is not there yet.
+    /// certificate is not there yet. With `account` (a real install) the engine's service account must be able to
+    /// read them: setup runs as root, the engine does not.
     package static func problems(
         _ https: NodeConfiguration.HTTPS,
         names: [String],
         layout: InstallLayout,
+        account: ServiceAccount? = nil,
         check: CertificateCheck? = nil
     ) async -> [ConfigurationIssue] {
         let files = TLSFiles(https, layout: layout)
@@ -22,6 +24,23 @@ package enum HTTPSSetup {
                     hint: "put the certificate's key there, or remove the certificate so that setup makes a request"
                 )
             ]
+        }
+        if let account {
+            let readable = [
+                ("engine.https.certificate_file", files.certificate), ("engine.https.key_file", files.key),
+                ("engine.https.chain_file", files.chain),
+            ]
+            let unreadable = readable.compactMap { key, path in
+                path.flatMap(account.cannotRead).map {
+                    ConfigurationIssue(
+                        key,
+                        $0,
+                        hint: "give the file to the account (chown \(ServiceAccount.name) FILE, or its group), or "
+                            + "install copies it can read: cachenode cert install --key KEY CERT"
+                    )
+                }
+            }
+            if !unreadable.isEmpty { return unreadable }
         }
         let check = check ?? CertificateCheck(requiredNames: names)
         do {
