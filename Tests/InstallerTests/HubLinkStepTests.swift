@@ -50,7 +50,12 @@ struct HubLinkStepTests {
         var info = stat()
         #expect(stat(link, &info) == 0 && info.st_mode & 0o777 == 0o600, "the link holds the node's token")
         // The running engine was told (SIGHUP) and logged that it read the link again; it did not restart.
-        let log = (try? String(contentsOfFile: root + "/var/lib/cachenode/logs/engine.log", encoding: .utf8)) ?? ""
+        // The engine logs the reload once its signal handler has run: wait for the line (bounded against a hang).
+        var log = ""
+        for _ in 0..<2400 where !log.contains("reload: reading the hub link") {
+            log = (try? String(contentsOfFile: root + "/var/lib/cachenode/logs/engine.log", encoding: .utf8)) ?? ""
+            if !log.contains("reload: reading the hub link") { usleep(50_000) }
+        }
         #expect(log.contains("reload: reading the hub link"), "\(log)")
         #expect(report.enginePID.map(EngineProcess.isAlive) == true)
     }

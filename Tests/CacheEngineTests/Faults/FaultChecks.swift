@@ -57,7 +57,8 @@ extension EngineHarness {
     /// Polls `condition` for up to 30 seconds (generous: the whole test run shares the machine); false when it
     /// never held.
     func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(30)
+        // A bound against a hang only: a loaded machine may take long to get there.
+        let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             if try await condition() { return true }
             try await Task.sleep(for: .milliseconds(25))

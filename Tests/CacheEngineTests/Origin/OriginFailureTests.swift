@@ -23,8 +23,11 @@ struct OriginFailureTests {
         ] as [(TestOrigin.Fault, Int)]
     )
     func failureGivesAnErrorAndStoresNothing(fault: TestOrigin.Fault, status: Int) async throws {
-        // A short read timeout for the hanging origin; the others fail at once whatever it is.
-        try await EngineHarness.with(configure: { $0.engine.originReadTimeoutSeconds = 2 }) { harness in
+        // A short read timeout for the hanging origin; the others fail at once, and a long one keeps a loaded machine
+        // from turning their failure into a timeout.
+        let readTimeout: Int
+        if case .hang = fault { readTimeout = 2 } else { readTimeout = 60 }
+        try await EngineHarness.with(configure: { $0.engine.originReadTimeoutSeconds = readTimeout }) { harness in
             let bytes = harness.origin.add("/f.bin", length: 150_000, seed: 31)
             harness.origin.setFault(fault, for: "/f.bin")
             let response = try await harness.get("/f.bin")

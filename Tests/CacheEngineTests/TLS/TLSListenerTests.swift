@@ -272,6 +272,8 @@ struct TLSListenerTests {
             configure: {
                 // The held TLS connection never says hello: only a stop may end it, not the handshake deadline.
                 $0.engine.https = tls.https(handshakeTimeoutSeconds: 3600)
+                // Nor may the idle deadline end the held plain one while a loaded machine runs the test.
+                $0.engine.idleTimeoutSeconds = 3600
                 $0.engine.maxConnections = 2
             }
         ) { harness in
