@@ -56,6 +56,34 @@ struct SquidProxyTests {
 }
 
 extension SquidProxyTests {
+    /// An HTTPS test origin (certificate for `names`), a Squid with the user `cache`/`s3cret` that allows `CONNECT` to
+    /// the origin's port (or, `tunnelToOrigin` false, to 443 only, its default), and an engine that lists the origin
+    /// as `https://<host>:<port>` and goes through the Squid with `password`; all stopped afterwards.
+    static func withTunnel<T>(
+        names: [String] = ["127.0.0.1"],
+        host: String = "127.0.0.1",
+        password: String = "s3cret",
+        tunnelToOrigin: Bool = true,
+        _ body: (EngineHarness, HTTPSOriginFixture, SquidProxy) async throws -> T
+    ) async throws -> T {
+        try await HTTPSOriginFixture.with(names: names) { fixture in
+            let squid = try await SquidProxy.start(
+                user: "cache",
+                password: "s3cret",
+                connectPorts: tunnelToOrigin ? [fixture.origin.port] : []
+            )
+            defer { squid.stop() }
+            let configure = fixture.configure(host: host)
+            return try await EngineHarness.with(
+                origin: fixture.origin,
+                configure: {
+                    configure(&$0)
+                    $0.engine.upstreamProxy = "http://cache:\(password)@127.0.0.1:\(squid.port)"
+                }
+            ) { harness in try await body(harness, fixture, squid) }
+        }
+    }
+
     /// An origin listed as https:// goes through Squid in a CONNECT tunnel, with the proxy's credentials, and the
     /// engine verifies the origin's certificate at the end of the tunnel.
     @Test func httpsOriginGoesThroughSquidInAConnectTunnelWithBasicAuthentication() async throws {
@@ -100,28 +128,13 @@ extension SquidProxyTests {
     }
 
     @Test func wrongPasswordForATunnelGivesBadGatewayNamingTheSetting() async throws {
-        try await HTTPSOriginFixture.with { fixture in
-            let squid = try await SquidProxy.start(
-                user: "cache",
-                password: "s3cret",
-                connectPorts: [fixture.origin.port]
-            )
-            defer { squid.stop() }
-            let configure = fixture.configure()
-            try await EngineHarness.with(
-                origin: fixture.origin,
-                configure: {
-                    configure(&$0)
-                    $0.engine.upstreamProxy = "http://cache:wrong@127.0.0.1:\(squid.port)"
-                }
-            ) { harness in
-                fixture.origin.add("/tunnel.bin", length: 100_000, seed: 57)
-                let response = try await harness.get("/tunnel.bin", headers: [("Range", "bytes=0-999")])
-                #expect(response.status == 502)
-                #expect(String(decoding: response.body, as: UTF8.self).contains("engine.upstream_proxy"))
-                #expect(fixture.origin.requests("/tunnel.bin") == 0)
-                #expect(squid.accessLog().contains("TCP_DENIED/407"))
-            }
+        try await Self.withTunnel(password: "wrong") { harness, fixture, squid in
+            fixture.origin.add("/tunnel.bin", length: 100_000, seed: 57)
+            let response = try await harness.get("/tunnel.bin", headers: [("Range", "bytes=0-999")])
+            #expect(response.status == 502)
+            #expect(String(decoding: response.body, as: UTF8.self).contains("engine.upstream_proxy"))
+            #expect(fixture.origin.requests("/tunnel.bin") == 0)
+            #expect(squid.accessLog().contains("TCP_DENIED/407"))
         }
     }
 
@@ -130,41 +143,26 @@ extension SquidProxyTests {
     /// without the proxy; a certificate for the name serves the exact bytes, the name sent as SNI.
     @Test(arguments: [(["127.0.0.1"], false), (["localhost"], true)])
     func throughATunnelTheCertificateMustNameTheOrigin(names: [String], served: Bool) async throws {
-        try await HTTPSOriginFixture.with(names: names) { fixture in
-            let squid = try await SquidProxy.start(
-                user: "cache",
-                password: "s3cret",
-                connectPorts: [fixture.origin.port]
+        try await Self.withTunnel(names: names, host: "localhost") { harness, fixture, squid in
+            let bytes = fixture.origin.add("/named.bin", length: 200_000, seed: 61)
+            let target = "/named.bin?cacheHostOrigin=localhost:\(fixture.origin.port)"
+            let response = try await TestHTTPClient.get(
+                port: harness.port,
+                target,
+                headers: [("Range", "bytes=7-99999")]
             )
-            defer { squid.stop() }
-            let configure = fixture.configure(host: "localhost")
-            try await EngineHarness.with(
-                origin: fixture.origin,
-                configure: {
-                    configure(&$0)
-                    $0.engine.upstreamProxy = "http://cache:s3cret@127.0.0.1:\(squid.port)"
-                }
-            ) { harness in
-                let bytes = fixture.origin.add("/named.bin", length: 200_000, seed: 61)
-                let target = "/named.bin?cacheHostOrigin=localhost:\(fixture.origin.port)"
-                let response = try await TestHTTPClient.get(
-                    port: harness.port,
-                    target,
-                    headers: [("Range", "bytes=7-99999")]
+            let text = String(decoding: response.body.prefix(300), as: UTF8.self)
+            if served {
+                #expect(response.status == 206, "\(text)")
+                expectBytes(response.body, bytes[7...99_999])
+                #expect(
+                    fixture.origin.serverNames.allSatisfy { $0 == "localhost" },
+                    "\(fixture.origin.serverNames)"
                 )
-                let text = String(decoding: response.body.prefix(300), as: UTF8.self)
-                if served {
-                    #expect(response.status == 206, "\(text)")
-                    expectBytes(response.body, bytes[7...99_999])
-                    #expect(
-                        fixture.origin.serverNames.allSatisfy { $0 == "localhost" },
-                        "\(fixture.origin.serverNames)"
-                    )
-                } else {
-                    #expect(response.status == 502)
-                    #expect(text.contains("its certificate does not name localhost"), "\(text)")
-                    #expect(fixture.origin.requests("/named.bin") == 0)
-                }
+            } else {
+                #expect(response.status == 502)
+                #expect(text.contains("its certificate does not name localhost"), "\(text)")
+                #expect(fixture.origin.requests("/named.bin") == 0)
             }
         }
     }
@@ -172,25 +170,14 @@ extension SquidProxyTests {
     /// Squid's default rule refuses CONNECT to a port but 443: the answer says the tunnel was refused, and the engine
     /// never falls back to plain HTTP.
     @Test func aProxyRefusingTheTunnelGivesBadGatewayWithTheReason() async throws {
-        try await HTTPSOriginFixture.with { fixture in
-            let squid = try await SquidProxy.start(user: "cache", password: "s3cret")
-            defer { squid.stop() }
-            let configure = fixture.configure()
-            try await EngineHarness.with(
-                origin: fixture.origin,
-                configure: {
-                    configure(&$0)
-                    $0.engine.upstreamProxy = "http://cache:s3cret@127.0.0.1:\(squid.port)"
-                }
-            ) { harness in
-                fixture.origin.add("/tunnel.bin", length: 100_000, seed: 59)
-                let response = try await harness.get("/tunnel.bin")
-                let text = String(decoding: response.body, as: UTF8.self)
-                #expect(response.status == 502)
-                #expect(text.contains("refused a CONNECT tunnel to 127.0.0.1:\(fixture.origin.port)"), "\(text)")
-                #expect(fixture.origin.connections == 0)
-                #expect(!squid.accessLog().contains("GET http://"))
-            }
+        try await Self.withTunnel(tunnelToOrigin: false) { harness, fixture, squid in
+            fixture.origin.add("/tunnel.bin", length: 100_000, seed: 59)
+            let response = try await harness.get("/tunnel.bin")
+            let text = String(decoding: response.body, as: UTF8.self)
+            #expect(response.status == 502)
+            #expect(text.contains("refused a CONNECT tunnel to 127.0.0.1:\(fixture.origin.port)"), "\(text)")
+            #expect(fixture.origin.connections == 0)
+            #expect(!squid.accessLog().contains("GET http://"))
         }
     }
 }
