@@ -192,12 +192,28 @@ struct InstallFlow {
     }
 
     /// Certificate and key files the answers name that are there already must pass the checks of `cert install`
-    /// (exit 2, nothing applied); when there is no certificate yet, the apply step makes a request.
+    /// (exit 2, nothing applied); when there is no certificate yet, the apply step makes a request. The CA file for
+    /// HTTPS origins must be there, readable by the engine: without it the engine would not start.
     static func checkHTTPSFiles(_ configuration: NodeConfiguration, layout: InstallLayout) throws(CommandFailure) {
-        guard let https = configuration.engine.https else { return }
-        let names = CertificateRules.requiredNames(configuration, hostName: currentHostName())
         // The engine's account reads the files on a real install; a trial's engine runs as the user running setup.
         let account = layout.isRealInstall ? ServiceAccount.lookup() : nil
+        if let caFile = configuration.engine.originCAFile {
+            let path = layout.onDisk(caFile)
+            let problem =
+                FileSystem.exists(path)
+                ? account?.cannotRead(path)
+                : "\(path) does not exist\(layout.isRealInstall ? "" : " (paths are under --root)")"
+            if let problem {
+                let issue = ConfigurationIssue(
+                    "engine.origin_ca_file",
+                    problem,
+                    hint: "a PEM file of the CA certificates that issued your HTTPS origins' certificates"
+                )
+                throw CommandFailure(.invalid, issue.description)
+            }
+        }
+        guard let https = configuration.engine.https else { return }
+        let names = CertificateRules.requiredNames(configuration, hostName: currentHostName())
         let issues = runBlocking { await HTTPSSetup.problems(https, names: names, layout: layout, account: account) }
         guard issues.isEmpty else {
             throw CommandFailure(.invalid, issues.map(\.description).joined(separator: "\n"))

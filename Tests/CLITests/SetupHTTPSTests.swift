@@ -83,6 +83,32 @@ struct SetupHTTPSTests {
         }
     }
 
+    /// The CA file for HTTPS origins must be there (below --root on a trial) before anything is applied: without it
+    /// the engine would not start.
+    @Test func aMissingOriginCAFileStopsSetupBeforeAnythingIsApplied() async throws {
+        try await TLSTrial.with(install: false) { trial in
+            let extra = "  origin_ca_file: /etc/cachenode/origin-ca.pem\n"
+            try trial.answers(extra: extra).write(toFile: trial.answersFile, atomically: true, encoding: .utf8)
+            let refused = try trial.setup()
+            #expect(refused.status == 2, "\(refused.stdout)\n\(refused.stderr)")
+            let path = trial.root.path + "/etc/cachenode/origin-ca.pem"
+            #expect(
+                refused.stderr.hasPrefix("engine.origin_ca_file: \(path) does not exist (paths are under --root)"),
+                "\(refused.stderr)"
+            )
+            #expect(!FileManager.default.fileExists(atPath: trial.state + "/cachenode.yaml"), "setup applied")
+
+            let authority = try TestCertificateAuthority.make(in: trial.work.appendingPathComponent("ca").path)
+            try FileManager.default.createDirectory(
+                atPath: trial.root.path + "/etc/cachenode",
+                withIntermediateDirectories: true
+            )
+            try FileManager.default.copyItem(atPath: authority.certificatePath, toPath: path)
+            let installed = try trial.setup()
+            #expect(installed.status == 0, "\(installed.stdout)\n\(installed.stderr)")
+        }
+    }
+
     /// Files that do not fit: what is wrong, and the answer-file key the error is at.
     enum Misfit: String, CaseIterable {
         case otherNames, expired, foreignKey, missingKey, noChain
