@@ -19,6 +19,8 @@ package final class OriginClient: Sendable {
     /// verified for the origin's name or address either way.
     private let secure: PooledConnections
     private let origins: OriginAllowlist
+    /// Whether the system's CA store was found (`OriginTLS.hasSystemCAs`), for the reason of a failed HTTPS fetch.
+    private let hasSystemCAs: Bool
     /// With a proxy, the proxy resolves names; without one, the client connects to the checked address.
     package let usesProxy: Bool
 
@@ -45,6 +47,7 @@ package final class OriginClient: Sendable {
         usesProxy = proxy != nil
         self.proxy = proxy
         self.origins = origins
+        hasSystemCAs = tls?.hasSystemCAs ?? false
         forward = proxy.map {
             ForwardProxyClient(
                 proxy: $0,
@@ -95,7 +98,11 @@ package final class OriginClient: Sendable {
             } catch  where Self.isStaleConnection(error) && attempt < Self.staleConnectionAttempts {
                 attempt += 1
             } catch {
-                throw Self.failure(error, origin: "\(request.host):\(request.effectivePort)")
+                throw Self.failure(
+                    error,
+                    origin: "\(request.host):\(request.effectivePort)",
+                    hasSystemCAs: hasSystemCAs
+                )
             }
         }
     }
@@ -172,9 +179,11 @@ package final class OriginClient: Sendable {
 
     /// Maps client, channel, TLS and timeout errors to an `OriginFailure`; `origin` (`host:port`) names the origin in
     /// the reasons for TLS failures.
-    package static func failure(_ error: any Error, origin: String? = nil) -> OriginFailure {
+    package static func failure(_ error: any Error, origin: String? = nil, hasSystemCAs: Bool = true) -> OriginFailure {
         if let failure = error as? OriginFailure { return failure }
-        if let reason = OriginTLS.reason(error, origin: origin ?? "the origin") { return .unreachable(reason) }
+        if let reason = OriginTLS.reason(error, origin: origin ?? "the origin", hasSystemCAs: hasSystemCAs) {
+            return .unreachable(reason)
+        }
         if let clientError = error as? HTTPClientError {
             switch clientError {
             case .connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout: return .timeout

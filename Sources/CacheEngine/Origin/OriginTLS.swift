@@ -18,22 +18,31 @@ import X509
 package struct OriginTLS: Sendable {
     /// Made once: loading the CAs is slow, and a context serves every connection.
     let context: NIOSSLContext
+    /// Whether the system's CA store was found. Without it (a minimal system without the ca-certificates package) the
+    /// engine still starts and serves everything else; only the CAs of `engine.origin_ca_file` are trusted, and a
+    /// failed HTTPS fetch says what is missing.
+    let hasSystemCAs: Bool
 
     /// Reads `caFile` (PEM, one or more certificates) when given; a file that is missing, unreadable or holds no
     /// certificate is an error naming `engine.origin_ca_file`.
     package init(caFile: String?) throws(EngineError) {
+        let extra = try caFile.map(Self.certificates) ?? []
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.certificateVerification = .noHostnameVerification
         configuration.trustRoots = .default
         configuration.applicationProtocols = ["http/1.1"]
-        if let caFile {
-            configuration.additionalTrustRoots = [.certificates(try Self.certificates(caFile))]
+        if !extra.isEmpty { configuration.additionalTrustRoots = [.certificates(extra)] }
+        if let context = try? NIOSSLContext(configuration: configuration) {
+            (self.context, hasSystemCAs) = (context, true)
+            return
         }
+        configuration.trustRoots = .certificates(extra)
+        configuration.additionalTrustRoots = []
         do {
-            context = try NIOSSLContext(configuration: configuration)
+            (context, hasSystemCAs) = (try NIOSSLContext(configuration: configuration), false)
         } catch {
-            throw .resources("engine.origin_ca_file: the TLS context for origins cannot be made: \(error)")
+            throw .resources("the TLS context for origins cannot be made: \(error)")
         }
     }
 
@@ -58,12 +67,16 @@ package struct OriginTLS: Sendable {
     }
 
     /// Why a TLS error ended a fetch from `origin`, in words an operator can act on; `nil` for other errors.
-    static func reason(_ error: any Error, origin: String) -> String? {
+    static func reason(_ error: any Error, origin: String, hasSystemCAs: Bool = true) -> String? {
         guard let sslError = error as? NIOSSLError else { return nil }
         switch sslError {
         case .handshakeFailed(let detail):
             // BoringSSL's reason for a chain that does not verify (untrusted CA, expired, not yet valid).
             if "\(detail)".contains("CERTIFICATE_VERIFY_FAILED") {
+                guard hasSystemCAs else {
+                    return "TLS with \(origin) refused: this system has no CA store (install the ca-certificates "
+                        + "package), and engine.origin_ca_file does not vouch for its certificate"
+                }
                 return "TLS with \(origin) refused: its certificate does not verify against the system's CAs and "
                     + "engine.origin_ca_file (an unknown CA, or expired)"
             }
