@@ -28,6 +28,14 @@ package final class CacheEngine: Service, Sendable {
     private let healthClock: @Sendable () -> Date
     /// How often the certificate files are looked at for a change (and the certificate's health judged again).
     private let certificateCheckInterval: Duration
+    /// The engine's own threads for disk work: storing blocks (each write is fsynced), reading them for TLS, saving
+    /// the history. Started by `run()` and stopped when it returns.
+    private let disk: NIOThreadPool
+    /// Threads of the disk pool. Each store waits for its fsync, so they are many more than cores (nginx's
+    /// `thread_pool` has 32), and none is shared with other blocking work (name lookups use NIO's pool): a fill
+    /// waiting to store a block stops reading its origin answer, and a wait longer than the origin read timeout
+    /// would cut an answer the origin had sent whole.
+    static let diskThreads = 16
 
     /// Opens the store and prepares both listeners; nothing is bound until `run()`.
     package init(
@@ -49,6 +57,8 @@ package final class CacheEngine: Service, Sendable {
         self.logger = logger
         self.healthClock = healthClock
         self.certificateCheckInterval = certificateCheckInterval
+        let disk = NIOThreadPool(numberOfThreads: Self.diskThreads)
+        self.disk = disk
         let health = EngineHealth(issuesPath: configuration.storage.state + "/issues.json", clock: healthClock)
         self.health = health
         let counters = EngineCounters(health: health)
@@ -83,6 +93,7 @@ package final class CacheEngine: Service, Sendable {
             counters: counters,
             logger: logger,
             fillConnections: engine.fillConnections,
+            disk: disk,
             staleIfError: Int64(engine.staleIfErrorSeconds),
             now: cacheClock
         )
@@ -135,6 +146,7 @@ package final class CacheEngine: Service, Sendable {
                 responder: responder,
                 counters: counters,
                 connections: connections,
+                disk: disk,
                 logger: logger
             )
         }
@@ -194,6 +206,7 @@ package final class CacheEngine: Service, Sendable {
     /// so what they fetched is stored; after a failure they are cancelled), then the origin client and the journals
     /// close, then the history is saved.
     package func run() async throws {
+        disk.start()
         var failure: (any Error)?
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -209,6 +222,7 @@ package final class CacheEngine: Service, Sendable {
         cache.store.closeJournals()
         history.tick(counters.totals, at: Date())
         history.save()
+        try? await disk.shutdownGracefully()
         if let failure { throw failure }
     }
 
@@ -224,7 +238,7 @@ package final class CacheEngine: Service, Sendable {
             ticks += 1
             if ticks % 6 == 0 {
                 let history = self.history
-                try? await NIOThreadPool.singleton.runIfActive { history.save() }
+                try? await disk.runIfActive { history.save() }
             }
         }
     }
@@ -446,6 +460,7 @@ private struct SecureListener: Sendable {
         responder: CacheResponder,
         counters: EngineCounters,
         connections: ConnectionCount,
+        disk: NIOThreadPool,
         logger: Logger
     ) {
         let address = CacheEngine.split(https.listen) ?? (host: "0.0.0.0", port: 443)
@@ -464,7 +479,8 @@ private struct SecureListener: Sendable {
             logger: logger,
             tls: HTTPListener.TLS(
                 certificates: certificates,
-                handshakeTimeout: .seconds(Int64(max(1, https.handshakeTimeoutSeconds)))
+                handshakeTimeout: .seconds(Int64(max(1, https.handshakeTimeoutSeconds))),
+                disk: disk
             ),
             connections: connections
         )

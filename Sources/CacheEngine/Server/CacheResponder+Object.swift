@@ -68,7 +68,7 @@ extension CacheResponder {
         }
         let pieces = object.meta.layout.pieces(of: span)
         let blocks = pieces[0].block...pieces[pieces.count - 1].block
-        startFills(object, blocks: blocks, known: known, record: &record)
+        let stored = startFills(object, blocks: blocks, known: known, record: &record)
         switch await firstBytes(object, piece: pieces[0]) {
         case .failed(let failure):
             record.originStatus = originStatus(failure)
@@ -83,6 +83,7 @@ extension CacheResponder {
                     piece,
                     of: object,
                     blocks: blocks,
+                    stored: stored,
                     startingWith: number == 0 ? first : nil,
                     body: &body,
                     record: &record
@@ -96,16 +97,40 @@ extension CacheResponder {
         }
     }
 
+    /// Which of a request's blocks were stored when it arrived. The others were fetched for it: their bytes count as
+    /// from the origin even when their fill was stored before the client read them.
+    enum StoredBlocks {
+        case all
+        case none
+        case some(Set<Int>)
+
+        func contains(_ block: Int) -> Bool {
+            switch self {
+            case .all: true
+            case .none: false
+            case .some(let blocks): blocks.contains(block)
+            }
+        }
+    }
+
     /// Counts the request as a hit, miss or partial, and starts the fills its missing blocks need (and read-ahead).
-    private func startFills(_ object: Object, blocks: ClosedRange<Int>, known: Bool, record: inout Record) {
+    private func startFills(_ object: Object, blocks: ClosedRange<Int>, known: Bool, record: inout Record)
+        -> StoredBlocks
+    {
         // An object unknown when the request arrived had no block stored, whatever its probe stored since.
-        let stored = known ? blocks.filter { cache.store.contains(key: object.meta.key, block: $0) }.count : 0
-        record.outcome = stored == blocks.count ? .hit : (stored == 0 ? .miss : .partial)
-        if stored < blocks.count {
+        let present = known ? blocks.filter { cache.store.contains(key: object.meta.key, block: $0) } : []
+        let stored: StoredBlocks
+        if present.count == blocks.count {
+            record.outcome = .hit
+            stored = .all
+        } else {
+            record.outcome = present.isEmpty ? .miss : .partial
+            stored = present.isEmpty ? .none : .some(Set(present))
             record.originStatus = "206"
             cache.prefetch(object.request, address: object.address, meta: object.meta, blocks: blocks)
         }
         cache.readAhead(object.request, address: object.address, meta: object.meta, blocks: blocks)
+        return stored
     }
 
     /// Waits for the first piece's first bytes: on disk, or the first bytes its fill has.
@@ -142,6 +167,7 @@ extension CacheResponder {
         _ piece: BlockLayout.Piece,
         of object: Object,
         blocks: ClosedRange<Int>,
+        stored: StoredBlocks,
         startingWith first: FirstBytes?,
         body: inout ResponseBody,
         record: inout Record
@@ -165,8 +191,9 @@ extension CacheResponder {
                 switch source {
                 case .disk(let opened):
                     try await body.write(file: opened.handle, offset: sent, length: until - sent)
-                    record.cacheBytes += Int64(until - sent)
-                    counters.served(until - sent, fromCache: true)
+                    let cached = stored.contains(block)
+                    if cached { record.cacheBytes += Int64(until - sent) }
+                    counters.served(until - sent, fromCache: cached)
                     sent = until
                 case .fill(let fill):
                     let next: BlockFill.Next

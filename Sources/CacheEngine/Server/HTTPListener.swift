@@ -52,6 +52,8 @@ final class HTTPListener: Sendable {
         var certificates: CertificateStore
         /// A client that has not completed its handshake this long after connecting is cut.
         var handshakeTimeout: TimeAmount
+        /// Where stored blocks are read into buffers to be encrypted (`sendfile` cannot be used under TLS).
+        var disk: NIOThreadPool
     }
 
     let host: String
@@ -226,7 +228,7 @@ final class HTTPListener: Sendable {
                 to: job.head,
                 client: job.client,
                 scheme: job.scheme,
-                writer: ResponseWriter(channel: channel, copiesFiles: job.scheme == .https)
+                writer: ResponseWriter(channel: channel, copier: job.scheme == .https ? tls?.disk : nil)
             )
         } onCancel: {
             // The grace period is over: the response is cut.

@@ -15,12 +15,13 @@ struct ResponseWriter: ~Copyable {
     private let channel: any Channel
     /// Set for `HEAD`: bodies are dropped, the head keeps its `Content-Length`.
     var suppressBody = false
-    /// Stored blocks are read into buffers rather than sent by `sendfile` (through TLS, which must encrypt them).
-    private let copiesFiles: Bool
+    /// Set when stored blocks are read into buffers on this pool rather than sent by `sendfile` (through TLS, which
+    /// must encrypt them).
+    private let copier: NIOThreadPool?
 
-    init(channel: any Channel, copiesFiles: Bool = false) {
+    init(channel: any Channel, copier: NIOThreadPool? = nil) {
         self.channel = channel
-        self.copiesFiles = copiesFiles
+        self.copier = copier
     }
 
     /// Queues the head, with `Date` when it has none (every answer carries one, RFC 9110 6.6.1); it leaves with the
@@ -29,7 +30,7 @@ struct ResponseWriter: ~Copyable {
         var head = head
         if !head.headers.contains(name: "date") { head.headers.add(name: "Date", value: HTTPDate.now()) }
         let written = channel.write(HTTPServerResponsePart.head(head))
-        return ResponseBody(channel: channel, head: written, suppressBody: suppressBody, copiesFiles: copiesFiles)
+        return ResponseBody(channel: channel, head: written, suppressBody: suppressBody, copier: copier)
     }
 }
 
@@ -39,18 +40,18 @@ struct ResponseBody: ~Copyable {
     private let channel: any Channel
     private var inFlight: [(EventLoopFuture<Void>, NIOFileHandle?)]
     private let suppressBody: Bool
-    private let copiesFiles: Bool
+    private let copier: NIOThreadPool?
     /// Body bytes written so far (none for `HEAD`).
     private(set) var bytes: Int64 = 0
     private static let window = 4
     /// The most bytes of a stored block one buffer holds when blocks are copied.
     static let copyPiece = 256 * 1024
 
-    fileprivate init(channel: any Channel, head: EventLoopFuture<Void>, suppressBody: Bool, copiesFiles: Bool) {
+    fileprivate init(channel: any Channel, head: EventLoopFuture<Void>, suppressBody: Bool, copier: NIOThreadPool?) {
         self.channel = channel
         self.inFlight = [(head, nil)]
         self.suppressBody = suppressBody
-        self.copiesFiles = copiesFiles
+        self.copier = copier
     }
 
     /// Sends what is queued (before waiting for a fill, so the client is not kept waiting for bytes it could have).
@@ -71,23 +72,25 @@ struct ResponseBody: ~Copyable {
             try? handle.close()
             return
         }
-        if copiesFiles { return try await copy(file: handle, offset: offset, length: length) }
+        if let copier { return try await copy(file: handle, offset: offset, length: length, on: copier) }
         bytes += Int64(length)
         let region = FileRegion(fileHandle: handle, readerIndex: offset, endIndex: offset + length)
         inFlight.append((channel.write(HTTPServerResponsePart.body(.fileRegion(region))), handle))
         try await drain(to: Self.window)
     }
 
-    /// Sends a stored block's bytes as buffers read from its file (`pread` on NIO's blocking-I/O pool: a read that
+    /// Sends a stored block's bytes as buffers read from its file (`pread` on the engine's disk pool: a read that
     /// misses the page cache waits for the drive there, not on one of the few threads every request's task runs on).
-    private mutating func copy(file handle: NIOFileHandle, offset: Int, length: Int) async throws {
+    private mutating func copy(file handle: NIOFileHandle, offset: Int, length: Int, on pool: NIOThreadPool)
+        async throws
+    {
         defer { try? handle.close() }
         var position = offset
         let allocator = channel.allocator
         while position < offset + length {
             let (at, count) = (position, min(Self.copyPiece, offset + length - position))
             try await write(
-                try await NIOThreadPool.singleton.runIfActive {
+                try await pool.runIfActive {
                     try Self.read(handle, at: at, count: count, allocator: allocator)
                 }
             )

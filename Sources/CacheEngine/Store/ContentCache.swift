@@ -50,6 +50,8 @@ package final class ContentCache: Sendable {
     private let newJobs: AsyncStream<FetchJob>.Continuation
     /// Origin connections the missing blocks of one request are fetched over at once.
     let fillConnections: Int
+    /// Where blocks are written to the store.
+    private let disk: NIOThreadPool
     /// Where the last request for each recently read object ended, to see a client reading in sequence.
     private let readEnds = Mutex<[String: Int]>([:])
     /// Objects whose read position is remembered at most (a table of a few hundred KiB).
@@ -65,6 +67,7 @@ package final class ContentCache: Sendable {
         counters: EngineCounters,
         logger: Logger,
         fillConnections: Int = 4,
+        disk: NIOThreadPool = .singleton,
         staleIfError: Int64 = 86_400,
         now: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }
     ) {
@@ -73,6 +76,7 @@ package final class ContentCache: Sendable {
         self.counters = counters
         self.logger = logger
         self.fillConnections = max(1, fillConnections)
+        self.disk = disk
         self.staleIfError = staleIfError
         self.now = now
         (jobs, newJobs) = AsyncStream.makeStream(of: FetchJob.self)
@@ -515,38 +519,53 @@ package final class ContentCache: Sendable {
         // A response that ignored Range starts before the run: its first bytes are skipped.
         let run = pending.first!.index...pending.last!.index
         var placement = BodyPlacement(layout: meta.layout, blocks: run, bodyStart: bodyStart)
-        do {
-            reading: for try await var chunk in response.body {
-                counters.addFromOrigin(chunk.readableBytes)
-                while chunk.readableBytes > 0 {
-                    switch placement.next(available: chunk.readableBytes) {
-                    case .skip(let count):
-                        chunk.moveReaderIndex(forwardBy: count)
-                    case .append(let block, let count, let completes):
-                        guard let fill = pending.first, fill.index == block else { break reading }
-                        fill.append(chunk.readSlice(length: count)!)
-                        if completes {
+        await withTaskGroup(of: Void.self) { stores in
+            var storing = 0
+            do {
+                reading: for try await var chunk in response.body {
+                    counters.addFromOrigin(chunk.readableBytes)
+                    while chunk.readableBytes > 0 {
+                        switch placement.next(available: chunk.readableBytes) {
+                        case .skip(let count):
+                            chunk.moveReaderIndex(forwardBy: count)
+                        case .append(let block, let count, let completes):
+                            guard let fill = pending.first, fill.index == block else { break reading }
+                            fill.append(chunk.readSlice(length: count)!)
+                            guard completes else { break }
                             pending = pending.dropFirst()
-                            let stored = await storeBlock(meta, fill: fill)
-                            release(key: key, fills: [fill], probe: nil)
-                            fill.complete(stored: stored)
+                            // Stored beside the reading, so a block's fsync does not leave the origin's answer
+                            // unread (the origin read timeout counts from the last bytes read); a few at once at
+                            // most, so a drive slower than the origin still holds the reading back.
+                            if storing == Self.storesPerFetch, await stores.next() != nil { storing -= 1 }
+                            storing += 1
+                            stores.addTask { await self.store(fill, of: meta) }
+                        case .done:
+                            break reading
                         }
-                    case .done:
-                        break reading
                     }
+                    if pending.isEmpty { break }
                 }
-                if pending.isEmpty { break }
+            } catch {
+                return fail(OriginClient.failure(error))
             }
-        } catch {
-            return fail(OriginClient.failure(error))
+            if !pending.isEmpty { fail(.shortBody) }
         }
-        if !pending.isEmpty { fail(.shortBody) }
+    }
+
+    /// Blocks of one fetch being stored at once, while its answer is read on.
+    static let storesPerFetch = 2
+
+    /// Stores a whole fill, then lets its readers go on from disk (or from memory when it could not be stored).
+    private func store(_ fill: BlockFill, of meta: ObjectMetadata) async {
+        let stored = await storeBlock(meta, fill: fill)
+        release(key: meta.key, fills: [fill], probe: nil)
+        fill.complete(stored: stored)
     }
 
     private func storeBlock(_ meta: ObjectMetadata, fill: BlockFill) async -> Bool {
         let chunks = fill.chunks
         let store = self.store
-        return (try? await NIOThreadPool.singleton.runIfActive { store.store(meta, block: fill.index, chunks: chunks) })
+        return (try? await disk.runIfActive { store.store(meta, block: fill.index, chunks: chunks) })
             ?? false
     }
 
