@@ -5,7 +5,7 @@ import NIOHTTP1
 /// Closes connections that idle between requests, take too long to send a request, or stop reading a response.
 ///
 /// `ConnectionGuard.Deadlines` decides, with the time passed in; the handler only schedules one timer and closes.
-/// `RequestBytesObserver`, first in the pipeline, tells it when the first byte of a request arrives.
+/// `ConnectionGate`, first in the pipeline, tells it when the first byte of a request arrives.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -34,7 +34,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is RequestBytesObserver.BytesArrived {
+        if event is ConnectionGate.BytesArrived {
             perform(deadlines.bytesArrived(now: context.eventLoop.now), context)
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -206,20 +206,5 @@ extension ConnectionGuard {
             scheduled = wanted
             return wanted.map { .schedule($0) } ?? .cancel
         }
-    }
-}
-
-/// First in the pipeline: tells `ConnectionGuard` that bytes arrived, before the HTTP decoder sees them, so a
-/// request's deadline starts with its first byte rather than with a whole head.
-final class RequestBytesObserver: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    /// The user event `ConnectionGuard` receives.
-    struct BytesArrived {}
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireUserInboundEventTriggered(BytesArrived())
-        context.fireChannelRead(data)
     }
 }

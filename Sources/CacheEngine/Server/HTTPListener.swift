@@ -25,7 +25,7 @@ protocol HTTPResponder: Sendable {
 /// A connection is only channel handlers while it is idle; each complete request becomes a child task of the
 /// listener's `run()` (a discarding task group fed by the connections' `RequestDispatcher`s through an `AsyncStream`),
 /// so an idle keep-alive connection costs no task, and no request outlives `run()`. Shutdown is NIO's quiescing:
-/// the server channel closes, idle connections close at once, busy ones after their response (`QuiesceGate`
+/// the server channel closes, idle connections close at once, busy ones after their response (`ConnectionGate`
 /// acts on `ChannelShouldQuiesceEvent`); `run()` returns once every connection has closed and every request task ended.
 /// Cancelling `run()` (the grace period is over) cancels the request tasks, which close their connections.
 ///
@@ -190,8 +190,7 @@ final class HTTPListener: Sendable {
                     if let tls {
                         guard try Self.startTLS(tls, on: channel, counters: counters) else { return }
                     }
-                    try channel.pipeline.syncOperations.addHandler(QuiesceGate())
-                    try channel.pipeline.syncOperations.addHandler(RequestBytesObserver())
+                    try channel.pipeline.syncOperations.addHandler(ConnectionGate())
                     // `RequestDispatcher` answers protocol errors: it knows whether a refusal is on its way.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withPipeliningAssistance: true,
@@ -235,7 +234,7 @@ final class HTTPListener: Sendable {
             channel.close(promise: nil)
         }
         // Every byte of the answer has left: a stopping listener may close the connection now.
-        channel.triggerUserOutboundEvent(QuiesceGate.Request.ended, promise: nil)
+        channel.triggerUserOutboundEvent(ConnectionGate.Request.ended, promise: nil)
         if job.closeAfter || !keepAlive || !job.head.isKeepAlive {
             try? await channel.close()
         }
@@ -363,14 +362,19 @@ final class ConnectionCount: Sendable {
     var count: Int { open.load(ordering: .relaxed) }
 }
 
-/// The engine's own quiescing, first in the pipeline: at `ChannelShouldQuiesceEvent` an idle connection closes at
-/// once and a busy one once its answer has been written whole.
+/// First in the pipeline, on the connection's raw bytes: the engine's own quiescing, and the start of each request's
+/// deadline.
 ///
-/// NIO's `HTTPServerPipelineHandler` would close on the promise of the response's `.end`, which completes for a
-/// `Content-Length` body before a sendfile region queued ahead of it has left: a slow reader of a stored object got
+/// At `ChannelShouldQuiesceEvent` an idle connection closes at once and a busy one once its answer has been written
+/// whole. NIO's `HTTPServerPipelineHandler` would close on the promise of the response's `.end`, which completes for
+/// a `Content-Length` body before a sendfile region queued ahead of it has left: a slow reader of a stored object got
 /// a short body across every stop. So the event stops here; the dispatcher counts a request in (`Request.started`)
 /// and the listener counts it out once `respond` returned (`Request.ended`).
-final class QuiesceGate: ChannelDuplexHandler {
+///
+/// Bytes that arrive are told to `ConnectionGuard` (`BytesArrived`) before the HTTP decoder sees them, so a request's
+/// deadline starts with its first byte rather than with a whole head. One handler for both: every handler costs each
+/// idle connection its context and itself.
+final class ConnectionGate: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = IOData
@@ -382,8 +386,16 @@ final class QuiesceGate: ChannelDuplexHandler {
         case ended
     }
 
+    /// The user event `ConnectionGuard` receives when bytes arrive.
+    struct BytesArrived {}
+
     private var answering = 0
     private var stopping = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireUserInboundEventTriggered(BytesArrived())
+        context.fireChannelRead(data)
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
@@ -478,7 +490,7 @@ final class RequestDispatcher: ChannelInboundHandler {
 
     private func dispatch(_ request: HTTPRequestHead, context: ChannelHandlerContext, closeAfter: Bool) {
         let channel = context.channel
-        context.triggerUserOutboundEvent(QuiesceGate.Request.started, promise: nil)
+        context.triggerUserOutboundEvent(ConnectionGate.Request.started, promise: nil)
         let job = RequestJob(
             head: request,
             channel: channel,

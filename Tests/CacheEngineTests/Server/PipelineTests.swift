@@ -28,8 +28,7 @@ struct PipelineTests {
         let channel = EmbeddedChannel()
         let submitted = Submitted()
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(QuiesceGate())
-        try sync.addHandler(RequestBytesObserver())
+        try sync.addHandler(ConnectionGate())
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
         try sync.addHandler(ConnectionGuard(idleTimeout: idle, requestTimeout: request))
         try sync.addHandler(
@@ -179,7 +178,7 @@ struct PipelineTests {
         #expect(try Self.written(busy).hasSuffix("ok"))
         // Open until the listener says the answer has left (its writes' promises completed), then closed.
         #expect(busy.isActive)
-        busy.triggerUserOutboundEvent(QuiesceGate.Request.ended, promise: nil)
+        busy.triggerUserOutboundEvent(ConnectionGate.Request.ended, promise: nil)
         #expect(!busy.isActive)
     }
 }
