@@ -1,3 +1,4 @@
+import CacheNodeTestSupport
 import Foundation
 import Logging
 import NIOHTTP1
@@ -21,6 +22,29 @@ struct HubServiceTests {
             let port = try #require(await iterator.next())
             try await body("http://127.0.0.1:\(port)", "admin-secret", path)
             group.cancelAll()
+        }
+    }
+
+    /// Connections that arrive while the service stops are closed, not dropped: NIO's async server can drop one
+    /// accepted as its listener closes, and a dropped connection stopped the whole process (swift-nio issue 2813).
+    @Test func connectionsArrivingAsTheServiceStopsAreClosedAndTheProcessLivesOn() async throws {
+        var descriptors: [Int32] = []
+        defer { descriptors.forEach { close($0) } }
+        for _ in 0..<20 {
+            try await Self.withService { url, _, _ in
+                let port = try #require(URL(string: url)?.port)
+                for _ in 0..<20 {
+                    let fd = try TestHTTPClient.connect(port: port)
+                    try TestHTTPClient.send(fd, Array("GET /health HTTP/1.1\r\nHost: hub\r\n\r\n".utf8))
+                    descriptors.append(fd)
+                }
+            }
+        }
+        // Still here: the service stopped twenty times with connections on their way in.
+        try await Self.withService { url, _, _ in
+            let port = try #require(URL(string: url)?.port)
+            let answer = try await TestHTTPClient.get(port: port, "/health")
+            #expect(answer.status == 200)
         }
     }
 

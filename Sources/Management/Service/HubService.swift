@@ -55,6 +55,7 @@ package struct HubService: Sendable {
         onBound: @Sendable (Int) -> Void = { _ in }
     ) async throws {
         let tls = try identity?.serverContext()
+        let unclaimed = UnclaimedConnections()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -62,9 +63,11 @@ package struct HubService: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                    let connection = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel
                     )
+                    unclaimed.accepted(connection)
+                    return connection
                 }
             }
         onBound(server.channel.localAddress?.port ?? port)
@@ -83,11 +86,18 @@ package struct HubService: Sendable {
             // The connections' own group: left once every connection has ended.
             try await withThrowingDiscardingTaskGroup { connections in
                 try await withGracefulShutdownHandler {
-                    try await server.executeThenClose { accepted in
-                        for try await connection in accepted {
-                            connections.addTask { await self.serve(connection, pool: pool) }
+                    do {
+                        try await server.executeThenClose { accepted in
+                            for try await connection in accepted {
+                                unclaimed.claimed(connection)
+                                connections.addTask { await self.serve(connection, pool: pool) }
+                            }
                         }
+                    } catch {
+                        await unclaimed.closeAll()
+                        throw error
                     }
+                    await unclaimed.closeAll()
                 } onGracefulShutdown: {
                     // Ends the accept loop; the connections close as they become idle.
                     server.channel.close(promise: nil)
@@ -438,6 +448,52 @@ final class ConnectionBusy: Sendable {
         state.withLock { state in
             state.stopping = true
             return !state.busy
+        }
+    }
+}
+
+/// Connections accepted and not yet taken from the accept stream.
+///
+/// NIO's async server hands each connection out through a stream; one accepted while the listener closes can be
+/// dropped from it unseen (swift-nio issue 2813), and a dropped `NIOAsyncChannel` whose writer was never finished
+/// stops the process. So each is held here from its channel initializer until the accept loop takes it, and those
+/// left when accepting ends are closed properly; one whose initializer completes later than that closes itself.
+final class UnclaimedConnections: Sendable {
+    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+
+    private struct State {
+        var connections: [ObjectIdentifier: Connection] = [:]
+        var ended = false
+    }
+
+    private let state = Mutex(State())
+
+    /// From the channel initializer.
+    func accepted(_ connection: Connection) {
+        let late = state.withLock { state -> Bool in
+            guard !state.ended else { return true }
+            state.connections[ObjectIdentifier(connection.channel)] = connection
+            return false
+        }
+        if late { Task { try? await connection.executeThenClose { _, _ in } } }
+    }
+
+    /// Taken by the accept loop: its serving task closes it.
+    func claimed(_ connection: Connection) {
+        _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(connection.channel)) }
+    }
+
+    /// Accepting has ended: closes every connection the loop never took.
+    func closeAll() async {
+        let left = state.withLock { state -> [Connection] in
+            state.ended = true
+            defer { state.connections = [:] }
+            return Array(state.connections.values)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for connection in left {
+                group.addTask { try? await connection.executeThenClose { _, _ in } }
+            }
         }
     }
 }
