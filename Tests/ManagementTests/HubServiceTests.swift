@@ -50,14 +50,26 @@ struct HubServiceTests {
 
     @Test func twoNodesEnrolAndReportOneGoesSilent() async throws {
         try await Self.withService { url, admin, path in
-            let operator_ = HubClient(baseURL: url, token: admin)
+            let operator_ = HubClient(baseURL: url, token: admin, timeout: HubTLSTests.patient)
             _ = try await operator_.createHub("contoso-west")
             let keyA = try await operator_.createNode("Seattle-1", hub: "contoso-west")
             let keyB = try await operator_.createNode("Seattle-2", hub: "contoso-west")
-            let tokenA = try await HubClient(baseURL: url).enrol(node: "Seattle-1", hub: "contoso-west", key: keyA)
-            let tokenB = try await HubClient(baseURL: url).enrol(node: "Seattle-2", hub: "contoso-west", key: keyB)
-            try await HubClient(baseURL: url, token: tokenA).report(RegistryTests.report("Seattle-1", interval: 1))
-            try await HubClient(baseURL: url, token: tokenB).report(RegistryTests.report("Seattle-2", interval: 1))
+            let tokenA = try await HubClient(baseURL: url, timeout: HubTLSTests.patient).enrol(
+                node: "Seattle-1",
+                hub: "contoso-west",
+                key: keyA
+            )
+            let tokenB = try await HubClient(baseURL: url, timeout: HubTLSTests.patient).enrol(
+                node: "Seattle-2",
+                hub: "contoso-west",
+                key: keyB
+            )
+            try await HubClient(baseURL: url, token: tokenA, timeout: HubTLSTests.patient).report(
+                RegistryTests.report("Seattle-1", interval: 1)
+            )
+            try await HubClient(baseURL: url, token: tokenB, timeout: HubTLSTests.patient).report(
+                RegistryTests.report("Seattle-2", interval: 1)
+            )
 
             let fleet = try await operator_.nodes(hub: "contoso-west")
             #expect(fleet.map(\.name) == ["Seattle-1", "Seattle-2"])
@@ -72,33 +84,39 @@ struct HubServiceTests {
 
     @Test func badTokensAreRefusedWith401AndNothingIsRecorded() async throws {
         try await Self.withService { url, admin, path in
-            let operator_ = HubClient(baseURL: url, token: admin)
+            let operator_ = HubClient(baseURL: url, token: admin, timeout: HubTLSTests.patient)
             _ = try await operator_.createHub("west")
             let key = try await operator_.createNode("A", hub: "west")
 
             await #expect(throws: HubClient.Failure.refused(status: 401, message: "missing or invalid token")) {
-                try await HubClient(baseURL: url, token: "wrong").hubs()
+                try await HubClient(baseURL: url, token: "wrong", timeout: HubTLSTests.patient).hubs()
             }
             await #expect(throws: HubClient.Failure.refused(status: 401, message: "missing or invalid token")) {
-                try await HubClient(baseURL: url).createHub("east")
+                try await HubClient(baseURL: url, timeout: HubTLSTests.patient).createHub("east")
             }
             await #expect(throws: HubClient.Failure.refused(status: 401, message: "missing or invalid token")) {
-                try await HubClient(baseURL: url, token: "forged").report(RegistryTests.report("A"))
+                try await HubClient(baseURL: url, token: "forged", timeout: HubTLSTests.patient).report(
+                    RegistryTests.report("A")
+                )
             }
             await #expect(throws: HubClient.Failure.self) {
-                try await HubClient(baseURL: url).enrol(node: "A", hub: "west", key: "guess")
+                try await HubClient(baseURL: url, timeout: HubTLSTests.patient).enrol(
+                    node: "A",
+                    hub: "west",
+                    key: "guess"
+                )
             }
             let registry = try Registry(path: path)
             #expect(try registry.hubs().map(\.name) == ["west"])
             #expect(try registry.nodes().allSatisfy { !$0.enrolled && $0.lastReport == nil })
             // The real key still works after the bad attempts.
-            _ = try await HubClient(baseURL: url).enrol(node: "A", hub: "west", key: key)
+            _ = try await HubClient(baseURL: url, timeout: HubTLSTests.patient).enrol(node: "A", hub: "west", key: key)
         }
     }
 
     @Test func rulesAreEnforcedOverHTTP() async throws {
         try await Self.withService { url, admin, _ in
-            let operator_ = HubClient(baseURL: url, token: admin)
+            let operator_ = HubClient(baseURL: url, token: admin, timeout: HubTLSTests.patient)
             await #expect(
                 throws: HubClient.Failure.refused(
                     status: 400,

@@ -9,7 +9,8 @@ import Testing
 /// refused before anything is sent, and plain HTTP never carries a key or token across a network.
 @Suite
 struct HubTLSTests {
-    /// Requests that should succeed get a minute: the whole suite runs in parallel on two cores.
+    /// Requests that should succeed get a minute (the hub tests all use it): the whole suite runs in parallel on two
+    /// cores, and a request that waits for SQLite behind a hundred engines fsyncing their blocks can take over 10 s.
     static let patient: TimeAmount = .seconds(60)
 
     /// A hub service with TLS on 127.0.0.1, a hub `west` with node `A`; the body gets the URL, the identity, the node's
