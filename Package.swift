@@ -28,6 +28,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CNCurses", path: "Sources/CNCurses"),
+        // glibc's malloc tuning (mallopt, malloc_trim), which Swift's Glibc module does not carry.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(
             name: "CacheNodeCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
@@ -77,6 +79,7 @@ let package = Package(
         .target(
             name: "CacheEngine",
             dependencies: [
+                "CMalloc",
                 "CacheNodeCore",
                 "CacheNodeX509",
                 "CacheProtocol",

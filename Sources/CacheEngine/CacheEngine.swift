@@ -1,3 +1,4 @@
+import CMalloc
 import CacheProtocol
 import CacheNodeCore
 import Foundation
@@ -206,6 +207,7 @@ package final class CacheEngine: Service, Sendable {
     /// so what they fetched is stored; after a failure they are cancelled), then the origin client and the journals
     /// close, then the history is saved.
     package func run() async throws {
+        Self.boundMallocArenas()
         disk.start()
         var failure: (any Error)?
         do {
@@ -238,9 +240,20 @@ package final class CacheEngine: Service, Sendable {
             ticks += 1
             if ticks % 6 == 0 {
                 let history = self.history
-                try? await disk.runIfActive { history.save() }
+                try? await disk.runIfActive {
+                    history.save()
+                    // Pages freed after a burst (copy buffers, fills) go back to the system, not kept by malloc.
+                    _ = malloc_trim(0)
+                }
             }
         }
+    }
+
+    /// At most one glibc malloc arena per core (at least two). By default every thread that meets contention may get
+    /// one, up to eight per core; the disk pool's threads would each keep the buffers they freed, which shows as
+    /// resident memory long after a burst.
+    static func boundMallocArenas() {
+        _ = mallopt(M_ARENA_MAX, Int32(max(2, System.coreCount)))
     }
 
     /// Returns once no origin fetch is in flight (tests use it before looking at the store); cancelled, at once.
