@@ -207,7 +207,6 @@ package final class CacheEngine: Service, Sendable {
     /// so what they fetched is stored; after a failure they are cancelled), then the origin client and the journals
     /// close, then the history is saved.
     package func run() async throws {
-        Self.boundMallocArenas()
         disk.start()
         var failure: (any Error)?
         do {
@@ -251,8 +250,9 @@ package final class CacheEngine: Service, Sendable {
 
     /// At most one glibc malloc arena per core (at least two). By default every thread that meets contention may get
     /// one, up to eight per core; the disk pool's threads would each keep the buffers they freed, which shows as
-    /// resident memory long after a burst.
-    static func boundMallocArenas() {
+    /// resident memory long after a burst. A setting of the whole process: its owner (`cachenode serve`) calls it
+    /// once, before any engine thread starts.
+    package static func boundMallocArenas() {
         _ = mallopt(M_ARENA_MAX, Int32(max(2, System.coreCount)))
     }
 

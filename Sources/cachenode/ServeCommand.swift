@@ -46,6 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "cachenode.engine")
 
+        CacheEngine.boundMallocArenas()
         let engine: CacheEngine
         do {
             engine = try CacheEngine(configuration: configuration, allowlist: allowlist, logger: logger)

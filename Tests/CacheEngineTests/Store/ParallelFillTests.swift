@@ -134,6 +134,22 @@ struct ParallelFillTests {
         }
     }
 
+    /// A partial request counts from cache only the blocks stored when it arrived; the others were fetched for it.
+    @Test func aPartialRequestCountsOnlyItsStoredBlocksAsFromCache() async throws {
+        try await EngineHarness.with(configure: Self.patient) { harness in
+            let bytes = harness.origin.add("/part2.bin", length: Self.block * 2, seed: 68)
+            let first = try await harness.get("/part2.bin", headers: [("Range", "bytes=0-\(Self.block - 1)")])
+            #expect(first.status == 206)
+            await harness.engine.settle()
+            let whole = try await harness.get("/part2.bin")
+            expectBytes(whole.body, bytes)
+            let status = await harness.engine.status()
+            #expect(status.partials == 1)
+            #expect(status.bytesFromCache == Int64(Self.block), "block 0 was stored; block 1 came from the origin")
+            #expect(status.bytesFromOrigin == Int64(2 * Self.block))
+        }
+    }
+
     @Test func oneFillConnectionFetchesTheRunWithOneRequest() async throws {
         try await EngineHarness.with(configure: {
             Self.patient(&$0)
