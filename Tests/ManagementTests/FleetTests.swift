@@ -440,7 +440,7 @@ struct FleetTests {
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
             let url = "http://127.0.0.1:\(port)"
-            try await HubClient(baseURL: url, token: tokens["Seattle-1"], timeout: HubTLSTests.patient).report(
+            try await HubServiceTests.client(url, token: tokens["Seattle-1"]).report(
                 Self.report("Seattle-1", cache: 10, origin: 1, uptime: 30)
             )
             #expect(try registry.nodes().first?.lastReportAt == Self.start.addingTimeInterval(3_600))

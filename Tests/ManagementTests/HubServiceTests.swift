@@ -8,6 +8,11 @@ import Testing
 
 /// The hub service on loopback, with nodes enrolling and reporting over HTTP.
 struct HubServiceTests {
+    /// A client of the service under test with the hub tests' patient timeout.
+    static func client(_ url: String, token: String? = nil) -> HubClient {
+        HubClient(baseURL: url, token: token, timeout: HubTLSTests.patient)
+    }
+
     static func withService(_ body: (String, String, String) async throws -> Void) async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("hub-\(UUID().uuidString).sqlite").path
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -50,26 +55,14 @@ struct HubServiceTests {
 
     @Test func twoNodesEnrolAndReportOneGoesSilent() async throws {
         try await Self.withService { url, admin, path in
-            let operator_ = HubClient(baseURL: url, token: admin, timeout: HubTLSTests.patient)
+            let operator_ = Self.client(url, token: admin)
             _ = try await operator_.createHub("contoso-west")
             let keyA = try await operator_.createNode("Seattle-1", hub: "contoso-west")
             let keyB = try await operator_.createNode("Seattle-2", hub: "contoso-west")
-            let tokenA = try await HubClient(baseURL: url, timeout: HubTLSTests.patient).enrol(
-                node: "Seattle-1",
-                hub: "contoso-west",
-                key: keyA
-            )
-            let tokenB = try await HubClient(baseURL: url, timeout: HubTLSTests.patient).enrol(
-                node: "Seattle-2",
-                hub: "contoso-west",
-                key: keyB
-            )
-            try await HubClient(baseURL: url, token: tokenA, timeout: HubTLSTests.patient).report(
-                RegistryTests.report("Seattle-1", interval: 1)
-            )
-            try await HubClient(baseURL: url, token: tokenB, timeout: HubTLSTests.patient).report(
-                RegistryTests.report("Seattle-2", interval: 1)
-            )
+            let tokenA = try await Self.client(url).enrol(node: "Seattle-1", hub: "contoso-west", key: keyA)
+            let tokenB = try await Self.client(url).enrol(node: "Seattle-2", hub: "contoso-west", key: keyB)
+            try await Self.client(url, token: tokenA).report(RegistryTests.report("Seattle-1", interval: 1))
+            try await Self.client(url, token: tokenB).report(RegistryTests.report("Seattle-2", interval: 1))
 
             let fleet = try await operator_.nodes(hub: "contoso-west")
             #expect(fleet.map(\.name) == ["Seattle-1", "Seattle-2"])
@@ -84,39 +77,33 @@ struct HubServiceTests {
 
     @Test func badTokensAreRefusedWith401AndNothingIsRecorded() async throws {
         try await Self.withService { url, admin, path in
-            let operator_ = HubClient(baseURL: url, token: admin, timeout: HubTLSTests.patient)
+            let operator_ = Self.client(url, token: admin)
             _ = try await operator_.createHub("west")
             let key = try await operator_.createNode("A", hub: "west")
 
             await #expect(throws: HubClient.Failure.refused(status: 401, message: "missing or invalid token")) {
-                try await HubClient(baseURL: url, token: "wrong", timeout: HubTLSTests.patient).hubs()
+                try await Self.client(url, token: "wrong").hubs()
             }
             await #expect(throws: HubClient.Failure.refused(status: 401, message: "missing or invalid token")) {
-                try await HubClient(baseURL: url, timeout: HubTLSTests.patient).createHub("east")
+                try await Self.client(url).createHub("east")
             }
             await #expect(throws: HubClient.Failure.refused(status: 401, message: "missing or invalid token")) {
-                try await HubClient(baseURL: url, token: "forged", timeout: HubTLSTests.patient).report(
-                    RegistryTests.report("A")
-                )
+                try await Self.client(url, token: "forged").report(RegistryTests.report("A"))
             }
             await #expect(throws: HubClient.Failure.self) {
-                try await HubClient(baseURL: url, timeout: HubTLSTests.patient).enrol(
-                    node: "A",
-                    hub: "west",
-                    key: "guess"
-                )
+                try await Self.client(url).enrol(node: "A", hub: "west", key: "guess")
             }
             let registry = try Registry(path: path)
             #expect(try registry.hubs().map(\.name) == ["west"])
             #expect(try registry.nodes().allSatisfy { !$0.enrolled && $0.lastReport == nil })
             // The real key still works after the bad attempts.
-            _ = try await HubClient(baseURL: url, timeout: HubTLSTests.patient).enrol(node: "A", hub: "west", key: key)
+            _ = try await Self.client(url).enrol(node: "A", hub: "west", key: key)
         }
     }
 
     @Test func rulesAreEnforcedOverHTTP() async throws {
         try await Self.withService { url, admin, _ in
-            let operator_ = HubClient(baseURL: url, token: admin, timeout: HubTLSTests.patient)
+            let operator_ = Self.client(url, token: admin)
             await #expect(
                 throws: HubClient.Failure.refused(
                     status: 400,

@@ -101,14 +101,14 @@ extension CacheResponder {
     /// from the origin even when their fill was stored before the client read them.
     enum StoredBlocks {
         case all
-        case none
-        case some(Set<Int>)
+        case nothing
+        case only(Set<Int>)
 
         func contains(_ block: Int) -> Bool {
             switch self {
             case .all: true
-            case .none: false
-            case .some(let blocks): blocks.contains(block)
+            case .nothing: false
+            case .only(let blocks): blocks.contains(block)
             }
         }
     }
@@ -125,7 +125,7 @@ extension CacheResponder {
             stored = .all
         } else {
             record.outcome = present.isEmpty ? .miss : .partial
-            stored = present.isEmpty ? .none : .some(Set(present))
+            stored = present.isEmpty ? .nothing : .only(Set(present))
             record.originStatus = "206"
             cache.prefetch(object.request, address: object.address, meta: object.meta, blocks: blocks)
         }

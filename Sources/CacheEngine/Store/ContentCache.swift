@@ -50,7 +50,8 @@ package final class ContentCache: Sendable {
     private let newJobs: AsyncStream<FetchJob>.Continuation
     /// Origin connections the missing blocks of one request are fetched over at once.
     let fillConnections: Int
-    /// Where blocks are written to the store.
+    /// Where blocks are written to the store: the engine's own disk pool, never NIO's shared one (see
+    /// `CacheEngine.diskThreads`).
     private let disk: NIOThreadPool
     /// Where the last request for each recently read object ended, to see a client reading in sequence.
     private let readEnds = Mutex<[String: Int]>([:])
@@ -67,7 +68,7 @@ package final class ContentCache: Sendable {
         counters: EngineCounters,
         logger: Logger,
         fillConnections: Int = 4,
-        disk: NIOThreadPool = .singleton,
+        disk: NIOThreadPool,
         staleIfError: Int64 = 86_400,
         now: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }
     ) {

@@ -2,6 +2,7 @@ import CacheNodeTestSupport
 import CacheProtocol
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -93,21 +94,27 @@ struct FetchLifecycleTests {
                 )
                 defer { store.closeJournals() }
                 let client = OriginClient(connectTimeout: .seconds(10), readTimeout: readTimeout, proxy: nil)
+                // The cache's own disk pool, as the engine gives it one.
+                let disk = NIOThreadPool(numberOfThreads: 2)
+                disk.start()
                 let cache = ContentCache(
                     store: store,
                     origin: client,
                     counters: EngineCounters(health: EngineHealth(issuesPath: nil)),
-                    logger: logger
+                    logger: logger,
+                    disk: disk
                 )
                 do {
                     try await body(cache, origin, directory)
                 } catch {
                     cache.finishFetches()
                     await client.shutdown()
+                    try? await disk.shutdownGracefully()
                     throw error
                 }
                 cache.finishFetches()
                 await client.shutdown()
+                try await disk.shutdownGracefully()
             }
         }
     }
