@@ -1,6 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+/// An install runs its steps in order, each waiting for its commands, on the thread that drives it (the wizard's
+/// terminal loop is on the main actor): async functions stay on their caller's actor unless marked `@concurrent`.
+let installSettings: [SwiftSetting] = [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+
 let package = Package(
     name: "CacheNode",
     platforms: [.macOS(.v15)],
@@ -25,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        // Without its Foundation trait: the installer passes bytes and strings, and the static binary stays smaller.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2", traits: []),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .systemLibrary(name: "CNCurses", path: "Sources/CNCurses"),
@@ -45,7 +52,10 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
-            ]
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: installSettings
         ),
         .target(
             name: "Management",
@@ -108,7 +118,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .target(name: "WizardUI", dependencies: ["CacheNodeCore", "CNCurses"]),
+        .target(name: "WizardUI", dependencies: ["CacheNodeCore", "CNCurses"], swiftSettings: installSettings),
         .executableTarget(
             name: "cachenode",
             dependencies: [
@@ -122,7 +132,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: installSettings
         ),
         .executableTarget(name: "FuzzTargets", dependencies: ["CacheNodeCore", "CacheProtocol"]),
         .executableTarget(

@@ -154,7 +154,7 @@ struct CertInstallCommand: AsyncParsableCommand {
                     + "certificate would replace this one; remove it and \(pending.key) if it is no longer needed."
             )
         }
-        try reload(tls)
+        try await reload(tls)
     }
 
     /// What was installed, as a person reads it.
@@ -174,8 +174,8 @@ struct CertInstallCommand: AsyncParsableCommand {
     }
 
     /// Has the running engine read the files again; a node whose engine is down reads them when it starts.
-    private func reload(_ tls: NodeTLS) throws(CommandFailure) {
-        switch EngineReload.reload(layout: tls.node.layout) {
+    private func reload(_ tls: NodeTLS) async throws(CommandFailure) {
+        switch await EngineReload.reload(layout: tls.node.layout) {
         case .reloaded(let how):
             print("The engine reloads (\(how)): new handshakes get the new certificate.")
         case .notRunning:

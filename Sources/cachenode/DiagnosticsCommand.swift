@@ -4,7 +4,7 @@ import Foundation
 import Installer
 import Management
 
-struct DiagnosticsCommand: ParsableCommand {
+struct DiagnosticsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diagnostics",
         abstract: "Write a support bundle: configuration, manifests, status, host check and recent logs.",
@@ -26,7 +26,7 @@ struct DiagnosticsCommand: ParsableCommand {
         guard logLines > 0 else { throw ValidationError("--log-lines must be a positive number") }
     }
 
-    func run() throws {
+    func run() async throws {
         let resources = try InstallFlow.resources()
         let layout = install.layout
         let absoluteRoot = layout.root
@@ -49,7 +49,7 @@ struct DiagnosticsCommand: ParsableCommand {
         bundle.addFile("deployment.json", from: layout.deploymentManifest)
 
         if let node {
-            let status = NodeStatusReport.gather(layout: layout, configuration: node.configuration)
+            let status = await NodeStatusReport.gather(layout: layout, configuration: node.configuration)
             bundle.add("status.txt", status.render() + "\n")
             if let data = try? EngineStatus.encoder.encode(status) {
                 bundle.add("status.json", String(decoding: data, as: UTF8.self) + "\n")
@@ -80,18 +80,19 @@ struct DiagnosticsCommand: ParsableCommand {
             let runner = SystemCommandRunner()
             bundle.add(
                 "service.txt",
-                runner.run(["systemctl", "status", "--no-pager", "--full", ServiceState.unit]).output
+                await runner.run(["systemctl", "status", "--no-pager", "--full", ServiceState.unit]).output
             )
             bundle.add(
                 "logs/journal.log",
-                runner.run(["journalctl", "--no-pager", "--unit", ServiceState.unit, "--lines", "\(logLines)"]).output
+                await runner.run(["journalctl", "--no-pager", "--unit", ServiceState.unit, "--lines", "\(logLines)"])
+                    .output
             )
         }
         bundle.addTail("logs/engine.log", of: layout.engineLog, lines: logLines)
         bundle.addTail("logs/access.log", of: layout.accessLog, lines: logLines)
 
         do {
-            print(try bundle.write(to: output))
+            print(try await bundle.write(to: output))
         } catch {
             throw CommandFailure(.failure, "cannot write the support bundle: \(error)")
         }

@@ -503,7 +503,7 @@ struct NodeEnrolCommand: AsyncParsableCommand {
         // The engine runs as the service account on a real install: it must read the link.
         if layout.isRealInstall, let account = ServiceAccount.lookup() { try account.share(path, mode: 0o640) }
         print("Node \(node) is enrolled in hub \(hub) at \(hubURL); the engine reports every \(interval) s.")
-        switch EngineReload.reload(layout: layout) {
+        switch await EngineReload.reload(layout: layout) {
         case .reloaded(let how):
             let first = HubLinker(firstReportSeconds: 10).firstReport(
                 HubLinkPlan(linkFile: bytes, detail: ""),

@@ -137,7 +137,9 @@ struct InstallFlow {
     }
 
     /// Applies a prepared plan, delivering each action's progress as an event; a failure is rolled back (exit 4).
-    func apply(_ prepared: Prepared, progress: (Applier.Event) -> Void) throws(CommandFailure) -> Applier.Report {
+    func apply(_ prepared: Prepared, progress: (Applier.Event) -> Void) async throws(CommandFailure)
+        -> Applier.Report
+    {
         let applier = Applier(binary: Self.binaryPath())
         let options = Applier.Options(
             selfTestOrigin: selfTestOrigin,
@@ -147,14 +149,14 @@ struct InstallFlow {
             hubLink: HubLinker(credential: hubCredential)
         )
         do {
-            return try applier.apply(prepared.plan, options: options, progress: progress)
+            return try await applier.apply(prepared.plan, options: options, progress: progress)
         } catch {
             throw CommandFailure(.applyFailed, "\(error)")
         }
     }
 
     /// The text path: installs or reconfigures, printing progress; throws the documented exit codes.
-    func run(_ configuration: NodeConfiguration, confirm: (InstallPlan) -> Bool) throws(CommandFailure) {
+    func run(_ configuration: NodeConfiguration, confirm: (InstallPlan) -> Bool) async throws(CommandFailure) {
         let prepared = try prepare(configuration)
         let plan = prepared.plan
         let layout = prepared.layout
@@ -176,7 +178,7 @@ struct InstallFlow {
                 throw CommandFailure(.failure, "nothing was changed")
             }
         }
-        let report = try apply(prepared) { event in
+        let report = try await apply(prepared) { event in
             // A wait for confirmation is shown when it starts and every 30 seconds, not every second.
             if case .waiting(_, _, let left) = event, left % 30 != 0, left != networkConfirmSeconds { return }
             print(Self.line(for: event))

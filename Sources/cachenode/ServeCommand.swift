@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import ArgumentParser
 import CacheEngine
 import CacheNodeCore
@@ -17,6 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
             SIGHUP (systemctl reload cachenode) reads <state>/hub-link.json again: the reporter starts, moves or stops \
             without a restart; it also reads the HTTPS certificate and key files again (new connections take the new \
             certificate, open ones go on).
+            --pid-file FILE records the process id in FILE as soon as it starts, as `cachenode setup --root` uses it \
+            for an engine it runs in the background.
             Exit status: 0 after a graceful stop, 1 when it cannot start (a port in use), 2 for an invalid configuration.
             """
     )
@@ -24,9 +29,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The configuration file (the answer-file schema), as written by `cachenode setup`.")
     var config: String
 
+    @Option(name: .long, help: "Write the process id to this file when starting (left in place at exit).")
+    var pidFile: String?
+
     func run() async throws {
         // First of all: a reload (SIGHUP) that comes early must find it trapped, not end the process.
         let reloads = await UnixSignalsSequence(trapping: .sighup)
+        if let pidFile {
+            do {
+                try FileSystem.writeAtomically(pidFile, Array("\(getpid())\n".utf8))
+            } catch {
+                throw CommandFailure(.failure, "--pid-file: \(error)")
+            }
+        }
         let configuration = try AnswerFileInput.load(config, sizing: try ResourceLocator.sizingTable())
         let originsPath = try ResourceLocator.resourcesDirectory() + "/origins.txt"
         let allowlist: OriginAllowlist

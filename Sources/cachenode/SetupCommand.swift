@@ -159,7 +159,7 @@ struct SetupCommand: AsyncParsableCommand {
         try saveAnswers(configuration)
         var flow = self.flow
         flow.hubCredential = try HubSecret.credential(for: configuration.hub, token: hubToken)
-        try flow.run(configuration, confirm: { _ in askYesNo("Apply these changes?") })
+        try await flow.run(configuration, confirm: { _ in askYesNo("Apply these changes?") })
         guard !dryRun else { return }
         // Installed: answers an earlier wizard run kept are done with (the wizard looks in the default state).
         draft(installed: nil).remove()
@@ -223,22 +223,21 @@ struct SetupCommand: AsyncParsableCommand {
         )
         if let clash = clashWithKeptAddress(context) { throw CommandFailure(.invalid, "setup: \(clash)") }
         let writeAnswers = self.writeAnswers
-        let result: Result<WizardSession.Result, any Error> = await MainActor.run {
-            do {
-                return .success(
-                    try WizardSession.run(
-                        Wizard(context: context),
-                        applier: WizardInstaller(flow: flow),
-                        keptNotice: { text in "setup stopped. " + draft.notice(for: text, sizing: sizing) }
-                    ) { configuration in
-                        if let writeAnswers { try? Self.write(configuration, to: writeAnswers) }
-                        // The answers are being installed: a failure keeps them anew, a success leaves no draft.
-                        draft.remove()
-                    }
-                )
-            } catch {
-                return .failure(error)
-            }
+        let result: Result<WizardSession.Result, any Error>
+        do {
+            result = .success(
+                try await WizardSession.run(
+                    Wizard(context: context),
+                    applier: WizardInstaller(flow: flow),
+                    keptNotice: { text in "setup stopped. " + draft.notice(for: text, sizing: sizing) }
+                ) { configuration in
+                    if let writeAnswers { try? Self.write(configuration, to: writeAnswers) }
+                    // The answers are being installed: a failure keeps them anew, a success leaves no draft.
+                    draft.remove()
+                }
+            )
+        } catch {
+            result = .failure(error)
         }
         switch result {
         case .failure(let error):
@@ -248,7 +247,7 @@ struct SetupCommand: AsyncParsableCommand {
             throw CommandFailure(.failure, "setup was cancelled; nothing was changed" + note)
         case .success(.finished(let configuration)):
             try saveAnswers(configuration)
-            try flow.run(configuration, confirm: { _ in false })
+            try await flow.run(configuration, confirm: { _ in false })
         case .success(.applied(let configuration, let outcome, let kept)):
             if let writeAnswers { print("Answers written to \(writeAnswers)") }
             switch outcome {
@@ -349,12 +348,12 @@ struct SetupCommand: AsyncParsableCommand {
 struct WizardInstaller: WizardApplying {
     var flow: InstallFlow
 
-    func apply(_ configuration: NodeConfiguration, progress: (ApplyProgress) -> Void) -> ApplyOutcome {
-        apply(configuration, hubCredential: nil, progress: progress)
+    func apply(_ configuration: NodeConfiguration, progress: (ApplyProgress) -> Void) async -> ApplyOutcome {
+        await apply(configuration, hubCredential: nil, progress: progress)
     }
 
     func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void)
-        -> ApplyOutcome
+        async -> ApplyOutcome
     {
         var flow = self.flow
         if let hubCredential { flow.hubCredential = hubCredential }
@@ -374,7 +373,7 @@ struct WizardInstaller: WizardApplying {
                     exitCode: 0
                 )
             }
-            let report = try flow.apply(prepared) { event in
+            let report = try await flow.apply(prepared) { event in
                 if case .failed(let step, _) = event { failedStep = step.rawValue }
                 progress(Self.progress(event))
             }

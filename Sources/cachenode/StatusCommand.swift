@@ -42,7 +42,8 @@ struct NodeStatusReport: Codable {
     }
 
     /// Reads the install under `layout`: the engine's admin listener, its pid file and the hub link files.
-    static func gather(layout: InstallLayout, configuration: NodeConfiguration, now: Date = Date()) -> NodeStatusReport
+    static func gather(layout: InstallLayout, configuration: NodeConfiguration, now: Date = Date()) async
+        -> NodeStatusReport
     {
         var engine: EngineStatus?
         var components: [Component] = []
@@ -58,7 +59,7 @@ struct NodeStatusReport: Codable {
         {
             engine = try? EngineStatus.decoder.decode(EngineStatus.self, from: Data(response.body))
         }
-        let service = layout.isRealInstall ? ServiceState.read() : nil
+        let service = layout.isRealInstall ? await ServiceState.read() : nil
         if let service {
             components.append(
                 Component(
@@ -202,7 +203,7 @@ enum Elapsed {
     }
 }
 
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the node's components and its cache use.",
@@ -214,9 +215,9 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let node = try install.installed()
-        let report = NodeStatusReport.gather(layout: install.layout, configuration: node.configuration)
+        let report = await NodeStatusReport.gather(layout: install.layout, configuration: node.configuration)
         if json {
             let encoder = EngineStatus.encoder
             print(String(decoding: try encoder.encode(report), as: UTF8.self))

@@ -3,7 +3,7 @@ import CacheNodeCore
 import Foundation
 import Installer
 
-struct VerifyCommand: ParsableCommand {
+struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check that the installed engine answers and serves the validation request.",
@@ -15,7 +15,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "The origin named in the validation request (a local mirror on offline networks).")
     var selfTestOrigin: String = SelfTest.defaultOrigin
 
-    func run() throws {
+    func run() async throws {
         let configuration = try install.installed().configuration
         guard let admin = ListenAddress(configuration.engine.admin),
             let listen = ListenAddress(configuration.engine.listen)
@@ -24,11 +24,12 @@ struct VerifyCommand: ParsableCommand {
         }
         var failed = false
         if install.layout.isRealInstall {
-            if let service = ServiceState.read(), service.isActive {
+            let service = await ServiceState.read()
+            if let service, service.isActive {
                 print("[ ok ] service: \(service.summary)")
             } else {
                 print(
-                    "[FAIL] service: \(ServiceState.read()?.summary ?? "\(ServiceState.unit) is not installed"); see journalctl -u cachenode"
+                    "[FAIL] service: \(service?.summary ?? "\(ServiceState.unit) is not installed"); see journalctl -u cachenode"
                 )
                 failed = true
             }
@@ -66,7 +67,7 @@ struct VerifyCommand: ParsableCommand {
     }
 }
 
-struct UninstallCommand: ParsableCommand {
+struct UninstallCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "uninstall",
         abstract: "Stop the engine and remove what setup installed, restoring what it replaced."
@@ -77,10 +78,10 @@ struct UninstallCommand: ParsableCommand {
     @Flag(help: "Keep the cached content and its index, for a later install.")
     var keepCache = false
 
-    func run() throws {
+    func run() async throws {
         let layout = install.layout
         do {
-            let actions = try Uninstaller().uninstall(layout: layout, keepCache: keepCache)
+            let actions = try await Uninstaller().uninstall(layout: layout, keepCache: keepCache)
             for action in actions { print(action) }
             print("CacheNode is uninstalled\(layout.isRealInstall ? "" : " from \(layout.root)").")
         } catch {
@@ -114,14 +115,14 @@ struct ConfirmNetworkCommand: ParsableCommand {
     }
 }
 
-struct NetworkRevertCommand: ParsableCommand {
+struct NetworkRevertCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "network-revert",
         abstract: "Put back a network change that was not confirmed (run by setup's safety timer).",
         shouldDisplay: false
     )
 
-    func run() throws {
+    func run() async throws {
         let pending: NetworkRevert?
         do {
             pending = try NetworkRevert.pending()
@@ -136,7 +137,7 @@ struct NetworkRevertCommand: ParsableCommand {
             print("The network change was confirmed: nothing to put back.")
             return
         }
-        let problems = pending.perform(runner: SystemCommandRunner())
+        let problems = await pending.perform(runner: SystemCommandRunner())
         try? FileSystem.remove(NetworkRevert.pendingPath)
         for problem in problems { printError("network-revert: \(problem)") }
         print("The network change was not confirmed in time and was put back.")

@@ -27,13 +27,16 @@ struct HubLinkStepTests {
         Applier.Options(selfTestOrigin: "127.0.0.1:1", graceSeconds: 5, hubLink: linker)
     }
 
-    @Test func theLinkIsWrittenAfterTheSelfTestAndTheEngineReloads() throws {
+    @Test func theLinkIsWrittenAfterTheSelfTestAndTheEngineReloads() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the tree first: \(Self.binary)")
         let root = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let linker = FakeLinker()
         var events: [Applier.Event] = []
-        let report = try Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) {
+        let report = try await Applier(binary: Self.binary).apply(
+            try Self.plan(root: root),
+            options: Self.options(linker)
+        ) {
             events.append($0)
         }
         defer { report.enginePID.map { EngineProcess.stop(pid: $0, graceSeconds: 5) } }
@@ -60,7 +63,7 @@ struct HubLinkStepTests {
         #expect(report.enginePID.map(EngineProcess.isAlive) == true)
     }
 
-    @Test func aHubThatRefusesRollsTheWholeRunBack() throws {
+    @Test func aHubThatRefusesRollsTheWholeRunBack() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the tree first: \(Self.binary)")
         let root = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -69,8 +72,8 @@ struct HubLinkStepTests {
             failure: .command(step: "link to the hub", problem: "hub trial-hub: the key is not valid")
         )
         var events: [Applier.Event] = []
-        #expect(throws: Applier.Failure.self) {
-            try Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) {
+        await #expect(throws: Applier.Failure.self) {
+            try await Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) {
                 events.append($0)
             }
         }
@@ -79,7 +82,7 @@ struct HubLinkStepTests {
         #expect(InstallFixtures.snapshot(root) == before, "the engine stopped and every file of the run is gone")
     }
 
-    @Test func aLinkThatCannotBeWrittenUndoesWhatTheStepDidAtTheHub() throws {
+    @Test func aLinkThatCannotBeWrittenUndoesWhatTheStepDidAtTheHub() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the tree first: \(Self.binary)")
         let root = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -90,8 +93,8 @@ struct HubLinkStepTests {
         )
         let linker = FakeLinker()
         var events: [Applier.Event] = []
-        #expect(throws: Applier.Failure.self) {
-            try Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) {
+        await #expect(throws: Applier.Failure.self) {
+            try await Applier(binary: Self.binary).apply(try Self.plan(root: root), options: Self.options(linker)) {
                 events.append($0)
             }
         }

@@ -84,7 +84,7 @@ package struct Applier: Sendable {
         _ plan: InstallPlan,
         options: Options = Options(),
         progress: (Event) -> Void = { _ in }
-    ) throws(Failure) -> Report {
+    ) async throws(Failure) -> Report {
         var run = ApplyRun(plan: plan, binary: binary, runner: runner, options: options)
         var step = ApplyStep.render
         do {
@@ -94,7 +94,7 @@ package struct Applier: Sendable {
 
             step = .write
             try run.begin(step, progress)
-            progress(.finished(.write, try run.writeFiles()))
+            progress(.finished(.write, try await run.writeFiles()))
 
             if plan.configuration.engine.https != nil {
                 step = .certificate
@@ -104,15 +104,15 @@ package struct Applier: Sendable {
 
             step = .network
             try run.begin(step, progress)
-            progress(.finished(.network, try run.applyNetwork(progress)))
+            progress(.finished(.network, try await run.applyNetwork(progress)))
 
             step = .firewall
             try run.begin(step, progress)
-            progress(.finished(.firewall, try run.applyFirewall()))
+            progress(.finished(.firewall, try await run.applyFirewall()))
 
             step = .engine
             try run.begin(step, progress)
-            progress(.finished(.engine, try run.startEngine()))
+            progress(.finished(.engine, try await run.startEngine()))
 
             step = .selfTest
             try run.begin(step, progress)
@@ -121,7 +121,7 @@ package struct Applier: Sendable {
 
             step = .hub
             try run.begin(step, progress)
-            progress(.finished(.hub, try run.linkHub()))
+            progress(.finished(.hub, try await run.linkHub()))
 
             let manifest = try run.recordManifest()
             return Report(selfTest: outcome, enginePID: run.newEngine, manifest: manifest, warnings: run.warnings)
@@ -129,7 +129,7 @@ package struct Applier: Sendable {
             let installError = error as? InstallError ?? .injected(step: step.rawValue)
             progress(.failed(step, "\(installError)"))
             progress(.rollingBack)
-            let problems = run.rollBack()
+            let problems = await run.rollBack()
             progress(.rolledBack(problems))
             throw Failure(step: step, error: installError, rollbackProblems: problems)
         }
@@ -199,7 +199,7 @@ private struct ApplyRun {
 
     // MARK: Steps
 
-    mutating func writeFiles() throws(InstallError) -> String {
+    mutating func writeFiles() async throws(InstallError) -> String {
         let existing = try InstallManifest.read(layout.installManifest)
         let owned = Set(existing?.files.map(\.path) ?? [])
         var directories = [layout.stateDirectory, layout.policyDirectory, layout.logDirectory]
@@ -222,7 +222,7 @@ private struct ApplyRun {
         let unchanged = plan.files.count - writtenFiles.count
         var summary = "\(writtenFiles.count) written" + (unchanged > 0 ? ", \(unchanged) unchanged" : "")
         if layout.isRealInstall {
-            try handToService()
+            try await handToService()
             summary +=
                 "; \(layout.stateDirectory) and \(plan.configuration.storage.drives.count) drive(s) belong to user \(ServiceAccount.name)"
         }
@@ -231,12 +231,12 @@ private struct ApplyRun {
 
     /// A real install runs the engine as the unprivileged service account: it owns the state directory, its logs and
     /// each drive (mode 0750); the files setup writes stay root's and readable by the account's group.
-    mutating func handToService() throws(InstallError) {
+    mutating func handToService() async throws(InstallError) {
         let account: ServiceAccount
         if let existing = ServiceAccount.lookup() {
             account = existing
         } else {
-            account = try ServiceAccount.create(home: layout.stateDirectory, runner: runner)
+            account = try await ServiceAccount.create(home: layout.stateDirectory, runner: runner)
             createdAccount = true
         }
         let drives = plan.configuration.storage.drives.map { layout.onDisk($0.path) }
@@ -282,12 +282,12 @@ private struct ApplyRun {
             + "HTTPS starts once cachenode cert install CERT is run"
     }
 
-    mutating func runCommands(of step: ApplyStep, skipped: String) throws(InstallError) -> String {
+    mutating func runCommands(of step: ApplyStep, skipped: String) async throws(InstallError) -> String {
         let commands = plan.commands.filter { $0.step == step }
         guard layout.isRealInstall else { return "skipped: --root changes nothing on this machine" }
         guard !commands.isEmpty else { return skipped }
         for command in commands {
-            let result = runner.run(command.arguments)
+            let result = await runner.run(command.arguments)
             guard result.status == 0 else {
                 throw .command(
                     step: step.rawValue,
@@ -300,12 +300,12 @@ private struct ApplyRun {
 
     /// Runs the network commands. When the change carries the operator's own connection it is kept only if confirmed
     /// within the deadline (Enter here, or `cachenode confirm-network` from a new session); else it is put back.
-    mutating func applyNetwork(_ progress: (Applier.Event) -> Void) throws(InstallError) -> String {
-        guard layout.isRealInstall else { return try runCommands(of: .network, skipped: "") }
+    mutating func applyNetwork(_ progress: (Applier.Event) -> Void) async throws(InstallError) -> String {
+        guard layout.isRealInstall else { return try await runCommands(of: .network, skipped: "") }
         let networkFiles = writtenFiles.filter {
             $0.path.hasPrefix(layout.networkdDirectory + "/") || $0.path == layout.netplanFile
         }
-        guard !networkFiles.isEmpty else { return try runCommands(of: .network, skipped: "no network change") }
+        guard !networkFiles.isEmpty else { return try await runCommands(of: .network, skipped: "no network change") }
         let facts = SystemHostProbe().facts(storagePath: "/", listen: nil)
         let revert = NetworkRevert(
             files: writtenFiles.map(NetworkRevert.File.init),
@@ -318,11 +318,11 @@ private struct ApplyRun {
         guard let risk = OperatorLink.risk(plan.configuration, facts: facts, ssh: options.sshServerAddress),
             let seconds = options.networkConfirmSeconds
         else {
-            return try runCommands(of: .network, skipped: "no network change")
+            return try await runCommands(of: .network, skipped: "no network change")
         }
-        try NetworkTrial.arm(revert, binary: binary, seconds: seconds, runner: runner)
+        try await NetworkTrial.arm(revert, binary: binary, seconds: seconds, runner: runner)
         networkTrialArmed = true
-        let applied = try runCommands(of: .network, skipped: "no network change")
+        let applied = try await runCommands(of: .network, skipped: "no network change")
         let address = plan.configuration.network.address.ip.map { " at \($0.split(separator: "/")[0])" } ?? ""
         let how =
             (options.confirmOnTerminal ? "press Enter here, or " : "")
@@ -343,26 +343,27 @@ private struct ApplyRun {
                 problem: "the new network was not confirmed within \(seconds) s (\(risk))"
             )
         }
-        NetworkTrial.disarm(runner: runner)
+        await NetworkTrial.disarm(runner: runner)
         networkTrialArmed = false
         return applied + "; confirmed"
     }
 
-    mutating func applyFirewall() throws(InstallError) -> String {
-        let result = try runCommands(of: .firewall, skipped: "no firewall change")
+    mutating func applyFirewall() async throws(InstallError) -> String {
+        let result = try await runCommands(of: .firewall, skipped: "no firewall change")
         firewallApplied = layout.isRealInstall
         return result
     }
 
-    mutating func startEngine() throws(InstallError) -> String {
+    mutating func startEngine() async throws(InstallError) -> String {
         engineStepRan = true
         let configuration = plan.configuration
         guard let admin = ListenAddress(configuration.engine.admin) else {
             throw .engine(problem: "engine.admin '\(configuration.engine.admin)' is not address:port")
         }
         if layout.isRealInstall {
-            previousServiceActive = runner.run(["systemctl", "is-active", "--quiet", "cachenode.service"]).status == 0
-            _ = try runCommands(of: .engine, skipped: "")
+            previousServiceActive =
+                await runner.run(["systemctl", "is-active", "--quiet", "cachenode.service"]).status == 0
+            _ = try await runCommands(of: .engine, skipped: "")
             // systemd started it; wait for it the same way as for a background engine.
             let target = HTTPProbe.target(for: admin)
             for _ in 0..<300 {
@@ -378,14 +379,14 @@ private struct ApplyRun {
             previousEngine = running
             EngineProcess.stop(pid: running, graceSeconds: options.graceSeconds)
         }
-        let pid = try EngineProcess.start(
+        let pid = try await EngineProcess.start(
             binary: binary,
             config: layout.configuration,
             log: layout.engineLog,
             pidFile: layout.pidFile
         )
         newEngine = pid
-        try EngineProcess.waitUntilReady(pid: pid, admin: admin, log: layout.engineLog)
+        try await EngineProcess.waitUntilReady(pid: pid, admin: admin, log: layout.engineLog)
         let restarted = previousEngine.map { " (replacing pid \($0))" } ?? ""
         return "running as pid \(pid)\(restarted), /health answers on \(HTTPProbe.target(for: admin))"
     }
@@ -416,7 +417,7 @@ private struct ApplyRun {
     }
 
     /// Links the node to its hub and has the running engine pick the link up without a restart (a reload).
-    mutating func linkHub() throws(InstallError) -> String {
+    mutating func linkHub() async throws(InstallError) -> String {
         guard let linker = options.hubLink else { return "skipped" }
         let plan = try linker.prepare(plan.configuration, layout: layout)
         hubUndo = plan.undo
@@ -439,7 +440,7 @@ private struct ApplyRun {
             }
         }
         var detail = plan.detail
-        switch EngineReload.reload(layout: layout, runner: runner) {
+        switch await EngineReload.reload(layout: layout, runner: runner) {
         case .reloaded:
             detail +=
                 plan.linkFile == nil
@@ -515,7 +516,7 @@ private struct ApplyRun {
     }
 
     /// Undoes this run in reverse; returns what could not be undone.
-    mutating func rollBack() -> [String] {
+    mutating func rollBack() async -> [String] {
         var problems: [String] = []
         // The hub first: a node this run created there is deleted again, and the link is as it was.
         problems += hubUndo?() ?? []
@@ -533,7 +534,7 @@ private struct ApplyRun {
             } catch {
                 problems.append("\(error)")
             }
-            if newEngine == nil, case .failed(let problem) = EngineReload.reload(layout: layout, runner: runner) {
+            if newEngine == nil, case .failed(let problem) = await EngineReload.reload(layout: layout, runner: runner) {
                 problems.append(problem)
             }
         }
@@ -542,7 +543,7 @@ private struct ApplyRun {
         }
         if layout.isRealInstall, engineStepRan, !previousServiceActive {
             // Stop and disable the service this run started while its unit file is still there to disable.
-            let result = runner.run(["systemctl", "disable", "--now", "cachenode.service"])
+            let result = await runner.run(["systemctl", "disable", "--now", "cachenode.service"])
             if result.status != 0 { problems.append("systemctl disable --now cachenode.service: \(result.output)") }
         }
         problems += restoreRequest()
@@ -550,7 +551,7 @@ private struct ApplyRun {
         previousOwnership.reversed().forEach(ServiceAccount.restore)
         if layout.isRealInstall, let account = ServiceAccount.lookup() {
             if createdAccount {
-                let result = runner.run(["userdel", ServiceAccount.name])
+                let result = await runner.run(["userdel", ServiceAccount.name])
                 if result.status != 0 { problems.append("userdel \(ServiceAccount.name): \(result.output)") }
             } else {
                 // Restored files are written anew by root: the previous engine must still read its configuration.
@@ -558,33 +559,33 @@ private struct ApplyRun {
             }
         }
         if let networkRevert {
-            problems += networkRevert.reapplyNetwork(runner: runner)
+            problems += await networkRevert.reapplyNetwork(runner: runner)
         }
-        if networkTrialArmed { NetworkTrial.disarm(runner: runner) }
+        if networkTrialArmed { await NetworkTrial.disarm(runner: runner) }
         if layout.isRealInstall {
             if firewallApplied, !writtenFiles.contains(where: { $0.path == layout.firewall && $0.previous == nil }) {
-                _ = runner.run(["nft", "-f", layout.firewall])
+                _ = await runner.run(["nft", "-f", layout.firewall])
             } else if firewallApplied {
-                _ = runner.run(["nft", "delete", "table", "inet", "cachenode"])
+                _ = await runner.run(["nft", "delete", "table", "inet", "cachenode"])
             }
             if engineStepRan {
-                _ = runner.run(["systemctl", "daemon-reload"])
+                _ = await runner.run(["systemctl", "daemon-reload"])
                 if previousServiceActive {
-                    let result = runner.run(["systemctl", "restart", "cachenode.service"])
+                    let result = await runner.run(["systemctl", "restart", "cachenode.service"])
                     if result.status != 0 { problems.append("systemctl restart cachenode.service: \(result.output)") }
                 }
             }
         } else if previousEngine != nil {
             // The engine that ran before this setup runs again, on its restored configuration.
             do {
-                let pid = try EngineProcess.start(
+                let pid = try await EngineProcess.start(
                     binary: binary,
                     config: layout.configuration,
                     log: layout.engineLog,
                     pidFile: layout.pidFile
                 )
                 if let admin = ListenAddress(plan.previous?.engine.admin ?? plan.configuration.engine.admin) {
-                    try EngineProcess.waitUntilReady(pid: pid, admin: admin, log: layout.engineLog)
+                    try await EngineProcess.waitUntilReady(pid: pid, admin: admin, log: layout.engineLog)
                 }
             } catch {
                 problems.append("restarting the previous engine: \(error)")

@@ -64,8 +64,8 @@ package struct NetworkRevert: Codable, Equatable, Sendable {
     }
 
     /// Puts back the files and directories, then the network; what `cachenode network-revert` does.
-    package func perform(runner: any CommandRunning) -> [String] {
-        restoreFiles() + reapplyNetwork(runner: runner)
+    package func perform(runner: any CommandRunning) async -> [String] {
+        await restoreFiles() + reapplyNetwork(runner: runner)
     }
 
     /// Puts every file back as it was and removes the directories the run created.
@@ -95,21 +95,21 @@ package struct NetworkRevert: Codable, Equatable, Sendable {
     }
 
     /// Makes the network manager apply the network files as they are now, and deletes the switch the run created.
-    package func reapplyNetwork(runner: any CommandRunning) -> [String] {
+    package func reapplyNetwork(runner: any CommandRunning) async -> [String] {
         var problems: [String] = []
-        func run(_ arguments: [String]) {
-            let result = runner.run(arguments)
+        func run(_ arguments: [String]) async {
+            let result = await runner.run(arguments)
             if result.status != 0 {
                 problems.append("\(arguments.joined(separator: " ")) exited \(result.status): \(result.output)")
             }
         }
-        if usesNetplan { run(["netplan", "generate"]) }
-        run(["networkctl", "reload"])
+        if usesNetplan { await run(["netplan", "generate"]) }
+        await run(["networkctl", "reload"])
         if let createdSwitch, FileSystem.exists("/sys/class/net/" + createdSwitch) {
-            run(["ip", "link", "delete", createdSwitch])
+            await run(["ip", "link", "delete", createdSwitch])
         }
         for link in links where FileSystem.exists("/sys/class/net/" + link) {
-            run(["networkctl", "reconfigure", link])
+            await run(["networkctl", "reconfigure", link])
         }
         return problems
     }

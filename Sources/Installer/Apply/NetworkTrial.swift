@@ -7,14 +7,14 @@
 package enum NetworkTrial {
     /// Records how to put the network back and starts the safety timer, a little after setup's own deadline.
     static func arm(_ revert: NetworkRevert, binary: String, seconds: Int, runner: any CommandRunning)
-        throws(InstallError)
+        async throws(InstallError)
     {
         try FileSystem.makeDirectories(NetworkRevert.directory)
         try FileSystem.remove(NetworkRevert.confirmedPath)
         try FileSystem.writeAtomically(NetworkRevert.pendingPath, revert.encoded(), mode: 0o600)
-        _ = runner.run(["systemctl", "stop", NetworkRevert.timerUnit + ".timer"])
-        _ = runner.run(["systemctl", "reset-failed", NetworkRevert.timerUnit + ".service"])
-        let result = runner.run([
+        _ = await runner.run(["systemctl", "stop", NetworkRevert.timerUnit + ".timer"])
+        _ = await runner.run(["systemctl", "reset-failed", NetworkRevert.timerUnit + ".service"])
+        let result = await runner.run([
             "systemd-run", "--unit", NetworkRevert.timerUnit, "--on-active", "\(seconds + 15)s",
             "--timer-property=AccuracySec=1s", "--description",
             "Put the network back unless setup's change is confirmed",
@@ -30,8 +30,8 @@ package enum NetworkTrial {
     }
 
     /// Stops the timer and forgets the revert: the change is kept (or was already put back).
-    static func disarm(runner: any CommandRunning) {
-        _ = runner.run(["systemctl", "stop", NetworkRevert.timerUnit + ".timer"])
+    static func disarm(runner: any CommandRunning) async {
+        _ = await runner.run(["systemctl", "stop", NetworkRevert.timerUnit + ".timer"])
         try? FileSystem.remove(NetworkRevert.pendingPath)
         try? FileSystem.remove(NetworkRevert.confirmedPath)
     }

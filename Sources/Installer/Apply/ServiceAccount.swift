@@ -23,8 +23,8 @@ package struct ServiceAccount: Sendable, Equatable {
 
     /// Creates the account as the package's sysusers.d file would: a system user with its own group, no shell,
     /// `home` as its home directory (not created).
-    static func create(home: String, runner: any CommandRunning) throws(InstallError) -> ServiceAccount {
-        let result = runner.run([
+    static func create(home: String, runner: any CommandRunning) async throws(InstallError) -> ServiceAccount {
+        let result = await runner.run([
             "useradd", "--system", "--user-group", "--no-create-home", "--home-dir", home,
             "--shell", "/usr/sbin/nologin", "--comment", "CacheNode cache engine", name,
         ])

@@ -14,15 +14,15 @@ package struct Uninstaller: Sendable {
     }
 
     /// Returns each action taken, for the operator to read.
-    package func uninstall(layout: InstallLayout, keepCache: Bool) throws(InstallError) -> [String] {
+    package func uninstall(layout: InstallLayout, keepCache: Bool) async throws(InstallError) -> [String] {
         guard let manifest = try InstallManifest.read(layout.installManifest) else {
             throw .notInstalled(root: layout.root)
         }
         var actions: [String] = []
         if layout.isRealInstall {
-            _ = runner.run(["systemctl", "disable", "--now", "cachenode.service"])
+            _ = await runner.run(["systemctl", "disable", "--now", "cachenode.service"])
             actions.append("stopped and disabled cachenode.service")
-            _ = runner.run(["nft", "delete", "table", "inet", "cachenode"])
+            _ = await runner.run(["nft", "delete", "table", "inet", "cachenode"])
             actions.append("removed the nftables table inet cachenode")
         } else if let pid = EngineProcess.running(pidFile: layout.pidFile) {
             EngineProcess.stop(pid: pid)
@@ -38,8 +38,8 @@ package struct Uninstaller: Sendable {
             }
         }
         if layout.isRealInstall {
-            _ = runner.run(["systemctl", "daemon-reload"])
-            actions += restoreNetwork(layout: layout, files: manifest.files)
+            _ = await runner.run(["systemctl", "daemon-reload"])
+            actions += await restoreNetwork(layout: layout, files: manifest.files)
         }
         try FileSystem.remove(layout.pidFile)
         try FileSystem.removeTree(layout.stateDirectory + "/backup")
@@ -64,7 +64,7 @@ package struct Uninstaller: Sendable {
 
     /// With the network files removed or restored, the live network follows them: the switch setup created goes
     /// (networkd never removes a netdev whose file is gone) and the adapter gets its own configuration back.
-    func restoreNetwork(layout: InstallLayout, files: [InstallManifest.Entry]) -> [String] {
+    func restoreNetwork(layout: InstallLayout, files: [InstallManifest.Entry]) async -> [String] {
         let network = files.filter {
             $0.path.hasPrefix(layout.networkdDirectory + "/") || $0.path == layout.netplanFile
         }
@@ -72,7 +72,7 @@ package struct Uninstaller: Sendable {
         var actions: [String] = []
         let reload =
             network.contains { $0.path == layout.netplanFile } ? ["netplan", "apply"] : ["networkctl", "reload"]
-        let result = runner.run(reload)
+        let result = await runner.run(reload)
         actions.append(
             result.status == 0
                 ? "reloaded the network: \(reload.joined(separator: " "))"
@@ -82,9 +82,9 @@ package struct Uninstaller: Sendable {
             let file = entry.path.split(separator: "/").last.map(String.init) ?? ""
             let name = String(file.dropFirst("60-cachenode-".count).dropLast(".netdev".count))
             guard file.hasPrefix("60-cachenode-"), !name.isEmpty,
-                runner.run(["ip", "link", "show", "dev", name]).status == 0
+                await runner.run(["ip", "link", "show", "dev", name]).status == 0
             else { continue }
-            let deleted = runner.run(["ip", "link", "delete", "dev", name])
+            let deleted = await runner.run(["ip", "link", "delete", "dev", name])
             actions.append(
                 deleted.status == 0
                     ? "deleted the switch \(name)" : "could not delete the switch \(name): \(deleted.output)"

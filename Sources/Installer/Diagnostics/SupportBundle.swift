@@ -54,8 +54,8 @@ package struct SupportBundle: Sendable {
     }
 
     /// Writes `<directory>/<name>.tar.gz` and returns its path; nothing is left behind on failure.
-    package func write(to directory: String, runner: any CommandRunning = SystemCommandRunner()) throws(InstallError)
-        -> String
+    package func write(to directory: String, runner: any CommandRunning = SystemCommandRunner())
+        async throws(InstallError) -> String
     {
         let output = FileSystem.absolute(directory)
         try FileSystem.makeDirectories(output)
@@ -69,7 +69,7 @@ package struct SupportBundle: Sendable {
         }
         let archive = output + "/" + name + ".tar.gz"
         let temporary = archive + ".partial"
-        let result = runner.run(["tar", "-czf", temporary, "-C", staging, "--owner=0", "--group=0", name])
+        let result = await runner.run(["tar", "-czf", temporary, "-C", staging, "--owner=0", "--group=0", name])
         guard result.status == 0 else {
             try? FileSystem.removeTree(temporary)
             throw .file(

@@ -1,44 +1,48 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Subprocess
 
 /// Runs the system commands of a real install (systemctl, nft, networkctl); tests give a recording fake.
 package protocol CommandRunning: Sendable {
     /// Runs `arguments`; the exit status and what it printed.
-    func run(_ arguments: [String]) -> (status: Int32, output: String)
+    func run(_ arguments: [String]) async -> (status: Int32, output: String)
 }
 
 package struct SystemCommandRunner: CommandRunning {
+    /// What a command prints is kept up to this many bytes (for error messages); the rest is read and dropped.
+    static let outputLimit = 65536
+
     package init() {}
 
-    package func run(_ arguments: [String]) -> (status: Int32, output: String) {
-        var pipe: [Int32] = [0, 0]
-        guard Glibc.pipe(&pipe) == 0 else { return (127, String(cString: strerror(errno))) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, pipe[1], 2)
-        posix_spawn_file_actions_addclose(&actions, pipe[0])
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawnp(&pid, arguments[0], &actions, nil, &argv, environ)
-        close(pipe[1])
-        defer { close(pipe[0]) }
-        guard result == 0 else { return (127, "\(arguments[0]): \(String(cString: strerror(result)))") }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(pipe[0], &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            if output.count < 65536 { output += buffer[0..<count] }
+    /// Runs `arguments[0]`, found on PATH, with standard input from /dev/null and its standard error merged into the
+    /// output, as a shell's `2>&1` would. The status is the exit code, or 128 plus the signal that ended it; a
+    /// command that cannot start gives 127 and says why.
+    package func run(_ arguments: [String]) async -> (status: Int32, output: String) {
+        do {
+            let result = try await Subprocess.run(
+                .name(arguments[0]),
+                arguments: Arguments(Array(arguments.dropFirst())),
+                input: .none,
+                output: .sequence,
+                error: .combinedWithOutput
+            ) { execution in
+                var output: [UInt8] = []
+                for try await buffer in execution.standardOutput where output.count < Self.outputLimit {
+                    buffer.withUnsafeBytes { output += $0.prefix(Self.outputLimit - output.count) }
+                }
+                return String(decoding: output, as: UTF8.self)
+            }
+            return (result.terminationStatus.shellStatus, result.closureResult)
+        } catch {
+            return (127, "\(arguments[0]): \(error)")
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return (exitStatus, String(decoding: output, as: UTF8.self))
+    }
+}
+
+extension TerminationStatus {
+    /// The status as a shell reports it in `$?`.
+    var shellStatus: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
     }
 }

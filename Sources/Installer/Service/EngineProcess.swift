@@ -2,60 +2,54 @@
     import Glibc
 #endif
 import CacheNodeCore
+import Subprocess
+import SystemPackage
 
 /// The engine as a background process of a `--root` install: started detached, recorded in a pid file.
 package enum EngineProcess {
-    /// Starts `binary serve --config config`, its output appended to `log`, and records the pid.
-    package static func start(binary: String, config: String, log: String, pidFile: String) throws(InstallError)
+    /// Starts `binary serve --config config --pid-file pidFile` in a session of its own, its output appended to
+    /// `log`, and returns its pid once it has recorded it.
+    ///
+    /// setsid(1) forks the engine off: it outlives setup, and it is no child of setup's that setup would have to
+    /// wait for. It starts with the default signal dispositions, no blocked signals and none of setup's other
+    /// descriptors (an inherited pipe would keep setup's caller waiting for EOF).
+    package static func start(binary: String, config: String, log: String, pidFile: String) async throws(InstallError)
         -> pid_t
     {
         try FileSystem.makeDirectories(String(log[..<(log.lastIndex(of: "/") ?? log.startIndex)]))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o640)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Nothing else of setup's reaches the engine: an inherited pipe would keep setup's caller waiting for EOF.
-        closeOnExec(from: 3)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // glibc's POSIX_SPAWN_SETSID (0x80) is hidden behind _GNU_SOURCE: a new session outlives setup.
-        let setsid: Int32 = 0x80
-        posix_spawnattr_setflags(&attributes, Int16(setsid | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-
-        let arguments = [binary, "serve", "--config", config]
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, binary, &actions, &attributes, &argv, environ)
-        guard result == 0 else {
-            throw .engine(problem: "cannot start \(binary): \(String(cString: strerror(result)))")
+        // A pid left by an engine before this one must not be taken for the new one.
+        if FileSystem.exists(pidFile) { try FileSystem.remove(pidFile) }
+        let logFile = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard logFile >= 0 else { throw .engine(problem: "cannot open \(log): \(String(cString: strerror(errno)))") }
+        let launched: TerminationStatus
+        do {
+            launched = try await Subprocess.run(
+                .name("setsid"),
+                arguments: ["--fork", binary, "serve", "--config", config, "--pid-file", pidFile],
+                input: .none,
+                output: .fileDescriptor(FileDescriptor(rawValue: logFile), closeAfterSpawningProcess: true),
+                error: .combinedWithOutput
+            ).terminationStatus
+        } catch {
+            throw .engine(problem: "cannot start \(binary) with setsid: \(error)")
         }
-        try FileSystem.writeAtomically(pidFile, Array("\(pid)\n".utf8))
-        return pid
-    }
-
-    /// Marks every descriptor from `first` on close-on-exec, so a spawned child inherits none of them.
-    static func closeOnExec(from first: Int32) {
-        for entry in FileSystem.listDirectory("/proc/self/fd") {
-            guard let fd = Int32(entry), fd >= first else { continue }
-            let flags = fcntl(fd, F_GETFD)
-            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        guard launched.isSuccess else {
+            throw .engine(problem: "setsid \(binary) ended with \(launched): \(tail(of: log))")
         }
+        for _ in 0..<200 {
+            if let bytes = try? FileSystem.contents(pidFile),
+                let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n")), pid > 0
+            {
+                return pid
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        throw .engine(problem: "it did not record its pid in \(pidFile) within 10 s: \(tail(of: log))")
     }
 
     /// Waits until the admin listener answers `/health`, or the process ends, within `attempts` tries.
     package static func waitUntilReady(pid: pid_t, admin: ListenAddress, log: String, attempts: Int = 300)
-        throws(InstallError)
+        async throws(InstallError)
     {
         let target = HTTPProbe.target(for: admin)
         for _ in 0..<attempts {
@@ -65,7 +59,7 @@ package enum EngineProcess {
             if let response = try? HTTPProbe.get(target, path: "/health", timeoutSeconds: 2), response.status == 200 {
                 return
             }
-            usleep(50_000)
+            try? await Task.sleep(for: .milliseconds(50))
         }
         throw .engine(problem: "/health on \(target) did not answer 200 after start: \(tail(of: log))")
     }

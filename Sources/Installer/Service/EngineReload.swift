@@ -13,9 +13,11 @@ package enum EngineReload {
         case failed(String)
     }
 
-    package static func reload(layout: InstallLayout, runner: any CommandRunning = SystemCommandRunner()) -> Outcome {
-        if layout.isRealInstall, let service = ServiceState.read(runner: runner), service.isActive {
-            let result = runner.run(["systemctl", "reload", ServiceState.unit])
+    package static func reload(layout: InstallLayout, runner: any CommandRunning = SystemCommandRunner()) async
+        -> Outcome
+    {
+        if layout.isRealInstall, let service = await ServiceState.read(runner: runner), service.isActive {
+            let result = await runner.run(["systemctl", "reload", ServiceState.unit])
             guard result.status == 0 else {
                 return .failed("systemctl reload \(ServiceState.unit) exited \(result.status): \(result.output)")
             }

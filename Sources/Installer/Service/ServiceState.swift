@@ -15,8 +15,8 @@ package struct ServiceState: Sendable, Equatable {
     package var isActive: Bool { activeState == "active" }
 
     /// `systemctl show` of the unit; `nil` without systemd or when the unit is not installed.
-    package static func read(runner: any CommandRunning = SystemCommandRunner()) -> ServiceState? {
-        let result = runner.run([
+    package static func read(runner: any CommandRunning = SystemCommandRunner()) async -> ServiceState? {
+        let result = await runner.run([
             "systemctl", "show",
             "--property=LoadState,ActiveState,SubState,MainPID,User,UnitFileState,MemoryMax,CPUQuotaPerSecUSec",
             unit,

@@ -21,7 +21,7 @@ package enum WizardSession {
         applier: any WizardApplying,
         keptNotice: (String) -> String = { _ in "" },
         beforeApply: (NodeConfiguration) -> Void = { _ in }
-    ) throws(TerminalError) -> Result {
+    ) async throws(TerminalError) -> Result {
         let terminal = try Terminal()
         defer { terminal.close() }
         var wizard = wizard
@@ -56,7 +56,8 @@ package enum WizardSession {
                 beforeApply(configuration)
                 applied = configuration
                 terminal.draw(WizardRenderer.render(wizard))
-                let outcome = applier.apply(configuration, hubCredential: wizard.draft.hubCredentialGiven) { progress in
+                let outcome = await applier.apply(configuration, hubCredential: wizard.draft.hubCredentialGiven) {
+                    progress in
                     wizard.record(progress)
                     terminal.draw(WizardRenderer.render(wizard))
                 }

@@ -33,11 +33,11 @@ package enum ApplyOutcome: Equatable, Sendable {
 /// The hand-over from the wizard to the installer: the cachenode target implements it on top of `InstallFlow`.
 package protocol WizardApplying {
     /// Installs `configuration`, reporting each action as it starts and ends.
-    func apply(_ configuration: NodeConfiguration, progress: (ApplyProgress) -> Void) -> ApplyOutcome
+    func apply(_ configuration: NodeConfiguration, progress: (ApplyProgress) -> Void) async -> ApplyOutcome
 
     /// Installs `configuration` with the key or token typed on the hub step (never part of the configuration).
     func apply(_ configuration: NodeConfiguration, hubCredential: HubCredential?, progress: (ApplyProgress) -> Void)
-        -> ApplyOutcome
+        async -> ApplyOutcome
 }
 
 extension WizardApplying {
@@ -45,7 +45,7 @@ extension WizardApplying {
         _ configuration: NodeConfiguration,
         hubCredential: HubCredential?,
         progress: (ApplyProgress) -> Void
-    ) -> ApplyOutcome {
-        apply(configuration, progress: progress)
+    ) async -> ApplyOutcome {
+        await apply(configuration, progress: progress)
     }
 }

@@ -34,7 +34,7 @@ struct RedactionTests {
 }
 
 struct SupportBundleTests {
-    @Test func theBundleIsOneTarGzNamedAfterTheUTCTimeWithTheRedactedFiles() throws {
+    @Test func theBundleIsOneTarGzNamedAfterTheUTCTimeWithTheRedactedFiles() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bundle-\(UUID().uuidString)")
             .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -42,7 +42,7 @@ struct SupportBundleTests {
         bundle.add("summary.txt", "node: Seattle-1\n")
         bundle.add("configuration/hub-link.json", #"{"token":"t-secret"}"#, redacted: true)
         bundle.addFile("missing.log", from: directory + "/does-not-exist")
-        let path = try bundle.write(to: directory)
+        let path = try await bundle.write(to: directory)
         #expect(path == directory + "/support_bundle_20261118T110640Z.tar.gz")
 
         let extract = directory + "/x"

@@ -17,7 +17,7 @@ struct CertificateStepTests {
         return configuration
     }
 
-    @Test func aFailedInstallRemovesTheRequestItMade() throws {
+    @Test func aFailedInstallRemovesTheRequestItMade() async throws {
         let root = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let before = InstallFixtures.snapshot(root)
@@ -25,8 +25,8 @@ struct CertificateStepTests {
         #expect(plan.httpsNames == ["cache.test", "127.0.0.1"])
         var events: [Applier.Event] = []
         let options = Applier.Options(beforeStep: { step in if step == .network { throw InjectedFault() } })
-        #expect(throws: Applier.Failure.self) {
-            try Applier(binary: "/bin/false").apply(plan, options: options) { events.append($0) }
+        await #expect(throws: Applier.Failure.self) {
+            try await Applier(binary: "/bin/false").apply(plan, options: options) { events.append($0) }
         }
         let request = root + "/var/lib/cachenode/tls/request.csr"
         #expect(
@@ -42,7 +42,7 @@ struct CertificateStepTests {
         #expect(events.last == .rolledBack([]))
     }
 
-    @Test func aPendingRequestForTheSameNamesIsKeptAndAFailureLeavesIt() throws {
+    @Test func aPendingRequestForTheSameNamesIsKeptAndAFailureLeavesIt() async throws {
         let root = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let configuration = try Self.answers()
@@ -53,8 +53,8 @@ struct CertificateStepTests {
         let plan = try InstallFixtures.planner().plan(configuration, root: root)
         var events: [Applier.Event] = []
         let options = Applier.Options(beforeStep: { step in if step == .network { throw InjectedFault() } })
-        #expect(throws: Applier.Failure.self) {
-            try Applier(binary: "/bin/false").apply(plan, options: options) { events.append($0) }
+        await #expect(throws: Applier.Failure.self) {
+            try await Applier(binary: "/bin/false").apply(plan, options: options) { events.append($0) }
         }
         #expect(
             events.contains(
@@ -68,7 +68,7 @@ struct CertificateStepTests {
         #expect(InstallFixtures.snapshot(root) == before)
     }
 
-    @Test func aRequestForOtherNamesIsReplacedAndAFailurePutsItBack() throws {
+    @Test func aRequestForOtherNamesIsReplacedAndAFailurePutsItBack() async throws {
         let root = try InstallFixtures.temporaryRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let configuration = try Self.answers()
@@ -81,8 +81,8 @@ struct CertificateStepTests {
         let options = Applier.Options(beforeStep: { step in
             if step == .network { throw InjectedFault() }
         })
-        #expect(throws: Applier.Failure.self) {
-            try Applier(binary: "/bin/false").apply(plan, options: options) { event in
+        await #expect(throws: Applier.Failure.self) {
+            try await Applier(binary: "/bin/false").apply(plan, options: options) { event in
                 if case .finished(.certificate, _) = event {
                     replaced = CertificateRequester(files: files, owner: nil).pending()?.names
                 }
