@@ -192,6 +192,11 @@ package final class OriginClient: Sendable {
             }
         }
         if error is ChannelError { return .unreachable("\(error)") }
+        // NIO's own text names the system call it came from ("connection reset (error set): ..."): say what failed.
+        if let ioError = error as? IOError {
+            let what = String(cString: strerror(ioError.errnoCode)).lowercased()
+            return .unreachable("\(what) (errno \(ioError.errnoCode))")
+        }
         if error is CancellationError { return .unreachable("cancelled") }
         return .unreachable("\(error)")
     }

@@ -1,6 +1,7 @@
 import CacheProtocol
 import CacheNodeCore
 import CacheNodeTestSupport
+import NIOCore
 import Testing
 
 #if canImport(Glibc)
@@ -38,6 +39,15 @@ struct OriginFailureTests {
             harness.origin.setFault(nil, for: "/f.bin")
             expectBytes(try await harness.get("/f.bin").body, bytes)
         }
+    }
+
+    /// A refused connection reads as an administrator knows it in `/health` and the self-test, not as the system call
+    /// NIO saw it in ("connection reset (error set): ...").
+    @Test func aRefusedConnectionSaysConnectionRefused() {
+        let failure = OriginClient.failure(IOError(errnoCode: ECONNREFUSED, reason: "connection reset (error set)"))
+        #expect(failure == .unreachable("connection refused (errno \(ECONNREFUSED))"))
+        #expect(failure.description == "origin unreachable: connection refused (errno \(ECONNREFUSED))")
+        #expect(failure.shortDescription == "connect")
     }
 
     /// Faults after some body bytes: the response is cut (the connection closes early), nothing wrong is stored.
