@@ -505,7 +505,7 @@ struct NodeEnrolCommand: AsyncParsableCommand {
         print("Node \(node) is enrolled in hub \(hub) at \(hubURL); the engine reports every \(interval) s.")
         switch await EngineReload.reload(layout: layout) {
         case .reloaded(let how):
-            let first = HubLinker(firstReportSeconds: 10).firstReport(
+            let first = await HubLinker(firstReportSeconds: 10).firstReport(
                 HubLinkPlan(linkFile: bytes, detail: ""),
                 layout: layout,
                 since: since

@@ -49,7 +49,7 @@ struct InstallFlow {
     }
 
     /// Checks the host (blocking rows, resources or drives beyond the machine) and plans the install.
-    func prepare(_ answers: NodeConfiguration) throws(CommandFailure) -> Prepared {
+    func prepare(_ answers: NodeConfiguration) async throws(CommandFailure) -> Prepared {
         var configuration = answers
         let resources = try Self.resources()
         let previous = try installed(state: configuration.storage.state, sizing: resources.sizing)
@@ -68,7 +68,7 @@ struct InstallFlow {
             )
         }
 
-        try Self.checkHTTPSFiles(configuration, layout: layout)
+        try await Self.checkHTTPSFiles(configuration, layout: layout)
 
         // The host: blocking rows, and resources or drives beyond what the machine has.
         let ownEngineRunning = EngineProcess.running(pidFile: layout.pidFile) != nil
@@ -157,7 +157,7 @@ struct InstallFlow {
 
     /// The text path: installs or reconfigures, printing progress; throws the documented exit codes.
     func run(_ configuration: NodeConfiguration, confirm: (InstallPlan) -> Bool) async throws(CommandFailure) {
-        let prepared = try prepare(configuration)
+        let prepared = try await prepare(configuration)
         let plan = prepared.plan
         let layout = prepared.layout
         if dryRun {
@@ -196,7 +196,8 @@ struct InstallFlow {
     /// Certificate and key files the answers name that are there already must pass the checks of `cert install`
     /// (exit 2, nothing applied); when there is no certificate yet, the apply step makes a request. The CA file for
     /// HTTPS origins must be there, readable by the engine: without it the engine would not start.
-    static func checkHTTPSFiles(_ configuration: NodeConfiguration, layout: InstallLayout) throws(CommandFailure) {
+    static func checkHTTPSFiles(_ configuration: NodeConfiguration, layout: InstallLayout) async throws(CommandFailure)
+    {
         // The engine's account reads the files on a real install; a trial's engine runs as the user running setup.
         let account = layout.isRealInstall ? ServiceAccount.lookup() : nil
         if let caFile = configuration.engine.originCAFile {
@@ -216,7 +217,7 @@ struct InstallFlow {
         }
         guard let https = configuration.engine.https else { return }
         let names = CertificateRules.requiredNames(configuration, hostName: currentHostName())
-        let issues = runBlocking { await HTTPSSetup.problems(https, names: names, layout: layout, account: account) }
+        let issues = await HTTPSSetup.problems(https, names: names, layout: layout, account: account)
         guard issues.isEmpty else {
             throw CommandFailure(.invalid, issues.map(\.description).joined(separator: "\n"))
         }

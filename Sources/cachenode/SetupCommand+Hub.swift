@@ -1,5 +1,4 @@
 import CacheNodeCore
-import Dispatch
 import Foundation
 import Installer
 import Management
@@ -73,26 +72,6 @@ enum HubSecret {
     }
 }
 
-/// Runs async work from synchronous code (the install flow, the wizard's key loop) and waits for it.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
-    let result = LockedResult<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        result.set(await body())
-        done.signal()
-    }
-    done.wait()
-    return result.get()
-}
-
-private final class LockedResult<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: T?
-
-    func set(_ value: T) { lock.withLock { self.value = value } }
-    func get() -> T { lock.withLock { value! } }
-}
-
 /// The apply step "link to the hub": the node is registered and enrolled in the hub the answers name, on this machine
 /// (the registry, written to directly) or on a hub service elsewhere, and the engine reports there.
 struct HubLinker: HubLinking {
@@ -114,7 +93,7 @@ struct HubLinker: HubLinking {
 
     static func registryPath(_ layout: InstallLayout) -> String { layout.stateDirectory + "/registry.sqlite" }
 
-    func prepare(_ configuration: NodeConfiguration, layout: InstallLayout) throws(InstallError) -> HubLinkPlan {
+    func prepare(_ configuration: NodeConfiguration, layout: InstallLayout) async throws(InstallError) -> HubLinkPlan {
         let hub = configuration.hub
         let node = configuration.node.name
         let existing = try? HubLink.read(state: layout.stateDirectory)
@@ -156,21 +135,21 @@ struct HubLinker: HubLinking {
         }
         let link: HubLink
         let detail: String
-        var undo: @Sendable () -> [String] = { [] }
+        var undo: @Sendable () async -> [String] = { [] }
         var registry: String?
         if hub.url == nil {
             (link, undo) = try local(configuration, layout: layout)
             registry = link.registry
             detail = "node \(node) registered in hub \(hub.name) on this machine"
         } else {
-            (link, undo) = try service(configuration)
+            (link, undo) = try await service(configuration)
             detail = "node \(node) enrolled in hub \(hub.name) at \(link.destination)"
         }
         let bytes: [UInt8]
         do {
             bytes = Array(try HubJSON.encoder.encode(link))
         } catch {
-            let problems = undo()
+            let problems = await undo()
             throw .command(
                 step: ApplyStep.hub.rawValue,
                 problem: "cannot encode the hub link: \(error)" + problems.map { "; \($0)" }.joined()
@@ -230,8 +209,9 @@ struct HubLinker: HubLinking {
 
     /// Joins a hub service: with its admin token the node is created there (and the hub, when asked) and enrolled;
     /// with a one-time key it is enrolled. The certificate is checked before any secret is sent.
-    private func service(_ configuration: NodeConfiguration) throws(InstallError) -> (HubLink, @Sendable () -> [String])
-    {
+    private func service(_ configuration: NodeConfiguration) async throws(InstallError) -> (
+        HubLink, @Sendable () async -> [String]
+    ) {
         let hub = configuration.hub
         let node = configuration.node.name
         let url = hub.url ?? ""
@@ -249,36 +229,31 @@ struct HubLinker: HubLinking {
             )
         }
         let interval = intervalSeconds
-        let outcome: Result<(String, Bool), HubClient.Failure> = runBlocking {
-            do throws(HubClient.Failure) {
-                switch credential {
-                case .enrolmentKey(let key):
-                    return .success(
-                        (
-                            try await HubClient(baseURL: url, trust: trust).enrol(node: node, hub: hub.name, key: key),
-                            false
-                        )
-                    )
-                case .adminToken(let token):
-                    let admin = HubClient(baseURL: url, token: token, trust: trust)
-                    if hub.mode == .create {
-                        do throws(HubClient.Failure) {
-                            _ = try await admin.createHub(hub.name)
-                        } catch .refused(status: 409, _) {
-                            // It exists: the node joins it.
-                        }
-                    }
-                    let key = try await admin.createNode(node, hub: hub.name)
+        let outcome: Result<(String, Bool), HubClient.Failure>
+        do throws(HubClient.Failure) {
+            switch credential {
+            case .enrolmentKey(let key):
+                let token = try await HubClient(baseURL: url, trust: trust).enrol(node: node, hub: hub.name, key: key)
+                outcome = .success((token, false))
+            case .adminToken(let token):
+                let admin = HubClient(baseURL: url, token: token, trust: trust)
+                if hub.mode == .create {
                     do throws(HubClient.Failure) {
-                        return .success((try await admin.enrol(node: node, hub: hub.name, key: key), true))
-                    } catch {
-                        try? await admin.deleteNode(node, hub: hub.name)
-                        throw error
+                        _ = try await admin.createHub(hub.name)
+                    } catch .refused(status: 409, _) {
+                        // It exists: the node joins it.
                     }
                 }
-            } catch {
-                return .failure(error)
+                let key = try await admin.createNode(node, hub: hub.name)
+                do throws(HubClient.Failure) {
+                    outcome = .success((try await admin.enrol(node: node, hub: hub.name, key: key), true))
+                } catch {
+                    try? await admin.deleteNode(node, hub: hub.name)
+                    throw error
+                }
             }
+        } catch {
+            outcome = .failure(error)
         }
         switch outcome {
         case .failure(let error):
@@ -293,21 +268,19 @@ struct HubLinker: HubLinking {
                 trust: trust
             )
             guard created, case .adminToken(let admin) = credential else { return (link, { [] }) }
-            let undo: @Sendable () -> [String] = {
-                runBlocking {
-                    do {
-                        try await HubClient(baseURL: url, token: admin, trust: trust).deleteNode(node, hub: hub.name)
-                        return []
-                    } catch {
-                        return ["deleting node \(node) from hub \(hub.name) at \(url): \(error)"]
-                    }
+            let undo: @Sendable () async -> [String] = {
+                do {
+                    try await HubClient(baseURL: url, token: admin, trust: trust).deleteNode(node, hub: hub.name)
+                    return []
+                } catch {
+                    return ["deleting node \(node) from hub \(hub.name) at \(url): \(error)"]
                 }
             }
             return (link, undo)
         }
     }
 
-    func firstReport(_ plan: HubLinkPlan, layout: InstallLayout, since: Double) -> String {
+    func firstReport(_ plan: HubLinkPlan, layout: InstallLayout, since: Double) async -> String {
         guard let bytes = plan.linkFile, let link = try? HubJSON.decoder.decode(HubLink.self, from: Data(bytes)) else {
             return "no report: the node joins no hub"
         }
@@ -323,7 +296,7 @@ struct HubLinker: HubLinking {
                 }
                 return "first report accepted at \(time), then every \(link.intervalSeconds) s"
             }
-            usleep(100_000)
+            try? await Task.sleep(for: .milliseconds(100))
         }
         return "no report within \(Int(firstReportSeconds)) s; `cachenode status` shows the reporter"
     }

@@ -215,7 +215,7 @@ struct SetupCommand: AsyncParsableCommand {
                 )
             },
             hubService: prefill,
-            checkHub: { request in Self.checkHub(request) },
+            checkHub: { request in await Self.checkHub(request) },
             hostName: currentHostName(),
             inspectFile: Self.certificateFileFacts(layout),
             givenListen: listen,
@@ -313,33 +313,31 @@ struct SetupCommand: AsyncParsableCommand {
 
     /// The hub step's check at once: the service answers, its certificate is the pinned one (no secret is sent before
     /// that), and an admin token lists its hubs. A one-time key is never sent: it works once, at the install.
-    static func checkHub(_ request: HubCheckRequest) -> HubCheckResult {
+    static func checkHub(_ request: HubCheckRequest) async -> HubCheckResult {
         let trust: HubTrust
         do {
             trust = try HubTrust.from(fingerprint: request.fingerprint, caFile: request.caFile)
         } catch {
             return HubCheckResult(trustProblem: "\(error)")
         }
-        return runBlocking {
-            let client = HubClient(baseURL: request.url, token: request.adminToken, timeout: .seconds(5), trust: trust)
-            do throws(HubClient.Failure) {
-                try await client.checkReachable()
-            } catch .untrusted(let reason) {
-                return HubCheckResult(trustProblem: reason)
-            } catch {
-                return HubCheckResult(urlProblem: "\(error)")
-            }
-            guard request.adminToken != nil else { return HubCheckResult() }
-            do throws(HubClient.Failure) {
-                let hubs = try await client.hubs().map(\.name)
-                var nodes: [String: [String]] = [:]
-                for hub in hubs { nodes[hub] = try await client.nodes(hub: hub).map(\.name) }
-                return HubCheckResult(hubs: hubs, nodesByHub: nodes)
-            } catch .refused(status: 401, _) {
-                return HubCheckResult(secretProblem: "the hub service refused this admin token")
-            } catch {
-                return HubCheckResult(urlProblem: "\(error)")
-            }
+        let client = HubClient(baseURL: request.url, token: request.adminToken, timeout: .seconds(5), trust: trust)
+        do throws(HubClient.Failure) {
+            try await client.checkReachable()
+        } catch .untrusted(let reason) {
+            return HubCheckResult(trustProblem: reason)
+        } catch {
+            return HubCheckResult(urlProblem: "\(error)")
+        }
+        guard request.adminToken != nil else { return HubCheckResult() }
+        do throws(HubClient.Failure) {
+            let hubs = try await client.hubs().map(\.name)
+            var nodes: [String: [String]] = [:]
+            for hub in hubs { nodes[hub] = try await client.nodes(hub: hub).map(\.name) }
+            return HubCheckResult(hubs: hubs, nodesByHub: nodes)
+        } catch .refused(status: 401, _) {
+            return HubCheckResult(secretProblem: "the hub service refused this admin token")
+        } catch {
+            return HubCheckResult(urlProblem: "\(error)")
         }
     }
 }
@@ -365,7 +363,7 @@ struct WizardInstaller: WizardApplying {
         }
         var failedStep: String?
         do {
-            let prepared = try flow.prepare(configuration)
+            let prepared = try await flow.prepare(configuration)
             if prepared.isNoOp {
                 return .unchanged(
                     message:

@@ -161,7 +161,7 @@ private struct ApplyRun {
     /// Owners and modes of directories that were there before this run handed them to the service.
     var previousOwnership: [ServiceAccount.Ownership] = []
     /// Takes back what the hub step did at the hub.
-    var hubUndo: (@Sendable () -> [String])?
+    var hubUndo: (@Sendable () async -> [String])?
     /// `hub-link.json` before the hub step wrote it (`.some(nil)`: there was none); `nil` until the step wrote.
     var previousHubLink: [UInt8]??
     /// The request files the certificate step replaced, with their content before (`nil`: they were not there).
@@ -419,7 +419,7 @@ private struct ApplyRun {
     /// Links the node to its hub and has the running engine pick the link up without a restart (a reload).
     mutating func linkHub() async throws(InstallError) -> String {
         guard let linker = options.hubLink else { return "skipped" }
-        let plan = try linker.prepare(plan.configuration, layout: layout)
+        let plan = try await linker.prepare(plan.configuration, layout: layout)
         hubUndo = plan.undo
         guard !plan.unchanged else { return plan.detail }
         let path = layout.stateDirectory + "/hub-link.json"
@@ -444,7 +444,8 @@ private struct ApplyRun {
         case .reloaded:
             detail +=
                 plan.linkFile == nil
-                ? "; the engine stopped reporting" : "; " + linker.firstReport(plan, layout: layout, since: since)
+                ? "; the engine stopped reporting"
+                : "; " + (await linker.firstReport(plan, layout: layout, since: since))
         case .notRunning:
             detail += "; the engine reads the link when it starts"
         case .failed(let problem):
@@ -519,7 +520,7 @@ private struct ApplyRun {
     mutating func rollBack() async -> [String] {
         var problems: [String] = []
         // The hub first: a node this run created there is deleted again, and the link is as it was.
-        problems += hubUndo?() ?? []
+        if let hubUndo { problems += await hubUndo() }
         if let previousHubLink {
             let path = layout.stateDirectory + "/hub-link.json"
             do {

@@ -5,10 +5,10 @@ import CacheNodeCore
 package protocol HubLinking: Sendable {
     /// Does at the hub what `configuration.hub` asks (create the hub or the node, enrol) and returns the link the
     /// engine reports over. A failure undoes what it did at the hub before it throws.
-    func prepare(_ configuration: NodeConfiguration, layout: InstallLayout) throws(InstallError) -> HubLinkPlan
+    func prepare(_ configuration: NodeConfiguration, layout: InstallLayout) async throws(InstallError) -> HubLinkPlan
 
     /// Waits a few seconds for the engine's first report over `plan`'s link (written at `since`); what to show.
-    func firstReport(_ plan: HubLinkPlan, layout: InstallLayout, since: Double) -> String
+    func firstReport(_ plan: HubLinkPlan, layout: InstallLayout, since: Double) async -> String
 }
 
 /// What the link step writes and how to take back what it did at the hub.
@@ -22,7 +22,7 @@ package struct HubLinkPlan: Sendable {
     /// The registry on this machine the engine writes its reports into, to hand to the service account.
     package var registry: String?
     /// Takes back what `prepare` did at the hub (a node it created is deleted); returns what could not be undone.
-    package var undo: @Sendable () -> [String]
+    package var undo: @Sendable () async -> [String]
     /// Runs once the engine took the new link (the node's record in a hub on this machine it left is removed);
     /// returns what to add to the progress line.
     package var finish: @Sendable () -> String?
@@ -32,7 +32,7 @@ package struct HubLinkPlan: Sendable {
         detail: String,
         unchanged: Bool = false,
         registry: String? = nil,
-        undo: @escaping @Sendable () -> [String] = { [] },
+        undo: @escaping @Sendable () async -> [String] = { [] },
         finish: @escaping @Sendable () -> String? = { nil }
     ) {
         self.finish = finish

@@ -70,7 +70,7 @@ package enum WizardSession {
                 _ = wizard.recordNetworkChecks(results, for: configuration)
             case .checkHub(let request):
                 terminal.draw(WizardRenderer.render(wizard))
-                let result = wizard.context.checkHub?(request) ?? HubCheckResult()
+                let result = await wizard.context.checkHub?(request) ?? HubCheckResult()
                 wizard.message = nil
                 _ = wizard.recordHubCheck(result, for: request)
             case .exit(let outcome):

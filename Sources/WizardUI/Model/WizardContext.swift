@@ -38,7 +38,7 @@ package struct WizardContext: Sendable {
     /// The hub service the command line names, to start the hub step from.
     package var hubService: HubServicePrefill?
     /// Checks a hub service's address, certificate and admin token at once; `nil` when the wizard does not check.
-    package var checkHub: (@Sendable (HubCheckRequest) -> HubCheckResult)?
+    package var checkHub: (@Sendable (HubCheckRequest) async -> HubCheckResult)?
     /// This machine's host name: a DHCP node's `DOCacheHost` value, and so the name its certificate needs.
     package var hostName: String
     /// Whether a file the answers name (a certificate, a key) is there and readable, at the path as the
@@ -78,7 +78,7 @@ package struct WizardContext: Sendable {
         draftPath: String? = nil,
         checkNetwork: (@Sendable (NodeConfiguration) -> [NetworkCheck])? = nil,
         hubService: HubServicePrefill? = nil,
-        checkHub: (@Sendable (HubCheckRequest) -> HubCheckResult)? = nil,
+        checkHub: (@Sendable (HubCheckRequest) async -> HubCheckResult)? = nil,
         hostName: String = "localhost",
         inspectFile: @escaping @Sendable (String) -> FileFacts? = { _ in nil },
         givenListen: String? = nil,
