@@ -23,16 +23,17 @@ package struct TestCacheDirectory: Sendable {
     package var drive: String { root + "/cache" }
     package var accessLog: String { state + "/logs/access.log" }
 
-    /// A configuration for an engine on 127.0.0.1:0 with `extra_origins: [127.0.0.1]`. The origin timeouts are
-    /// generous (10 s): the whole suite shares two cores, and a loaded run answers loopback requests in seconds;
-    /// a test of a timeout sets its own.
+    /// A configuration for an engine on 127.0.0.1:0 with `extra_origins: [127.0.0.1]`. The origin read timeout is
+    /// generous (60 s): the whole suite shares two cores and Swift's two pool threads, and while two long synchronous
+    /// tests hold both, a fill cannot read its origin's answer for tens of seconds, which a 10 s timeout cut as an
+    /// origin error; a test of a timeout sets its own.
     package func configuration(
         driveBytes: Int64 = 1 << 30,
         blockSize: Int = 64 * 1024,
         drives: Int = 1,
         listen: String = "127.0.0.1:0",
         admin: String = "127.0.0.1:0",
-        readTimeoutSeconds: Int = 10,
+        readTimeoutSeconds: Int = 60,
         idleTimeoutSeconds: Int = 60,
         maxConnections: Int = 1000
     ) -> NodeConfiguration {
