@@ -63,6 +63,18 @@ struct EngineCLITests {
         #expect(result.stderr.contains("engine.colour"))
     }
 
+    @Test func aPidFileThatCannotBeWrittenExitsOneNamingIt() async throws {
+        let directory = TestCacheDirectory()
+        defer { directory.remove() }
+        let config = try Self.writeConfig(directory, listen: freeLoopbackPort(), admin: freeLoopbackPort())
+        let pidFile = directory.root + "/no-such-directory/cachenode.pid"
+        let result = try await TestHTTPClient.blocking {
+            try CLIRunner.run(["serve", "--config", config, "--pid-file", pidFile])
+        }
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--pid-file") && result.stderr.contains(pidFile), "\(result.stderr)")
+    }
+
     @Test func portInUseExitsOneNamingTheAddress() async throws {
         let directory = TestCacheDirectory()
         defer { directory.remove() }

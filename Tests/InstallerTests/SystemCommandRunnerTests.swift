@@ -28,9 +28,19 @@ struct SystemCommandRunnerTests {
         #expect(await runner.run(["sh", "-c", "kill -TERM $$"]).status == 128 + SIGTERM)
     }
 
-    @Test func standardInputIsEmpty() async {
-        // A command that reads its input (a prompt, `cat`) must not wait on the terminal the wizard runs in.
+    @Test func standardInputIsEmpty() async throws {
+        // A command that reads its input (a prompt, `cat`) must not wait on the terminal the wizard runs in. This
+        // process's own input is a pipe holding bytes meanwhile: a command that inherited it would count them.
+        var pipe: [Int32] = [0, 0]
+        try #require(Glibc.pipe(&pipe) == 0)
+        _ = write(pipe[1], "not for the command\n", 20)
+        close(pipe[1])
+        let saved = dup(0)
+        dup2(pipe[0], 0)
+        close(pipe[0])
         let result = await runner.run(["sh", "-c", "wc -c; echo done"])
+        dup2(saved, 0)
+        close(saved)
         #expect(result.status == 0)
         #expect(result.output.split(separator: "\n") == ["0", "done"])
     }

@@ -37,11 +37,7 @@ package enum EngineProcess {
             throw .engine(problem: "setsid \(binary) ended with \(launched): \(tail(of: log))")
         }
         for _ in 0..<200 {
-            if let bytes = try? FileSystem.contents(pidFile),
-                let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n")), pid > 0
-            {
-                return pid
-            }
+            if let pid = recordedPid(pidFile) { return pid }
             try? await Task.sleep(for: .milliseconds(50))
         }
         throw .engine(problem: "it did not record its pid in \(pidFile) within 10 s: \(tail(of: log))")
@@ -66,13 +62,18 @@ package enum EngineProcess {
 
     /// The pid recorded in `pidFile`, when that process is a running cache engine.
     package static func running(pidFile: String) -> pid_t? {
-        guard let bytes = try? FileSystem.contents(pidFile),
-            let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n")), pid > 0,
-            isAlive(pid)
-        else { return nil }
+        guard let pid = recordedPid(pidFile), isAlive(pid) else { return nil }
         guard let cmdline = try? FileSystem.contents("/proc/\(pid)/cmdline") else { return nil }
         let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         return arguments.contains("serve") && arguments.contains("--config") ? pid : nil
+    }
+
+    /// The pid `pidFile` holds, whether or not that process still runs.
+    static func recordedPid(_ pidFile: String) -> pid_t? {
+        guard let bytes = try? FileSystem.contents(pidFile),
+            let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n")), pid > 0
+        else { return nil }
+        return pid
     }
 
     /// Asks the engine to finish (SIGTERM) and waits up to `graceSeconds`, then kills it.
